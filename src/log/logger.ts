@@ -1,0 +1,60 @@
+// CI log: everything human goes to stderr (stdout carries only machine output), in GitLab
+// collapsible sections, colour only on a TTY, and every known secret value masked.
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  /** Run `fn` inside a collapsible GitLab section (plain headers outside GitLab CI). */
+  section<T>(name: string, header: string, fn: () => Promise<T>): Promise<T>;
+  /** Register values that must never be printed. */
+  addSecret(value: string | undefined): void;
+  mask(text: string): string;
+}
+
+export interface LoggerOptions {
+  write?: (text: string) => void;
+  color?: boolean;
+  gitlab?: boolean;
+  now?: () => number;
+}
+
+const ESC = '\u001b';
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const write = options.write ?? ((text: string) => process.stderr.write(text));
+  const color = options.color ?? Boolean(process.stderr.isTTY);
+  const gitlab = options.gitlab ?? process.env.GITLAB_CI === 'true';
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const secrets = new Set<string>();
+
+  const paint = (code: string, text: string) => (color ? `${ESC}[${code}m${text}${ESC}[0m` : text);
+  const mask = (text: string): string => {
+    let out = text;
+    // Longest first, so a secret that contains another is masked whole.
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join('[MASKED]');
+    return out;
+  };
+  const line = (text: string) => write(`${mask(text)}\n`);
+
+  return {
+    info: (message) => line(message),
+    warn: (message) => line(paint('33', `warning: ${message}`)),
+    error: (message) => line(paint('31', message)),
+    addSecret(value) {
+      // Very short values would mask ordinary words; GitLab itself refuses to mask under 8.
+      if (value && value.length >= 4) secrets.add(value);
+    },
+    mask,
+    async section(name, header, fn) {
+      const id = name.replace(/[^a-zA-Z0-9_.-]/g, '_');
+      if (gitlab) write(`${ESC}[0Ksection_start:${now()}:${id}[collapsed=true]\r${ESC}[0K${mask(header)}\n`);
+      else line(paint('1', `== ${header}`));
+      try {
+        return await fn();
+      } finally {
+        if (gitlab) write(`${ESC}[0Ksection_end:${now()}:${id}\r${ESC}[0K\n`);
+      }
+    },
+  };
+}

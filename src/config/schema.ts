@@ -1,0 +1,260 @@
+// gantry.yaml: one schema that gives the TypeScript types (z.infer), validation with every
+// problem at once, and the JSON Schema editors use (`gantry schema`, schema/gantry.schema.json).
+// Descriptions and examples here are what the user sees in the editor and in error fixes.
+import * as z from 'zod';
+
+const dnsLabelPattern = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsLabel = (what: string) =>
+  z.string().regex(dnsLabelPattern, {
+    error: `${what} must be a DNS label: lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most 63 characters`,
+  });
+
+const hostPattern = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$/;
+const host = (what: string) =>
+  z.string().regex(hostPattern, { error: `${what} must be a host name, optionally with :port, without a scheme or path` });
+
+// Kubernetes resource quantity (k8s.io/apimachinery/pkg/api/resource), e.g. 250m, 0.5, 512Mi, 1Gi.
+const quantityPattern = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$/;
+const quantity = z
+  .union([z.string(), z.number().nonnegative()])
+  .transform((value) => String(value))
+  .pipe(z.string().regex(quantityPattern, { error: 'must be a Kubernetes quantity such as 250m, 0.5, 512Mi or 1Gi' }));
+
+const resourceList = z
+  .strictObject({
+    cpu: quantity.optional().meta({ description: 'CPU, e.g. 250m (a quarter core) or 1', examples: ['250m'] }),
+    memory: quantity.optional().meta({ description: 'Memory, e.g. 512Mi or 1Gi', examples: ['512Mi'] }),
+  })
+  .meta({ description: 'CPU and memory' });
+
+export const resourcesSchema = z
+  .strictObject({
+    requests: resourceList.optional().meta({ description: 'What the scheduler reserves (ECI bills by this; a pod without it is billed as 2 vCPU / 4 GiB)' }),
+    limits: resourceList.optional().meta({ description: 'The most the container may use' }),
+  })
+  .meta({ description: 'Container resources' });
+
+// Kubernetes env var names: C_IDENTIFIER-like, dots and dashes allowed (validation.IsEnvVarName).
+const envNamePattern = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const envName = z.string().regex(envNamePattern, {
+  error: 'env var names may contain letters, digits, "_", "-" and ".", and must not start with a digit',
+});
+
+const envValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z
+    .strictObject({
+      secret: dnsLabel('secret').meta({ description: 'Name of the Secret' }),
+      key: z.string().min(1).meta({ description: 'Key inside the Secret' }),
+      optional: z.boolean().optional(),
+    })
+    .meta({ description: 'Take the value from a Secret key' }),
+  z
+    .strictObject({
+      configMap: dnsLabel('configMap').meta({ description: 'Name of the ConfigMap' }),
+      key: z.string().min(1).meta({ description: 'Key inside the ConfigMap' }),
+      optional: z.boolean().optional(),
+    })
+    .meta({ description: 'Take the value from a ConfigMap key' }),
+]);
+
+export const envSchema = z
+  .record(envName, envValue)
+  .meta({ description: 'Environment variables: plain values go into a ConfigMap (changing one rolls the pods); {secret, key} and {configMap, key} reference existing objects' });
+
+const envFromSchema = z
+  .array(
+    z.union([
+      z.strictObject({ configMap: dnsLabel('configMap'), prefix: z.string().optional(), optional: z.boolean().optional() }),
+      z.strictObject({ secret: dnsLabel('secret'), prefix: z.string().optional(), optional: z.boolean().optional() }),
+    ]),
+  )
+  .meta({ description: 'Whole ConfigMaps or Secrets to load as env vars, e.g. [{secret: hello-db}]' });
+
+const probeSchema = z
+  .strictObject({
+    path: z.string().startsWith('/', { error: 'probe path must start with "/"' }).optional().meta({ description: 'HTTP path (default: backend.healthPath)' }),
+    command: z.array(z.string()).min(1).optional().meta({ description: 'Run this command instead of an HTTP check' }),
+    tcp: z.boolean().optional().meta({ description: 'Check that the port accepts connections instead of an HTTP check' }),
+    initialDelaySeconds: z.int().min(0).optional(),
+    periodSeconds: z.int().min(1).optional(),
+    timeoutSeconds: z.int().min(1).optional(),
+    failureThreshold: z.int().min(1).optional(),
+    successThreshold: z.int().min(1).optional(),
+  })
+  .meta({ description: 'A probe; an HTTP GET of backend.healthPath unless command or tcp is set' });
+
+const probeOrOff = z.union([probeSchema, z.literal(false)]);
+
+export const autoscaleSchema = z
+  .strictObject({
+    min: z.int().min(1).meta({ description: 'Fewest replicas', examples: [2] }),
+    max: z.int().min(1).meta({ description: 'Most replicas', examples: [10] }),
+    cpu: z.int().min(1).max(1000).optional().meta({ description: 'Target average CPU utilisation in % of requests (default 80 when neither cpu nor memory is set)' }),
+    memory: z.int().min(1).max(1000).optional().meta({ description: 'Target average memory utilisation in % of requests' }),
+  })
+  .meta({ description: 'HorizontalPodAutoscaler (autoscaling/v2); when set, spec.replicas is left to the HPA' });
+
+const initContainerSchema = z.strictObject({
+  name: dnsLabel('initContainers[].name'),
+  image: z.string().min(1).optional().meta({ description: "Image (default: the app's own image, handy for migrations)" }),
+  command: z.array(z.string()).min(1).meta({ description: 'Command, e.g. [npm, run, migrate]' }),
+  args: z.array(z.string()).optional(),
+  resources: resourcesSchema.optional(),
+});
+
+const backendSchema = z
+  .strictObject({
+    dockerfile: z.string().min(1).default('Dockerfile').meta({ description: 'Dockerfile path; when the file does not exist, Gantry generates one for the Node app' }),
+    context: z.string().min(1).default('.').meta({ description: 'Docker build context' }),
+    baseImage: z.string().min(1).optional().meta({ description: 'Base image for a generated Dockerfile (e.g. an ACR mirror of node)' }),
+    port: z.int().min(1).max(65535).default(3000).meta({ description: 'Port the app listens on (also passed as PORT)', examples: [3000] }),
+    healthPath: z.string().startsWith('/', { error: 'healthPath must start with "/", e.g. /healthz' }).default('/healthz').meta({ description: 'HTTP path that answers 200 when the app is healthy' }),
+    command: z.array(z.string()).min(1).optional().meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
+    args: z.array(z.string()).optional().meta({ description: 'Container args' }),
+    replicas: z.int().min(0).default(1).meta({ description: 'Replicas when autoscale is not set', examples: [2] }),
+    resources: resourcesSchema.default({ requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } }),
+    autoscale: autoscaleSchema.optional(),
+    env: envSchema.default({}),
+    envFrom: envFromSchema.default([]),
+    initContainers: z.array(initContainerSchema).default([]).meta({ description: 'Containers that run to completion before the app starts' }),
+    probes: z
+      .strictObject({ liveness: probeOrOff.optional(), readiness: probeOrOff.optional(), startup: probeOrOff.optional() })
+      .default({})
+      .meta({ description: 'Probe settings; false turns one off' }),
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().meta({ description: 'Default: IfNotPresent for a digest, Always for a tag' }),
+    podAnnotations: z.record(z.string(), z.string()).default({}).meta({ description: 'Extra annotations on the pod template' }),
+    progressDeadlineSeconds: z.int().min(1).default(600),
+    terminationGracePeriodSeconds: z.int().min(0).default(30),
+    maxSurge: z.union([z.int().min(0), z.string().regex(/^[0-9]+%$/)]).default('25%'),
+    maxUnavailable: z.union([z.int().min(0), z.string().regex(/^[0-9]+%$/)]).default(0),
+  })
+  .meta({ description: 'The backend: image build and Deployment' });
+
+const frontendSchema = z
+  .strictObject({
+    build: z.string().min(1).optional().meta({ description: 'Build command, e.g. npm run build', examples: ['npm run build'] }),
+    dir: z.string().min(1).default('dist').meta({ description: 'Directory to publish' }),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/, { error: 'bucket names are 3-63 lowercase letters, digits and "-", not starting or ending with "-"' })
+      .meta({ description: 'OSS bucket' }),
+    region: z
+      .string()
+      .regex(/^oss-[a-z0-9-]+$/, { error: 'region looks like oss-cn-hangzhou' })
+      .meta({ description: 'OSS region, e.g. oss-cn-hangzhou', examples: ['oss-cn-hangzhou'] }),
+    endpoint: z.string().min(1).optional().meta({ description: 'OSS endpoint override (e.g. the internal endpoint)' }),
+    prefix: z.string().default('').meta({ description: 'Key prefix inside the bucket' }),
+    cdnDomain: z.string().min(1).optional().meta({ description: 'CDN domain whose changed HTML is refreshed after publish' }),
+    retention: z.int().min(1).default(3).meta({ description: 'Releases whose assets are kept' }),
+  })
+  .meta({ description: 'The frontend bundle published to OSS' });
+
+const slbSchema = z
+  .strictObject({
+    id: z.string().min(1).optional().meta({ description: 'Reuse this existing SLB (its listeners are overridden; it is never deleted with the Service)' }),
+    addressType: z.enum(['internet', 'intranet']).optional().meta({ description: 'Public or VPC-internal address' }),
+    vswitchId: z.string().min(1).optional().meta({ description: 'VSwitch for an intranet SLB' }),
+    certId: z.string().min(1).optional().meta({ description: 'SLB certificate id: serves https:443 (and http:80)' }),
+    chargeType: z.enum(['PayByCLCU', 'PayBySpec']).optional().meta({ description: 'Billing of a new SLB (Aliyun sells only PayByCLCU since 2025-06)' }),
+    spec: z.string().min(1).optional().meta({ description: 'Instance spec such as slb.s1.small (PayBySpec only)' }),
+    annotations: z.record(z.string(), z.string()).default({}).meta({ description: 'Any other service.beta.kubernetes.io/alibaba-cloud-loadbalancer-* annotations' }),
+  })
+  .meta({ description: 'Aliyun SLB options for a LoadBalancer Service' });
+
+const serviceSchema = z
+  .strictObject({
+    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+    port: z.int().min(1).max(65535).default(80).meta({ description: 'Service port' }),
+    nodePort: z.int().min(1).max(65535).optional(),
+    externalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+    slb: slbSchema.optional(),
+  })
+  .meta({ description: 'The Service in svc.yaml' });
+
+const ingressSchema = z
+  .strictObject({
+    className: z.string().min(1).default('nginx').meta({ description: 'IngressClass (nginx for ACK Nginx Ingress, alb for ALB Ingress)' }),
+    tlsSecret: z.string().min(1).optional().meta({ description: 'TLS Secret for the domain' }),
+    annotations: z.record(z.string(), z.string()).default({}),
+  })
+  .meta({ description: 'The Ingress in svc.yaml, created when domain is set' });
+
+const eciSchema = z
+  .strictObject({
+    failStrategy: z.enum(['fail-fast', 'fail-back', 'fail-over']).default('fail-fast').meta({ description: 'fail-fast reports ProviderFailed at once instead of leaving the pod Pending' }),
+    instanceTypes: z.array(z.string().min(1)).optional().meta({ description: 'eci-use-specs: ECS types or vCPU-memory specs tried in order', examples: [['2-4Gi', 'ecs.c6.large']] }),
+    imageCache: z.boolean().default(true).meta({ description: 'Use ECI image caches (eci-auto-imc)' }),
+    spot: z.boolean().default(false).meta({ description: 'Run on spot instances (SpotAsPriceGo)' }),
+    logs: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        path: z.string().startsWith('/').default('/var/log/app').meta({ description: 'Directory the app writes log files to (shared with the logtail sidecar)' }),
+        userId: z.string().min(1).meta({ description: 'Aliyun account id that owns the SLS project (ALIYUN_LOGTAIL_USER_ID)' }),
+        machineGroup: z.string().min(1).meta({ description: 'Custom identifier of the SLS machine group (ALIYUN_LOGTAIL_USER_DEFINED_ID)' }),
+        region: z.string().regex(/^[a-z]+-[a-z0-9-]+$/).meta({ description: 'SLS region, e.g. cn-hangzhou' }),
+        image: z.string().min(1).optional().meta({ description: 'Logtail image (default: registry-vpc.<region>.aliyuncs.com/log-service/logtail:latest)' }),
+      })
+      .optional()
+      .meta({ description: 'Collect log files with a logtail sidecar sharing an emptyDir (Serverless Kubernetes has no node daemon)' }),
+  })
+  .meta({ description: 'Elastic Container Instance options (ASK, or ACK virtual nodes)' });
+
+export const environmentSchema = z
+  .strictObject({
+    cluster: z.enum(['ack', 'ask']).default('ack').meta({ description: 'ack (Container Service) or ask (Serverless, pods on ECI)' }),
+    kubeconfig: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'kubeconfig is the NAME of a CI variable, e.g. KUBECONFIG_STAGING' })
+      .optional()
+      .meta({ description: 'Name of the CI variable holding the kubeconfig (default KUBECONFIG_<ENV>)' }),
+    namespace: z.string().min(1).optional().meta({ description: 'Namespace (default <app>-<env>; review: <app>-mr-{iid})' }),
+    domain: z.string().min(1).optional().meta({ description: 'Host name for the Ingress; for review use {iid} or {slug}, e.g. mr-{iid}.review.example.com' }),
+    branch: z.string().min(1).optional().meta({ description: 'Branch whose pushes deploy here (staging default: k8s-backend)' }),
+    manual: z.boolean().optional().meta({ description: 'Deploy only by a manual promote (production default: true)' }),
+    autoStopIn: z.string().min(1).optional().meta({ description: 'GitLab auto_stop_in for review environments, e.g. 3 days' }),
+    replicas: z.int().min(0).optional().meta({ description: 'Overrides backend.replicas here' }),
+    autoscale: autoscaleSchema.optional(),
+    resources: resourcesSchema.optional(),
+    env: envSchema.optional().meta({ description: 'Merged over backend.env here' }),
+    service: serviceSchema.default({ type: 'ClusterIP', port: 80 }),
+    ingress: ingressSchema.default({ className: 'nginx', annotations: {} }),
+    eci: eciSchema.optional(),
+  })
+  .meta({ description: 'Where and how one environment runs' });
+
+export const configSchema = z
+  .strictObject({
+    app: dnsLabel('app').meta({ description: 'App name: names the Deployment, Service and image', examples: ['hello'] }),
+    registry: z
+      .strictObject({
+        pushHost: host('registry.pushHost').meta({ description: 'Registry host CI pushes to', examples: ['registry.cn-hangzhou.aliyuncs.com'] }),
+        pullHost: host('registry.pullHost').optional().meta({ description: 'Registry host the cluster pulls from (default pushHost; on Aliyun the -vpc host)', examples: ['registry-vpc.cn-hangzhou.aliyuncs.com'] }),
+        namespace: z.string().regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/, { error: 'registry.namespace is the ACR namespace (lowercase)' }).meta({ description: 'ACR namespace' }),
+        repository: z.string().regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/).optional().meta({ description: 'Repository name (default: app)' }),
+        pullSecret: dnsLabel('registry.pullSecret').default('gantry-registry').meta({ description: 'Name of the pull secret Gantry creates in each namespace' }),
+      })
+      .optional()
+      .meta({ description: 'Container registry (ACR); credentials come from CI variables GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD' }),
+    backend: backendSchema.default(() => backendSchema.parse({})),
+    frontend: frontendSchema.optional(),
+    environments: z
+      .record(dnsLabel('environment name'), environmentSchema)
+      .refine((envs) => Object.keys(envs).length > 0, { error: 'define at least one environment, e.g. staging' })
+      .meta({ description: 'staging, production, review, or any other name' }),
+  })
+  .meta({ title: 'gantry.yaml', description: 'Gantry deploy configuration' });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type Resources = z.output<typeof resourcesSchema>;
+export type Autoscale = z.output<typeof autoscaleSchema>;
+export type EnvMap = z.output<typeof envSchema>;
+
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, $id: 'https://gantry.dev/schema/gantry.schema.json' };
+}

@@ -1,0 +1,158 @@
+// Renders deploy.yaml and svc.yaml: Handlebars templates (Gantry's defaults in deploy/, a
+// user's own deploy/*.hbs override them) -> parsed -> checked -> canonical, stable YAML.
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import { GantryError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+import type { View } from './view.js';
+import { parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
+
+export const manifestFiles = ['deploy.yaml', 'svc.yaml'] as const;
+export type ManifestFile = (typeof manifestFiles)[number];
+
+export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: Record<string, unknown> & { name: string } };
+
+export interface RenderedManifest {
+  file: ManifestFile;
+  /** Where the template came from (Gantry's default or the user's override). */
+  template: string;
+  objects: K8sObject[];
+  text: string;
+}
+
+export interface RenderOptions {
+  /** The user's repository: its deploy/*.hbs and deploy/partials/*.hbs override the defaults. */
+  userDir: string;
+  /** Gantry's defaults (tests point this elsewhere). */
+  defaultsDir?: string;
+}
+
+export async function renderManifests(view: View, options: RenderOptions): Promise<RenderedManifest[]> {
+  const defaultsDir = options.defaultsDir ?? path.join(packageRoot(), 'deploy');
+  const userDeployDir = path.join(options.userDir, 'deploy');
+  const hbs = createHandlebars();
+  for (const dir of [path.join(defaultsDir, 'partials'), path.join(userDeployDir, 'partials')]) {
+    for (const [name, source] of await readTemplates(dir)) hbs.registerPartial(name, source);
+  }
+  const out: RenderedManifest[] = [];
+  for (const file of manifestFiles) {
+    const userTemplate = path.join(userDeployDir, `${file}.hbs`);
+    const template = existsSync(userTemplate) ? userTemplate : path.join(defaultsDir, `${file}.hbs`);
+    const source = await readFile(template, 'utf8');
+    out.push(renderOne(hbs, file, template, source, view));
+  }
+  return out;
+}
+
+function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string, source: string, view: View): RenderedManifest {
+  let text: string;
+  try {
+    text = hbs.compile(source, { strict: true, noEscape: true })(view);
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? '';
+    const line = /^line (\d+):/.exec(message);
+    throw new GantryError('E_TEMPLATE', `${template}: ${message}`, {
+      details: line ? [`${line[1]} | ${source.split('\n')[Number(line[1]) - 1]?.trim() ?? ''}`] : [],
+      fix: 'check the field names against the template data listed in README.md ("Templates")',
+      cause: error,
+    });
+  }
+  const { docs, errors } = parseYamlStream(text);
+  if (errors.length > 0) {
+    throw new GantryError('E_TEMPLATE', `${template} rendered invalid YAML`, {
+      details: [...errors, ...excerpt(text, errors)],
+      fix: 'write values with {{y value}} or {{json value}} so quoting and indentation are always right',
+    });
+  }
+  const objects: K8sObject[] = [];
+  for (const doc of docs) {
+    if (doc.value === null || doc.value === undefined) continue; // empty document from a false {{#if}}
+    objects.push(checkObject(doc.value, `${template} (document at rendered line ${doc.line})`, view));
+  }
+  return { file, template, objects, text: objects.map((o) => toYaml(canonical(o))).join('---\n') };
+}
+
+function checkObject(value: unknown, where: string, view: View): K8sObject {
+  const fail = (what: string, fix: string) => new GantryError('E_TEMPLATE', `${where}: ${what}`, { fix });
+  if (typeof value !== 'object' || Array.isArray(value) || value === null) throw fail('is not a Kubernetes object (a mapping)', 'each document must be one object with apiVersion, kind and metadata');
+  const o = value as Record<string, unknown>;
+  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw fail('has no apiVersion or kind', 'add apiVersion: and kind: to the object');
+  const metadata = o.metadata as Record<string, unknown> | undefined;
+  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '') throw fail(`${o.kind} has no metadata.name`, 'add metadata.name');
+  const labels = (metadata.labels ?? {}) as Record<string, unknown>;
+  for (const key of ['app.kubernetes.io/managed-by', 'app.kubernetes.io/instance'] as const) {
+    if (labels[key] !== view.labels[key]) {
+      throw fail(`${o.kind}/${metadata.name} lacks the label ${key}: ${view.labels[key]}`, 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels');
+    }
+  }
+  return o as K8sObject;
+}
+
+/** apiVersion, kind, metadata (name, namespace, labels, annotations) first; the rest as written. */
+export function canonical(object: K8sObject): K8sObject {
+  const { apiVersion, kind, metadata, ...rest } = object;
+  const { name, namespace, labels, annotations, ...metaRest } = metadata;
+  const meta: Record<string, unknown> = { name };
+  if (namespace !== undefined) meta.namespace = namespace;
+  if (labels !== undefined) meta.labels = labels;
+  if (annotations !== undefined) meta.annotations = annotations;
+  return { apiVersion, kind, metadata: { ...meta, ...metaRest } as K8sObject['metadata'], ...rest };
+}
+
+function excerpt(text: string, errors: string[]): string[] {
+  const lines = text.split('\n');
+  const first = /^line (\d+)/.exec(errors[0] ?? '');
+  if (!first) return [];
+  const n = Number(first[1]);
+  return ['rendered text around it:', ...lines.slice(Math.max(0, n - 3), n + 2).map((l, i) => `  ${Math.max(1, n - 2) + i} | ${l}`)];
+}
+
+async function readTemplates(dir: string): Promise<[string, string][]> {
+  if (!existsSync(dir)) return [];
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.hbs')).sort();
+  return Promise.all(names.map(async (n) => [n.slice(0, -4), await readFile(path.join(dir, n), 'utf8')] as [string, string]));
+}
+
+function createHandlebars(): typeof Handlebars {
+  const hbs = Handlebars.create();
+  // A YAML scalar: strings quoted when needed, numbers and booleans as they are.
+  // Strict mode does not check helper arguments, so the helpers refuse a missing value.
+  const defined = (helper: string, value: unknown, options: Handlebars.HelperOptions) => {
+    if (value === undefined) {
+      const line = (options as unknown as { loc?: { start: { line: number } } }).loc?.start.line ?? 0;
+      throw new Error(`line ${line}: {{${helper}}} got no value (is the field name spelt right?)`);
+    }
+  };
+  hbs.registerHelper('y', (value: unknown, options: Handlebars.HelperOptions) => {
+    defined('y', value, options);
+    if (typeof value === 'string') return yamlString(value);
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    if (value === null) return 'null';
+    throw new Error(`{{y}} takes a string, number or boolean; use {{json}} for ${Array.isArray(value) ? 'a list' : 'a mapping'}`);
+  });
+  // Any value inline. JSON is YAML flow syntax; strings get YAML escapes for non-printables.
+  hbs.registerHelper('json', (value: unknown, options: Handlebars.HelperOptions) => {
+    defined('json', value, options);
+    return flow(value);
+  });
+  hbs.registerHelper('merge', (...args: unknown[]) => Object.assign({}, ...args.slice(0, -1).map((a) => a ?? {})));
+  hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map((a) => String(a ?? '')).join(''));
+  hbs.registerHelper('isNumber', (value: unknown) => typeof value === 'number');
+  hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  return hbs;
+}
+
+function flow(value: unknown): string {
+  if (typeof value === 'string') return quoteYaml(value);
+  if (Array.isArray(value)) return `[${value.map(flow).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${quoteYaml(k)}: ${flow(v)}`)
+      .join(', ')}}`;
+  }
+  if (value === undefined) return 'null';
+  return JSON.stringify(value);
+}

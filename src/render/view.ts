@@ -1,0 +1,336 @@
+// The data the manifest templates see. Everything is computed here, so templates (including a
+// user's own deploy/*.hbs) only place values; every field is present (null when unused), which
+// lets templates run in Handlebars strict mode and typos fail loudly.
+import { createHash } from 'node:crypto';
+import type { CiContext } from '../ci/context.js';
+import { GantryError } from '../errors.js';
+import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
+import { dns1035Label, dnsLabel, labelValue } from '../names/names.js';
+import type { Config, EnvironmentConfig, EnvMap, Resources } from '../config/schema.js';
+
+export const SLB = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
+export const ECI = 'k8s.aliyun.com/';
+
+export interface RenderInput {
+  config: Config;
+  envName: string;
+  ci: CiContext;
+  /** --image, else GANTRY_IMAGE (the build job's dotenv), else <pullHost>/<namespace>/<app>:<short sha>. */
+  image?: string | undefined;
+}
+
+type K8sObject = Record<string, unknown>;
+
+export interface View {
+  app: string;
+  environment: { name: string; cluster: 'ack' | 'ask'; namespace: string; review: boolean };
+  names: { deployment: string; container: string; configMap: string; service: string; ingress: string; hpa: string };
+  labels: Record<string, string>;
+  selector: Record<string, string>;
+  annotations: Record<string, string>;
+  /** kubernetes.io/change-cause on the Deployment, shown by kubectl rollout history. */
+  changeCause: string;
+  pod: { labels: Record<string, string>; annotations: Record<string, string> };
+  image: string;
+  imagePullPolicy: string;
+  imagePullSecrets: { name: string }[];
+  replicas: number | null;
+  revisionHistoryLimit: number;
+  progressDeadlineSeconds: number;
+  terminationGracePeriodSeconds: number;
+  strategy: K8sObject;
+  container: K8sObject;
+  initContainers: K8sObject[];
+  sidecars: K8sObject[];
+  volumes: K8sObject[];
+  configMapData: Record<string, string>;
+  autoscale: { minReplicas: number; maxReplicas: number; metrics: K8sObject[] } | null;
+  service: { type: string; ports: K8sObject[]; annotations: Record<string, string>; externalTrafficPolicy: string | null };
+  ingress: { host: string; className: string; tlsSecret: string | null; annotations: Record<string, string>; servicePort: number } | null;
+  ci: { sha: string; shortSha: string; pipelineUrl: string; mrIid: string | null; branch: string };
+}
+
+export function buildView(input: RenderInput): View {
+  const { config, envName, ci } = input;
+  const env = config.environments[envName];
+  if (!env) {
+    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
+      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
+    });
+  }
+  const review = envName === 'review';
+  if (review && !ci.mrIid) {
+    throw new GantryError('E_INPUT', 'the review environment needs a merge request', {
+      fix: 'run it in a merge request pipeline (CI_MERGE_REQUEST_IID is set there), or pass --mr <iid>',
+    });
+  }
+  const app = config.app;
+  const placeholders = (text: string) =>
+    text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '').replaceAll('{slug}', ci.refSlug).replaceAll('{env}', envName);
+  const instance = review ? dnsLabel(`${app}-mr-${ci.mrIid}`) : dnsLabel(`${app}-${envName}`);
+  const namespace = env.namespace ? dnsLabel(placeholders(env.namespace)) : instance;
+
+  const labels = {
+    'app.kubernetes.io/name': app,
+    'app.kubernetes.io/instance': instance,
+    'app.kubernetes.io/managed-by': 'gantry',
+    'gantry.dev/environment': labelValue(envName),
+  };
+  const selector = { 'app.kubernetes.io/name': app, 'app.kubernetes.io/instance': instance };
+  const annotations = {
+    'gantry.dev/commit': ci.sha,
+    'gantry.dev/pipeline-url': ci.pipelineUrl,
+    'gantry.dev/mr': ci.mrIid ?? '',
+    'gantry.dev/deployed-by': ci.actor,
+  };
+
+  const image = resolveImage(input);
+  const pinned = image.includes('@sha256:');
+  const eci = env.eci ?? (env.cluster === 'ask' ? { failStrategy: 'fail-fast' as const, imageCache: true, spot: false } : undefined);
+
+  // Plain env goes into the ConfigMap; PORT is set for Node apps unless the user sets it.
+  const env_ = { ...config.backend.env, ...(env.env ?? {}) };
+  const configMapData: Record<string, string> = { PORT: String(config.backend.port) };
+  const envRefs: K8sObject[] = [];
+  for (const [name, value] of Object.entries(env_)) {
+    if (typeof value === 'object') envRefs.push({ name, valueFrom: envSource(value) });
+    else configMapData[name] = String(value);
+  }
+  const sortedData = Object.fromEntries(Object.entries(configMapData).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const checksum = createHash('sha256').update(JSON.stringify(sortedData)).digest('hex');
+
+  const names = {
+    deployment: app,
+    container: dns1035Label(app),
+    configMap: dnsLabel(`${app}-env`),
+    service: dns1035Label(app),
+    ingress: app,
+    hpa: app,
+  };
+  const envFrom: K8sObject[] = [
+    { configMapRef: { name: names.configMap } },
+    ...config.backend.envFrom.map((ref) => {
+      const target = { name: 'configMap' in ref ? ref.configMap : ref.secret, ...(ref.optional !== undefined ? { optional: ref.optional } : {}) };
+      return {
+        ...(ref.prefix !== undefined ? { prefix: ref.prefix } : {}),
+        ...('configMap' in ref ? { configMapRef: target } : { secretRef: target }),
+      };
+    }),
+  ];
+
+  const logs = env.cluster === 'ask' && eci && 'logs' in eci && eci.logs?.enabled ? eci.logs : undefined;
+  const logVolume = 'app-logs';
+  const resources = resourcesFor(env.resources ?? config.backend.resources);
+  const container: K8sObject = {
+    name: names.container,
+    image,
+    imagePullPolicy: config.backend.imagePullPolicy ?? (pinned ? 'IfNotPresent' : 'Always'),
+    ...(config.backend.command ? { command: config.backend.command } : {}),
+    ...(config.backend.args ? { args: config.backend.args } : {}),
+    ports: [{ name: 'http', containerPort: config.backend.port, protocol: 'TCP' }],
+    envFrom,
+    ...(envRefs.length > 0 ? { env: envRefs } : {}),
+    resources,
+    ...probes(config),
+    ...(logs ? { volumeMounts: [{ name: logVolume, mountPath: logs.path }] } : {}),
+  };
+
+  const initContainers = config.backend.initContainers.map((init) => ({
+    name: init.name,
+    image: init.image ?? image,
+    imagePullPolicy: container.imagePullPolicy,
+    command: init.command,
+    ...(init.args ? { args: init.args } : {}),
+    envFrom,
+    ...(envRefs.length > 0 ? { env: envRefs } : {}),
+    // ECI bills every container by its requests; give init containers modest ones by default.
+    resources: resourcesFor(init.resources ?? { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } }),
+  }));
+
+  const sidecars: K8sObject[] = [];
+  const volumes: K8sObject[] = [];
+  if (logs) {
+    volumes.push({ name: logVolume, emptyDir: {} });
+    sidecars.push(logtailSidecar(logs, logVolume));
+  }
+
+  const podAnnotations: Record<string, string> = { ...config.backend.podAnnotations, 'gantry.dev/config-checksum': checksum };
+  const podLabels: Record<string, string> = { ...labels };
+  if (eci) {
+    podAnnotations[`${ECI}eci-fail-strategy`] = eci.failStrategy;
+    podAnnotations[`${ECI}eci-auto-imc`] = String(eci.imageCache);
+    if ('instanceTypes' in eci && eci.instanceTypes) podAnnotations[`${ECI}eci-use-specs`] = eci.instanceTypes.join(',');
+    if (eci.spot) podAnnotations[`${ECI}eci-spot-strategy`] = 'SpotAsPriceGo';
+    // On ACK, this label sends the pod to the ECI virtual node.
+    if (env.cluster === 'ack') podLabels['alibabacloud.com/eci'] = 'true';
+  }
+
+  const autoscaleConfig = env.autoscale ?? config.backend.autoscale;
+  const autoscale = autoscaleConfig
+    ? {
+        minReplicas: autoscaleConfig.min,
+        maxReplicas: autoscaleConfig.max,
+        metrics: [
+          ...(autoscaleConfig.cpu !== undefined || autoscaleConfig.memory === undefined ? [utilisation('cpu', autoscaleConfig.cpu ?? 80)] : []),
+          ...(autoscaleConfig.memory !== undefined ? [utilisation('memory', autoscaleConfig.memory)] : []),
+        ],
+      }
+    : null;
+
+  const domain = env.domain ? placeholders(env.domain) : undefined;
+  return {
+    app,
+    environment: { name: envName, cluster: env.cluster, namespace, review },
+    names,
+    labels,
+    selector,
+    annotations,
+    changeCause: ['gantry', ci.shortSha || 'unknown-commit', 'to', envName, ci.pipelineUrl].filter(Boolean).join(' '),
+    pod: { labels: podLabels, annotations: podAnnotations },
+    image,
+    imagePullPolicy: container.imagePullPolicy as string,
+    imagePullSecrets: config.registry ? [{ name: config.registry.pullSecret }] : [],
+    // With an HPA, spec.replicas is left out so each deploy does not reset what the HPA chose.
+    replicas: autoscale ? null : (env.replicas ?? config.backend.replicas),
+    revisionHistoryLimit: 10,
+    progressDeadlineSeconds: config.backend.progressDeadlineSeconds,
+    terminationGracePeriodSeconds: config.backend.terminationGracePeriodSeconds,
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: config.backend.maxSurge, maxUnavailable: config.backend.maxUnavailable } },
+    container,
+    initContainers,
+    sidecars,
+    volumes,
+    configMapData: sortedData,
+    autoscale,
+    service: serviceView(env),
+    ingress: domain
+      ? { host: domain, className: env.ingress.className, tlsSecret: env.ingress.tlsSecret ?? null, annotations: env.ingress.annotations, servicePort: env.service.port }
+      : null,
+    ci: { sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, mrIid: ci.mrIid ?? null, branch: ci.branch },
+  };
+}
+
+function resolveImage(input: RenderInput): string {
+  const { config, ci } = input;
+  const registry = config.registry;
+  if (input.image) {
+    const ref = parseImageRef(input.image);
+    return formatImageRef(toPullHost(ref, registry?.pushHost, registry?.pullHost));
+  }
+  if (!registry) {
+    throw new GantryError('E_INPUT', 'no image to deploy', {
+      fix: 'pass --image <ref> (the build job writes GANTRY_IMAGE), or set registry in gantry.yaml',
+    });
+  }
+  if (!ci.shortSha) {
+    throw new GantryError('E_INPUT', 'no commit to tag the image with', {
+      fix: 'run inside a git repository or a CI job, or pass --image <ref>',
+    });
+  }
+  const host = registry.pullHost ?? registry.pushHost;
+  return `${host}/${registry.namespace}/${registry.repository ?? config.app}:${ci.shortSha}`;
+}
+
+function envSource(value: Exclude<EnvMap[string], string | number | boolean>): K8sObject {
+  const optional = value.optional !== undefined ? { optional: value.optional } : {};
+  return 'secret' in value
+    ? { secretKeyRef: { name: value.secret, key: value.key, ...optional } }
+    : { configMapKeyRef: { name: value.configMap, key: value.key, ...optional } };
+}
+
+function resourcesFor(resources: Resources): K8sObject {
+  const pick = (list: Resources['requests']) =>
+    list ? Object.fromEntries(Object.entries(list).filter(([, v]) => v !== undefined)) : undefined;
+  const requests = pick(resources.requests);
+  const limits = pick(resources.limits);
+  return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
+}
+
+const probeDefaults = {
+  readiness: { initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 },
+  liveness: { initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 },
+  startup: { initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30, successThreshold: 1 },
+};
+
+function probes(config: Config): K8sObject {
+  const out: K8sObject = {};
+  for (const kind of ['liveness', 'readiness', 'startup'] as const) {
+    const setting = config.backend.probes[kind];
+    if (setting === false) continue;
+    // A startup probe is only added when asked for; liveness and readiness are on by default.
+    if (kind === 'startup' && setting === undefined) continue;
+    const p = setting ?? {};
+    const check = p.command
+      ? { exec: { command: p.command } }
+      : p.tcp
+        ? { tcpSocket: { port: 'http' } }
+        : { httpGet: { path: p.path ?? config.backend.healthPath, port: 'http' } };
+    const d = probeDefaults[kind];
+    out[`${kind}Probe`] = {
+      ...check,
+      initialDelaySeconds: p.initialDelaySeconds ?? d.initialDelaySeconds,
+      periodSeconds: p.periodSeconds ?? d.periodSeconds,
+      timeoutSeconds: p.timeoutSeconds ?? d.timeoutSeconds,
+      failureThreshold: p.failureThreshold ?? d.failureThreshold,
+      // Kubernetes requires successThreshold 1 for liveness and startup probes.
+      successThreshold: kind === 'readiness' ? (p.successThreshold ?? d.successThreshold) : 1,
+    };
+  }
+  return out;
+}
+
+function utilisation(resource: 'cpu' | 'memory', averageUtilization: number): K8sObject {
+  return { type: 'Resource', resource: { name: resource, target: { type: 'Utilization', averageUtilization } } };
+}
+
+function serviceView(env: EnvironmentConfig): View['service'] {
+  const { type, port, nodePort, slb, externalTrafficPolicy } = env.service;
+  const annotations: Record<string, string> = {};
+  let ports: K8sObject[] = [{ name: 'http', port, targetPort: 'http', protocol: 'TCP', ...(nodePort ? { nodePort } : {}) }];
+  if (type === 'LoadBalancer' && slb) {
+    if (slb.id) {
+      annotations[`${SLB}id`] = slb.id;
+      annotations[`${SLB}force-override-listeners`] = 'true';
+    }
+    if (slb.addressType) annotations[`${SLB}address-type`] = slb.addressType;
+    if (slb.vswitchId) annotations[`${SLB}vswitch-id`] = slb.vswitchId;
+    if (slb.chargeType) annotations[`${SLB}instance-charge-type`] = slb.chargeType;
+    if (slb.spec) annotations[`${SLB}spec`] = slb.spec;
+    if (slb.certId) {
+      annotations[`${SLB}cert-id`] = slb.certId;
+      annotations[`${SLB}protocol-port`] = `https:443,http:${port === 443 ? 80 : port}`;
+      ports = [
+        { name: 'https', port: 443, targetPort: 'http', protocol: 'TCP' },
+        { name: 'http', port: port === 443 ? 80 : port, targetPort: 'http', protocol: 'TCP', ...(nodePort ? { nodePort } : {}) },
+      ];
+    }
+    Object.assign(annotations, slb.annotations);
+  }
+  // Local keeps the client IP; Aliyun's SLB then needs weighted round-robin to balance by pods.
+  if (type === 'LoadBalancer' && externalTrafficPolicy === 'Local' && !annotations[`${SLB}scheduler`]) annotations[`${SLB}scheduler`] = 'wrr';
+  return { type, ports, annotations, externalTrafficPolicy: type === 'ClusterIP' ? null : (externalTrafficPolicy ?? null) };
+}
+
+function logtailSidecar(logs: NonNullable<NonNullable<EnvironmentConfig['eci']>['logs']>, volume: string): K8sObject {
+  const field = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return {
+    name: 'logtail',
+    image: logs.image ?? `registry-vpc.${logs.region}.aliyuncs.com/log-service/logtail:latest`,
+    // Waits 10 s after SIGTERM so the last lines are shipped.
+    command: ['sh', '-c', '/usr/local/ilogtail/run_logtail.sh 10'],
+    livenessProbe: { exec: { command: ['/etc/init.d/ilogtaild', 'status'] }, initialDelaySeconds: 30, periodSeconds: 30 },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+    env: [
+      { name: 'ALIYUN_LOGTAIL_USER_ID', value: logs.userId },
+      { name: 'ALIYUN_LOGTAIL_USER_DEFINED_ID', value: logs.machineGroup },
+      { name: 'ALIYUN_LOGTAIL_CONFIG', value: `/etc/ilogtail/conf/${logs.region}/ilogtail_config.json` },
+      { name: 'ALIYUN_LOG_ENV_TAGS', value: '_pod_name_|_pod_ip_|_namespace_|_node_name_|_node_ip_' },
+      field('_pod_name_', 'metadata.name'),
+      field('_pod_ip_', 'status.podIP'),
+      field('_namespace_', 'metadata.namespace'),
+      field('_node_name_', 'spec.nodeName'),
+      field('_node_ip_', 'status.hostIP'),
+    ],
+    volumeMounts: [{ name: volume, mountPath: logs.path, readOnly: true }],
+  };
+}

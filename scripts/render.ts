@@ -1,0 +1,76 @@
+// gantry render: write <out>/deploy.yaml and <out>/svc.yaml for one environment.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ciContextFromEnv, type GitFacts } from '../src/ci/context.js';
+import { loadConfig } from '../src/config/load.js';
+import type { Ctx } from '../src/context.js';
+import { GantryError } from '../src/errors.js';
+import { renderManifests } from '../src/render/render.js';
+import { buildView } from '../src/render/view.js';
+import { configOptions, parseStepArgs } from './args.js';
+
+export const usage =
+  'gantry render --env <name> [--out <dir>] [--image <ref>] [--mr <iid>] [--config <file>] [--set path=value] [--set-string path=value] [-C <dir>]';
+
+export async function render(argv: string[], ctx: Ctx): Promise<number> {
+  const { values } = parseStepArgs('render', argv, {
+    ...configOptions,
+    env: { type: 'string', short: 'e' },
+    out: { type: 'string', short: 'o' },
+    image: { type: 'string' },
+    mr: { type: 'string' },
+  }, usage);
+  if (values.help) {
+    ctx.logger.info(`usage: ${usage}`);
+    return 0;
+  }
+  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
+  if (values.mr !== undefined && !/^[1-9][0-9]*$/.test(values.mr)) {
+    throw new GantryError('E_USAGE', `--mr ${values.mr}: a merge request iid is a positive whole number`, { fix: 'pass the MR number, e.g. --mr 42' });
+  }
+  const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
+  if (!envName) throw new GantryError('E_USAGE', 'gantry render: --env is required', { fix: `usage: ${usage}` });
+
+  // Outside CI, ask git for the commit while the config loads.
+  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
+  const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
+  const ci = ciContextFromEnv(env, await git);
+  const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE });
+  const manifests = await renderManifests(view, { userDir: cwd });
+
+  // Both files are rendered before either is written: nothing is left half-way.
+  const outDir = path.resolve(cwd, values.out ?? 'rendered');
+  if (!ctx.dryRun) {
+    await mkdir(outDir, { recursive: true });
+    for (const m of manifests) {
+      const target = path.join(outDir, m.file);
+      await writeFile(`${target}.tmp`, m.text);
+      await rename(`${target}.tmp`, target);
+    }
+  }
+  for (const m of manifests) {
+    ctx.logger.info(`${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      environment: envName,
+      namespace: view.environment.namespace,
+      image: view.image,
+      files: manifests.map((m) => path.join(outDir, m.file)),
+      objects: manifests.flatMap((m) => m.objects.map((o) => ({ file: m.file, kind: o.kind, name: o.metadata.name }))),
+    })}\n`,
+  );
+  return 0;
+}
+
+/** Outside CI the commit comes from git; a directory that is not a repository has none. */
+async function gitFacts(cwd: string): Promise<GitFacts> {
+  const { $ } = await import('zx/core');
+  const git = $({ cwd, quiet: true, nothrow: true });
+  const [sha, branch] = await Promise.all([git`git rev-parse HEAD`, git`git rev-parse --abbrev-ref HEAD`]);
+  return {
+    sha: sha.exitCode === 0 ? sha.stdout.trim() : undefined,
+    branch: branch.exitCode === 0 ? branch.stdout.trim() : undefined,
+  };
+}

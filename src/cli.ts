@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// `gantry <command>`: dispatch, one top-level catch, exit codes (0 ok, 1 failed, 2 bad input).
+// Commands are imported lazily so `gantry --version` loads almost nothing.
+import { readFileSync } from 'node:fs';
+import { createCtx, type Ctx } from './context.js';
+import { formatError, GantryError, isGantryError, wrapError } from './errors.js';
+
+type Command = (argv: string[], ctx: Ctx) => Promise<number>;
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  render: { summary: 'render deploy.yaml and svc.yaml for an environment', load: async () => (await import('../scripts/render.js')).render },
+  validate: { summary: 'check gantry.yaml and report every problem', load: async () => (await import('../scripts/validate.js')).validate },
+  schema: { summary: 'print the JSON Schema of gantry.yaml (for editors)', load: async () => (await import('../scripts/validate.js')).schema },
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'usage: gantry <command> [options]   (gantry <command> --help for its options)',
+    '',
+    'commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'options: --version, --help, --dry-run (print what would be done, change nothing)',
+    'exit codes: 0 ok, 1 failed, 2 bad input or configuration (nothing was done)',
+  ].join('\n');
+}
+
+export async function main(argv: string[], ctx: Ctx = createCtx()): Promise<number> {
+  const dryRun = argv.includes('--dry-run');
+  const args = argv.filter((a) => a !== '--dry-run');
+  const [name, ...rest] = args;
+  try {
+    if (name === '--version' || name === '-v' || name === 'version') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      ctx.logger.info(help());
+      return name === undefined ? 2 : 0;
+    }
+    const command = commands[name];
+    if (!command) {
+      throw new GantryError('E_USAGE', `unknown command "${name}"`, { fix: `use one of: ${Object.keys(commands).join(', ')} (gantry --help)` });
+    }
+    return await (await command.load())(rest, { ...ctx, dryRun: ctx.dryRun || dryRun });
+  } catch (error) {
+    const e = isGantryError(error) ? error : wrapError(`gantry ${name ?? ''}`.trim(), error);
+    ctx.logger.error(formatError(e));
+    if (e.code === 'E_INTERNAL' && error instanceof Error && error.stack) ctx.logger.error(error.stack);
+    return e.exitCode;
+  }
+}
+
+// Run when executed as the CLI (not when imported by tests).
+const invoked = process.argv[1] ?? '';
+if (/(^|[\\/])(cli\.js|gantry)$/.test(invoked)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -15,7 +15,6 @@ export function dnsLabel(input: string, max: number = MAX_LABEL): string {
   let name = input
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
     .replace(/^-+|-+$/g, '');
   if (name === '') name = `x-${shortHash(input)}`;
   if (name.length > max) {

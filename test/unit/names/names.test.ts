@@ -1,0 +1,46 @@
+import fc from 'fast-check';
+import { dns1035Label, dnsLabel, labelValue, slugify } from '../../../src/names/names.js';
+
+const rfc1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+describe('DNS-safe names', () => {
+  test('any input becomes a valid DNS label of at most 63 characters', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (input) => {
+        const name = dnsLabel(input);
+        expect(name.length).toBeLessThanOrEqual(63);
+        expect(name).toMatch(rfc1123);
+        expect(dns1035Label(input)).toMatch(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a valid short name is kept as it is', () => {
+    fc.assert(fc.property(fc.stringMatching(/^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$/), (name) => expect(dnsLabel(name)).toBe(name)));
+  });
+
+  test('shortened names end in a hash of the original, so long names that share a prefix stay distinct', () => {
+    const a = dnsLabel(`${'very-long-application-name-'.repeat(3)}feature-one`);
+    const b = dnsLabel(`${'very-long-application-name-'.repeat(3)}feature-two`);
+    expect(a).toHaveLength(63);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/-[a-f0-9]{6}$/);
+    expect(dnsLabel('Shop_API v2!')).toBe('shop-api-v2');
+    expect(dnsLabel('Shop__API--v2')).toBe('shop-api--v2');
+    expect(dnsLabel('---')).toMatch(/^x-[a-f0-9]{6}$/);
+    expect(dns1035Label('2fast')).toBe('x-2fast');
+  });
+
+  test('label values and ref slugs follow Kubernetes and GitLab rules', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 120 }), (input) => {
+        const v = labelValue(input);
+        expect(v.length).toBeLessThanOrEqual(63);
+        expect(v).toMatch(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/);
+      }),
+    );
+    expect(slugify('Feature/JIRA-12_new UI')).toBe('feature-jira-12-new-ui');
+    expect(slugify('x'.repeat(80))).toHaveLength(63);
+  });
+});

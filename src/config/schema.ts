@@ -75,7 +75,7 @@ const envFromSchema = z
 
 const probeSchema = z
   .strictObject({
-    path: z.string().startsWith('/', { error: 'probe path must start with "/"' }).optional().meta({ description: 'HTTP path (default: backend.healthPath)' }),
+    path: z.string().regex(/^\//, { error: 'probe path must start with "/"' }).optional().meta({ description: 'HTTP path (default: backend.healthPath)' }),
     command: z.array(z.string()).min(1).optional().meta({ description: 'Run this command instead of an HTTP check' }),
     tcp: z.boolean().optional().meta({ description: 'Check that the port accepts connections instead of an HTTP check' }),
     initialDelaySeconds: z.int().min(0).optional(),
@@ -111,7 +111,7 @@ const backendSchema = z
     context: z.string().min(1).default('.').meta({ description: 'Docker build context' }),
     baseImage: z.string().min(1).optional().meta({ description: 'Base image for a generated Dockerfile (e.g. an ACR mirror of node)' }),
     port: z.int().min(1).max(65535).default(3000).meta({ description: 'Port the app listens on (also passed as PORT)', examples: [3000] }),
-    healthPath: z.string().startsWith('/', { error: 'healthPath must start with "/", e.g. /healthz' }).default('/healthz').meta({ description: 'HTTP path that answers 200 when the app is healthy' }),
+    healthPath: z.string().regex(/^\//, { error: 'healthPath must start with "/", e.g. /healthz' }).default('/healthz').meta({ description: 'HTTP path that answers 200 when the app is healthy' }),
     command: z.array(z.string()).min(1).optional().meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
     args: z.array(z.string()).optional().meta({ description: 'Container args' }),
     replicas: z.int().min(0).default(1).meta({ description: 'Replicas when autoscale is not set', examples: [2] }),
@@ -191,7 +191,7 @@ const eciSchema = z
     logs: z
       .strictObject({
         enabled: z.boolean().default(true),
-        path: z.string().startsWith('/').default('/var/log/app').meta({ description: 'Directory the app writes log files to (shared with the logtail sidecar)' }),
+        path: z.string().regex(/^\//, { error: 'must start with "/"' }).default('/var/log/app').meta({ description: 'Directory the app writes log files to (shared with the logtail sidecar)' }),
         userId: z.string().min(1).meta({ description: 'Aliyun account id that owns the SLS project (ALIYUN_LOGTAIL_USER_ID)' }),
         machineGroup: z.string().min(1).meta({ description: 'Custom identifier of the SLS machine group (ALIYUN_LOGTAIL_USER_DEFINED_ID)' }),
         region: z.string().regex(/^[a-z]+-[a-z0-9-]+$/).meta({ description: 'SLS region, e.g. cn-hangzhou' }),

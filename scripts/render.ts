@@ -2,11 +2,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ciContextFromEnv, type GitFacts } from '../src/ci/context.js';
-import { loadConfig } from '../src/config/load.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { renderManifests } from '../src/render/render.js';
-import { buildView } from '../src/render/view.js';
 import { configOptions, parseStepArgs } from './args.js';
 
 export const usage =
@@ -32,8 +29,13 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
   const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
   if (!envName) throw new GantryError('E_USAGE', 'gantry render: --env is required', { fix: `usage: ${usage}` });
 
-  // Outside CI, ask git for the commit while the config loads.
+  // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
   const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
+  const [{ loadConfig }, { buildView }, { renderManifests }] = await Promise.all([
+    import('../src/config/load.js'),
+    import('../src/render/view.js'),
+    import('../src/render/render.js'),
+  ]);
   const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
   const ci = ciContextFromEnv(env, await git);
   const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE });
@@ -67,10 +69,8 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
 /** Outside CI the commit comes from git; a directory that is not a repository has none. */
 async function gitFacts(cwd: string): Promise<GitFacts> {
   const { $ } = await import('zx/core');
-  const git = $({ cwd, quiet: true, nothrow: true });
-  const [sha, branch] = await Promise.all([git`git rev-parse HEAD`, git`git rev-parse --abbrev-ref HEAD`]);
-  return {
-    sha: sha.exitCode === 0 ? sha.stdout.trim() : undefined,
-    branch: branch.exitCode === 0 ? branch.stdout.trim() : undefined,
-  };
+  const result = await $({ cwd, quiet: true, nothrow: true })`git rev-parse HEAD --abbrev-ref HEAD`;
+  if (result.exitCode !== 0) return {};
+  const [sha, branch] = result.stdout.trim().split('\n');
+  return { sha, branch };
 }

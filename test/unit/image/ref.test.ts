@@ -1,0 +1,28 @@
+import { formatImageRef, parseImageRef, toPullHost } from '../../../src/image/ref.js';
+
+const digest = `sha256:${'0f'.repeat(32)}`;
+
+describe('image references', () => {
+  test.each([
+    ['registry.cn-hangzhou.aliyuncs.com/acme/hello:1a2b3c4d', { host: 'registry.cn-hangzhou.aliyuncs.com', repository: 'acme/hello', tag: '1a2b3c4d' }],
+    [`crpi-x1-vpc.cn-hangzhou.personal.cr.aliyuncs.com/acme/hello@${digest}`, { host: 'crpi-x1-vpc.cn-hangzhou.personal.cr.aliyuncs.com', digest }],
+    [`127.0.0.1:5000/acme/hello:main@${digest}`, { host: '127.0.0.1:5000', tag: 'main', digest }],
+    ['localhost/app:v1', { host: 'localhost', repository: 'app' }],
+    ['library/node:20-slim', { host: '', repository: 'library/node', tag: '20-slim' }],
+  ])('%s parses and formats back', (text, expected) => {
+    const ref = parseImageRef(text);
+    expect(ref).toMatchObject(expected);
+    expect(formatImageRef(ref)).toBe(text);
+  });
+
+  test.each(['acme/Hello:1', 'acme/hello', 'acme/hello@sha256:short', 'acme/hello:-bad', ''])('%p is refused as bad input', (text) => {
+    expect(() => parseImageRef(text)).toThrow(expect.objectContaining({ code: 'E_INPUT', exitCode: 2 }));
+  });
+
+  test('only images on the push host move to the pull host', () => {
+    const pushed = parseImageRef('registry.cn-shanghai.aliyuncs.com/acme/app:abc');
+    expect(toPullHost(pushed, 'registry.cn-shanghai.aliyuncs.com', 'registry-vpc.cn-shanghai.aliyuncs.com').host).toBe('registry-vpc.cn-shanghai.aliyuncs.com');
+    const elsewhere = parseImageRef('other.example.com/acme/app:abc');
+    expect(toPullHost(elsewhere, 'registry.cn-shanghai.aliyuncs.com', 'registry-vpc.cn-shanghai.aliyuncs.com').host).toBe('other.example.com');
+  });
+});

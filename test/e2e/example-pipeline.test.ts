@@ -1,0 +1,66 @@
+// examples/hello-node's .gitlab-ci.yml, run by gitlab-ci-local with the shell executor: the
+// render jobs of ci-templates/render.yml call the real CLI and keep the manifests as artifacts.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { repoRoot } from '../support/fixtures.js';
+import { exampleRepo, gantryBinDir, git } from '../support/tmp-repo.js';
+
+const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+
+function runPipeline(repo: string, args: string[] = []) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB') && !k.startsWith('GANTRY')));
+  const r = spawnSync(gcl, ['--no-color', '--shell-isolation', '--no-artifacts-to-source', ...args], {
+    cwd: repo,
+    env: { ...env, PATH: `${gantryBinDir()}:${process.env.PATH}` },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
+  });
+  return { code: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+describe('the example pipeline under gitlab-ci-local', () => {
+  test('render jobs for staging and production produce the manifests as artifacts', () => {
+    const repo = exampleRepo({ branch: 'k8s-backend', withCiTemplates: true });
+    const sha = git(repo, 'rev-parse', 'HEAD');
+    const run = runPipeline(repo);
+    expect(run.output).toContain('PASS  gantry-render-staging');
+    expect(run.code).toBe(0);
+    for (const env of ['staging', 'production']) {
+      const dir = path.join(repo, '.gitlab-ci-local', 'artifacts', `gantry-render-${env}`, 'rendered', env);
+      const objects = ['deploy.yaml', 'svc.yaml'].flatMap((f) => YAML.parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()));
+      const deployment = objects.find((o) => o.kind === 'Deployment');
+      expect(deployment.metadata.namespace).toBe(`hello-${env}`);
+      // The CLI saw the pipeline's CI variables.
+      expect(deployment.metadata.annotations['gantry.dev/commit']).toBe(sha);
+      expect(deployment.metadata.annotations['gantry.dev/pipeline-url']).toMatch(/^https:\/\/gitlab\.example\.com\/acme\/hello-node\/pipelines\/\d+$/);
+      expect(deployment.spec.template.spec.containers[0].image).toBe(`registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello:${sha.slice(0, 8)}`);
+    }
+    const production = readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-render-production', 'rendered', 'production', 'deploy.yaml'), 'utf8');
+    expect(production).toContain('kind: HorizontalPodAutoscaler');
+    expect(production).toContain('k8s.aliyun.com/eci-fail-strategy: fail-fast');
+  });
+
+  test('a broken gantry.yaml fails the job with the problems in the job log', () => {
+    const repo = exampleRepo({ withCiTemplates: true });
+    writeFileSync(path.join(repo, 'gantry.yaml'), readFileSync(path.join(repo, 'gantry.yaml'), 'utf8').replace('port: 3000', 'port: "3000x"'));
+    git(repo, 'commit', '-qam', 'break the config');
+    const run = runPipeline(repo, ['gantry-render-staging']);
+    expect(run.code).toBe(1);
+    expect(run.output).toContain('FAIL  gantry-render-staging');
+    const log = readFileSync(path.join(repo, '.gitlab-ci-local', 'output', 'gantry-render-staging.log'), 'utf8');
+    expect(log).toContain('error E_CONFIG_INVALID');
+    expect(log).toContain('backend.port');
+    expect(existsSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-render-staging', 'rendered', 'staging', 'deploy.yaml'))).toBe(false);
+  });
+
+  test('an input outside the component spec options is rejected by the pipeline', () => {
+    const repo = exampleRepo({ withCiTemplates: true });
+    const ci = readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8');
+    expect(ci).toContain('local: ci-templates/render.yml');
+    const spec = YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', 'render.yml'), 'utf8'))[0]!.toJS();
+    expect(Object.keys(spec.spec.inputs)).toEqual(['environment', 'stage', 'gantry', 'out']);
+  });
+});

@@ -71,7 +71,7 @@ function describe(issue: Issue, root: JsonSchema): Problem[] {
         {
           path,
           message: missing ? `missing; expected ${expected}` : `found ${found(issue.input)}, expected ${expected}`,
-          fix: `${missing ? 'add' : 'set'} ${path.join('.')} to ${expected}${hint}`,
+          fix: missing ? `add ${path.join('.')} (${expected})${hint}` : `set ${path.join('.')} to ${expected}${hint}`,
         },
       ];
     }
@@ -108,8 +108,10 @@ function found(input: unknown): string {
 function expectedText(node: JsonSchema | undefined, fallback: string): string {
   const type = node?.type;
   if (type === 'integer') {
-    const lo = node?.minimum;
-    const hi = node?.maximum;
+    // z.int() carries the safe-integer bounds; those are no limit worth naming.
+    const bound = (v: unknown) => (typeof v === 'number' && Math.abs(v) < Number.MAX_SAFE_INTEGER ? v : undefined);
+    const lo = bound(node?.minimum);
+    const hi = bound(node?.maximum);
     return lo !== undefined && hi !== undefined ? `a whole number from ${lo} to ${hi}` : lo !== undefined ? `a whole number, at least ${lo}` : 'a whole number';
   }
   if (type === 'object') return 'a mapping (key: value lines)';
@@ -128,12 +130,13 @@ function suggestValue(input: unknown, values: readonly unknown[]): string {
   return `use one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
 }
 
+/** ", e.g. 3000 — Port the app listens on": the field's example and description. */
 function fieldHint(node: JsonSchema | undefined): string {
   if (!node) return '';
-  const description = typeof node.description === 'string' ? ` (${node.description})` : '';
   const examples = node.examples as unknown[] | undefined;
   const example = examples && examples.length > 0 ? `, e.g. ${JSON.stringify(examples[0])}` : '';
-  return `${description}${example}`;
+  const description = typeof node.description === 'string' ? ` — ${node.description}` : '';
+  return `${example}${description}`;
 }
 
 /** The JSON Schema node that describes the value at `path`. */

@@ -12,7 +12,9 @@ export function k8sYamlBinary(): string {
   const hash = createHash('sha256');
   for (const f of ['main.go', 'go.mod', 'go.sum']) hash.update(readFileSync(path.join(dir, f)));
   const binary = path.join(tmpdir(), `gantry-k8syaml-${hash.digest('hex').slice(0, 12)}`);
-  if (!existsSync(binary)) execFileSync('go', ['build', '-o', binary, '.'], { cwd: dir, stdio: 'inherit' });
+  // Go ships on these machines in /usr/local/go; PATH may not name it.
+  const go = process.env.GO ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go');
+  if (!existsSync(binary)) execFileSync(go, ['build', '-o', binary, '.'], { cwd: dir, stdio: 'inherit' });
   return binary;
 }
 

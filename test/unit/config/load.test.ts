@@ -45,6 +45,7 @@ environments:
     const text = error.details.join('\n');
     expect(text).toContain('✗ backend.port (gantry.yaml:3): found "eighty" (text), expected a whole number from 1 to 65535');
     expect(text).toContain('✗ backend.replicas (gantry.yaml:4): found -1 (a number), expected at least 0');
+    expect(text).toContain('fix: set backend.port to a whole number from 1 to 65535, e.g. 3000 — Port the app listens on (also passed as PORT)');
     expect(text).toContain('✗ environments.staging.clsuter (gantry.yaml:7): unknown key');
     expect(text).toContain('fix: did you mean "cluster"? Rename it, or remove it');
     expect(error.details.filter((d) => d.trimStart().startsWith('fix:'))).toHaveLength(3);
@@ -67,7 +68,7 @@ environments:
   test('a missing required field says to add it', () => {
     const error = problemsOf('environments:\n  staging: {}\n');
     expect(error.details.join('\n')).toContain('✗ app (gantry.yaml:1): missing; expected text');
-    expect(error.details.join('\n')).toMatch(/fix: add app to text \(App name: names the Deployment, Service and image\), e.g. "hello"/);
+    expect(error.details.join('\n')).toContain('fix: add app (text), e.g. "hello" — App name: names the Deployment, Service and image');
   });
 
   test('a bad env var name and a bad DNS name are both reported', () => {

@@ -29,31 +29,34 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
   const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
   if (!envName) throw new GantryError('E_USAGE', 'gantry render: --env is required', { fix: `usage: ${usage}` });
 
-  // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
-  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
-  const [{ loadConfig }, { buildView }, { renderManifests }] = await Promise.all([
-    import('../src/config/load.js'),
-    import('../src/render/view.js'),
-    import('../src/render/render.js'),
-  ]);
-  const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
-  const ci = ciContextFromEnv(env, await git);
-  const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE });
-  const manifests = await renderManifests(view, { userDir: cwd });
+  const { view, manifests, outDir } = await ctx.logger.section('gantry_render', `gantry render --env ${envName}`, async () => {
+    // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
+    const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
+    const [{ loadConfig }, { buildView }, { renderManifests }] = await Promise.all([
+      import('../src/config/load.js'),
+      import('../src/render/view.js'),
+      import('../src/render/render.js'),
+    ]);
+    const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
+    const ci = ciContextFromEnv(env, await git);
+    const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE });
+    const manifests = await renderManifests(view, { userDir: cwd });
 
-  // Both files are rendered before either is written: nothing is left half-way.
-  const outDir = path.resolve(cwd, values.out ?? 'rendered');
-  if (!ctx.dryRun) {
-    await mkdir(outDir, { recursive: true });
-    for (const m of manifests) {
-      const target = path.join(outDir, m.file);
-      await writeFile(`${target}.tmp`, m.text);
-      await rename(`${target}.tmp`, target);
+    // Both files are rendered before either is written: nothing is left half-way.
+    const outDir = path.resolve(cwd, values.out ?? 'rendered');
+    if (!ctx.dryRun) {
+      await mkdir(outDir, { recursive: true });
+      for (const m of manifests) {
+        const target = path.join(outDir, m.file);
+        await writeFile(`${target}.tmp`, m.text);
+        await rename(`${target}.tmp`, target);
+      }
     }
-  }
-  for (const m of manifests) {
-    ctx.logger.info(`${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
-  }
+    for (const m of manifests) {
+      ctx.logger.info(`${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+    }
+    return { view, manifests, outDir };
+  });
   process.stdout.write(
     `${JSON.stringify({
       environment: envName,

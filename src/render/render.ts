@@ -7,7 +7,7 @@ import Handlebars from 'handlebars';
 import { GantryError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { View } from './view.js';
-import { parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
+import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
 
 export const manifestFiles = ['deploy.yaml', 'svc.yaml'] as const;
 export type ManifestFile = (typeof manifestFiles)[number];
@@ -32,7 +32,8 @@ export interface RenderOptions {
 export async function renderManifests(view: View, options: RenderOptions): Promise<RenderedManifest[]> {
   const defaultsDir = options.defaultsDir ?? path.join(packageRoot(), 'deploy');
   const userDeployDir = path.join(options.userDir, 'deploy');
-  const hbs = createHandlebars();
+  const implicit = implicitTypePatterns();
+  const hbs = createHandlebars(implicit);
   for (const dir of [path.join(defaultsDir, 'partials'), path.join(userDeployDir, 'partials')]) {
     for (const [name, source] of await readTemplates(dir)) hbs.registerPartial(name, source);
   }
@@ -41,12 +42,12 @@ export async function renderManifests(view: View, options: RenderOptions): Promi
     const userTemplate = path.join(userDeployDir, `${file}.hbs`);
     const template = existsSync(userTemplate) ? userTemplate : path.join(defaultsDir, `${file}.hbs`);
     const source = await readFile(template, 'utf8');
-    out.push(renderOne(hbs, file, template, source, view));
+    out.push(renderOne(hbs, file, template, source, view, implicit));
   }
   return out;
 }
 
-function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string, source: string, view: View): RenderedManifest {
+function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string, source: string, view: View, implicit: RegExp[]): RenderedManifest {
   let text: string;
   try {
     text = hbs.compile(source, { strict: true, noEscape: true })(view);
@@ -71,7 +72,7 @@ function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string,
     if (doc.value === null || doc.value === undefined) continue; // empty document from a false {{#if}}
     objects.push(checkObject(doc.value, `${template} (document at rendered line ${doc.line})`, view));
   }
-  return { file, template, objects, text: objects.map((o) => toYaml(canonical(o))).join('---\n') };
+  return { file, template, objects, text: objects.map((o) => toYaml(canonical(o), implicit)).join('---\n') };
 }
 
 function checkObject(value: unknown, where: string, view: View): K8sObject {
@@ -115,7 +116,7 @@ async function readTemplates(dir: string): Promise<[string, string][]> {
   return Promise.all(names.map(async (n) => [n.slice(0, -4), await readFile(path.join(dir, n), 'utf8')] as [string, string]));
 }
 
-function createHandlebars(): typeof Handlebars {
+function createHandlebars(implicit: RegExp[]): typeof Handlebars {
   const hbs = Handlebars.create();
   // A YAML scalar: strings quoted when needed, numbers and booleans as they are.
   // Strict mode does not check helper arguments, so the helpers refuse a missing value.
@@ -127,7 +128,7 @@ function createHandlebars(): typeof Handlebars {
   };
   hbs.registerHelper('y', (value: unknown, options: Handlebars.HelperOptions) => {
     defined('y', value, options);
-    if (typeof value === 'string') return yamlString(value);
+    if (typeof value === 'string') return yamlString(value, implicit);
     if (typeof value === 'number' || typeof value === 'boolean') return String(value);
     if (value === null) return 'null';
     throw new Error(`{{y}} takes a string, number or boolean; use {{json}} for ${Array.isArray(value) ? 'a list' : 'a mapping'}`);

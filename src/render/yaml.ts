@@ -63,21 +63,31 @@ export function quoteYaml(value: string): string {
   return `${out}"`;
 }
 
-/** A scalar string as YAML text: plain when unambiguous, else double-quoted. */
-export function yamlString(value: string): string {
-  const plain = (safeWord.test(value) && !value.endsWith(':') && !reserved.test(value)) || safeQuantity.test(value);
-  return plain ? value : quoteYaml(value);
+/**
+ * The regexes the yaml library uses to give a plain scalar a type other than string, in its
+ * YAML 1.2 core and YAML 1.1 schemas (they catch e.g. `e1`, a float in its 1.1 schema).
+ * Computed once per render and passed along.
+ */
+export function implicitTypePatterns(): RegExp[] {
+  return ['core', 'yaml-1.1'].flatMap((schema) =>
+    new YAML.Schema({ schema }).tags.flatMap((tag) => (tag.default === true && tag.test instanceof RegExp ? [tag.test] : [])),
+  );
 }
 
-const customTags = (tags: YAML.Tags): YAML.Tags =>
-  tags.map((tag) =>
-    typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:str' && !tag.collection
-      ? ({ ...tag, stringify: (item: Scalar) => yamlString(String(item.value)) } as YAML.ScalarTag)
-      : tag,
-  );
+/** A scalar string as YAML text: plain when unambiguous, else double-quoted. */
+export function yamlString(value: string, implicit: RegExp[] = implicitTypePatterns()): string {
+  const candidate = (safeWord.test(value) && !value.endsWith(':') && !reserved.test(value)) || safeQuantity.test(value);
+  return candidate && !implicit.some((pattern) => pattern.test(value)) ? value : quoteYaml(value);
+}
 
 /** Block-style YAML for one object, strings written as above. No line folding. */
-export function toYaml(value: unknown): string {
+export function toYaml(value: unknown, implicit: RegExp[] = implicitTypePatterns()): string {
+  const customTags = (tags: YAML.Tags): YAML.Tags =>
+    tags.map((tag) =>
+      typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:str' && !tag.collection
+        ? ({ ...tag, stringify: (item: Scalar) => yamlString(String(item.value), implicit) } as YAML.ScalarTag)
+        : tag,
+    );
   return YAML.stringify(value, { customTags, lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
 }
 

@@ -10,7 +10,7 @@ import { parseAsKubernetes } from '../../support/k8s-yaml.js';
 
 const yamlWords = [
   'yes', 'no', 'Yes', 'NO', 'on', 'off', 'On', 'y', 'n', 'Y', 'N', 'true', 'False', 'null', 'Null', '~', '',
-  '0x10', '0o17', '017', '0b101', '1e3', '1E-3', '-1', '+1', '.5', '1_000', '1:20', '.inf', '-.Inf', '.nan', 'NaN',
+  '0x10', '0o17', '017', '0b101', '1e3', '1E-3', 'e1', 'E+5', 'e-10', '.1e2', '1.', '-1', '+1', '.5', '1_000', '1:20', '.inf', '-.Inf', '.nan', 'NaN',
   '2001-12-14', '2001-12-14t21:59:43.10-05:00', '<<', '=', '- item', '? key', ': value', '&anchor', '*alias', '!tag', '%directive',
   '@at', '`tick', '|', '>', '#comment', 'a #b', 'a: b', 'a:b', 'key:', '{{ template }}', '{{{raw}}}', '[x]', '{y: z}',
   '"', "'", '\\', '\n', '\r\n', '\t', ' ', '  lead', 'trail  ', '---', '...', '\u0085', '\u2028', '\u2029', '\ufeff',
@@ -56,7 +56,9 @@ test(`${RUNS * PER_RUN} generated strings in env values, annotations and command
       expected.push(...docs12);
       count += strings.length;
     }),
-    { numRuns: RUNS, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31) },
+    // A fixed seed keeps CI repeatable; FC_SEED=random explores new cases (fast-check prints
+    // the seed of any failure, which FC_SEED=<seed> replays).
+    { numRuns: RUNS, seed: process.env.FC_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED ?? 20261122) },
   );
   expect(count).toBeGreaterThanOrEqual(10_000);
   // The same streams, as Kubernetes reads them.
@@ -66,7 +68,7 @@ test(`${RUNS * PER_RUN} generated strings in env values, annotations and command
 }, 240_000);
 
 test('strings Kubernetes would misread are quoted; ordinary words and quantities stay plain', () => {
-  for (const word of ['yes', 'on', 'Off', 'y', 'null', '~', '0x10', '0o10', '1_000', '1e3', '2001-12-14', '1:20', '3000', '', 'key:', ' x', '#x']) {
+  for (const word of ['yes', 'on', 'Off', 'y', 'null', '~', '0x10', '0o10', '1_000', '1e3', 'e1', 'E+5', '2001-12-14', '1:20', '3000', '', 'key:', ' x', '#x']) {
     expect(yamlString(word)).toBe(quoteYaml(word));
   }
   for (const word of ['hello', 'app.kubernetes.io/name', '/healthz', '250m', '512Mi', '10Gi', 'registry.example.com/acme/app@sha256:ab', 'https://gitlab.example.com/x']) {

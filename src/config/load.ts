@@ -1,6 +1,6 @@
 // Loads gantry.yaml, merges CI variables and command-line flags over it (file < CI env <
 // flags), validates everything, and reports every problem at once with where it came from.
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { GantryError } from '../errors.js';
@@ -89,7 +89,7 @@ async function findConfigFile(options: LoadOptions): Promise<string> {
   for (const candidate of candidates) {
     const full = path.resolve(options.cwd, candidate);
     try {
-      await readFile(full, { flag: 'r' }).then(() => undefined);
+      await access(full);
       return full;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

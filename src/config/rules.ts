@@ -6,11 +6,15 @@ import type { Autoscale, Config, Resources } from './schema.js';
 export function checkRules(config: Config): Problem[] {
   const problems: Problem[] = [];
   checkAutoscale(config.backend.autoscale, ['backend', 'autoscale'], problems);
+  checkAutoscaleTargets(config.backend.autoscale, config.backend.resources, ['backend', 'autoscale'], problems);
   checkResources(config.backend.resources, ['backend', 'resources'], problems);
   checkProbes(config, problems);
   for (const [name, env] of Object.entries(config.environments)) {
     const at = (...rest: string[]) => ['environments', name, ...rest];
     checkAutoscale(env.autoscale, at('autoscale'), problems);
+    if (env.autoscale || env.resources) {
+      checkAutoscaleTargets(env.autoscale ?? config.backend.autoscale, env.resources ?? config.backend.resources, at(env.autoscale ? 'autoscale' : 'resources'), problems);
+    }
     if (env.resources) checkResources(env.resources, at('resources'), problems);
     const { type, slb, nodePort } = env.service;
     if (slb && type !== 'LoadBalancer') {
@@ -46,6 +50,17 @@ export function checkRules(config: Config): Problem[] {
 function checkAutoscale(autoscale: Autoscale | undefined, path: string[], problems: Problem[]): void {
   if (autoscale && autoscale.min > autoscale.max) {
     problems.push({ path: [...path, 'min'], message: `min (${autoscale.min}) is greater than max (${autoscale.max})`, fix: 'make min less than or equal to max' });
+  }
+}
+
+// Utilisation is measured against requests: an HPA target without the request never scales.
+function checkAutoscaleTargets(autoscale: Autoscale | undefined, resources: Resources, path: string[], problems: Problem[]): void {
+  if (!autoscale) return;
+  const targets = { cpu: autoscale.cpu !== undefined || autoscale.memory === undefined, memory: autoscale.memory !== undefined };
+  for (const kind of ['cpu', 'memory'] as const) {
+    if (targets[kind] && resources.requests?.[kind] === undefined) {
+      problems.push({ path, message: `autoscaling on ${kind} needs resources.requests.${kind}`, fix: `set resources.requests.${kind}: the HPA measures utilisation as a percentage of it` });
+    }
   }
 }
 

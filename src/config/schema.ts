@@ -182,7 +182,7 @@ const ingressSchema = z
   })
   .meta({ description: 'The Ingress in svc.yaml, created when domain is set' });
 
-const eciSchema = z
+export const eciSchema = z
   .strictObject({
     failStrategy: z.enum(['fail-fast', 'fail-back', 'fail-over']).default('fail-fast').meta({ description: 'fail-fast reports ProviderFailed at once instead of leaving the pod Pending' }),
     instanceTypes: z.array(z.string().min(1)).optional().meta({ description: 'eci-use-specs: ECS types or vCPU-memory specs tried in order', examples: [['2-4Gi', 'ecs.c6.large']] }),
@@ -253,6 +253,7 @@ export type EnvironmentConfig = z.output<typeof environmentSchema>;
 export type Resources = z.output<typeof resourcesSchema>;
 export type Autoscale = z.output<typeof autoscaleSchema>;
 export type EnvMap = z.output<typeof envSchema>;
+export type EciConfig = z.output<typeof eciSchema>;
 
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

@@ -6,7 +6,7 @@ import type { CiContext } from '../ci/context.js';
 import { GantryError } from '../errors.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
 import { dns1035Label, dnsLabel, labelValue } from '../names/names.js';
-import type { Config, EnvironmentConfig, EnvMap, Resources } from '../config/schema.js';
+import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
 
 export const SLB = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
 export const ECI = 'k8s.aliyun.com/';
@@ -86,7 +86,8 @@ export function buildView(input: RenderInput): View {
 
   const image = resolveImage(input);
   const pinned = image.includes('@sha256:');
-  const eci = env.eci ?? (env.cluster === 'ask' ? { failStrategy: 'fail-fast' as const, imageCache: true, spot: false } : undefined);
+  // Serverless clusters always get the ECI annotations, with the schema's defaults if unset.
+  const eci = env.eci ?? (env.cluster === 'ask' ? eciSchema.parse({}) : undefined);
 
   // Plain env goes into the ConfigMap; PORT is set for Node apps unless the user sets it.
   const env_ = { ...config.backend.env, ...(env.env ?? {}) };
@@ -118,7 +119,7 @@ export function buildView(input: RenderInput): View {
     }),
   ];
 
-  const logs = env.cluster === 'ask' && eci && 'logs' in eci && eci.logs?.enabled ? eci.logs : undefined;
+  const logs = env.cluster === 'ask' && eci?.logs?.enabled ? eci.logs : undefined;
   const logVolume = 'app-logs';
   const resources = resourcesFor(env.resources ?? config.backend.resources);
   const container: K8sObject = {
@@ -159,7 +160,7 @@ export function buildView(input: RenderInput): View {
   if (eci) {
     podAnnotations[`${ECI}eci-fail-strategy`] = eci.failStrategy;
     podAnnotations[`${ECI}eci-auto-imc`] = String(eci.imageCache);
-    if ('instanceTypes' in eci && eci.instanceTypes) podAnnotations[`${ECI}eci-use-specs`] = eci.instanceTypes.join(',');
+    if (eci.instanceTypes) podAnnotations[`${ECI}eci-use-specs`] = eci.instanceTypes.join(',');
     if (eci.spot) podAnnotations[`${ECI}eci-spot-strategy`] = 'SpotAsPriceGo';
     // On ACK, this label sends the pod to the ECI virtual node.
     if (env.cluster === 'ack') podLabels['alibabacloud.com/eci'] = 'true';

@@ -137,6 +137,27 @@ environments:
     expect(text).toContain('environments.review.domain (gantry.yaml:13): "review.example.com" would be the same host for every merge request');
   });
 
+  test('an HPA target needs the matching request, where an environment overrides either', () => {
+    const error = problemsOf(`app: hello
+backend:
+  autoscale: { min: 1, max: 3, memory: 80 }
+  resources: { requests: { cpu: 100m, memory: 128Mi } }
+environments:
+  staging: {}
+  production:
+    resources: { requests: { cpu: "1" } }
+  canary:
+    autoscale: { min: 1, max: 2 }
+    resources: { requests: { memory: 1Gi } }
+`);
+    const text = error.details.join('\n');
+    expect(error.message).toBe('gantry.yaml has 2 problems; nothing was done');
+    expect(text).toContain('environments.production.resources (gantry.yaml:8): autoscaling on memory needs resources.requests.memory');
+    expect(text).toContain('environments.canary.autoscale (gantry.yaml:10): autoscaling on cpu needs resources.requests.cpu');
+    const backendOnly = problemsOf('app: hello\nbackend:\n  autoscale: { min: 1, max: 3, memory: 80 }\n  resources: { requests: { cpu: 100m } }\nenvironments: { staging: {} }\n');
+    expect(backendOnly.details[0]).toContain('backend.autoscale (gantry.yaml:3): autoscaling on memory needs resources.requests.memory');
+  });
+
   test('YAML syntax errors carry the line and column', () => {
     const error = problemsOf('app: hello\nenvironments:\n  staging: {\n');
     expect(error.code).toBe('E_CONFIG_SYNTAX');

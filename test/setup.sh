@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Gantry's tests and demo need on a fresh Debian machine, idempotently:
-# Debian packages (rsync for gitlab-ci-local, git), npm dependencies, and the built CLI.
-# Later issues add the local Kubernetes, registry and Docker engine here.
+# Debian packages (rsync for gitlab-ci-local, git), npm dependencies, the built CLI, and the
+# local Kubernetes cluster with Docker and the registries (test/cluster/up.sh; skipped with
+# GANTRY_NO_CLUSTER=1 for work that does not need it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,7 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s <(sed -n '/"packages"/,$
   npm install --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+if [ "${GANTRY_NO_CLUSTER:-0}" != 1 ]; then
+  bash test/cluster/up.sh >/dev/null
+fi
 echo "setup: ready" >&2

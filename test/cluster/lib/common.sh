@@ -28,10 +28,14 @@ die() {
   exit 1
 }
 
-# is_running <component>: its pid file names a live process.
+# is_running <component>: its pid file names a live process running the command we started
+# (after a crash or a reboot of the session, a stale pid may belong to something else).
 is_running() {
-  local pidfile="$CLUSTER_RUN/$1.pid"
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  local pidfile="$CLUSTER_RUN/$1.pid" pid
+  [ -s "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ ! -f "$CLUSTER_RUN/$1.cmd" ] || tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(cat "$CLUSTER_RUN/$1.cmd")"
 }
 
 # start_daemon <component> <command> [args...]: runs it detached, logging to logs/<component>.log.
@@ -45,6 +49,7 @@ start_daemon() {
   log "starting $component"
   local pidfile="$CLUSTER_RUN/$component.pid"
   rm -f "$pidfile"
+  basename "$1" > "$CLUSTER_RUN/$component.cmd"
   # The child writes its own pid and then becomes the daemon: setsid forks when the caller
   # has job control, so $! would name a process that already exited.
   setsid bash -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" >>"$CLUSTER_LOGS/$component.log" 2>&1 < /dev/null &

@@ -29,5 +29,5 @@ start_controllers
 start_kubelet
 start_kube_proxy
 echo "$(( $(date +%s) - started ))" > "$CLUSTER_RUN/last-up-seconds"
-log "cluster up in $(( $(date +%s) - started )) s; kubeconfig: $KUBECONFIGS/admin.kubeconfig"
+log "cluster up in $(( $(date +%s) - started )) s; kubeconfig: $KUBECONFIGS/admin.kubeconfig (or use test/cluster/kubectl)"
 echo "$KUBECONFIGS/admin.kubeconfig"

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, requireCluster } from '../support/cluster.js';
+import { authRegistry, clusterState, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, requireCluster } from '../support/cluster.js';
+import { readFileSync } from 'node:fs';
 
 const ns = `gantry-e2e-${process.pid}`;
 const image = `${registry}/e2e/hello-cluster:${process.pid}`;
@@ -103,3 +104,39 @@ test('a namespaced ServiceAccount token can deploy in its namespace and nowhere 
   expect(forbidden.stderr).toContain('forbidden');
   expect(kubectlResult(['get', 'deployments', '-n', ns], { kubeconfig }).code).toBe(0);
 });
+
+test('containerd pulls from the htpasswd registry with a pull secret, and fails without one', async () => {
+  const auth = Object.fromEntries(
+    readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  ) as { REGISTRY_USER: string; REGISTRY_PASSWORD: string };
+  const privateImage = `${authRegistry}/e2e/private:${process.pid}`;
+  const config = mkdtempSync(path.join(tmpdir(), 'gantry-docker-config-'));
+  const docker = (args: string[], input?: string) => execFileSync('docker', ['--config', config, ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+  docker(['login', '--username', auth.REGISTRY_USER, '--password-stdin', authRegistry], auth.REGISTRY_PASSWORD);
+  docker(['tag', nodeBaseImage, privateImage]);
+  docker(['push', '-q', privateImage]);
+
+  kubectl(['-n', ns, 'create', 'secret', 'docker-registry', 'private-pull', `--docker-server=${authRegistry}`, `--docker-username=${auth.REGISTRY_USER}`, `--docker-password=${auth.REGISTRY_PASSWORD}`]);
+  const pod = (name: string, secrets: { name: string }[]) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: {
+        restartPolicy: 'Never',
+        imagePullSecrets: secrets,
+        // Always: a node that already holds the image must still prove its right to pull it.
+        containers: [{ name: 'c', image: privateImage, imagePullPolicy: 'Always', command: ['node', '-e', 'console.log("pulled with credentials")'] }],
+      },
+    });
+  kubectl(['-n', ns, 'apply', '-f', '-'], { input: pod('with-secret', [{ name: 'private-pull' }]) });
+  kubectl(['-n', ns, 'apply', '-f', '-'], { input: pod('without-secret', []) });
+  kubectl(['-n', ns, 'wait', 'pod/with-secret', '--for=jsonpath={.status.phase}=Succeeded', '--timeout=90s']);
+  expect(kubectl(['-n', ns, 'logs', 'with-secret'])).toContain('pulled with credentials');
+  let reason = '';
+  for (let i = 0; i < 60 && !/ErrImagePull|ImagePullBackOff/.test(reason); i++) {
+    reason = kubectl(['-n', ns, 'get', 'pod', 'without-secret', '-o', 'jsonpath={.status.containerStatuses[0].state.waiting.reason}']);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(reason).toMatch(/ErrImagePull|ImagePullBackOff/);
+}, 180_000);

@@ -1,7 +1,8 @@
 // gantry render: write <out>/deploy.yaml and <out>/svc.yaml for one environment.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ciContextFromEnv, type GitFacts } from '../src/ci/context.js';
+import { ciContextFromEnv } from '../src/ci/context.js';
+import { gitFacts } from '../src/ci/git.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs } from './args.js';
@@ -70,10 +71,3 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
 }
 
 /** Outside CI the commit comes from git; a directory that is not a repository has none. */
-async function gitFacts(cwd: string): Promise<GitFacts> {
-  const { $ } = await import('zx/core');
-  const result = await $({ cwd, quiet: true, nothrow: true })`git rev-parse HEAD --abbrev-ref HEAD`;
-  if (result.exitCode !== 0) return {};
-  const [sha, branch] = result.stdout.trim().split('\n');
-  return { sha, branch };
-}

@@ -14,6 +14,12 @@ export const catalogue = {
   E_CONFIG_INVALID: { exitCode: 2, title: 'The configuration has problems' },
   E_INPUT: { exitCode: 2, title: 'Missing or bad input' },
   E_TEMPLATE: { exitCode: 2, title: 'A manifest template failed' },
+  E_BUILD_NO_SOURCE: { exitCode: 2, title: 'Nothing to build an image from' },
+  E_DOCKER_UNAVAILABLE: { exitCode: 1, title: 'No Docker daemon answers' },
+  E_BUILD_FAILED: { exitCode: 1, title: 'The image build failed' },
+  E_REGISTRY_AUTH: { exitCode: 1, title: 'The registry refused the credentials' },
+  E_REGISTRY_UNREACHABLE: { exitCode: 1, title: 'The registry cannot be reached' },
+  E_PUSH_DENIED: { exitCode: 1, title: 'The registry refused the push' },
   E_INTERNAL: { exitCode: 1, title: 'Unexpected error' },
 } as const satisfies Record<string, CatalogueEntry>;
 

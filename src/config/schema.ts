@@ -109,7 +109,8 @@ const backendSchema = z
   .strictObject({
     dockerfile: z.string().min(1).default('Dockerfile').meta({ description: 'Dockerfile path; when the file does not exist, Gantry generates one for the Node app' }),
     context: z.string().min(1).default('.').meta({ description: 'Docker build context' }),
-    baseImage: z.string().min(1).optional().meta({ description: 'Base image for a generated Dockerfile (e.g. an ACR mirror of node)' }),
+    baseImage: z.string().min(1).optional().meta({ description: 'Base image for a generated Dockerfile, e.g. an ACR mirror of node; {major} is the Node major version', examples: ['registry-vpc.cn-hangzhou.aliyuncs.com/acme/node:{major}-slim'] }),
+    buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'build arg names are letters, digits and "_"' }), z.string()).default({}).meta({ description: 'docker build --build-arg values' }),
     port: z.int().min(1).max(65535).default(3000).meta({ description: 'Port the app listens on (also passed as PORT)', examples: [3000] }),
     healthPath: z.string().regex(/^\//, { error: 'healthPath must start with "/", e.g. /healthz' }).default('/healthz').meta({ description: 'HTTP path that answers 200 when the app is healthy' }),
     command: z.array(z.string()).min(1).optional().meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
@@ -231,7 +232,7 @@ export const configSchema = z
     registry: z
       .strictObject({
         pushHost: host('registry.pushHost').meta({ description: 'Registry host CI pushes to', examples: ['registry.cn-hangzhou.aliyuncs.com'] }),
-        pullHost: host('registry.pullHost').optional().meta({ description: 'Registry host the cluster pulls from (default pushHost; on Aliyun the -vpc host)', examples: ['registry-vpc.cn-hangzhou.aliyuncs.com'] }),
+        pullHost: host('registry.pullHost').optional().meta({ description: 'Registry host the cluster pulls from (default: for an ACR host its -vpc twin, else pushHost)', examples: ['registry-vpc.cn-hangzhou.aliyuncs.com'] }),
         namespace: z.string().regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/, { error: 'registry.namespace is the ACR namespace (lowercase)' }).meta({ description: 'ACR namespace' }),
         repository: z.string().regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/).optional().meta({ description: 'Repository name (default: app)' }),
         pullSecret: dnsLabel('registry.pullSecret').default('gantry-registry').meta({ description: 'Name of the pull secret Gantry creates in each namespace' }),

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { CiContext } from '../ci/context.js';
 import { GantryError } from '../errors.js';
+import { defaultPullHost } from '../image/acr.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
 import { dns1035Label, dnsLabel, labelValue } from '../names/names.js';
 import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
@@ -216,7 +217,7 @@ function resolveImage(input: RenderInput): string {
   const registry = config.registry;
   if (input.image) {
     const ref = parseImageRef(input.image);
-    return formatImageRef(toPullHost(ref, registry?.pushHost, registry?.pullHost));
+    return formatImageRef(toPullHost(ref, registry?.pushHost, registry ? defaultPullHost(registry.pushHost, registry.pullHost) : undefined));
   }
   if (!registry) {
     throw new GantryError('E_INPUT', 'no image to deploy', {
@@ -228,7 +229,7 @@ function resolveImage(input: RenderInput): string {
       fix: 'run inside a git repository or a CI job, or pass --image <ref>',
     });
   }
-  const host = registry.pullHost ?? registry.pushHost;
+  const host = defaultPullHost(registry.pushHost, registry.pullHost);
   return `${host}/${registry.namespace}/${registry.repository ?? config.app}:${ci.shortSha}`;
 }
 

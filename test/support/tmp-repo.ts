@@ -12,9 +12,10 @@ export function git(cwd: string, ...args: string[]): string {
 }
 
 /** A committed copy of examples/hello-node (plus extra files), on `branch`. */
-export function exampleRepo(options: { branch?: string; withCiTemplates?: boolean; files?: Record<string, string> } = {}): string {
+export function exampleRepo(options: { branch?: string; withCiTemplates?: boolean; files?: Record<string, string>; remove?: string[]; from?: string } = {}): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'gantry-repo-'));
-  cpSync(path.join(repoRoot, 'examples', 'hello-node'), dir, { recursive: true });
+  cpSync(options.from ?? path.join(repoRoot, 'examples', 'hello-node'), dir, { recursive: true });
+  for (const name of options.remove ?? []) rmSync(path.join(dir, name), { recursive: true, force: true });
   rmSync(path.join(dir, 'rendered'), { recursive: true, force: true });
   if (options.withCiTemplates) cpSync(path.join(repoRoot, 'ci-templates'), path.join(dir, 'ci-templates'), { recursive: true });
   for (const [name, text] of Object.entries(options.files ?? {})) {

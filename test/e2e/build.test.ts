@@ -1,5 +1,6 @@
 // gantry build against the real Docker engine and the real htpasswd registry of test/cluster.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { authRegistry, clusterState, nodeBaseImage } from '../support/cluster.js';
@@ -172,3 +173,24 @@ describe('gantry build', () => {
     expect(gantryBuild(exampleRepo(), { DOCKER_HOST: 'unix:///var/run/docker.sock' }).code).toBe(0);
   }, 120_000);
 });
+
+test('DOCKER_HOST=tcp://... (a docker:dind service) works like the mounted socket', async () => {
+  // socat stands in for the dind service: a TCP endpoint in front of the daemon.
+  const port = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(p));
+    });
+  });
+  const relay = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, 'UNIX-CONNECT:/var/run/docker.sock'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const repo = exampleRepo({ remove: ['Dockerfile'] });
+    const r = gantryBuild(repo, { DOCKER_HOST: `tcp://127.0.0.1:${port}` });
+    expect(r.stderr).toContain(`at tcp://127.0.0.1:${port}`);
+    expect(r.code).toBe(0);
+    expect(dotenv(repo).GANTRY_IMAGE).toMatch(/@sha256:[a-f0-9]{64}$/);
+  } finally {
+    relay.kill();
+  }
+}, 120_000);

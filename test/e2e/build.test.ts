@@ -3,14 +3,13 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { authRegistry, clusterState, nodeBaseImage } from '../support/cluster.js';
-import { fixture } from '../support/fixtures.js';
+import { authRegistry, nodeBaseImage, registryAuth } from '../support/cluster.js';
+import { fixture, parseDotenv } from '../support/fixtures.js';
 import { cliPath, exampleRepo, git } from '../support/tmp-repo.js';
 
 const namespace = `e2e${process.pid}`;
-const auth = Object.fromEntries(
-  readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)),
-) as { REGISTRY_USER: string; REGISTRY_PASSWORD: string };
+const registryUser = registryAuth();
+const auth = { REGISTRY_USER: registryUser.user, REGISTRY_PASSWORD: registryUser.password };
 
 function gantryBuild(repo: string, env: Record<string, string> = {}, args: string[] = []) {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
@@ -32,7 +31,7 @@ function gantryBuild(repo: string, env: Record<string, string> = {}, args: strin
 }
 
 function dotenv(repo: string): Record<string, string> {
-  return Object.fromEntries(readFileSync(path.join(repo, 'gantry-build.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  return parseDotenv(readFileSync(path.join(repo, 'gantry-build.env'), 'utf8'));
 }
 
 async function registryDigest(repository: string, tag: string): Promise<string | null> {

@@ -5,8 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { authRegistry, clusterState, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, requireCluster } from '../support/cluster.js';
-import { readFileSync } from 'node:fs';
+import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, registryAuth, requireCluster } from '../support/cluster.js';
 
 const ns = `gantry-e2e-${process.pid}`;
 const image = `${registry}/e2e/hello-cluster:${process.pid}`;
@@ -106,9 +105,8 @@ test('a namespaced ServiceAccount token can deploy in its namespace and nowhere 
 });
 
 test('containerd pulls from the htpasswd registry with a pull secret, and fails without one', async () => {
-  const auth = Object.fromEntries(
-    readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)),
-  ) as { REGISTRY_USER: string; REGISTRY_PASSWORD: string };
+  const { user, password } = registryAuth();
+  const auth = { REGISTRY_USER: user, REGISTRY_PASSWORD: password };
   const privateImage = `${authRegistry}/e2e/private:${process.pid}`;
   const config = mkdtempSync(path.join(tmpdir(), 'gantry-docker-config-'));
   const docker = (args: string[], input?: string) => execFileSync('docker', ['--config', config, ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -4,21 +4,21 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { authRegistry, clusterState, nodeBaseImage } from '../support/cluster.js';
-import { repoRoot } from '../support/fixtures.js';
+import { authRegistry, nodeBaseImage, registryAuth } from '../support/cluster.js';
+import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { exampleRepo, gantryBinDir, git } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
 
 // The CI variables a team sets, pointed at the local registry with htpasswd auth.
 function registryVariables(): string[] {
-  const auth = Object.fromEntries(readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const auth = registryAuth();
   return [
     `GANTRY_REGISTRY_PUSH_HOST=${authRegistry}`,
     `GANTRY_REGISTRY_PULL_HOST=${authRegistry}`,
     'GANTRY_REGISTRY_NAMESPACE=pipeline',
-    `GANTRY_REGISTRY_USER=${auth.REGISTRY_USER}`,
-    `GANTRY_REGISTRY_PASSWORD=${auth.REGISTRY_PASSWORD}`,
+    `GANTRY_REGISTRY_USER=${auth.user}`,
+    `GANTRY_REGISTRY_PASSWORD=${auth.password}`,
     `GANTRY_SET=backend.buildArgs.NODE_IMAGE=${nodeBaseImage}`,
   ].flatMap((v) => ['--variable', v]);
 }
@@ -43,10 +43,7 @@ describe('the example pipeline under gitlab-ci-local', () => {
     expect(run.output).toContain('PASS  gantry-build');
     expect(run.output).toContain('PASS  gantry-render-staging');
     expect(run.code).toBe(0);
-    const built = Object.fromEntries(
-      readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-build', '.gitlab-ci-reports', 'dotenv', 'gantry-build.env'), 'utf8')
-        .trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)),
-    );
+    const built = parseDotenv(readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-build', '.gitlab-ci-reports', 'dotenv', 'gantry-build.env'), 'utf8'));
     expect(built.GANTRY_IMAGE).toMatch(new RegExp(`^${authRegistry}/pipeline/hello@sha256:[a-f0-9]{64}$`));
     for (const env of ['staging', 'production']) {
       const dir = path.join(repo, '.gitlab-ci-local', 'artifacts', `gantry-render-${env}`, 'rendered', env);

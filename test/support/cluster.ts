@@ -4,12 +4,19 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseDotenv } from './fixtures.js';
 
 export const clusterState = process.env.GANTRY_CLUSTER_STATE ?? '/var/lib/gantry-cluster';
 export const adminKubeconfig = path.join(clusterState, 'kubeconfig', 'admin.kubeconfig');
 export const registry = '127.0.0.1:5000';
 export const authRegistry = '127.0.0.1:5001';
 export const nodeBaseImage = `${registry}/gantry/node:20`;
+
+/** The htpasswd registry's generated credentials (test/cluster/lib/docker.sh writes them). */
+export function registryAuth(): { user: string; password: string } {
+  const env = parseDotenv(readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8'));
+  return { user: env.REGISTRY_USER!, password: env.REGISTRY_PASSWORD! };
+}
 
 export function k8sBinDir(): string {
   const cache = process.env.GANTRY_CACHE ?? '/var/cache/gantry';

@@ -29,3 +29,8 @@ export function fullConfig(): Config {
 }
 
 export const digestImage = `crpi-abc123.cn-hangzhou.personal.cr.aliyuncs.com/acme/shop@sha256:${'ab'.repeat(32)}`;
+
+/** KEY=value lines (a dotenv report or an env file) as a map. */
+export function parseDotenv(text: string): Record<string, string> {
+  return Object.fromEntries(text.trim().split('\n').filter(Boolean).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+}

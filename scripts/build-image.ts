@@ -70,9 +70,11 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
   try {
     if (user && password) await ctx.logger.section('gantry_login', `docker login ${registry.pushHost}`, () => login(ctx, docker, registry.pushHost, user, password));
 
-    // The branch's previous image seeds the layer cache on a runner that has never built it.
+    // The branch's previous image seeds the layer cache on a runner that has never built it
+    // (a docker:dind service starts empty for every job); a daemon that has it skips the pull.
     const cacheFrom = `${repository}:${ci.refSlug}`;
-    const cached = values['no-push'] ? false : (await docker.run(['pull', '--quiet', cacheFrom])).exitCode === 0;
+    const local = (await docker.run(['image', 'inspect', '--format', '{{.Id}}', cacheFrom])).exitCode === 0;
+    const cached = local || (!values['no-push'] && (await docker.run(['pull', '--quiet', cacheFrom])).exitCode === 0);
 
     await ctx.logger.section('gantry_build', `docker build ${tags[0]}`, async () => {
       const args = ['build', '--file', own ? dockerfilePath : '-', ...tags.flatMap((t) => ['--tag', t])];

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { authRegistry, nodeBaseImage, registryAuth } from '../support/cluster.js';
-import { fixture, parseDotenv } from '../support/fixtures.js';
+import { fixture, parseDotenv, repoRoot } from '../support/fixtures.js';
 import { cliPath, exampleRepo, git } from '../support/tmp-repo.js';
 
 const namespace = `e2e${process.pid}`;
@@ -121,6 +121,29 @@ describe('gantry build', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/RUN npm install --omit=dev[^\n]*\n[^\n]*Using cache/);
     expect(r.stderr.match(/: Pushed$/gm) ?? []).toHaveLength(1);
+  }, 240_000);
+
+  test('on a runner with an empty daemon, the pulled branch image supplies the dependency layer', () => {
+    // A package.json no other test builds: no other local image can share this layer chain,
+    // so a cache hit on the dependency step can only come from the pulled image.
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'package.json'), 'utf8'));
+    const repo = exampleRepo({
+      remove: ['Dockerfile'],
+      branch: `fresh-${process.pid}`,
+      files: { 'package.json': JSON.stringify({ ...pkg, description: `fresh runner ${process.pid} ${Date.now()}` }, null, 2) },
+    });
+    expect(gantryBuild(repo).code).toBe(0);
+    const { GANTRY_IMAGE_TAG: first } = dotenv(repo);
+    // Forget every local image of this repository, as a fresh dind service would not have them.
+    const repository = first!.slice(0, first!.lastIndexOf(':'));
+    const ids = execFileSync('docker', ['images', '-q', repository], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    execFileSync('docker', ['rmi', '-f', ...new Set(ids)], { stdio: 'ignore' });
+    writeFileSync(path.join(repo, 'server.js'), `${readFileSync(path.join(repo, 'server.js'), 'utf8')}\n// changed on another runner\n`);
+    git(repo, 'commit', '-qam', 'change');
+    const r = gantryBuild(repo);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`(cache from ${repository}:fresh-${process.pid})`);
+    expect(r.stderr).toMatch(/RUN npm install --omit=dev[^\n]*\n[^\n]*Using cache/);
   }, 240_000);
 
   test('a wrong password fails the login with exit 1 and never shows the password', () => {

@@ -24,7 +24,7 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
     return 0;
   }
   const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
-  const [{ loadConfig }, { detectNodeApp, generateDockerfile }, { defaultPullHost }] = await Promise.all([
+  const [{ loadConfig }, { detectNodeApp, generateDockerfile }, { defaultPullHost, imagePath }] = await Promise.all([
     import('../src/config/load.js'),
     import('../src/image/dockerfile.js'),
     import('../src/image/acr.js'),
@@ -56,7 +56,7 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
   ctx.logger.addSecret(password);
   const ci = ciContextFromEnv(ctx.env, ctx.env.CI_COMMIT_SHA ? {} : await gitFacts(cwd));
   if (!ci.shortSha) throw new GantryError('E_INPUT', 'no commit to tag the image with', { fix: 'run inside a git repository or a CI job' });
-  const repository = `${registry.pushHost}/${registry.namespace}/${registry.repository ?? config.app}`;
+  const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;
   const tags = [...new Set([ci.shortSha, ci.refSlug].filter(Boolean))].map((t) => `${repository}:${t}`);
   const dotenvFile = path.resolve(cwd, values.dotenv ?? 'gantry-build.env');
 
@@ -65,7 +65,7 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
     return 0;
   }
 
-  const { openDocker, login, push, pushedDigest, tail } = await import('../src/image/docker.js');
+  const { openDocker, login, push, pushedDigest } = await import('../src/image/docker.js');
   const docker = await openDocker(ctx);
   try {
     if (user && password) await ctx.logger.section('gantry_login', `docker login ${registry.pushHost}`, () => login(ctx, docker, registry.pushHost, user, password));
@@ -102,8 +102,7 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
       for (const tag of tags) await push(ctx, docker, tag, registry.pushHost);
     });
     const digest = await pushedDigest(docker, tags[0]!, repository);
-    const pullRepository = `${defaultPullHost(registry.pushHost, registry.pullHost)}/${registry.namespace}/${registry.repository ?? config.app}`;
-    const image = `${pullRepository}@${digest}`;
+    const image = `${defaultPullHost(registry.pushHost, registry.pullHost)}/${imagePath(registry, config.app)}@${digest}`;
     await writeFile(dotenvFile, `GANTRY_IMAGE=${image}\nGANTRY_IMAGE_DIGEST=${digest}\nGANTRY_IMAGE_TAG=${tags[0]}\n`);
     ctx.logger.info(`pushed ${tags.join(', ')}\nimage for deploys: ${image} (written to ${path.relative(cwd, dotenvFile)})`);
     process.stdout.write(`${JSON.stringify({ image, digest, tags, dotenv: dotenvFile })}\n`);

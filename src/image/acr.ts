@@ -37,3 +37,8 @@ export function defaultPullHost(pushHost: string, pullHost: string | undefined):
   if (pullHost) return pullHost;
   return parseAcrHost(pushHost)?.vpcHost ?? pushHost;
 }
+
+/** The image's path below the registry host: <namespace>/<repository, default the app name>. */
+export function imagePath(registry: { namespace: string; repository?: string | undefined }, app: string): string {
+  return `${registry.namespace}/${registry.repository ?? app}`;
+}

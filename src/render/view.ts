@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { CiContext } from '../ci/context.js';
 import { GantryError } from '../errors.js';
-import { defaultPullHost } from '../image/acr.js';
+import { defaultPullHost, imagePath } from '../image/acr.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
 import { dns1035Label, dnsLabel, labelValue } from '../names/names.js';
 import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
@@ -230,7 +230,7 @@ function resolveImage(input: RenderInput): string {
     });
   }
   const host = defaultPullHost(registry.pushHost, registry.pullHost);
-  return `${host}/${registry.namespace}/${registry.repository ?? config.app}:${ci.shortSha}`;
+  return `${host}/${imagePath(registry, config.app)}:${ci.shortSha}`;
 }
 
 function envSource(value: Exclude<EnvMap[string], string | number | boolean>): K8sObject {

@@ -9,6 +9,7 @@ type Command = (argv: string[], ctx: Ctx) => Promise<number>;
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   build: { summary: 'build the backend image, push it, and write its digest (GANTRY_IMAGE) as a dotenv report', load: async () => (await import('../scripts/build-image.js')).build },
+  frontend: { summary: 'build the frontend and publish what changed to OSS, index.html last', load: async () => (await import('../scripts/upload-frontend.js')).frontend },
   render: { summary: 'render deploy.yaml and svc.yaml for an environment', load: async () => (await import('../scripts/render.js')).render },
   validate: { summary: 'check gantry.yaml and report every problem', load: async () => (await import('../scripts/validate.js')).validate },
   schema: { summary: 'print the JSON Schema of gantry.yaml (for editors)', load: async () => (await import('../scripts/validate.js')).schema },

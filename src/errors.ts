@@ -20,6 +20,11 @@ export const catalogue = {
   E_REGISTRY_AUTH: { exitCode: 1, title: 'The registry refused the credentials' },
   E_REGISTRY_UNREACHABLE: { exitCode: 1, title: 'The registry cannot be reached' },
   E_PUSH_DENIED: { exitCode: 1, title: 'The registry refused the push' },
+  E_FRONTEND_BUILD_FAILED: { exitCode: 1, title: 'The frontend build failed' },
+  E_FRONTEND_EMPTY: { exitCode: 1, title: 'Nothing to publish' },
+  E_OSS_ACCESS: { exitCode: 1, title: 'OSS refused the credentials' },
+  E_OSS_BUCKET: { exitCode: 1, title: 'The OSS bucket does not exist' },
+  E_OSS_UNREACHABLE: { exitCode: 1, title: 'OSS cannot be reached' },
   E_INTERNAL: { exitCode: 1, title: 'Unexpected error' },
 } as const satisfies Record<string, CatalogueEntry>;
 

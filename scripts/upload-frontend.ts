@@ -1,0 +1,103 @@
+// gantry frontend: run the frontend build, then publish only what changed to OSS, assets
+// first and index.html last. --dry-run prints the plan.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ciContextFromEnv } from '../src/ci/context.js';
+import type { Ctx } from '../src/context.js';
+import { GantryError } from '../src/errors.js';
+import { configOptions, parseStepArgs } from './args.js';
+
+export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--config <file>] [--set path=value] [-C <dir>]';
+
+export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
+  const { values } = parseStepArgs('frontend', argv, {
+    ...configOptions,
+    env: { type: 'string', short: 'e' },
+    'skip-build': { type: 'boolean' },
+    concurrency: { type: 'string' },
+    mr: { type: 'string' },
+  }, usage);
+  if (values.help) {
+    ctx.logger.info(`usage: ${usage}`);
+    return 0;
+  }
+  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
+  const concurrency = Number(values.concurrency ?? 8);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
+  }
+  const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
+  if (!envName) throw new GantryError('E_USAGE', 'gantry frontend: --env is required', { fix: `usage: ${usage}` });
+
+  const [{ loadConfig }, { scanDir }, { planUpload }, { publish, headersFor }, { openOss, ossError }] = await Promise.all([
+    import('../src/config/load.js'),
+    import('../src/oss/files.js'),
+    import('../src/oss/plan.js'),
+    import('../src/oss/publish.js'),
+    import('../src/oss/client.js'),
+  ]);
+  const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
+  const fe = config.frontend;
+  if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
+  if (!config.environments[envName]) {
+    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
+  }
+  const ci = ciContextFromEnv(env);
+  if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
+  const accessKeyId = env.GANTRY_OSS_ACCESS_KEY_ID;
+  const accessKeySecret = env.GANTRY_OSS_ACCESS_KEY_SECRET;
+  if (!accessKeyId || !accessKeySecret) {
+    throw new GantryError('E_INPUT', 'no OSS credentials', { fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may write to the bucket)' });
+  }
+  ctx.logger.addSecret(accessKeySecret);
+  // Previews live under their own prefix, so a merge request never touches the live site.
+  const base = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
+  const prefix = envName === 'review' ? `${base}previews/mr-${ci.mrIid}/` : base;
+
+  if (fe.build && !values['skip-build']) {
+    await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
+      const { $ } = await import('zx/core');
+      const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env } })`sh -c ${fe.build}`;
+      for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
+      if (r.exitCode !== 0) {
+        throw new GantryError('E_FRONTEND_BUILD_FAILED', `"${fe.build}" exited with ${r.exitCode}`, {
+          details: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20).map((l) => `  ${l}`),
+          fix: 'fix the build (its output is above); it runs in the repository root',
+        });
+      }
+    });
+  }
+  const dir = path.resolve(cwd, fe.dir);
+  const files = existsSync(dir) ? await scanDir(dir) : [];
+  if (files.length === 0) {
+    throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
+      fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
+    });
+  }
+
+  const target = { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, accessKeyId, accessKeySecret };
+  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
+  const store = openOss(ctx, target, retries);
+  const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
+    const remote = await store.list(prefix);
+    const p = await planUpload(files, remote, prefix, (key) => store.storedMd5(key));
+    ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
+    for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']})`);
+    return p;
+  });
+  if (!ctx.dryRun && plan.upload.length > 0) {
+    const started = Date.now();
+    await ctx.logger.section('gantry_frontend_publish', `publish ${plan.upload.length} files to ${fe.bucket}/${prefix}`, () =>
+      publish(ctx, store, plan.upload, { prefix, concurrency, retries }).catch((error: unknown) => {
+        throw ossError('publish', target, error);
+      }),
+    );
+    ctx.logger.info(`published in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
+  process.stdout.write(
+    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, planned: plan.upload.map((f) => prefix + f.key) })}\n`,
+  );
+  return 0;
+}

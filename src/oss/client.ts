@@ -1,0 +1,87 @@
+// ali-oss behind the small ObjectStore interface, with OSS error codes turned into Gantry's.
+import OSS from 'ali-oss';
+import { GantryError } from '../errors.js';
+import type { LocalFile } from './files.js';
+import { normaliseEtag, type RemoteObject } from './plan.js';
+import type { Ctx } from '../context.js';
+import { isTransient, retryTransient, type ObjectStore } from './publish.js';
+
+export interface OssTarget {
+  bucket: string;
+  region: string;
+  endpoint?: string | undefined;
+  accessKeyId: string;
+  accessKeySecret: string;
+}
+
+export interface OssStore extends ObjectStore {
+  list(prefix: string): Promise<RemoteObject[]>;
+  storedMd5(key: string): Promise<string | undefined>;
+}
+
+/** Files above this size go up in parts (parallel, and resumable by the client). */
+export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+
+export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore {
+  const client = new OSS({
+    bucket: target.bucket,
+    region: target.region,
+    accessKeyId: target.accessKeyId,
+    accessKeySecret: target.accessKeySecret,
+    ...(target.endpoint ? { endpoint: target.endpoint, secure: target.endpoint.startsWith('https:') } : { secure: true }),
+    timeout: 60_000,
+  });
+  const fail = (doing: string) => (error: unknown) => {
+    throw ossError(doing, target, error);
+  };
+  return {
+    async list(prefix) {
+      const out: RemoteObject[] = [];
+      let token: string | undefined;
+      do {
+        const query = { prefix, 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
+        const page = await retryTransient(ctx, `list ${target.bucket}/${prefix}`, retries, () => client.listV2(query as never, {})).catch(
+          fail(`list ${target.bucket}/${prefix}`),
+        );
+        for (const o of page.objects ?? []) out.push({ key: o.name, size: Number(o.size), etag: normaliseEtag(o.etag) });
+        token = (page as { nextContinuationToken?: string }).nextContinuationToken || undefined;
+      } while (token);
+      return out;
+    },
+    async storedMd5(key) {
+      const head = await retryTransient(ctx, `head ${key}`, retries, () => client.head(key)).catch(fail(`head ${key}`));
+      return (head.meta as Record<string, string> | undefined)?.md5;
+    },
+    async put(key, file: LocalFile, headers) {
+      try {
+        if (file.size > MULTIPART_THRESHOLD) {
+          const { 'x-oss-meta-md5': md5, 'Content-MD5': _ignored, ...rest } = headers;
+          await client.multipartUpload(key, file.path, { partSize: 8 * 1024 * 1024, parallel: 4, headers: rest, meta: { md5 } } as never);
+        } else {
+          await client.put(key, file.path, { headers });
+        }
+      } catch (error) {
+        // Transient errors go back as they are, for the caller's retry; the rest are final.
+        if (isTransient(error)) throw error;
+        throw ossError(`put ${key}`, target, error);
+      }
+    },
+  };
+}
+
+export function ossError(doing: string, target: OssTarget, error: unknown): GantryError {
+  if (error instanceof GantryError) return error;
+  const e = error as { code?: string; status?: number; message?: string };
+  const where = `${target.bucket} (${target.endpoint ?? target.region})`;
+  if (e.code === 'NoSuchBucket') {
+    return new GantryError('E_OSS_BUCKET', `${doing}: bucket ${where} does not exist`, { fix: 'check frontend.bucket and frontend.region (the bucket lives in one region), or create the bucket' });
+  }
+  if (e.code === 'InvalidAccessKeyId' || e.code === 'SignatureDoesNotMatch' || e.code === 'AccessDenied' || e.status === 403) {
+    return new GantryError('E_OSS_ACCESS', `${doing}: OSS refused access to ${where} (${e.code ?? e.status})`, {
+      fix: 'check the CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET, and that the RAM user may write to this bucket',
+    });
+  }
+  return new GantryError('E_OSS_UNREACHABLE', `${doing}: ${where} did not answer (${e.code ?? e.status ?? 'network error'})`, {
+    fix: 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
+  });
+}

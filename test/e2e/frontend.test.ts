@@ -1,0 +1,118 @@
+// gantry frontend against the OSS test server, through the real ali-oss client.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startOssServer, type OssServer } from '../support/oss-server.js';
+import { cliPath, exampleRepo } from '../support/tmp-repo.js';
+
+const keyId = 'LTAI5tGantryTestKeyId';
+const secret = 'gantry-test-secret-0123456789abcdef';
+const bucket = 'acme-hello-web';
+let oss: OssServer;
+
+beforeAll(async () => {
+  oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket, 'other-bucket'] });
+});
+afterAll(() => oss.close());
+
+function frontend(repo: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
+  const child = spawn(process.execPath, [cliPath, 'frontend', ...args], {
+    cwd: repo,
+    env: { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: `frontend.endpoint=${oss.endpoint}`, GANTRY_OSS_RETRIES: '3', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const puts = (from = 0) => oss.requests.slice(from).filter((r) => r.method === 'PUT' && r.bucket === bucket && r.status === 200).map((r) => r.key);
+
+describe('gantry frontend', () => {
+  test('first publish sends every file, assets before HTML and index.html last, with the right headers', async () => {
+    const repo = exampleRepo();
+    const mark = oss.requests.length;
+    const r = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site1']);
+    expect(r.stderr).toContain('frontend built into frontend/dist');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ bucket, prefix: 'site1/', uploaded: 3, unchanged: 0 });
+    const sent = puts(mark);
+    expect(sent).toHaveLength(3);
+    expect(sent[sent.length - 1]).toBe('site1/index.html');
+    const objects = oss.objects(bucket);
+    const js = [...objects.keys()].find((k) => /^site1\/assets\/app\.[0-9a-f]{8}\.js$/.test(k))!;
+    expect(objects.get(js)!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(objects.get(js)!.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(objects.get('site1/index.html')!.headers['cache-control']).toBe('no-cache');
+    expect(objects.get('site1/index.html')!.headers['content-type']).toBe('text/html; charset=utf-8');
+    // Every asset the published index.html names is there.
+    const html = objects.get('site1/index.html')!.body.toString();
+    for (const ref of html.match(/assets\/[\w.]+/g) ?? []) expect(objects.has(`site1/${ref}`)).toBe(true);
+  }, 60_000);
+
+  test('a re-publish sends only what changed: nothing, then the changed asset and index.html', async () => {
+    const repo = exampleRepo();
+    expect((await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site2'])).code).toBe(0);
+    let mark = oss.requests.length;
+    const again = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site2']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ uploaded: 0, unchanged: 3 });
+    expect(puts(mark)).toEqual([]);
+    writeFileSync(path.join(repo, 'frontend/src/app.js'), `${readFileSync(path.join(repo, 'frontend/src/app.js'), 'utf8')}\nconsole.log('v2');\n`);
+    mark = oss.requests.length;
+    const changed = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site2']);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ uploaded: 2, unchanged: 1 });
+    const sent = puts(mark);
+    expect(sent[0]).toMatch(/^site2\/assets\/app\.[0-9a-f]{8}\.js$/);
+    expect(sent[1]).toBe('site2/index.html');
+  }, 60_000);
+
+  test('transient 5xx answers on the listing are retried and the publish completes', async () => {
+    const repo = exampleRepo();
+    expect((await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site3'])).code).toBe(0);
+    writeFileSync(path.join(repo, 'frontend/src/style.css'), 'body { color: red; }\n');
+    // The first two requests (the listing, then a retry of it) get 503; the uploads follow.
+    oss.faults.failNext(2, 503);
+    const r = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site3', '--concurrency', '1']);
+    oss.faults.clearFaults();
+    expect(r.stderr).toMatch(/list acme-hello-web\/site3\/: [^\n]*; retrying \(3 left\)/);
+    expect(r.stderr).toMatch(/retrying \(2 left\)/);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).uploaded).toBe(2);
+  }, 60_000);
+
+  test('--dry-run lists the plan and sends nothing; a review goes under previews/mr-<iid>/', async () => {
+    const repo = exampleRepo();
+    const mark = oss.requests.length;
+    const dry = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site4', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toContain('would put site4/index.html');
+    expect(puts(mark)).toEqual([]);
+    const review = await frontend(repo, ['--mr', '7', '--set', 'frontend.prefix=site4']);
+    expect(review.code).toBe(0);
+    expect(JSON.parse(review.stdout).prefix).toBe('site4/previews/mr-7/');
+    expect(oss.objects(bucket).has('site4/previews/mr-7/index.html')).toBe(true);
+  }, 60_000);
+
+  test('wrong secret, missing bucket, failed build and empty output fail with their codes and no secret', async () => {
+    const repo = exampleRepo();
+    const wrong = await frontend(repo, ['--env', 'staging'], { GANTRY_OSS_ACCESS_KEY_SECRET: 'wrong-secret-value-xyz' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('error E_OSS_ACCESS');
+    expect(wrong.stderr + wrong.stdout).not.toContain('wrong-secret-value-xyz');
+    const noBucket = await frontend(repo, ['--env', 'staging'], { GANTRY_FRONTEND_BUCKET: 'missing-bucket' });
+    expect(noBucket.code).toBe(1);
+    expect(noBucket.stderr).toContain('error E_OSS_BUCKET');
+    const failing = await frontend(repo, ['--env', 'staging', '--set', 'frontend.build=echo broken step; exit 4']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('error E_FRONTEND_BUILD_FAILED: "echo broken step; exit 4" exited with 4');
+    expect(failing.stderr).toContain('broken step');
+    const empty = await frontend(repo, ['--env', 'staging', '--set-string', 'frontend.build=true', '--set', 'frontend.dir=nothing-here']);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('error E_FRONTEND_EMPTY: nothing-here does not exist');
+    const noKeys = await frontend(repo, ['--env', 'staging'], { GANTRY_OSS_ACCESS_KEY_ID: '' });
+    expect(noKeys.code).toBe(2);
+  }, 60_000);
+});

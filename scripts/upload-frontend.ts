@@ -7,7 +7,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs } from './args.js';
 
-export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--config <file>] [--set path=value] [-C <dir>]';
+export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs('frontend', argv, {
@@ -16,6 +16,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     'skip-build': { type: 'boolean' },
     concurrency: { type: 'string' },
     mr: { type: 'string' },
+    stop: { type: 'boolean' },
   }, usage);
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
@@ -30,12 +31,13 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
   if (!envName) throw new GantryError('E_USAGE', 'gantry frontend: --env is required', { fix: `usage: ${usage}` });
 
-  const [{ loadConfig }, { scanDir }, { planUpload }, { publish, headersFor }, { openOss, ossError }] = await Promise.all([
+  const [{ loadConfig }, { scanDir }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention] = await Promise.all([
     import('../src/config/load.js'),
     import('../src/oss/files.js'),
     import('../src/oss/plan.js'),
     import('../src/oss/publish.js'),
     import('../src/oss/client.js'),
+    import('../src/oss/retention.js'),
   ]);
   const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
   const fe = config.frontend;
@@ -54,6 +56,20 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   // Previews live under their own prefix, so a merge request never touches the live site.
   const base = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
   const prefix = envName === 'review' ? `${base}previews/mr-${ci.mrIid}/` : base;
+
+  const target = { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, accessKeyId, accessKeySecret };
+  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
+  const store = openOss(ctx, target, retries);
+
+  // Stopping a preview removes everything under its prefix, and nothing else.
+  if (values.stop) {
+    if (envName !== 'review') throw new GantryError('E_USAGE', '--stop removes a merge request preview: use it with the review environment', { fix: 'gantry frontend --stop --mr <iid>' });
+    const objects = await store.list(prefix);
+    ctx.logger.info(`${ctx.dryRun ? 'would delete' : 'deleting'} ${objects.length} objects under ${fe.bucket}/${prefix}`);
+    if (!ctx.dryRun) await store.deleteMany(objects.map((o) => o.key));
+    process.stdout.write(`${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, deleted: ctx.dryRun ? 0 : objects.length })}\n`);
+    return 0;
+  }
 
   if (fe.build && !values['skip-build']) {
     await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
@@ -76,11 +92,9 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     });
   }
 
-  const target = { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, accessKeyId, accessKeySecret };
-  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
-  const store = openOss(ctx, target, retries);
+  let remote: Awaited<ReturnType<typeof store.list>> = [];
   const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
-    const remote = await store.list(prefix);
+    remote = await store.list(prefix);
     const p = await planUpload(files, remote, prefix, (key) => store.storedMd5(key));
     ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
     for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']})`);
@@ -95,9 +109,28 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     );
     ctx.logger.info(`published in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
+
+  // A release is recorded only when something changed; then older releases beyond the
+  // retention lose the files no kept release uses.
+  let deleted: string[] = [];
+  if (plan.upload.length > 0) {
+    const manifest = { sha: ci.sha, time: new Date().toISOString(), pipelineUrl: ci.pipelineUrl, keys: files.map((f) => f.key) };
+    const manifestKey = retention.releaseKey(prefix, new Date(manifest.time), ci.shortSha);
+    const releases = [...remote.map((o) => o.key).filter((k) => k.startsWith(prefix + retention.RELEASES_DIR)), manifestKey];
+    const kept = await retention.planRetention(prefix, releases, fe.retention, async (key) =>
+      key === manifestKey ? manifest : (JSON.parse(await store.getText(key)) as typeof manifest),
+    );
+    deleted = [...kept.deleteKeys, ...kept.expiredReleases];
+    await ctx.logger.section('gantry_frontend_retention', `release ${manifestKey} (keeping ${fe.retention})`, async () => {
+      for (const key of deleted) ctx.logger.info(`  ${ctx.dryRun ? 'would delete' : 'delete'} ${key}`);
+      if (ctx.dryRun) return;
+      await store.putText(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+      await store.deleteMany(deleted);
+    });
+  }
   const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
   process.stdout.write(
-    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, planned: plan.upload.map((f) => prefix + f.key) })}\n`,
+    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, planned: plan.upload.map((f) => prefix + f.key) })}\n`,
   );
   return 0;
 }

@@ -17,6 +17,10 @@ export interface OssTarget {
 export interface OssStore extends ObjectStore {
   list(prefix: string): Promise<RemoteObject[]>;
   storedMd5(key: string): Promise<string | undefined>;
+  getText(key: string): Promise<string>;
+  putText(key: string, text: string, headers: Record<string, string>): Promise<void>;
+  /** Deletes in batches of 1,000 (the DeleteMultipleObjects limit). */
+  deleteMany(keys: string[]): Promise<void>;
 }
 
 /** Files above this size go up in parts (parallel, and resumable by the client). */
@@ -51,6 +55,19 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
     async storedMd5(key) {
       const head = await retryTransient(ctx, `head ${key}`, retries, () => client.head(key)).catch(fail(`head ${key}`));
       return (head.meta as Record<string, string> | undefined)?.md5;
+    },
+    async getText(key) {
+      const r = await retryTransient(ctx, `get ${key}`, retries, () => client.get(key)).catch(fail(`get ${key}`));
+      return Buffer.from(r.content as Buffer).toString('utf8');
+    },
+    async putText(key, text, headers) {
+      await retryTransient(ctx, `put ${key}`, retries, () => client.put(key, Buffer.from(text), { headers })).catch(fail(`put ${key}`));
+    },
+    async deleteMany(keys) {
+      for (let i = 0; i < keys.length; i += 1000) {
+        const batch = keys.slice(i, i + 1000);
+        await retryTransient(ctx, `delete ${batch.length} objects`, retries, () => client.deleteMulti(batch, { quiet: true })).catch(fail(`delete ${batch.length} objects`));
+      }
     },
     async put(key, file: LocalFile, headers) {
       try {

@@ -39,9 +39,12 @@ describe('gantry frontend', () => {
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ bucket, prefix: 'site1/', uploaded: 3, unchanged: 0 });
-    const sent = puts(mark);
+    const all = puts(mark);
+    const sent = all.filter((k) => !k.includes('/.gantry/'));
     expect(sent).toHaveLength(3);
     expect(sent[sent.length - 1]).toBe('site1/index.html');
+    // The release record is written once the site is live.
+    expect(all[all.length - 1]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-local\.json$/);
     const objects = oss.objects(bucket);
     const js = [...objects.keys()].find((k) => /^site1\/assets\/app\.[0-9a-f]{8}\.js$/.test(k))!;
     expect(objects.get(js)!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
@@ -64,7 +67,8 @@ describe('gantry frontend', () => {
     mark = oss.requests.length;
     const changed = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site2']);
     expect(JSON.parse(changed.stdout)).toMatchObject({ uploaded: 2, unchanged: 1 });
-    const sent = puts(mark);
+    const sent = puts(mark).filter((k) => !k.includes('/.gantry/'));
+    expect(sent).toHaveLength(2);
     expect(sent[0]).toMatch(/^site2\/assets\/app\.[0-9a-f]{8}\.js$/);
     expect(sent[1]).toBe('site2/index.html');
   }, 60_000);
@@ -114,5 +118,46 @@ describe('gantry frontend', () => {
     expect(empty.stderr).toContain('error E_FRONTEND_EMPTY: nothing-here does not exist');
     const noKeys = await frontend(repo, ['--env', 'staging'], { GANTRY_OSS_ACCESS_KEY_ID: '' });
     expect(noKeys.code).toBe(2);
+  }, 60_000);
+
+  test('retention: files of releases older than the last N are deleted, never unrecorded files or current ones', async () => {
+    const repo = exampleRepo();
+    const run = (n: number) => frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site5', '--set', 'frontend.retention=2']).then((r) => {
+      expect(r.code).toBe(0);
+      return { n, ...JSON.parse(r.stdout) };
+    });
+    const appKeys = () => [...oss.objects(bucket).keys()].filter((k) => /^site5\/assets\/app\./.test(k)).sort();
+    const releases = () => [...oss.objects(bucket).keys()].filter((k) => k.startsWith('site5/.gantry/releases/'));
+    await run(1);
+    // A file some other tool put there: Gantry never recorded it, so it must survive.
+    oss.objects(bucket).set('site5/robots.txt', { ...oss.objects(bucket).get('site5/index.html')!, body: Buffer.from('User-agent: *\n') });
+    const versions: string[] = [];
+    for (let v = 2; v <= 4; v++) {
+      writeFileSync(path.join(repo, 'frontend/src/app.js'), `${readFileSync(path.join(repo, 'frontend/src/app.js'), 'utf8')}\nconsole.log(${v});\n`);
+      const r = await run(v);
+      versions.push(r.planned.find((k: string) => k.includes('assets/app.')));
+      // With N = 2, release v deletes what only release v-2 used.
+      expect(r.deleted).toBe(v >= 3 ? 2 : 0);
+    }
+    expect(releases()).toHaveLength(2);
+    // The last two releases' app bundles remain; the two before them are gone.
+    expect(appKeys()).toEqual([versions[1], versions[2]].sort());
+    expect(oss.objects(bucket).has('site5/robots.txt')).toBe(true);
+    const html = oss.objects(bucket).get('site5/index.html')!.body.toString();
+    for (const ref of html.match(/assets\/[\w.]+/g) ?? []) expect(oss.objects(bucket).has(`site5/${ref}`)).toBe(true);
+  }, 120_000);
+
+  test('stopping a preview deletes its prefix and nothing else', async () => {
+    const repo = exampleRepo();
+    expect((await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site6'])).code).toBe(0);
+    expect((await frontend(repo, ['--mr', '12', '--set', 'frontend.prefix=site6'])).code).toBe(0);
+    const under = (p: string) => [...oss.objects(bucket).keys()].filter((k) => k.startsWith(p));
+    expect(under('site6/previews/mr-12/').length).toBeGreaterThan(0);
+    const stop = await frontend(repo, ['--mr', '12', '--stop', '--set', 'frontend.prefix=site6']);
+    expect(stop.code).toBe(0);
+    expect(JSON.parse(stop.stdout).deleted).toBeGreaterThan(0);
+    expect(under('site6/previews/mr-12/')).toEqual([]);
+    expect(oss.objects(bucket).has('site6/index.html')).toBe(true);
+    expect((await frontend(repo, ['--env', 'staging', '--stop', '--set', 'frontend.prefix=site6'])).code).toBe(2);
   }, 60_000);
 });

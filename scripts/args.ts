@@ -1,5 +1,7 @@
 // Shared argument parsing for the step scripts: strict, with errors that name the flag.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import path from 'node:path';
+import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -17,4 +19,19 @@ export function parseStepArgs<O extends Options>(command: string, argv: string[]
   } catch (error) {
     throw new GantryError('E_USAGE', `gantry ${command}: ${(error as Error).message}`, { fix: `usage: ${usage}` });
   }
+}
+
+/**
+ * Where a per-environment step works: the repository, the CI variables (with --mr as
+ * CI_MERGE_REQUEST_IID) and the environment (--env, else review inside a merge request).
+ */
+export function stepTarget(command: string, values: { cwd?: string | undefined; mr?: string | undefined; env?: string | undefined }, ctx: Ctx, usage: string) {
+  if (values.mr !== undefined && !/^[1-9][0-9]*$/.test(values.mr)) {
+    throw new GantryError('E_USAGE', `--mr ${values.mr}: a merge request iid is a positive whole number`, { fix: 'pass the MR number, e.g. --mr 42' });
+  }
+  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
+  const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
+  if (!envName) throw new GantryError('E_USAGE', `gantry ${command}: --env is required`, { fix: `usage: ${usage}` });
+  return { cwd, env, envName };
 }

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import { gitFacts } from '../src/ci/git.js';
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
-import { configOptions, parseStepArgs } from './args.js';
+import { configOptions, parseStepArgs, stepTarget } from './args.js';
 
 export const usage =
   'gantry render --env <name> [--out <dir>] [--image <ref>] [--mr <iid>] [--config <file>] [--set path=value] [--set-string path=value] [-C <dir>]';
@@ -22,13 +21,7 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
   }
-  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
-  const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
-  if (values.mr !== undefined && !/^[1-9][0-9]*$/.test(values.mr)) {
-    throw new GantryError('E_USAGE', `--mr ${values.mr}: a merge request iid is a positive whole number`, { fix: 'pass the MR number, e.g. --mr 42' });
-  }
-  const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
-  if (!envName) throw new GantryError('E_USAGE', 'gantry render: --env is required', { fix: `usage: ${usage}` });
+  const { cwd, env, envName } = stepTarget('render', values, ctx, usage);
 
   const { view, manifests, outDir } = await ctx.logger.section('gantry_render', `gantry render --env ${envName}`, async () => {
     // Outside CI, git is asked for the commit first; the heavy modules load while it runs.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { configOptions, parseStepArgs } from './args.js';
+import { configOptions, parseStepArgs, stepTarget } from './args.js';
 
 export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--config <file>] [--set path=value] [-C <dir>]';
 
@@ -22,14 +22,11 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
   }
-  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
-  const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
+  const { cwd, env, envName } = stepTarget('frontend', values, ctx, usage);
   const concurrency = Number(values.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
   }
-  const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
-  if (!envName) throw new GantryError('E_USAGE', 'gantry frontend: --env is required', { fix: `usage: ${usage}` });
 
   const [{ loadConfig }, { scanDir }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention] = await Promise.all([
     import('../src/config/load.js'),

@@ -347,7 +347,15 @@ function authenticate(req: IncomingMessage, p: ParsedRequest, keys: ReadonlyMap<
 // ---------------------------------------------------------------------------------------------
 // The server
 
-export async function startOssServer(options: { accessKeyId: string; accessKeySecret: string; buckets: string[] }): Promise<OssServer> {
+export interface OssServerOptions {
+  accessKeyId: string;
+  accessKeySecret: string;
+  buckets: string[];
+  /** Called after each request's effect is in place (or it failed): for invariants that must hold between any two requests. */
+  onRequestDone?: (entry: LoggedRequest) => void;
+}
+
+export async function startOssServer(options: OssServerOptions): Promise<OssServer> {
   const keys: ReadonlyMap<string, string> = new Map([[options.accessKeyId, options.accessKeySecret]]);
   const buckets = new Map<string, Bucket>(options.buckets.map(b => [b, { objects: new Map(), website: null }]));
   const uploads = new Map<string, Upload>();
@@ -699,6 +707,7 @@ export async function startOssServer(options: { accessKeyId: string; accessKeySe
     if (faultState.resetIn > 0) faultState.resetIn--;
     res.on('finish', () => {
       entry.status = res.statusCode;
+      options.onRequestDone?.(entry);
     });
     if (faultState.failCount > 0) {
       faultState.failCount--;

@@ -115,13 +115,13 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     const manifestKey = retention.releaseKey(prefix, new Date(manifest.time), ci.shortSha);
     const releases = [...remote.map((o) => o.key).filter((k) => k.startsWith(prefix + retention.RELEASES_DIR)), manifestKey];
     const kept = await retention.planRetention(prefix, releases, fe.retention, async (key) =>
-      key === manifestKey ? manifest : (JSON.parse(await store.getText(key)) as typeof manifest),
+      key === manifestKey ? manifest : retention.decodeRelease(await store.getBuffer(key)),
     );
     deleted = [...kept.deleteKeys, ...kept.expiredReleases];
     await ctx.logger.section('gantry_frontend_retention', `release ${manifestKey} (keeping ${fe.retention})`, async () => {
       for (const key of deleted) ctx.logger.info(`  ${ctx.dryRun ? 'would delete' : 'delete'} ${key}`);
       if (ctx.dryRun) return;
-      await store.putText(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+      await store.putBuffer(manifestKey, retention.encodeRelease(manifest), { 'Content-Type': 'application/gzip', 'Cache-Control': 'no-cache' });
       await store.deleteMany(deleted);
     });
   }

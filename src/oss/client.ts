@@ -17,8 +17,8 @@ export interface OssTarget {
 export interface OssStore extends ObjectStore {
   list(prefix: string): Promise<RemoteObject[]>;
   storedMd5(key: string): Promise<string | undefined>;
-  getText(key: string): Promise<string>;
-  putText(key: string, text: string, headers: Record<string, string>): Promise<void>;
+  getBuffer(key: string): Promise<Buffer>;
+  putBuffer(key: string, body: Buffer, headers: Record<string, string>): Promise<void>;
   /** Deletes in batches of 1,000 (the DeleteMultipleObjects limit). */
   deleteMany(keys: string[]): Promise<void>;
 }
@@ -56,12 +56,12 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       const head = await retryTransient(ctx, `head ${key}`, retries, () => client.head(key)).catch(fail(`head ${key}`));
       return (head.meta as Record<string, string> | undefined)?.md5;
     },
-    async getText(key) {
+    async getBuffer(key) {
       const r = await retryTransient(ctx, `get ${key}`, retries, () => client.get(key)).catch(fail(`get ${key}`));
-      return Buffer.from(r.content as Buffer).toString('utf8');
+      return Buffer.from(r.content as Buffer);
     },
-    async putText(key, text, headers) {
-      await retryTransient(ctx, `put ${key}`, retries, () => client.put(key, Buffer.from(text), { headers })).catch(fail(`put ${key}`));
+    async putBuffer(key, body, headers) {
+      await retryTransient(ctx, `put ${key}`, retries, () => client.put(key, body, { headers })).catch(fail(`put ${key}`));
     },
     async deleteMany(keys) {
       for (let i = 0; i < keys.length; i += 1000) {

@@ -44,7 +44,7 @@ describe('gantry frontend', () => {
     expect(sent).toHaveLength(3);
     expect(sent[sent.length - 1]).toBe('site1/index.html');
     // The release record is written once the site is live.
-    expect(all[all.length - 1]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-local\.json$/);
+    expect(all[all.length - 1]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-local\.json\.gz$/);
     const objects = oss.objects(bucket);
     const js = [...objects.keys()].find((k) => /^site1\/assets\/app\.[0-9a-f]{8}\.js$/.test(k))!;
     expect(objects.get(js)!.headers['cache-control']).toBe('public, max-age=31536000, immutable');

@@ -254,7 +254,6 @@ export type EnvironmentConfig = z.output<typeof environmentSchema>;
 export type Resources = z.output<typeof resourcesSchema>;
 export type Autoscale = z.output<typeof autoscaleSchema>;
 export type EnvMap = z.output<typeof envSchema>;
-export type EciConfig = z.output<typeof eciSchema>;
 
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

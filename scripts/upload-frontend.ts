@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import type { Ctx } from '../src/context.js';
+import type { ReleaseRecord } from '../src/oss/retention.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from './args.js';
 
@@ -28,9 +29,10 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
   }
 
-  const [{ loadConfig }, { scanDir }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention] = await Promise.all([
+  const [{ loadConfig }, { scanDir }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention] = await Promise.all([
     import('../src/config/load.js'),
     import('../src/oss/files.js'),
+    import('../src/oss/stage.js'),
     import('../src/oss/plan.js'),
     import('../src/oss/publish.js'),
     import('../src/oss/client.js'),
@@ -42,7 +44,8 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   if (!config.environments[envName]) {
     throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
   }
-  const ci = ciContextFromEnv(env);
+  // Outside CI the commit comes from git (for ?v= and the release record).
+  const ci = ciContextFromEnv(env, env.CI_COMMIT_SHA ? {} : await (await import('../src/ci/git.js')).gitFacts(cwd));
   if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
   const accessKeyId = env.GANTRY_OSS_ACCESS_KEY_ID;
   const accessKeySecret = env.GANTRY_OSS_ACCESS_KEY_SECRET;
@@ -82,19 +85,29 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     });
   }
   const dir = path.resolve(cwd, fe.dir);
-  const files = existsSync(dir) ? await scanDir(dir) : [];
-  if (files.length === 0) {
+  // The listing and the local scan are independent: run them together.
+  const listing = store.list(prefix);
+  listing.catch(() => undefined);
+  const built = existsSync(dir) ? await scanDir(dir) : [];
+  if (built.length === 0) {
     throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
       fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
     });
   }
 
+  const version = fe.cacheBust ? ci.shortSha : '';
+  if (fe.cacheBust && !version) ctx.logger.warn('no commit sha (not in CI and not in a git repository): references to unhashed assets are not given ?v=');
+  const staged = await stageBundle(built, { version, encoding: fe.encoding, compress: fe.compress });
+  const files = staged.files;
+  for (const r of staged.rewritten) ctx.logger.info(`${r.key}: ${r.references} reference(s) to unhashed assets get ?v=${version}`);
+  if (staged.compressed > 0) ctx.logger.info(`${staged.compressed} files stored with Content-Encoding: ${fe.encoding} (${staged.saved} B smaller)`);
+
   let remote: Awaited<ReturnType<typeof store.list>> = [];
   const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
-    remote = await store.list(prefix);
+    remote = await listing;
     const p = await planUpload(files, remote, prefix, (key) => store.storedMd5(key));
     ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
-    for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']})`);
+    for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`);
     return p;
   });
   if (!ctx.dryRun && plan.upload.length > 0) {
@@ -111,17 +124,24 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   // retention lose the files no kept release uses.
   let deleted: string[] = [];
   if (plan.upload.length > 0) {
-    const manifest = { sha: ci.sha, time: new Date().toISOString(), pipelineUrl: ci.pipelineUrl, keys: files.map((f) => f.key) };
-    const manifestKey = retention.releaseKey(prefix, new Date(manifest.time), ci.shortSha);
-    const releases = [...remote.map((o) => o.key).filter((k) => k.startsWith(prefix + retention.RELEASES_DIR)), manifestKey];
-    const kept = await retention.planRetention(prefix, releases, fe.retention, async (key) =>
-      key === manifestKey ? manifest : retention.decodeRelease(await store.getBuffer(key)),
-    );
+    const time = new Date();
+    const manifestKey = retention.releaseKey(prefix, time, ci.shortSha);
+    const previous = remote.map((o) => o.key).filter((k) => k.startsWith(prefix + retention.RELEASES_DIR));
+    // Each record is read once, however many deltas name it as their base.
+    const records = new Map<string, Promise<ReleaseRecord>>();
+    const read = (key: string) => {
+      if (!records.has(key)) records.set(key, store.getBuffer(key).then(retention.decodeRelease));
+      return records.get(key)!;
+    };
+    const header = { sha: ci.sha, time: time.toISOString(), pipelineUrl: ci.pipelineUrl };
+    const record = await retention.nextRelease(header, files.map((f) => f.key), previous, fe.retention, read);
+    records.set(manifestKey, Promise.resolve(record));
+    const kept = await retention.planRetention(prefix, [...previous, manifestKey], fe.retention, read, new Set(remote.map((o) => o.key)));
     deleted = [...kept.deleteKeys, ...kept.expiredReleases];
     await ctx.logger.section('gantry_frontend_retention', `release ${manifestKey} (keeping ${fe.retention})`, async () => {
       for (const key of deleted) ctx.logger.info(`  ${ctx.dryRun ? 'would delete' : 'delete'} ${key}`);
       if (ctx.dryRun) return;
-      await store.putBuffer(manifestKey, retention.encodeRelease(manifest), { 'Content-Type': 'application/gzip', 'Cache-Control': 'no-cache' });
+      await store.putBuffer(manifestKey, retention.encodeRelease(record), { 'Content-Type': 'application/gzip', 'Cache-Control': 'no-cache' });
       await store.deleteMany(deleted);
     });
   }

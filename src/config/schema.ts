@@ -148,6 +148,12 @@ const frontendSchema = z
       .meta({ description: 'OSS region, e.g. oss-cn-hangzhou', examples: ['oss-cn-hangzhou'] }),
     endpoint: z.string().min(1).optional().meta({ description: 'OSS endpoint override (e.g. the internal endpoint)' }),
     prefix: z.string().default('').meta({ description: 'Key prefix inside the bucket' }),
+    cacheBust: z.boolean().default(true).meta({ description: 'Add ?v=<short commit sha> to HTML references to assets whose names carry no content hash (bundle.js, style.css)' }),
+    encoding: z.enum(['gzip', 'br']).optional().meta({ description: 'Store text files compressed, with this Content-Encoding (every current browser accepts both; br only over HTTPS)' }),
+    compress: z
+      .array(z.string().regex(/^[a-z0-9]+$/, { error: 'an extension without the dot, e.g. js' }))
+      .default(['html', 'htm', 'js', 'mjs', 'css', 'json', 'svg', 'txt', 'xml', 'map', 'wasm'])
+      .meta({ description: 'Extensions stored compressed when encoding is set' }),
     cdnDomain: z.string().min(1).optional().meta({ description: 'CDN domain whose changed HTML is refreshed after publish' }),
     retention: z.int().min(1).default(3).meta({ description: 'Releases whose assets are kept' }),
   })

@@ -73,9 +73,9 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       try {
         if (file.size > MULTIPART_THRESHOLD) {
           const { 'x-oss-meta-md5': md5, 'Content-MD5': _ignored, ...rest } = headers;
-          await client.multipartUpload(key, file.path, { partSize: 8 * 1024 * 1024, parallel: 4, headers: rest, meta: { md5 } } as never);
+          await client.multipartUpload(key, file.body ?? file.path, { partSize: 8 * 1024 * 1024, parallel: 4, headers: rest, meta: { md5 } } as never);
         } else {
-          await client.put(key, file.path, { headers });
+          await client.put(key, file.body ?? file.path, { headers });
         }
       } catch (error) {
         // Transient errors go back as they are, for the caller's retry; the rest are final.

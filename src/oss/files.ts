@@ -16,6 +16,10 @@ export interface LocalFile {
   html: boolean;
   /** The name carries a content hash (app.3f2a9c1e.js, index-BN2aX8kq.js): safe to cache forever. */
   hashed: boolean;
+  /** Stored compressed (src/oss/stage.ts): size and md5 are those of the compressed bytes. */
+  encoding?: 'gzip' | 'br';
+  /** The bytes to send when they differ from the file at `path` (src/oss/stage.ts). */
+  body?: Buffer;
 }
 
 // A run of 8+ hash characters holding both a digit and a letter, between "." or "-" and the

@@ -30,6 +30,7 @@ export function headersFor(file: LocalFile): Record<string, string> {
     'Cache-Control': file.html ? cacheControl.html : file.hashed ? cacheControl.hashed : cacheControl.other,
     'Content-MD5': Buffer.from(file.md5, 'hex').toString('base64'),
     'x-oss-meta-md5': file.md5,
+    ...(file.encoding ? { 'Content-Encoding': file.encoding } : {}),
   };
 }
 

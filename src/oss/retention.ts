@@ -1,58 +1,135 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 
-// Releases and retention. Each publish records its files in a manifest object under
+// Releases and retention. Each publish records its files in a release object under
 // <prefix>.gantry/releases/. Old files are deleted only when every release that used them has
 // fallen out of the last N, so a visitor holding an older page still gets its assets; files
 // Gantry never recorded (robots.txt, verification files) are never touched.
+//
+// A record is either a full list of keys (a snapshot) or the difference to one snapshot
+// (a delta). A full list of 5,000 names is 27 kB gzipped, sent on every publish however small
+// the change (bench/README.md); a delta of a 1% change is a few hundred bytes. A delta always
+// names its snapshot directly (no chains), so reading any release costs at most two GETs, and
+// a snapshot is kept for as long as a kept release names it.
 
 export const RELEASES_DIR = '.gantry/releases/';
 
-export interface ReleaseManifest {
+interface ReleaseHeader {
   sha: string;
   time: string;
   pipelineUrl: string;
+}
+
+export interface SnapshotRelease extends ReleaseHeader {
   /** Keys below the prefix. */
   keys: string[];
 }
 
+export interface DeltaRelease extends ReleaseHeader {
+  /** The snapshot record (full key) this release differs from. */
+  base: string;
+  added: string[];
+  removed: string[];
+}
+
+export type ReleaseRecord = SnapshotRelease | DeltaRelease;
+
+export function isDelta(record: ReleaseRecord): record is DeltaRelease {
+  return 'base' in record;
+}
+
 export function releaseKey(prefix: string, time: Date, sha: string): string {
-  // Sortable by name: the listing order is the release order. Gzipped: a list of 5,000 names
-  // is 160 kB as text, a quarter of what a 1%-change publish sends (bench/README.md).
+  // Sortable by name: the listing order is the release order.
   return `${prefix}${RELEASES_DIR}${time.toISOString().replace(/[-:.]/g, '')}-${sha || 'local'}.json.gz`;
 }
 
-export function encodeRelease(manifest: ReleaseManifest): Buffer {
-  return gzipSync(JSON.stringify(manifest), { level: 9 });
+export function encodeRelease(record: ReleaseRecord): Buffer {
+  return gzipSync(JSON.stringify(record), { level: 9 });
 }
 
-export function decodeRelease(body: Buffer): ReleaseManifest {
-  return JSON.parse(gunzipSync(body).toString('utf8')) as ReleaseManifest;
+export function decodeRelease(body: Buffer): ReleaseRecord {
+  const record = JSON.parse(gunzipSync(body).toString('utf8')) as ReleaseRecord;
+  if (!Array.isArray((record as SnapshotRelease).keys) && !(isDelta(record) && Array.isArray(record.added) && Array.isArray(record.removed))) {
+    throw new Error('not a Gantry release record (no keys, or base/added/removed)');
+  }
+  return record;
+}
+
+export type ReadRelease = (key: string) => Promise<ReleaseRecord>;
+
+/** The keys a release uses, resolving a delta against its snapshot. */
+export async function releaseKeys(record: ReleaseRecord, read: ReadRelease): Promise<Set<string>> {
+  if (!isDelta(record)) return new Set(record.keys);
+  const base = await read(record.base);
+  if (isDelta(base)) throw new Error(`release base ${record.base} is itself a delta`);
+  const keys = new Set(base.keys);
+  for (const k of record.removed) keys.delete(k);
+  for (const k of record.added) keys.add(k);
+  return keys;
+}
+
+/**
+ * The record for a new release with `keys`: a delta against the newest snapshot among the
+ * releases that stay kept, or a new snapshot when there is none or the difference has grown
+ * past a quarter of the snapshot (a delta should stay small next to what it saves).
+ */
+export async function nextRelease(
+  header: ReleaseHeader,
+  keys: string[],
+  previous: string[],
+  retention: number,
+  read: ReadRelease,
+): Promise<ReleaseRecord> {
+  // With N > 1 the newest previous release stays kept after this one, and so does its snapshot.
+  const newest = retention > 1 ? [...previous].sort().at(-1) : undefined;
+  if (newest) {
+    const record = await read(newest);
+    const base = isDelta(record) ? record.base : newest;
+    const snapshot = isDelta(record) ? await read(base) : record;
+    if (!isDelta(snapshot)) {
+      const before = new Set(snapshot.keys);
+      const now = new Set(keys);
+      const added = keys.filter((k) => !before.has(k));
+      const removed = snapshot.keys.filter((k) => !now.has(k));
+      if (added.length + removed.length <= Math.max(16, snapshot.keys.length / 4)) {
+        return { ...header, base, added, removed };
+      }
+    }
+  }
+  return { ...header, keys: [...keys] };
 }
 
 export interface RetentionPlan {
   keep: string[];
-  /** Release manifests that fall out of the last N. */
+  /** Release records that fall out of the last N and that no kept release needs as its base. */
   expiredReleases: string[];
   /** Objects (full keys) only expired releases used. */
   deleteKeys: string[];
 }
 
 /**
- * `releases` are manifest keys in order, the current one last; `read` loads one. The current
- * release's keys are always kept, whatever N.
+ * `releases` are record keys, the current one among them (the newest); `read` loads one. The
+ * current release's keys are always kept, whatever N. `existing`, when given, limits the
+ * deletions to objects that are there.
  */
 export async function planRetention(
   prefix: string,
   releases: string[],
   retention: number,
-  read: (key: string) => Promise<ReleaseManifest>,
+  read: ReadRelease,
+  existing?: Set<string>,
 ): Promise<RetentionPlan> {
   const sorted = [...releases].sort();
   const kept = sorted.slice(-retention);
   const expired = sorted.slice(0, Math.max(0, sorted.length - retention));
   const used = new Set<string>();
-  for (const key of kept) for (const k of (await read(key)).keys) used.add(k);
+  const anchors = new Set<string>();
+  for (const key of kept) {
+    const record = await read(key);
+    if (isDelta(record)) anchors.add(record.base);
+    for (const k of await releaseKeys(record, read)) used.add(k);
+  }
   const candidates = new Set<string>();
-  for (const key of expired) for (const k of (await read(key)).keys) if (!used.has(k)) candidates.add(k);
-  return { keep: kept, expiredReleases: expired, deleteKeys: [...candidates].sort().map((k) => prefix + k) };
+  for (const key of expired) for (const k of await releaseKeys(await read(key), read)) if (!used.has(k)) candidates.add(k);
+  const deleteKeys = [...candidates].sort().map((k) => prefix + k).filter((k) => !existing || existing.has(k));
+  return { keep: kept, expiredReleases: expired.filter((k) => !anchors.has(k)), deleteKeys };
 }

@@ -1,7 +1,8 @@
 // gantry frontend against the OSS test server, through the real ali-oss client.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { cliPath, exampleRepo } from '../support/tmp-repo.js';
 
@@ -44,7 +45,7 @@ describe('gantry frontend', () => {
     expect(sent).toHaveLength(3);
     expect(sent[sent.length - 1]).toBe('site1/index.html');
     // The release record is written once the site is live.
-    expect(all[all.length - 1]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-local\.json\.gz$/);
+    expect(all[all.length - 1]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-[0-9a-f]{7,8}\.json\.gz$/);
     const objects = oss.objects(bucket);
     const js = [...objects.keys()].find((k) => /^site1\/assets\/app\.[0-9a-f]{8}\.js$/.test(k))!;
     expect(objects.get(js)!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
@@ -136,10 +137,12 @@ describe('gantry frontend', () => {
       writeFileSync(path.join(repo, 'frontend/src/app.js'), `${readFileSync(path.join(repo, 'frontend/src/app.js'), 'utf8')}\nconsole.log(${v});\n`);
       const r = await run(v);
       versions.push(r.planned.find((k: string) => k.includes('assets/app.')));
-      // With N = 2, release v deletes what only release v-2 used.
-      expect(r.deleted).toBe(v >= 3 ? 2 : 0);
+      // With N = 2, release v deletes what only release v-2 used, and the record of v-2,
+      // except release 1's: it is the snapshot the later records are deltas of.
+      expect(r.deleted).toBe(v === 3 ? 1 : v === 4 ? 2 : 0);
     }
-    expect(releases()).toHaveLength(2);
+    // Releases 3 and 4, and the snapshot they are deltas of.
+    expect(releases()).toHaveLength(3);
     // The last two releases' app bundles remain; the two before them are gone.
     expect(appKeys()).toEqual([versions[1], versions[2]].sort());
     expect(oss.objects(bucket).has('site5/robots.txt')).toBe(true);
@@ -159,5 +162,42 @@ describe('gantry frontend', () => {
     expect(under('site6/previews/mr-12/')).toEqual([]);
     expect(oss.objects(bucket).has('site6/index.html')).toBe(true);
     expect((await frontend(repo, ['--env', 'staging', '--stop', '--set', 'frontend.prefix=site6'])).code).toBe(2);
+  }, 60_000);
+
+  test('a bundle without hashed names gets ?v=<short sha> in its HTML; gzip-encoded text is stored compressed and compared as sent', async () => {
+    const js = 'document.title = "hello";\n'.repeat(100);
+    const repo = exampleRepo({
+      files: {
+        'public/index.html': '<!doctype html><link rel="stylesheet" href="style.css"><script src="/bundle.js"></script><img src="logo.png">',
+        'public/bundle.js': js,
+        'public/style.css': 'body { color: red; }\n'.repeat(50),
+        'public/logo.png': 'not really a png',
+      },
+    });
+    const sha = () => execFileSync('git', ['rev-parse', '--short=8', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+    const args = ['--env', 'staging', '--skip-build', '--set', 'frontend.prefix=classic', '--set', 'frontend.dir=public', '--set', 'frontend.encoding=gzip'];
+    const first = await frontend(repo, args);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ uploaded: 4 });
+    const objects = oss.objects(bucket);
+    const index = objects.get('classic/index.html')!;
+    expect(index.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(index.body).toString()).toBe(
+      `<!doctype html><link rel="stylesheet" href="style.css?v=${sha()}"><script src="/bundle.js?v=${sha()}"></script><img src="logo.png?v=${sha()}">`,
+    );
+    expect(objects.get('classic/bundle.js')!.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(objects.get('classic/bundle.js')!.body).toString()).toBe(js);
+    expect(objects.get('classic/logo.png')!.headers['content-encoding']).toBeUndefined();
+    expect(first.stderr).toContain('index.html: 3 reference(s) to unhashed assets get ?v=');
+
+    // The plan compares the bucket with the compressed bytes: nothing to send again.
+    const same = await frontend(repo, args);
+    expect(JSON.parse(same.stdout)).toMatchObject({ uploaded: 0, unchanged: 4 });
+
+    // A new commit with the same files: only the HTML changes (its ?v=), the assets stay.
+    execFileSync('git', ['commit', '-q', '--allow-empty', '-m', 'next'], { cwd: repo });
+    const next = await frontend(repo, args);
+    expect(JSON.parse(next.stdout)).toMatchObject({ uploaded: 1, unchanged: 3, planned: ['classic/index.html'] });
+    expect(gunzipSync(oss.objects(bucket).get('classic/index.html')!.body).toString()).toContain(`/bundle.js?v=${sha()}`);
   }, 60_000);
 });

@@ -24,28 +24,10 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
   const { cwd, env, envName } = stepTarget('render', values, ctx, usage);
 
   const { view, manifests, outDir } = await ctx.logger.section('gantry_render', `gantry render --env ${envName}`, async () => {
-    // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
-    const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
-    const [{ loadConfig }, { buildView }, { renderManifests }] = await Promise.all([
-      import('../src/config/load.js'),
-      import('../src/render/view.js'),
-      import('../src/render/render.js'),
-    ]);
-    const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
-    const ci = ciContextFromEnv(env, await git);
-    const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE });
-    const manifests = await renderManifests(view, { userDir: cwd });
-
+    const { view, manifests } = await renderEnvironment(ctx, { cwd, env, envName, values });
     // Both files are rendered before either is written: nothing is left half-way.
     const outDir = path.resolve(cwd, values.out ?? 'rendered');
-    if (!ctx.dryRun) {
-      await mkdir(outDir, { recursive: true });
-      for (const m of manifests) {
-        const target = path.join(outDir, m.file);
-        await writeFile(`${target}.tmp`, m.text);
-        await rename(`${target}.tmp`, target);
-      }
-    }
+    if (!ctx.dryRun) await writeManifests(outDir, manifests);
     for (const m of manifests) {
       ctx.logger.info(`${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
     }
@@ -63,4 +45,37 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
   return 0;
 }
 
-/** Outside CI the commit comes from git; a directory that is not a repository has none. */
+export interface RenderTarget {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  envName: string;
+  values: { config?: string | undefined; set?: string[] | undefined; 'set-string'?: string[] | undefined; image?: string | undefined };
+}
+
+/** Config, CI facts, view and manifests for one environment: what render writes and deploy applies. */
+export async function renderEnvironment(ctx: Ctx, target: RenderTarget) {
+  const { cwd, env, envName, values } = target;
+  // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
+  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
+  const [{ loadConfig }, { buildView }, { renderManifests }, { ciSecret }] = await Promise.all([
+    import('../src/config/load.js'),
+    import('../src/render/view.js'),
+    import('../src/render/render.js'),
+    import('../src/render/secret.js'),
+  ]);
+  const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
+  const ci = ciContextFromEnv(env, await git);
+  const secret = ciSecret(env, config.app);
+  const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE, secret: secret && { name: secret.name, checksum: secret.checksum } });
+  const manifests = await renderManifests(view, { userDir: cwd });
+  return { config, ci, view, manifests, secret };
+}
+
+export async function writeManifests(outDir: string, manifests: { file: string; text: string }[]): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  for (const m of manifests) {
+    const target = path.join(outDir, m.file);
+    await writeFile(`${target}.tmp`, m.text);
+    await rename(`${target}.tmp`, target);
+  }
+}

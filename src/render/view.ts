@@ -18,6 +18,8 @@ export interface RenderInput {
   ci: CiContext;
   /** --image, else GANTRY_IMAGE (the build job's dotenv), else <pullHost>/<namespace>/<app>:<short sha>. */
   image?: string | undefined;
+  /** The Secret deploy makes of the K8S_SECRET_* CI variables: envFrom, and a checksum that rolls the pods. */
+  secret?: { name: string; checksum: string } | null;
 }
 
 type K8sObject = Record<string, unknown>;
@@ -111,6 +113,7 @@ export function buildView(input: RenderInput): View {
   };
   const envFrom: K8sObject[] = [
     { configMapRef: { name: names.configMap } },
+    ...(input.secret ? [{ secretRef: { name: input.secret.name } }] : []),
     ...config.backend.envFrom.map((ref) => {
       const target = { name: 'configMap' in ref ? ref.configMap : ref.secret, ...(ref.optional !== undefined ? { optional: ref.optional } : {}) };
       return {
@@ -157,6 +160,7 @@ export function buildView(input: RenderInput): View {
   }
 
   const podAnnotations: Record<string, string> = { ...config.backend.podAnnotations, 'gantry.dev/config-checksum': checksum };
+  if (input.secret) podAnnotations['gantry.dev/secret-checksum'] = input.secret.checksum;
   const podLabels: Record<string, string> = { ...labels };
   if (eci) {
     podAnnotations[`${ECI}eci-fail-strategy`] = eci.failStrategy;

@@ -82,6 +82,28 @@ describe('manifest contents', () => {
     expect(find(m, 'Deployment').spec.template.metadata.annotations['gantry.dev/config-checksum']).toBe(base);
   });
 
+  test('K8S_SECRET_* variables: the container loads their Secret, and the pod template checksum changes with any value, never showing it', async () => {
+    const { ciSecret } = await import('../../../src/render/secret.js');
+    const deployment = async (env: Record<string, string>) => {
+      const secret = ciSecret(env, 'shop');
+      const view = buildView({ config: fullConfig(), envName: 'staging', ci: ciContext(), image: digestImage, secret });
+      return { secret, d: find(await renderManifests(view, { userDir: emptyUserDir }), 'Deployment') };
+    };
+    const none = await deployment({ OTHER: 'x' });
+    expect(none.secret).toBeNull();
+    expect(none.d.spec.template.metadata.annotations['gantry.dev/secret-checksum']).toBeUndefined();
+    const a = await deployment({ K8S_SECRET_DATABASE_URL: 'postgres://u:hunter2-long@db/x', K8S_SECRET_API_KEY: 'k-123456789' });
+    expect(a.secret!.data).toEqual({ API_KEY: 'k-123456789', DATABASE_URL: 'postgres://u:hunter2-long@db/x' });
+    expect(a.d.spec.template.spec.containers[0].envFrom).toContainEqual({ secretRef: { name: 'shop-secrets' } });
+    const sum = a.d.spec.template.metadata.annotations['gantry.dev/secret-checksum'];
+    expect(sum).toMatch(/^[a-f0-9]{64}$/);
+    expect(JSON.stringify(a.d)).not.toContain('hunter2');
+    const same = await deployment({ K8S_SECRET_API_KEY: 'k-123456789', K8S_SECRET_DATABASE_URL: 'postgres://u:hunter2-long@db/x' });
+    expect(same.d.spec.template.metadata.annotations['gantry.dev/secret-checksum']).toBe(sum);
+    const changed = await deployment({ K8S_SECRET_DATABASE_URL: 'postgres://u:hunter3-long@db/x', K8S_SECRET_API_KEY: 'k-123456789' });
+    expect(changed.d.spec.template.metadata.annotations['gantry.dev/secret-checksum']).not.toBe(sum);
+  });
+
   test('the Deployment pins the digest on the pull host with the pull secret, env, probes and init containers', async () => {
     const d = find(await render({ envName: 'staging' }), 'Deployment');
     const pod = d.spec.template.spec;

@@ -8,7 +8,7 @@ import type { ReleaseRecord } from '../src/oss/retention.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from './args.js';
 
-export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--config <file>] [--set path=value] [-C <dir>]';
+export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs('frontend', argv, {
@@ -18,6 +18,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     concurrency: { type: 'string' },
     mr: { type: 'string' },
     stop: { type: 'boolean' },
+    website: { type: 'boolean' },
   }, usage);
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
@@ -53,6 +54,9 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     throw new GantryError('E_INPUT', 'no OSS credentials', { fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may write to the bucket)' });
   }
   ctx.logger.addSecret(accessKeySecret);
+  // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
+  const cdnCredentials = fe.cdn ? (await import('../src/oss/cdn.js')).cdnCredentialsFromEnv(env, { accessKeyId, accessKeySecret }) : undefined;
+  ctx.logger.addSecret(cdnCredentials?.accessKeySecret);
   // Previews live under their own prefix, so a merge request never touches the live site.
   const base = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
   const prefix = envName === 'review' ? `${base}previews/mr-${ci.mrIid}/` : base;
@@ -145,9 +149,46 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
       await store.deleteMany(deleted);
     });
   }
+
+  // Website hosting on request (--website), once the pages it names are live. The bucket has one
+  // configuration, so it describes the live site under the base prefix, also from a preview job.
+  let website: { changed: boolean; applied: boolean } | undefined;
+  if (values.website) {
+    const web = await import('../src/oss/website.js');
+    const settings = fe.website ?? { index: 'index.html', spa: false };
+    const page = settings.spa ? settings.index : settings.notFound;
+    if (page && !files.some((f) => f.key === page)) ctx.logger.warn(`frontend.website: ${page} is not in ${fe.dir}; OSS will answer its own error page until it is`);
+    const outcome = await ctx.logger.section('gantry_frontend_website', `website hosting of ${fe.bucket}`, () =>
+      web.applyWebsite(ctx, web.ossWebsiteApi(ctx, target, retries), web.desiredWebsite(settings, base)),
+    );
+    website = { changed: outcome.changed, applied: outcome.applied };
+  }
+
+  // CDN: refresh the HTML this publish uploaded (assets get new hashed names and need none). It
+  // runs after a complete publish, so a failure still writes the summary, then fails the step.
+  let cdnSummary: { urls: string[]; taskIds: string[] } | undefined;
+  let cdnFailure: GantryError | undefined;
+  if (fe.cdn && cdnCredentials) {
+    const cdn = await import('../src/oss/cdn.js');
+    const { domain, endpoint } = fe.cdn;
+    const urls = cdn.refreshUrls(domain, prefix, plan.upload, fe.website?.index);
+    const summary = { urls, taskIds: [] as string[] };
+    cdnSummary = summary;
+    await ctx.logger.section('gantry_frontend_cdn', `CDN refresh on ${domain}`, async () => {
+      if (urls.length === 0) return ctx.logger.info('no HTML changed: nothing to refresh');
+      for (const url of urls) ctx.logger.info(`  ${ctx.dryRun ? 'would refresh' : 'refresh'} ${url}`);
+      if (ctx.dryRun) return;
+      try {
+        summary.taskIds = (await cdn.aliyunCdnRefresher(ctx, { endpoint, ...cdnCredentials, retries }).refresh(urls)).taskIds;
+      } catch (error) {
+        cdnFailure = cdn.cdnError(error, `${fe.bucket}/${prefix}`, urls);
+      }
+    });
+  }
   const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
   process.stdout.write(
-    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, planned: plan.upload.map((f) => prefix + f.key) })}\n`,
+    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, planned: plan.upload.map((f) => prefix + f.key), ...(website ? { website } : {}), ...(cdnSummary ? { cdn: cdnSummary } : {}) })}\n`,
   );
+  if (cdnFailure) throw cdnFailure;
   return 0;
 }

@@ -154,7 +154,33 @@ const frontendSchema = z
       .array(z.string().regex(/^[a-z0-9]+$/, { error: 'an extension without the dot, e.g. js' }))
       .default(['html', 'htm', 'js', 'mjs', 'css', 'json', 'svg', 'txt', 'xml', 'map', 'wasm'])
       .meta({ description: 'Extensions stored compressed when encoding is set' }),
-    cdnDomain: z.string().min(1).optional().meta({ description: 'CDN domain whose changed HTML is refreshed after publish' }),
+    website: z
+      .strictObject({
+        index: z
+          .string()
+          .regex(/^[^/]+$/, { error: 'index is a file name without "/", e.g. index.html' })
+          .default('index.html')
+          .meta({ description: 'What a directory URL (/ or /docs/) serves' }),
+        notFound: z.string().min(1).optional().meta({ description: 'Page served with status 404 for a missing path, e.g. 404.html (below prefix)', examples: ['404.html'] }),
+        spa: z.boolean().default(false).meta({ description: 'Single-page app: every missing path serves index.html with status 200' }),
+      })
+      .refine((w) => !(w.spa && w.notFound), { error: 'spa serves index.html for every missing path, so notFound would never be used', path: ['notFound'] })
+      .optional()
+      .meta({ description: 'Static website hosting of the bucket, applied by gantry frontend --website' }),
+    cdn: z
+      .strictObject({
+        domain: z
+          .string()
+          .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'domain is a host name without scheme or path, e.g. www.example.com' })
+          .meta({ description: 'CDN domain in front of the bucket; the HTML a publish changes is refreshed there', examples: ['www.hello.example.com'] }),
+        endpoint: z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+\/?$/, { error: 'endpoint is a URL such as https://cdn.aliyuncs.com' })
+          .default('https://cdn.aliyuncs.com')
+          .meta({ description: 'CDN API endpoint' }),
+      })
+      .optional()
+      .meta({ description: 'Aliyun CDN refresh after publish; credentials GANTRY_CDN_ACCESS_KEY_ID / _SECRET, else the OSS pair' }),
     retention: z.int().min(1).default(3).meta({ description: 'Releases whose assets are kept' }),
   })
   .meta({ description: 'The frontend bundle published to OSS' });

@@ -72,6 +72,8 @@ export interface OssServer extends OssFaults {
   port: number;
   requests: LoggedRequest[];
   objects(bucket: string): Map<string, StoredObject>;
+  /** The bucket's website configuration as last PUT (null when none), for assertions. */
+  website(bucket: string): WebsiteConfig | null;
   faults: OssFaults;
   close(): Promise<void>;
 }
@@ -83,7 +85,7 @@ interface Upload {
   parts: Map<number, { body: Buffer; etag: string; md5: Buffer }>;
 }
 
-interface WebsiteConfig {
+export interface WebsiteConfig {
   suffix: string;
   supportSubDir?: string;
   type?: string;
@@ -559,10 +561,22 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     const type = index === undefined ? undefined : xmlText(index, 'Type');
     if (sub !== undefined) cfg.supportSubDir = sub;
     if (type !== undefined) cfg.type = type;
+    // As OSS validates them (EC 0019-00000002 for HttpStatus): SupportSubDir is a boolean, Type
+    // 0, 1 or 2, HttpStatus an integer; an ErrorDocument needs its Key.
+    if (sub !== undefined && sub !== 'true' && sub !== 'false') {
+      throw new OssError(400, 'InvalidArgument', 'SupportSubDir is Invalid', { ArgumentName: 'SupportSubDir', ArgumentValue: sub });
+    }
+    if (type !== undefined && !['0', '1', '2'].includes(type)) {
+      throw new OssError(400, 'InvalidArgument', 'Type is Invalid', { ArgumentName: 'Type', ArgumentValue: type });
+    }
     if (error !== undefined) {
       const k = xmlText(error, 'Key');
       const s = xmlText(error, 'HttpStatus');
-      if (k !== undefined) cfg.errorKey = k;
+      if (!k) throw new OssError(400, 'MalformedXML', 'ErrorDocument Key is required.');
+      if (s !== undefined && !/^[1-9][0-9]{2}$/.test(s)) {
+        throw new OssError(400, 'InvalidArgument', 'HttpStatus is Invalid', { ArgumentName: 'HttpStatus', ArgumentValue: s }, '0019-00000002');
+      }
+      cfg.errorKey = k;
       if (s !== undefined) cfg.errorStatus = s;
     }
     const rules = xmlElements(xml, 'RoutingRules')[0];
@@ -756,6 +770,11 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       const b = buckets.get(bucket);
       if (!b) throw new Error(`oss-server: no bucket ${bucket}`);
       return b.objects;
+    },
+    website(bucket) {
+      const b = buckets.get(bucket);
+      if (!b) throw new Error(`oss-server: no bucket ${bucket}`);
+      return b.website;
     },
     faults,
     ...faults,

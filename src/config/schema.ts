@@ -116,6 +116,7 @@ const backendSchema = z
     command: z.array(z.string()).min(1).optional().meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
     args: z.array(z.string()).optional().meta({ description: 'Container args' }),
     replicas: z.int().min(0).default(1).meta({ description: 'Replicas when autoscale is not set', examples: [2] }),
+    maxReplicas: z.int().min(1).default(20).meta({ description: 'Upper bound for gantry scale when autoscale is not set' }),
     resources: resourcesSchema.default({ requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } }),
     autoscale: autoscaleSchema.optional(),
     env: envSchema.default({}),

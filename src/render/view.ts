@@ -53,6 +53,22 @@ export interface View {
   ci: { sha: string; shortSha: string; pipelineUrl: string; mrIid: string | null; branch: string };
 }
 
+/** Where an environment's app lives: what deploy, history, rollback and scale look up. */
+export function targetOf(config: Config, envName: string, ci: CiContext) {
+  const env = config.environments[envName];
+  if (!env) {
+    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
+      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
+    });
+  }
+  const app = config.app;
+  const placeholders = (text: string) =>
+    text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '').replaceAll('{slug}', ci.refSlug).replaceAll('{env}', envName);
+  const instance = envName === 'review' ? dnsLabel(`${app}-mr-${ci.mrIid}`) : dnsLabel(`${app}-${envName}`);
+  const namespace = env.namespace ? dnsLabel(placeholders(env.namespace)) : instance;
+  return { env, instance, namespace, deployment: app, placeholders };
+}
+
 export function buildView(input: RenderInput): View {
   const { config, envName, ci } = input;
   const env = config.environments[envName];
@@ -68,10 +84,7 @@ export function buildView(input: RenderInput): View {
     });
   }
   const app = config.app;
-  const placeholders = (text: string) =>
-    text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '').replaceAll('{slug}', ci.refSlug).replaceAll('{env}', envName);
-  const instance = review ? dnsLabel(`${app}-mr-${ci.mrIid}`) : dnsLabel(`${app}-${envName}`);
-  const namespace = env.namespace ? dnsLabel(placeholders(env.namespace)) : instance;
+  const { instance, namespace, placeholders } = targetOf(config, envName, ci);
 
   const labels = {
     'app.kubernetes.io/name': app,
@@ -106,7 +119,9 @@ export function buildView(input: RenderInput): View {
   const names = {
     deployment: app,
     container: dns1035Label(app),
-    configMap: dnsLabel(`${app}-env`),
+    // Named by its content and immutable: each revision's pod template names its own env, so a
+    // rollback brings back the env that revision ran with, not the newest one.
+    configMap: dnsLabel(`${app}-env-${checksum.slice(0, 10)}`),
     service: dns1035Label(app),
     ingress: app,
     hpa: app,

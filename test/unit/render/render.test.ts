@@ -93,7 +93,7 @@ describe('manifest contents', () => {
     expect(none.secret).toBeNull();
     expect(none.d.spec.template.metadata.annotations['gantry.dev/secret-checksum']).toBeUndefined();
     const a = await deployment({ K8S_SECRET_DATABASE_URL: 'postgres://u:hunter2-long@db/x', K8S_SECRET_API_KEY: 'k-123456789' });
-    expect(a.secret!.data).toEqual({ API_KEY: 'k-123456789', DATABASE_URL: 'postgres://u:hunter2-long@db/x' });
+    expect(a.secret!.entries).toEqual([['API_KEY', 'k-123456789'], ['DATABASE_URL', 'postgres://u:hunter2-long@db/x']]);
     expect(a.d.spec.template.spec.containers[0].envFrom).toContainEqual({ secretRef: { name: 'shop-secrets' } });
     const sum = a.d.spec.template.metadata.annotations['gantry.dev/secret-checksum'];
     expect(sum).toMatch(/^[a-f0-9]{64}$/);
@@ -114,7 +114,7 @@ describe('manifest contents', () => {
     expect(d.spec.revisionHistoryLimit).toBe(10);
     expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } });
     expect(c.envFrom).toEqual([
-      { configMapRef: { name: 'shop-env' } },
+      { configMapRef: { name: 'shop-env-6d5683b812' } },
       { secretRef: { name: 'shop-secrets' } },
       { prefix: 'SETTINGS_', configMapRef: { name: 'shop-settings' } },
     ]);
@@ -218,7 +218,7 @@ spec:
     });
     const m = await render({ envName: 'staging' }, dir);
     expect(m[1]!.template).toBe(path.join(dir, 'deploy', 'svc.yaml.hbs'));
-    expect(objects(m).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['ConfigMap/shop-env', 'Deployment/shop', 'Service/shop-custom']);
+    expect(objects(m).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['ConfigMap/shop-env-6d5683b812', 'Deployment/shop', 'Service/shop-custom']);
   });
 
   test('a template that drops the Gantry labels is refused, naming the object and the fix', async () => {

@@ -1,0 +1,240 @@
+// One small client over client-node's KubernetesObjectApi: plain JSON in and out, every call
+// bounded by a timeout, idempotent calls retried with backoff, failures turned into catalogue
+// errors that say what was being done.
+//
+// Why not KubernetesObjectApi.patch() as is: it serialises built-in kinds through client-node's
+// typed models, which silently drop every field they do not know. A typo in a template
+// (`resource:` for `resources:`) would vanish instead of being reported. Gantry sends the
+// object's JSON untouched with fieldValidation=Strict, so the API server names unknown fields,
+// and reads answers as plain JSON (no Date objects), which is what gets re-applied on rollback.
+// Discovery, URL building, auth and the HTTP stack are still client-node's.
+import {
+  ApiException,
+  createConfiguration,
+  HttpMethod,
+  KubernetesObjectApi,
+  PatchStrategy,
+  ServerConfiguration,
+  type KubeConfig,
+  type KubernetesObject,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import pRetry from 'p-retry';
+import type { Ctx } from '../context.js';
+import type { K8sObject } from '../render/render.js';
+import { apiStatus, isTransient, kubeError } from './failures.js';
+
+/** Every field manager Gantry applies with. */
+export const FIELD_MANAGER = 'gantry';
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string | undefined;
+}
+
+export interface KubeClientOptions {
+  /** Per request (default 30 s). */
+  timeoutMs?: number;
+  /** Retries of idempotent calls after the first attempt (default 4). */
+  retries?: number;
+  /** First backoff delay, doubling up to 4 s (default 500 ms). */
+  minRetryDelayMs?: number;
+}
+
+export interface KubeClient {
+  /** The API server URL, for messages. */
+  server: string;
+  /** GET; undefined when the object does not exist. */
+  read<T = K8sObject>(ref: ObjectRef, doing?: string): Promise<T | undefined>;
+  list<T = K8sObject>(apiVersion: string, kind: string, namespace: string, options?: { labelSelector?: string; limit?: number }): Promise<T[]>;
+  /** Server-side apply (field manager "gantry", force, strict field validation). Idempotent, so retried. */
+  apply<T = K8sObject>(object: K8sObject, options?: { dryRun?: boolean; doing?: string }): Promise<T>;
+  /** POST; not retried (a retry after a lost answer would fail with AlreadyExists). */
+  create<T = K8sObject>(object: K8sObject, options?: { dryRun?: boolean; doing?: string }): Promise<T>;
+  /** PUT with the object's resourceVersion as the precondition; not retried (the caller re-reads on conflict). */
+  replace<T = K8sObject>(object: K8sObject, options?: { doing?: string }): Promise<T>;
+  /** JSON merge patch of absolute values (idempotent, so retried), optionally of a subresource such as "scale". */
+  mergePatch<T = K8sObject>(ref: ObjectRef, patch: unknown, options?: { subresource?: string; dryRun?: boolean; doing?: string }): Promise<T>;
+  /** Whether a kind is namespaced, from discovery; undefined when the cluster does not serve it. */
+  namespaced(apiVersion: string, kind: string): Promise<boolean | undefined>;
+  /** Now by the API server's clock (from the Date header of its last answer), in ms. */
+  serverNow(): number;
+}
+
+const RAW = 'gantry:raw-json';
+
+interface RawAnswer {
+  body: unknown;
+  date: string | undefined;
+}
+
+interface RawRequest {
+  query?: Record<string, string>;
+  body?: unknown;
+  contentType?: string;
+  subresource?: string;
+}
+
+type Action = 'create' | 'read' | 'patch' | 'replace' | 'list' | 'delete';
+
+/** KubernetesObjectApi's discovery, paths and auth, with bodies sent and received as plain JSON. */
+class RawObjectApi extends KubernetesObjectApi {
+  static for(kc: KubeConfig, configuration: ReturnType<typeof createConfiguration>): RawObjectApi {
+    const api = new RawObjectApi(configuration);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  async send(method: HttpMethod, spec: KubernetesObject, action: Action, request: RawRequest = {}): Promise<RawAnswer> {
+    // specUriPath fills in missing fields of what it is given: give it a copy.
+    let path = await this.specUriPath(structuredClone(spec), action);
+    if (request.subresource) path += `/${request.subresource}`;
+    const context = this.configuration.baseServer.makeRequestContext(path, method);
+    context.setHeaderParam('Accept', 'application/json');
+    for (const [key, value] of Object.entries(request.query ?? {})) context.setQueryParam(key, value);
+    if (request.body !== undefined) {
+      context.setHeaderParam('Content-Type', request.contentType ?? 'application/json');
+      context.setBody(JSON.stringify(request.body));
+    }
+    return (await this.requestPromise(context, RAW)) as unknown as RawAnswer;
+  }
+
+  async namespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    return (await this.resource(apiVersion, kind))?.namespaced;
+  }
+
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext, type?: string): Promise<T> {
+    if (type !== RAW) return super.processResponse<T>(response, type);
+    const text = await response.body.text();
+    let body: unknown = text;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON (a proxy's error page): keep the text
+    }
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+      throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', body, response.headers);
+    }
+    return { body, date: response.headers.date } as unknown as T;
+  }
+}
+
+function kindPath(kind: string, name: string): string {
+  return `${kind.toLowerCase()}/${name}`;
+}
+
+function header(ref: ObjectRef): KubernetesObject {
+  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
+}
+
+export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions = {}): KubeClient {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw kubeError('connect', new Error('the kubeconfig has no current cluster'), '(none)');
+  const server = cluster.server;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const retries = options.retries ?? 4;
+  const minTimeout = options.minRetryDelayMs ?? 500;
+  let clockOffset = 0;
+
+  const api = RawObjectApi.for(
+    kc,
+    createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [
+        {
+          // Every request, discovery included, ends when the step is cancelled or after timeoutMs.
+          pre: async (context: RequestContext) => {
+            context.setSignal(AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]));
+            return context;
+          },
+          post: async (response: ResponseContext) => {
+            const date = Date.parse(response.headers.date ?? '');
+            // The Date header has whole seconds: assume the middle of that second.
+            if (!Number.isNaN(date)) clockOffset = date + 500 - Date.now();
+            return response;
+          },
+        },
+      ],
+    }),
+  );
+
+  async function run<T>(doing: string, idempotent: boolean, call: () => Promise<T>): Promise<T> {
+    try {
+      if (!idempotent) return await call();
+      return await pRetry(call, {
+        retries,
+        minTimeout,
+        maxTimeout: 4000,
+        factor: 2,
+        signal: ctx.signal,
+        shouldRetry: (error) => isTransient(error, ctx.signal),
+        onFailedAttempt: (error) => {
+          // p-retry 6 calls this even when shouldRetry said no: log real retries only.
+          if (error.retriesLeft > 0 && isTransient(error, ctx.signal)) ctx.logger.warn(`${doing}: ${kubeError(doing, error, server).message.slice(doing.length + 2)}; retrying (${error.retriesLeft} left)`);
+        },
+      });
+    } catch (error) {
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
+      throw kubeError(doing, error, server);
+    }
+  }
+
+  const dry = (dryRun: boolean | undefined): Record<string, string> => (dryRun ? { dryRun: 'All' } : {});
+
+  return {
+    server,
+    serverNow: () => Date.now() + clockOffset,
+    async read<T>(ref: ObjectRef, doing = `get ${kindPath(ref.kind, ref.name)}`) {
+      try {
+        return (await run(doing, true, () => api.send(HttpMethod.GET, header(ref), 'read'))).body as T;
+      } catch (error) {
+        if ((error as { code?: string }).code === 'E_KUBE_NOT_FOUND') return undefined;
+        throw error;
+      }
+    },
+    async list<T>(apiVersion: string, kind: string, namespace: string, opts: { labelSelector?: string; limit?: number } = {}) {
+      const query: Record<string, string> = {};
+      if (opts.labelSelector) query.labelSelector = opts.labelSelector;
+      if (opts.limit) query.limit = String(opts.limit);
+      const spec = { apiVersion, kind, metadata: { namespace } };
+      const answer = await run(`list ${kind.toLowerCase()} in ${namespace}`, true, () => api.send(HttpMethod.GET, spec, 'list', { query }));
+      return ((answer.body as { items?: T[] }).items ?? []) as T[];
+    },
+    async apply<T>(object: K8sObject, opts: { dryRun?: boolean; doing?: string } = {}) {
+      const doing = opts.doing ?? `${opts.dryRun ? 'validate' : 'apply'} ${kindPath(object.kind, object.metadata.name)}`;
+      const query = { fieldManager: FIELD_MANAGER, force: 'true', fieldValidation: 'Strict', ...dry(opts.dryRun) };
+      // JSON is YAML, so it goes as application/apply-patch+yaml (the only apply content type servers before 1.29 accept).
+      const answer = await run(doing, true, () => api.send(HttpMethod.PATCH, object, 'patch', { query, body: object, contentType: PatchStrategy.ServerSideApply }));
+      return answer.body as T;
+    },
+    async create<T>(object: K8sObject, opts: { dryRun?: boolean; doing?: string } = {}) {
+      const doing = opts.doing ?? `create ${kindPath(object.kind, object.metadata.name)}`;
+      const query = { fieldManager: FIELD_MANAGER, fieldValidation: 'Strict', ...dry(opts.dryRun) };
+      return (await run(doing, false, () => api.send(HttpMethod.POST, object, 'create', { query, body: object }))).body as T;
+    },
+    async replace<T>(object: K8sObject, opts: { doing?: string } = {}) {
+      const doing = opts.doing ?? `update ${kindPath(object.kind, object.metadata.name)}`;
+      const query = { fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' };
+      return (await run(doing, false, () => api.send(HttpMethod.PUT, object, 'replace', { query, body: object }))).body as T;
+    },
+    async mergePatch<T>(ref: ObjectRef, patch: unknown, opts: { subresource?: string; dryRun?: boolean; doing?: string } = {}) {
+      const doing = opts.doing ?? `patch ${kindPath(ref.kind, ref.name)}${opts.subresource ? `/${opts.subresource}` : ''}`;
+      const query = { fieldManager: FIELD_MANAGER, ...dry(opts.dryRun) };
+      const request = { query, body: patch, contentType: PatchStrategy.MergePatch, ...(opts.subresource ? { subresource: opts.subresource } : {}) };
+      return (await run(doing, true, () => api.send(HttpMethod.PATCH, header(ref), 'patch', request))).body as T;
+    },
+    async namespaced(apiVersion: string, kind: string) {
+      try {
+        return await run(`look up ${apiVersion} ${kind}`, true, () => api.namespaced(apiVersion, kind));
+      } catch (error) {
+        // A group/version the cluster does not serve at all answers 404 to discovery.
+        if (apiStatus((error as { cause?: unknown }).cause)?.code === 404) return undefined;
+        throw error;
+      }
+    },
+  };
+}

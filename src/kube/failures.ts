@@ -1,0 +1,128 @@
+// What went wrong talking to the API server, in Gantry's terms: which failures are worth a
+// retry, and which catalogue error (with the fix) a failure becomes.
+import { ApiException } from '@kubernetes/client-node';
+import { GantryError, isGantryError } from '../errors.js';
+
+export interface ApiStatus {
+  code: number;
+  reason: string;
+  message: string;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
+
+/** The Status object of an API server error answer (any code, any body shape). */
+export function apiStatus(error: unknown): ApiStatus | undefined {
+  if (!(error instanceof ApiException)) return undefined;
+  let body: unknown = error.body;
+  if (typeof body === 'string') {
+    const text = body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { message: text.trim() };
+    }
+  }
+  const b = (body ?? {}) as { message?: unknown; reason?: unknown };
+  return {
+    code: error.code,
+    reason: typeof b.reason === 'string' ? b.reason : '',
+    message: typeof b.message === 'string' && b.message !== '' ? b.message : `HTTP ${error.code}`,
+  };
+}
+
+function networkCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; name?: unknown; type?: unknown; cause?: { code?: unknown } } | null;
+  if (!e || typeof e !== 'object') return undefined;
+  if (e.name === 'AbortError' || e.type === 'aborted') return 'TIMEOUT';
+  for (const code of [e.code, e.cause?.code]) if (typeof code === 'string' && (NETWORK_CODES.has(code) || TLS_CODES.test(code))) return code;
+  if (/socket hang up/i.test(String((error as Error).message))) return 'ECONNRESET';
+  return undefined;
+}
+
+/** Failures a retry can fix: the server unreachable, timing out or overloaded. Never after the caller gave up. */
+export function isTransient(error: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted || isGantryError(error)) return false;
+  const status = apiStatus(error);
+  // Server-side apply answers 500 for a field the schema does not have (kubernetes#122480): a
+  // refusal of the object, not a server in trouble.
+  if (status?.code === 500 && /failed to create typed patch object|field not declared in schema/.test(status.message)) return false;
+  if (status) return [429, 500, 502, 503, 504].includes(status.code);
+  const code = networkCode(error);
+  return code !== undefined && !TLS_CODES.test(code);
+}
+
+/** Turns a client-node failure into the catalogue error, prefixed with what was being done. */
+export function kubeError(doing: string, error: unknown, server: string): GantryError {
+  if (isGantryError(error)) return error;
+  const status = apiStatus(error);
+  // client-node's discovery prefixes its failures; a 404 there means the group/version is not served.
+  const discovery = /^Failed to fetch resource metadata for (.+)\/([^/:]+): /.exec((error as Error).message ?? '');
+  if (status?.code === 404 && discovery) {
+    return new GantryError('E_KUBE_API', `${doing}: the cluster does not serve ${discovery[1]} (no ${discovery[2]} there)`, {
+      fix: 'check the apiVersion; `kubectl api-versions` lists what the cluster serves',
+      cause: error,
+    });
+  }
+  if (status) return statusError(doing, status, error);
+
+  const code = networkCode(error);
+  const reason = ((error as Error).message ?? String(error)).replace(/^Failed to fetch resource metadata for [^:]+: /, '');
+  if (code && TLS_CODES.test(code)) {
+    return new GantryError('E_KUBE_UNREACHABLE', `${doing}: the TLS connection to ${server} failed: ${reason}`, {
+      fix: "the kubeconfig's certificate-authority-data does not match the API server's certificate, or the server address is not the one the certificate names: download a fresh kubeconfig for the cluster",
+      cause: error,
+    });
+  }
+  if (code) {
+    return new GantryError('E_KUBE_UNREACHABLE', `${doing}: cannot reach the Kubernetes API server at ${server} (${code === 'TIMEOUT' ? 'timed out' : code})`, {
+      details: [reason],
+      fix: "check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)",
+      cause: error,
+    });
+  }
+  return new GantryError('E_KUBE_API', `${doing}: ${reason}`, { cause: error });
+}
+
+function statusError(doing: string, status: ApiStatus, cause: unknown): GantryError {
+  if (status.code === 401) {
+    return new GantryError('E_KUBE_UNAUTHORIZED', `${doing}: the API server did not accept the credentials (401 ${status.message})`, {
+      fix: "the kubeconfig's token or client certificate is wrong or expired: create a new one for the deployer and update the CI variable",
+      cause,
+    });
+  }
+  if (status.code === 403) return forbidden(doing, status, cause);
+  if (status.code === 404) return new GantryError('E_KUBE_NOT_FOUND', `${doing}: ${status.message}`, { cause });
+  return new GantryError('E_KUBE_API', `${doing}: ${status.message}`, {
+    details: [`HTTP ${status.code}${status.reason ? ` ${status.reason}` : ''}`],
+    cause,
+  });
+}
+
+// `configmaps is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "configmaps"
+// in API group "" in the namespace "ns"` -> who, verb, resource, group, namespace.
+const FORBIDDEN = /User "([^"]+)" cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/;
+
+function forbidden(doing: string, status: ApiStatus, cause: unknown): GantryError {
+  const m = FORBIDDEN.exec(status.message);
+  if (!m) {
+    return new GantryError('E_KUBE_FORBIDDEN', `${doing}: forbidden: ${status.message}`, {
+      fix: "give the kubeconfig's user the RBAC permission this step needs (a Role and RoleBinding in the target namespace)",
+      cause,
+    });
+  }
+  const [, user, verb, resource, group, namespace] = m as unknown as [string, string, string, string, string, string | undefined];
+  const qualified = group ? `${resource}.${group}` : resource;
+  const where = namespace ? `in namespace ${namespace}` : 'cluster-wide';
+  const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(user);
+  const subject = sa ? `--serviceaccount=${sa[1]}:${sa[2]}` : `--user=${user}`;
+  const fix = namespace
+    ? `allow it with a Role in ${namespace}, e.g. kubectl -n ${namespace} create role gantry-deployer --verb=${verb} --resource=${qualified} && kubectl -n ${namespace} create rolebinding gantry-deployer --role=gantry-deployer ${subject} (or add the rule to the Role it already has)`
+    : `${resource} are cluster-scoped, so this needs a ClusterRole: kubectl create clusterrole gantry-${verb}-${resource} --verb=${verb} --resource=${qualified} && kubectl create clusterrolebinding gantry-${verb}-${resource} --clusterrole=gantry-${verb}-${resource} ${subject}; or have an admin do this step`;
+  return new GantryError('E_KUBE_FORBIDDEN', `${doing}: ${user} may not ${verb} ${qualified} ${where}`, {
+    details: [status.message],
+    fix,
+    cause,
+  });
+}

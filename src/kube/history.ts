@@ -1,0 +1,216 @@
+// Deploy history is the Deployment's own ReplicaSets: one per pod template, numbered by the
+// deployment controller (deployment.kubernetes.io/revision), carrying the gantry.dev/*
+// annotations the Deployment had when that template was rolled out (the controller copies
+// them onto the ReplicaSet) and on the pod template (config/secret checksums).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Ctx } from '../context.js';
+import { GantryError } from '../errors.js';
+import type { K8sObject } from '../render/render.js';
+import { FIELD_MANAGER, kubeClient, type KubeClient } from './client.js';
+import { extractOwned, ownedFields, type ManagedFieldsEntry } from './managed-fields.js';
+
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+const HASH_LABEL = 'pod-template-hash';
+// Annotations the deployment controller keeps for itself; `kubectl rollout undo` skips the same.
+const CONTROLLER_ANNOTATIONS = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  REVISION_ANNOTATION,
+  'deployment.kubernetes.io/revision-history',
+  'deployment.kubernetes.io/desired-replicas',
+  'deployment.kubernetes.io/max-replicas',
+  'deprecated.deployment.rollback.to',
+]);
+
+export interface Revision {
+  revision: number;
+  replicaSet: string;
+  /** Images of the pod's containers, in order. */
+  images: string[];
+  /** Every gantry.dev/* annotation of the ReplicaSet and its pod template. */
+  annotations: Record<string, string>;
+  commit: string | undefined;
+  pipelineUrl: string | undefined;
+  deployedBy: string | undefined;
+  changeCause: string | undefined;
+  createdAt: string;
+  replicas: number;
+  readyReplicas: number;
+  /** The revision the Deployment runs now. */
+  current: boolean;
+}
+
+interface Meta {
+  name: string;
+  uid?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+  ownerReferences?: { uid: string; controller?: boolean }[];
+  managedFields?: ManagedFieldsEntry[];
+}
+interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: unknown };
+  spec?: { containers?: { image?: string }[] };
+}
+interface DeploymentJson {
+  metadata: Meta;
+  spec: { selector?: { matchLabels?: Record<string, string> }; template: PodTemplate };
+  status?: { observedGeneration?: number };
+}
+interface ReplicaSetJson {
+  metadata: Meta;
+  spec: { template: PodTemplate };
+  status?: { replicas?: number; readyReplicas?: number };
+}
+
+const revisionOf = (o: { metadata: Meta }) => Number(o.metadata.annotations?.[REVISION_ANNOTATION] ?? NaN);
+
+async function readDeployment(client: KubeClient, namespace: string, name: string): Promise<DeploymentJson> {
+  const deployment = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+  if (!deployment) {
+    throw new GantryError('E_KUBE_NOT_FOUND', `deployment/${name} does not exist in namespace ${namespace}`, {
+      fix: 'check the app name and environment (namespace); a first deploy has no history to list or roll back to',
+    });
+  }
+  return deployment;
+}
+
+async function ownedReplicaSets(client: KubeClient, namespace: string, deployment: DeploymentJson): Promise<ReplicaSetJson[]> {
+  const matchLabels = deployment.spec.selector?.matchLabels ?? {};
+  const labelSelector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const all = await client.list<ReplicaSetJson>('apps/v1', 'ReplicaSet', namespace, labelSelector ? { labelSelector } : {});
+  return all
+    .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === deployment.metadata.uid))
+    .filter((rs) => Number.isFinite(revisionOf(rs)))
+    .sort((a, b) => revisionOf(a) - revisionOf(b));
+}
+
+function gantryAnnotations(...sources: (Record<string, string> | undefined)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const source of sources) for (const [k, v] of Object.entries(source ?? {})) if (k.startsWith('gantry.dev/')) out[k] = v;
+  return out;
+}
+
+function toRevision(rs: ReplicaSetJson, currentRevision: number): Revision {
+  const annotations = gantryAnnotations(rs.metadata.annotations, rs.spec.template.metadata?.annotations);
+  return {
+    revision: revisionOf(rs),
+    replicaSet: rs.metadata.name,
+    images: (rs.spec.template.spec?.containers ?? []).map((c) => c.image ?? ''),
+    annotations,
+    commit: annotations['gantry.dev/commit'] || undefined,
+    pipelineUrl: annotations['gantry.dev/pipeline-url'] || undefined,
+    deployedBy: annotations['gantry.dev/deployed-by'] || undefined,
+    changeCause: rs.metadata.annotations?.['kubernetes.io/change-cause'],
+    createdAt: rs.metadata.creationTimestamp ?? '',
+    replicas: rs.status?.replicas ?? 0,
+    readyReplicas: rs.status?.readyReplicas ?? 0,
+    current: revisionOf(rs) === currentRevision,
+  };
+}
+
+/** The Deployment's revisions, oldest first. */
+export async function listRevisions(ctx: Ctx, kc: KubeConfig, namespace: string, deploymentName: string): Promise<Revision[]> {
+  const client = kubeClient(ctx, kc);
+  const deployment = await readDeployment(client, namespace, deploymentName);
+  return (await ownedReplicaSets(client, namespace, deployment)).map((rs) => toRevision(rs, revisionOf(deployment)));
+}
+
+export interface RollbackResult {
+  /** True when the Deployment already runs that template: nothing was changed. */
+  skipped: boolean;
+  /** The revision that was running before. */
+  from: number;
+  /** The revision asked for. */
+  to: number;
+  /** The revision number the restored template runs under now (a new, higher number). */
+  revision: number;
+  images: string[];
+}
+
+/** A pod template as it goes back into a Deployment: without the controller's hash label. */
+function cleanTemplate(template: PodTemplate): PodTemplate {
+  const copy = structuredClone(template);
+  if (copy.metadata) {
+    delete copy.metadata.creationTimestamp;
+    if (copy.metadata.labels) delete copy.metadata.labels[HASH_LABEL];
+  }
+  return copy;
+}
+
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
+
+/**
+ * Puts revision `revision`'s pod template (and the Deployment annotations it was deployed
+ * with) back into the Deployment, as `kubectl rollout undo --to-revision` does. The controller
+ * then adopts the old ReplicaSet under a new, higher revision number.
+ *
+ * Why server-side apply (as "gantry", of exactly the fields Gantry owns, with the template
+ * swapped) rather than kubectl's JSON patch or a merge patch: a patch is an Update by another
+ * field manager, which would then own the restored fields. The next deploy's apply could not
+ * remove them (server-side apply only prunes fields its own manager set), so an env var the
+ * old revision had would outlive every later deploy. A merge patch is worse still: it merges
+ * maps, so labels and annotations added since that revision would stay. Applying only the
+ * template would be wrong too: Gantry owns spec.replicas, strategy and labels, and fields its
+ * manager stops specifying are deleted. So the apply carries everything Gantry owns now
+ * (read from managedFields), with the old template in place of the current one.
+ */
+export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, revision: number): Promise<RollbackResult> {
+  const client = kubeClient(ctx, kc);
+  const deployment = await readDeployment(client, namespace, name);
+  const replicaSets = await ownedReplicaSets(client, namespace, deployment);
+  const from = revisionOf(deployment);
+  const target = replicaSets.find((rs) => revisionOf(rs) === revision);
+  if (!target) {
+    throw new GantryError('E_ROLLBACK_REVISION', `deployment/${name} has no revision ${revision}`, {
+      details: [`revisions kept: ${replicaSets.map(revisionOf).join(', ') || '(none)'} (spec.revisionHistoryLimit old ones are kept)`],
+      fix: 'pick one of the listed revisions (gantry rollback --list shows them with their commits)',
+    });
+  }
+  const template = cleanTemplate(target.spec.template);
+  const images = (template.spec?.containers ?? []).map((c) => c.image ?? '');
+  if (stable(template) === stable(cleanTemplate(deployment.spec.template))) {
+    ctx.logger.info(`deployment/${name} already runs the template of revision ${revision} (revision ${from}); nothing to roll back`);
+    return { skipped: true, from, to: revision, revision: from, images };
+  }
+
+  const owned = ownedFields(deployment.metadata.managedFields, FIELD_MANAGER);
+  const base = (owned ? extractOwned(deployment, owned) : {}) as { metadata?: Record<string, unknown>; spec?: Record<string, unknown> };
+  const annotations = Object.fromEntries(Object.entries(target.metadata.annotations ?? {}).filter(([k]) => !CONTROLLER_ANNOTATIONS.has(k)));
+  const object: K8sObject = {
+    ...base,
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { ...(base.metadata ?? {}), name, namespace, annotations },
+    spec: { ...(base.spec ?? {}), template },
+  };
+  const commit = annotations['gantry.dev/commit'];
+  ctx.logger.info(`rolling deployment/${name} back from revision ${from} to revision ${revision}${commit ? ` (commit ${commit.slice(0, 8)})` : ''}: ${images.join(', ')}`);
+  const applied = await client.apply<DeploymentJson>(object, { dryRun: ctx.dryRun, doing: `roll back deployment/${name}` });
+  if (ctx.dryRun) return { skipped: false, from, to: revision, revision: from, images };
+
+  const newRevision = await waitForRevision(ctx, client, namespace, name, applied.metadata.generation ?? 0, from);
+  ctx.logger.info(`deployment/${name} now runs revision ${revision}'s template as revision ${newRevision}`);
+  return { skipped: false, from, to: revision, revision: newRevision, images };
+}
+
+/** The controller numbers the new revision once it has seen the new generation (normally within milliseconds). */
+async function waitForRevision(ctx: Ctx, client: KubeClient, namespace: string, name: string, generation: number, previous: number): Promise<number> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const d = await readDeployment(client, namespace, name);
+    if ((d.status?.observedGeneration ?? 0) >= generation && revisionOf(d) !== previous) return revisionOf(d);
+    if (Date.now() > deadline) {
+      throw new GantryError('E_KUBE_API', `roll back deployment/${name}: the deployment controller has not picked up the change after 30 s`, {
+        fix: 'check that kube-controller-manager is running (kubectl get events); the rollback is applied and will proceed when it does',
+      });
+    }
+    await sleep(200, undefined, { signal: ctx.signal });
+  }
+}

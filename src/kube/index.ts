@@ -1,0 +1,10 @@
+// Cluster access: kubeconfig from CI, namespaces, secrets, server-side apply, history and
+// rollback, the per-environment deploy lease, scaling.
+export { kubeconfigFromCi, kubeconfigVariable, decodeKubeconfig, type CiKubeconfig } from './config.js';
+export { kubeClient, FIELD_MANAGER, type KubeClient, type KubeClientOptions, type ObjectRef } from './client.js';
+export { ensureNamespace, type NamespaceResult } from './namespace.js';
+export { ensurePullSecret, dockerConfigJson, pullSecretObject, secretFromCiVariables, applyCiSecret, CI_SECRET_PREFIX, type RegistryCredentials, type CiVariablesSecret } from './secrets.js';
+export { applyObjects, validateObjects, type ApplyOptions, type AppliedObject } from './apply.js';
+export { listRevisions, rollbackTo, REVISION_ANNOTATION, type Revision, type RollbackResult } from './history.js';
+export { withDeployLease, type DeployLeaseOptions, type HeldLease, type LeaseHolder } from './lease.js';
+export { scaleDeployment } from './scale.js';

@@ -11,6 +11,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   build: { summary: 'build the backend image, push it, and write its digest (GANTRY_IMAGE) as a dotenv report', load: async () => (await import('../scripts/build-image.js')).build },
   frontend: { summary: 'build the frontend and publish what changed to OSS, index.html last', load: async () => (await import('../scripts/upload-frontend.js')).frontend },
   render: { summary: 'render deploy.yaml and svc.yaml for an environment', load: async () => (await import('../scripts/render.js')).render },
+  deploy: { summary: 'apply the rendered manifests, track the rollout until it serves, roll back on failure', load: async () => (await import('../scripts/deploy.js')).deploy },
+  history: { summary: 'list the revisions of an environment with image, commit, pipeline and who deployed', load: async () => (await import('../scripts/operate.js')).history },
+  rollback: { summary: 'bring back the previous (or --to) revision and track it', load: async () => (await import('../scripts/operate.js')).rollback },
+  scale: { summary: 'set the replicas of an environment within backend.maxReplicas', load: async () => (await import('../scripts/operate.js')).scale },
   validate: { summary: 'check gantry.yaml and report every problem', load: async () => (await import('../scripts/validate.js')).validate },
   schema: { summary: 'print the JSON Schema of gantry.yaml (for editors)', load: async () => (await import('../scripts/validate.js')).schema },
 };

@@ -58,6 +58,8 @@ export interface KubeClient {
   replace<T = K8sObject>(object: K8sObject, options?: { doing?: string }): Promise<T>;
   /** JSON merge patch of absolute values (idempotent, so retried), optionally of a subresource such as "scale". */
   mergePatch<T = K8sObject>(ref: ObjectRef, patch: unknown, options?: { subresource?: string; dryRun?: boolean; doing?: string }): Promise<T>;
+  /** DELETE (background propagation); false when it was already gone. Idempotent, so retried. */
+  remove(ref: ObjectRef, options?: { dryRun?: boolean; doing?: string }): Promise<boolean>;
   /** Whether a kind is namespaced, from discovery; undefined when the cluster does not serve it. */
   namespaced(apiVersion: string, kind: string): Promise<boolean | undefined>;
   /** Now by the API server's clock (from the Date header of its last answer), in ms. */
@@ -226,6 +228,16 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
       const query = { fieldManager: FIELD_MANAGER, ...dry(opts.dryRun) };
       const request = { query, body: patch, contentType: PatchStrategy.MergePatch, ...(opts.subresource ? { subresource: opts.subresource } : {}) };
       return (await run(doing, true, () => api.send(HttpMethod.PATCH, header(ref), 'patch', request))).body as T;
+    },
+    async remove(ref: ObjectRef, opts: { dryRun?: boolean; doing?: string } = {}) {
+      const doing = opts.doing ?? `delete ${kindPath(ref.kind, ref.name)}`;
+      try {
+        await run(doing, true, () => api.send(HttpMethod.DELETE, header(ref), 'delete', { query: { propagationPolicy: 'Background', ...dry(opts.dryRun) } }));
+        return true;
+      } catch (error) {
+        if ((error as { code?: string }).code === 'E_KUBE_NOT_FOUND') return false;
+        throw error;
+      }
     },
     async namespaced(apiVersion: string, kind: string) {
       try {

@@ -8,3 +8,4 @@ export { applyObjects, validateObjects, type ApplyOptions, type AppliedObject } 
 export { listRevisions, rollbackTo, REVISION_ANNOTATION, type Revision, type RollbackResult } from './history.js';
 export { withDeployLease, type DeployLeaseOptions, type HeldLease, type LeaseHolder } from './lease.js';
 export { scaleDeployment } from './scale.js';
+export { pruneConfigMaps, configMapsNamed } from './prune.js';

@@ -5,6 +5,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDotenv } from './fixtures.js';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 
 export const clusterState = process.env.GANTRY_CLUSTER_STATE ?? '/var/lib/gantry-cluster';
 export const adminKubeconfig = path.join(clusterState, 'kubeconfig', 'admin.kubeconfig');
@@ -92,4 +94,62 @@ current-context: ${name}
     { mode: 0o600 },
   );
   return file;
+}
+
+export const clusterRun = process.env.GANTRY_CLUSTER_RUN ?? '/run/gantry-cluster';
+
+function apiServerReady(timeoutSeconds = 2): boolean {
+  const r = spawnSync(path.join(k8sBinDir(), 'kubectl'), ['--kubeconfig', adminKubeconfig, `--request-timeout=${timeoutSeconds}s`, 'get', '--raw', '/readyz'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stops kube-apiserver and starts it again with the same command line, the way
+ * test/cluster/lib/common.sh runs it (setsid, its pid file, its log), to test what clients do
+ * across an API server restart. Others share the cluster: the outage is kept short (TERM, KILL
+ * after 3 s, started again at once) and the server is always started again, even when stopping
+ * it failed half-way. Resolves once /readyz answers; returns how long it did not answer.
+ */
+export async function restartApiServer(): Promise<{ downMs: number }> {
+  const pidFile = path.join(clusterRun, 'kube-apiserver.pid');
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+  if (argv[0] !== 'kube-apiserver') throw new Error(`pid ${pid} from ${pidFile} is not kube-apiserver: ${argv[0]}`);
+  const env = { ...process.env, PATH: `${k8sBinDir()}:${process.env.PATH ?? ''}` };
+  const stoppedAt = Date.now();
+  try {
+    // A graceful stop keeps open watches (silent) until they drain, which can take a minute:
+    // 3 s of it is enough to test clients against that, then KILL.
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 30 && alive(pid); i++) await sleepMs(100);
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 50 && alive(pid); i++) await sleepMs(100);
+  } finally {
+    if (!alive(pid)) {
+      // The same start as start_daemon: the child writes its own pid, then becomes the server
+      // (argv[0] must stay "kube-apiserver": the Kubernetes binary is multi-call).
+      const log = openSync(path.join(clusterState, 'logs', 'kube-apiserver.log'), 'a');
+      try {
+        const child = spawn('setsid', ['bash', '-c', 'echo $$ > "$0"; exec "$@"', pidFile, ...argv], { env, detached: true, stdio: ['ignore', log, log] });
+        child.unref();
+      } finally {
+        closeSync(log);
+      }
+    }
+    const deadline = Date.now() + 90_000;
+    while (!apiServerReady() && Date.now() < deadline) await sleepMs(250);
+  }
+  if (!apiServerReady(5)) throw new Error('kube-apiserver did not come back within 90 s: see /var/lib/gantry-cluster/logs/kube-apiserver.log, or run npm run cluster:up');
+  return { downMs: Date.now() - stoppedAt };
 }

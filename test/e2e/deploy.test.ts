@@ -1,0 +1,305 @@
+// gantry deploy, history, rollback and scale on the real cluster, run as the CLI a CI job runs,
+// with a namespaced ServiceAccount token (not admin), pulling from the htpasswd registry
+// through the pull secret Gantry creates. Every failure class is made real and must fail
+// fast with its code and evidence, and afterwards the previous version must answer again.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
+import { cliPath } from '../support/tmp-repo.js';
+
+const ns = `gt-deploy-${process.pid}`;
+const secretValue = 'sk-live-0123456789-very-secret';
+let kubeconfig = '';
+let image = '';
+let repo = '';
+
+const server = `
+const http = require('http');
+const mode = process.env.MODE || 'ok';
+if (mode === 'crash') { console.error('boom: cannot connect to the database at db:5432'); process.exit(1); }
+http.createServer((q, s) => {
+  if (q.url === '/healthz' && mode === 'unready') { s.writeHead(500); return s.end('not ready'); }
+  s.end('version ' + process.env.VERSION + ' token ' + (process.env.API_TOKEN ? 'set' : 'unset') + '\\n');
+}).listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT));
+`;
+
+function config(overrides: { env?: Record<string, unknown>; resources?: unknown; replicas?: number } = {}) {
+  return {
+    app: 'web',
+    registry: { pushHost: authRegistry, namespace: ns },
+    backend: {
+      port: 8080,
+      healthPath: '/healthz',
+      replicas: overrides.replicas ?? 2,
+      maxReplicas: 3,
+      progressDeadlineSeconds: 120,
+      resources: overrides.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+      env: { MODE: 'ok', VERSION: '1', ...overrides.env },
+    },
+    environments: { staging: { namespace: ns, kubeconfig: 'KUBECONFIG_TEST' } },
+  };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function gantry(args: string[], options: { config?: object; env?: Record<string, string>; onStderr?: (text: string) => void } = {}): Promise<Run> & { child: ReturnType<typeof spawn> } {
+  if (options.config) writeFileSync(path.join(repo, 'gantry.yaml'), YAML.stringify(options.config));
+  const auth = registryAuth();
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|K8S_SECRET)/.test(k)));
+  const started = Date.now();
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: repo,
+    env: {
+      ...base,
+      KUBECONFIG_TEST: Buffer.from(readFileSync(kubeconfig)).toString('base64'),
+      GANTRY_REGISTRY_USER: auth.user,
+      GANTRY_REGISTRY_PASSWORD: auth.password,
+      K8S_SECRET_API_TOKEN: secretValue,
+      ...options.env,
+    },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => {
+    stderr += c;
+    options.onStderr?.(String(c));
+  });
+  const done = new Promise<Run>((resolve) =>
+    child.on('close', (code) => {
+      // GANTRY_TEST_LOG_DIR keeps every run's output, to read after a slow or failed run.
+      if (process.env.GANTRY_TEST_LOG_DIR) writeFileSync(path.join(process.env.GANTRY_TEST_LOG_DIR, `${started}-${args[0]}.log`), `${args.join(' ')}\nexit ${code}\n${stderr}\n${stdout}`);
+      resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+    }),
+  );
+  return Object.assign(done, { child });
+}
+
+const deploy = (extra: string[] = [], cfg: object = config()) => gantry(['deploy', '--env', 'staging', '--image', image, ...extra], { config: cfg });
+
+/**
+ * Waits until the Service, through kube-proxy, answers `expected` as a client in the cluster
+ * would see it, and returns what it answered last. kube-proxy follows an endpoint change within
+ * about a second, so right after a rollout the previous version may still answer once.
+ */
+async function answer(expected: string, seconds = 15): Promise<string> {
+  const ip = kubectl(['-n', ns, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+  let last = '';
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`http://${ip}:80/`, { signal: AbortSignal.timeout(2000) });
+      last = r.ok ? await r.text() : `HTTP ${r.status}`;
+      if (last === expected) return last;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  return last;
+}
+
+const revision = () => Number(kubectl(['-n', ns, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']));
+
+/** The revision whose pod template runs VERSION and MODE, read from the ConfigMap it names. */
+function revisionRunning(version: string, mode: string): number {
+  const sets = JSON.parse(kubectl(['-n', ns, 'get', 'replicasets', '-o', 'json'])).items as {
+    metadata: { annotations: Record<string, string> };
+    spec: { template: { spec: { containers: { envFrom: { configMapRef?: { name: string } }[] }[] } } };
+  }[];
+  const matching = sets.filter((rs) => {
+    const cm = rs.spec.template.spec.containers[0]!.envFrom.find((e) => e.configMapRef)!.configMapRef!.name;
+    const data = JSON.parse(kubectl(['-n', ns, 'get', 'configmap', cm, '-o', 'json'])).data as Record<string, string>;
+    return data.VERSION === version && data.MODE === mode;
+  });
+  return Math.max(...matching.map((rs) => Number(rs.metadata.annotations['deployment.kubernetes.io/revision'])));
+}
+
+function expectNoSecret(run: Run): void {
+  const auth = registryAuth();
+  for (const text of [run.stdout, run.stderr]) {
+    expect(text).not.toContain(secretValue);
+    expect(text).not.toContain(auth.password);
+    expect(text).not.toContain(Buffer.from(secretValue).toString('base64'));
+  }
+}
+
+beforeAll(async () => {
+  requireCluster();
+  kubectl(['create', 'namespace', ns]);
+  kubeconfig = namespacedKubeconfig(ns);
+  // The app image goes to the htpasswd registry, so only the pull secret lets the kubelet pull it.
+  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-deploy-app-'));
+  writeFileSync(path.join(dir, 'server.js'), server);
+  writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${nodeBaseImage}\nCOPY server.js /app/server.js\nUSER 1000\nCMD ["node", "/app/server.js"]\n`);
+  const tag = `${authRegistry}/${ns}/web:1`;
+  const dockerConfig = mkdtempSync(path.join(tmpdir(), 'gantry-docker-config-'));
+  const docker = (args: string[], input?: string) => execFileSync('docker', args, { input, encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const auth = registryAuth();
+  docker(['login', authRegistry, '-u', auth.user, '--password-stdin'], auth.password);
+  docker(['build', '-q', '-t', tag, dir]);
+  docker(['push', '-q', tag]);
+  const digest = JSON.parse(docker(['image', 'inspect', tag]))[0].RepoDigests.find((d: string) => d.startsWith(`${authRegistry}/`)).split('@')[1];
+  image = `${authRegistry}/${ns}/web@${digest}`;
+  rmSync(dockerConfig, { recursive: true, force: true });
+  repo = mkdtempSync(path.join(tmpdir(), 'gantry-deploy-repo-'));
+}, 120_000);
+
+afterAll(() => {
+  kubectlResult(['delete', 'namespace', ns, '--wait=false']);
+});
+
+describe('gantry deploy on the real cluster', () => {
+  test('a good deploy applies, waits until the new version serves, and reports its URL and revision; secrets stay out of the log', async () => {
+    const run = await gantry(['deploy', '--env', 'staging', '--image', image, '--dotenv', 'deploy.env'], { config: config() });
+    expect(run.stderr).not.toMatch(/E_[A-Z_]+:/);
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out).toMatchObject({ environment: 'staging', namespace: ns, image, revision: 1 });
+    expect(readFileSync(path.join(repo, 'deploy.env'), 'utf8')).toContain(`GANTRY_IMAGE=${image}`);
+    expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
+    // The Secret made of K8S_SECRET_* holds the value; the pull secret is there for the registry.
+    expect(Buffer.from(kubectl(['-n', ns, 'get', 'secret', 'web-secrets', '-o', 'jsonpath={.data.API_TOKEN}']), 'base64').toString()).toBe(secretValue);
+    expect(kubectl(['-n', ns, 'get', 'secret', 'gantry-registry', '-o', 'jsonpath={.type}'])).toBe('kubernetes.io/dockerconfigjson');
+    // Everything is owned by the "gantry" field manager (server-side apply).
+    expect(kubectl(['-n', ns, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.managedFields[*].manager}'])).toContain('gantry');
+    expectNoSecret(run);
+    // A second deploy of the same thing changes nothing and is a new revision of nothing.
+    const again = await deploy();
+    expect(again.code).toBe(0);
+    expect(revision()).toBe(1);
+  }, 180_000);
+
+  const failures: [string, () => Promise<Run>, string, RegExp][] = [
+    ['a container that exits 1', () => deploy([], config({ env: { MODE: 'crash', VERSION: '2' } })), 'E_ROLLOUT_CRASHLOOP', /boom: cannot connect to the database/],
+    ['a tag that does not exist', () => gantry(['deploy', '--env', 'staging', '--image', `${authRegistry}/${ns}/web:does-not-exist`], { config: config({ env: { VERSION: '2' } }) }), 'E_ROLLOUT_IMAGE_PULL', /does-not-exist/],
+    ['a secretKeyRef to a missing key', () => deploy([], config({ env: { VERSION: '2', DB_PASSWORD: { secret: 'web-secrets', key: 'NO_SUCH_KEY' } } })), 'E_ROLLOUT_CONFIG', /NO_SUCH_KEY/],
+    ['requests of 64 CPUs', () => deploy([], config({ env: { VERSION: '2' }, resources: { requests: { cpu: '64', memory: '32Mi' }, limits: { cpu: '64', memory: '128Mi' } } })), 'E_ROLLOUT_UNSCHEDULABLE', /cpu/i],
+    ['a readiness path returning 500', () => deploy([], config({ env: { MODE: 'unready', VERSION: '2' } })), 'E_ROLLOUT_READINESS', /500/],
+  ];
+
+  test.each(failures)('%s fails fast with its code and evidence, rolls back, and the previous version answers again', async (_name, run, code, evidence) => {
+    const before = revision();
+    const r = await run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(code);
+    expect(r.stderr).toMatch(evidence);
+    expect(r.stderr).toMatch(/rollback to revision \d+/);
+    expect(r.stderr).toContain('the previous version is serving again');
+    expect(JSON.parse(r.stdout)).toMatchObject({ failed: code, rolledBackTo: before });
+    expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
+    expectNoSecret(r);
+    // Detected within seconds, not the progress deadline (measured in bench/deploy.mjs).
+    expect(r.seconds).toBeLessThan(120);
+  }, 240_000);
+
+  test('--no-rollback leaves the failed revision for inspection', async () => {
+    const before = revision();
+    const r = await deploy(['--no-rollback'], config({ env: { MODE: 'crash', VERSION: '3' } }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('E_ROLLOUT_CRASHLOOP');
+    expect(revision()).toBe(before + 1);
+    // The old pods keep serving (maxUnavailable 0): the broken revision never took over.
+    expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
+  }, 180_000);
+
+  test('history lists revisions with image and commit; rollback --to brings one back and tracks it', async () => {
+    const v2 = await deploy([], config({ env: { VERSION: '2' } }));
+    expect(v2.code).toBe(0);
+    const v2revision = revision();
+    expect(await answer('version 2 token set\n')).toBe('version 2 token set\n');
+    const h = await gantry(['history', '--env', 'staging']);
+    expect(h.code).toBe(0);
+    const { revisions } = JSON.parse(h.stdout) as { revisions: { revision: number; images: string[]; current: boolean }[] };
+    expect(revisions.length).toBeGreaterThanOrEqual(3);
+    expect(revisions.filter((r) => r.current)).toHaveLength(1);
+    expect(revisions.every((r) => r.images.length > 0)).toBe(true);
+    // The revision that ran version 1 (its env is its own immutable ConfigMap).
+    const v1 = revisionRunning('1', 'ok');
+    expect(revisions.map((r) => r.revision)).toContain(v1);
+    const toV1 = await gantry(['rollback', '--env', 'staging', '--to', String(v1)]);
+    expect(toV1.code).toBe(0);
+    expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
+    // Without --to: the revision before the current one, which ran version 2.
+    const back = await gantry(['rollback', '--env', 'staging']);
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ ok: true, to: v2revision });
+    expect(await answer('version 2 token set\n')).toBe('version 2 token set\n');
+  }, 240_000);
+
+  test('scale sets the replicas within backend.maxReplicas and waits for them', async () => {
+    const up = await gantry(['scale', '--env', 'staging', '--replicas', '3']);
+    expect(up.code).toBe(0);
+    expect(kubectl(['-n', ns, 'get', 'deployment', 'web', '-o', 'jsonpath={.status.readyReplicas}'])).toBe('3');
+    const tooMany = await gantry(['scale', '--env', 'staging', '--replicas', '4']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain('backend.maxReplicas');
+  }, 120_000);
+
+  test('an object the API server refuses fails the dry run: nothing at all is applied', async () => {
+    const before = revision();
+    // A Service port out of range passes the template but not the API server's validation.
+    mkdirSync(path.join(repo, 'deploy'), { recursive: true });
+    writeFileSync(path.join(repo, 'deploy', 'svc.yaml.hbs'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {{y environment.namespace}}\n  labels: {{json labels}}\n  annotations: {{json annotations}}\nspec:\n  selector: {{json selector}}\n  ports: [{ name: http, port: 70000, targetPort: http }]\n');
+    try {
+      const r = await deploy([], config({ env: { VERSION: '9' } }));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('E_APPLY_INVALID');
+      expect(r.stderr).toMatch(/service\/web/i);
+    } finally {
+      rmSync(path.join(repo, 'deploy'), { recursive: true, force: true });
+    }
+    expect(revision()).toBe(before);
+    // Not even the new ConfigMap, valid as it is, was created.
+    const versions = (JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-o', 'json'])).items as { data?: Record<string, string> }[]).map((c) => c.data?.VERSION);
+    expect(versions).not.toContain('9');
+  }, 120_000);
+
+  test('two deploys at once do not interleave: the second waits for the lease and says who holds it', async () => {
+    let firstDone = 0;
+    let secondApplied = 0;
+    const first = gantry(['deploy', '--env', 'staging', '--image', image], { config: config({ env: { VERSION: '4' } }) });
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = gantry(['deploy', '--env', 'staging', '--image', image], {
+      env: { CI_JOB_URL: 'https://gitlab.example.com/acme/web/-/jobs/2' },
+      onStderr: (t) => {
+        if (/apply \d+ objects/.test(t) && !secondApplied) secondApplied = Date.now();
+      },
+    });
+    const a = await first;
+    firstDone = Date.now();
+    const b = await second;
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(b.stderr).toContain('waiting for the deploy lease');
+    expect(secondApplied).toBeGreaterThanOrEqual(firstDone - 1000);
+  }, 240_000);
+
+  test('a deploy killed midway is converged by the next run', async () => {
+    const killed = gantry(['deploy', '--env', 'staging', '--image', image], {
+      config: config({ env: { VERSION: '5' } }),
+      env: { GANTRY_DEPLOY_LEASE_SECONDS: '15' },
+      onStderr: (t) => {
+        if (/ready \d\/\d/.test(t)) killed.child.kill('SIGKILL');
+      },
+    });
+    const k = await killed;
+    expect(k.code).toBeNull();
+    const rerun = await gantry(['deploy', '--env', 'staging', '--image', image], { env: { GANTRY_DEPLOY_LEASE_SECONDS: '15' } });
+    expect(rerun.code).toBe(0);
+    expect(await answer('version 5 token set\n')).toBe('version 5 token set\n');
+    // Env ConfigMaps are kept exactly as long as a kept revision names them.
+    const sets = JSON.parse(kubectl(['-n', ns, 'get', 'replicasets', '-o', 'json'])).items as { spec: { template: { spec: { containers: { envFrom: { configMapRef?: { name: string } }[] }[] } } } }[];
+    const named = new Set(sets.map((rs) => rs.spec.template.spec.containers[0]!.envFrom.find((e) => e.configMapRef)!.configMapRef!.name));
+    const configMaps = (JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-l', 'app.kubernetes.io/name=web', '-o', 'json'])).items as { metadata: { name: string } }[]).map((c) => c.metadata.name);
+    expect(configMaps.sort()).toEqual([...named].sort());
+  }, 240_000);
+});

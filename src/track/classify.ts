@@ -57,6 +57,8 @@ const PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageN
 const DEFINITIVE_PULL = /not found|manifest unknown|\b40[13]\b|unauthori[sz]ed|denied|forbidden|invalid reference|couldn't parse image|no such host|does not exist|repository name .* must be/i;
 const START_FAILURES = new Set(['StartError', 'ContainerCannotRun', 'RunContainerError']);
 const TRANSIENT_CREATE = /already in use|context deadline exceeded|DeadlineExceeded|try again/i;
+const TRANSIENT_CONFIG = /failed to sync (configmap|secret) cache|timed out waiting for the condition/i;
+const TRANSIENT_CONFIG_REPEATS = 5;
 // ContainerInstanceCreated=False reasons after which ECI will not create the pod (Aliyun's "Custom conditions of
 // ECI-based pods"); Creating, StockExhaust ("will be used up") and the reboot notices are not failures.
 const ECI_FATAL = new Set(['NoStock', 'StockClose', 'FailedScheduling', 'DiskCapacityQuotaFull', 'CpuOptionsNotSupported', 'CpuOptionsNotValid', 'InsufficientBalance', 'ProviderFailed']);
@@ -278,7 +280,15 @@ function classifyContainer(pod: Pod, cs: ContainerStatus, init: boolean, events:
   const where = `pod ${pod.metadata.name}, ${init ? 'init container' : 'container'} ${cs.name}`;
   const base = { pod: pod.metadata.name, container: cs.name };
 
-  if (waiting?.reason === 'CreateContainerConfigError') return configFailure(pod, cs, waiting.message, events, where);
+  if (waiting?.reason === 'CreateContainerConfigError') {
+    // "failed to sync configmap cache: timed out waiting for the condition" is the kubelet's
+    // informer for a namespace it has just started watching, not a missing object: it clears
+    // on the kubelet's next try (seen on the first pod of a new env ConfigMap). Only if it
+    // keeps coming back is it a failure.
+    const transient = TRANSIENT_CONFIG.test(waiting.message ?? '');
+    const repeats = events.filter((e) => e.reason === 'Failed' && TRANSIENT_CONFIG.test(e.message ?? '')).reduce((n, e) => n + eventCount(e), 0);
+    if (!transient || repeats >= TRANSIENT_CONFIG_REPEATS) return configFailure(pod, cs, waiting.message, events, where);
+  }
 
   if (waiting?.reason && PULL_REASONS.has(waiting.reason)) {
     const f = pullFailure(pod, cs, spec, events, where);

@@ -177,6 +177,27 @@ describe('a missing ConfigMap, Secret or key', () => {
   });
 });
 
+describe('the kubelet not having synced a new ConfigMap yet', () => {
+  // Seen on this cluster (bench/deploy.mjs): the first pod of a new env ConfigMap waits in
+  // CreateContainerConfigError "failed to sync configmap cache" for a second, then starts.
+  function syncing(count: number) {
+    const { pod, events } = load('config-missing-configmap');
+    const p = structuredClone(pod);
+    const message = 'failed to sync configmap cache: timed out waiting for the condition';
+    p.status!.containerStatuses![0]!.state = { waiting: { reason: 'CreateContainerConfigError', message } };
+    const failed = { ...structuredClone(events[0]!), reason: 'Failed', type: 'Warning', message: `Error: ${message}`, count };
+    return classifyPod(p, [failed], later);
+  }
+
+  test('is not a failure while it clears on the next tries', () => {
+    expect(syncing(1)).toBeUndefined();
+  });
+
+  test('is a failure when it keeps coming back', () => {
+    expect(syncing(5)!.code).toBe('E_ROLLOUT_CONFIG');
+  });
+});
+
 describe('a pod that cannot be scheduled', () => {
   const { pod, events } = load('unschedulable-cpu');
   const since = Date.parse('2026-11-22T04:33:10Z');

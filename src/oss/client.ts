@@ -26,8 +26,9 @@ export interface OssStore extends ObjectStore {
 /** Files above this size go up in parts (parallel, and resumable by the client). */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 
-export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore {
-  const client = new OSS({
+/** The ali-oss client for a target: HTTPS unless an http:// endpoint is given, 60 s timeout. */
+export function ossClient(target: OssTarget): OSS {
+  return new OSS({
     bucket: target.bucket,
     region: target.region,
     accessKeyId: target.accessKeyId,
@@ -35,6 +36,10 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
     ...(target.endpoint ? { endpoint: target.endpoint, secure: target.endpoint.startsWith('https:') } : { secure: true }),
     timeout: 60_000,
   });
+}
+
+export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore {
+  const client = ossClient(target);
   const fail = (doing: string) => (error: unknown) => {
     throw ossError(doing, target, error);
   };

@@ -5,10 +5,9 @@
 // unknown path answers index.html with 200, not 404), so the request goes through the client's
 // own signed `request()` with the XML built here. A bucket has one website configuration, so it
 // always describes the live site under the base prefix, never a preview.
-import OSS from 'ali-oss';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
-import { ossError, type OssTarget } from './client.js';
+import { ossClient, ossError, type OssTarget } from './client.js';
 import { retryTransient } from './publish.js';
 
 /** frontend.website in gantry.yaml. */
@@ -190,15 +189,7 @@ interface RawOssClient {
 
 /** GET/PUT ?website on the bucket through ali-oss's signing, with transient failures retried. */
 export function ossWebsiteApi(ctx: Ctx, target: OssTarget, retries: number): WebsiteApi {
-  // The same client options as openOss (src/oss/client.ts).
-  const client = new OSS({
-    bucket: target.bucket,
-    region: target.region,
-    accessKeyId: target.accessKeyId,
-    accessKeySecret: target.accessKeySecret,
-    ...(target.endpoint ? { endpoint: target.endpoint, secure: target.endpoint.startsWith('https:') } : { secure: true }),
-    timeout: 60_000,
-  }) as unknown as RawOssClient;
+  const client = ossClient(target) as unknown as RawOssClient;
   const fail = (doing: string) => (error: unknown) => {
     throw websiteError(doing, target, error);
   };

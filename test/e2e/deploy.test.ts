@@ -3,6 +3,7 @@
 // through the pull secret Gantry creates. Every failure class is made real and must fail
 // fast with its code and evidence, and afterwards the previous version must answer again.
 import { execFileSync, spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -86,6 +87,23 @@ function gantry(args: string[], options: { config?: object; env?: Record<string,
 const deploy = (extra: string[] = [], cfg: object = config()) => gantry(['deploy', '--env', 'staging', '--image', image, ...extra], { config: cfg });
 
 /**
+ * One GET on a new connection. fetch() keeps connections alive, and a kept connection stays
+ * with the pod it was first routed to, even after that pod left the Service: this test app,
+ * like any Node app run as PID 1 without a SIGTERM handler, keeps serving until it is killed.
+ */
+function getFresh(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : `HTTP ${res.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/**
  * Waits until the Service, through kube-proxy, answers `expected` as a client in the cluster
  * would see it, and returns what it answered last. kube-proxy follows an endpoint change within
  * about a second, so right after a rollout the previous version may still answer once.
@@ -96,15 +114,19 @@ async function answer(expected: string, seconds = 15): Promise<string> {
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
     try {
-      const r = await fetch(`http://${ip}:80/`, { signal: AbortSignal.timeout(2000) });
-      last = r.ok ? await r.text() : `HTTP ${r.status}`;
+      last = await getFresh(`http://${ip}:80/`);
       if (last === expected) return last;
     } catch (error) {
       last = String(error);
     }
     await new Promise((res) => setTimeout(res, 300));
   }
-  return last;
+  // What the cluster looked like, so a failed expectation shows why.
+  const state = [
+    kubectl(['-n', ns, 'get', 'pods', '-o', 'wide']),
+    kubectl(['-n', ns, 'get', 'endpointslices', '-o', 'jsonpath={range .items[*].endpoints[*]}{.targetRef.name} {.addresses[0]} ready={.conditions.ready} terminating={.conditions.terminating}{"\\n"}{end}']),
+  ].join('\n');
+  return `${last}\n--- cluster state:\n${state}`;
 }
 
 const revision = () => Number(kubectl(['-n', ns, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']));
@@ -176,6 +198,14 @@ describe('gantry deploy on the real cluster', () => {
     const again = await deploy();
     expect(again.code).toBe(0);
     expect(revision()).toBe(1);
+    // A changed K8S_SECRET_ value changes the pod template's checksum: the pods roll.
+    const rotated = await gantry(['deploy', '--env', 'staging', '--image', image], { env: { K8S_SECRET_API_TOKEN: `${secretValue}-rotated` } });
+    expect(rotated.code).toBe(0);
+    expect(revision()).toBe(2);
+    expect(rotated.stderr).not.toContain(`${secretValue}-rotated`);
+    const back = await deploy();
+    expect(back.code).toBe(0);
+    expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
   }, 180_000);
 
   const failures: [string, () => Promise<Run>, string, RegExp][] = [
@@ -212,16 +242,23 @@ describe('gantry deploy on the real cluster', () => {
   }, 180_000);
 
   test('history lists revisions with image and commit; rollback --to brings one back and tracks it', async () => {
-    const v2 = await deploy([], config({ env: { VERSION: '2' } }));
+    const commit = 'c0ffee'.padEnd(40, '0');
+    const pipelineUrl = 'https://gitlab.example.com/acme/web/-/pipelines/4242';
+    const v2 = await gantry(['deploy', '--env', 'staging', '--image', image], {
+      config: config({ env: { VERSION: '2' } }),
+      env: { CI: 'true', CI_COMMIT_SHA: commit, CI_COMMIT_REF_NAME: 'k8s-backend', CI_PIPELINE_URL: pipelineUrl, GITLAB_USER_LOGIN: 'alice' },
+    });
     expect(v2.code).toBe(0);
     const v2revision = revision();
     expect(await answer('version 2 token set\n')).toBe('version 2 token set\n');
     const h = await gantry(['history', '--env', 'staging']);
     expect(h.code).toBe(0);
-    const { revisions } = JSON.parse(h.stdout) as { revisions: { revision: number; images: string[]; current: boolean }[] };
+    const { revisions } = JSON.parse(h.stdout) as { revisions: { revision: number; images: string[]; current: boolean; commit?: string; pipelineUrl?: string; deployedBy?: string }[] };
     expect(revisions.length).toBeGreaterThanOrEqual(3);
     expect(revisions.filter((r) => r.current)).toHaveLength(1);
     expect(revisions.every((r) => r.images.length > 0)).toBe(true);
+    // The newest revision says which commit, pipeline and person deployed it.
+    expect(revisions.find((r) => r.current)).toMatchObject({ revision: v2revision, commit, pipelineUrl, deployedBy: 'alice' });
     // The revision that ran version 1 (its env is its own immutable ConfigMap).
     const v1 = revisionRunning('1', 'ok');
     expect(revisions.map((r) => r.revision)).toContain(v1);

@@ -9,6 +9,7 @@ import { GantryError } from '../src/errors.js';
 import { defaultPullHost } from '../src/image/acr.js';
 import type { K8sObject } from '../src/render/render.js';
 import { configOptions, parseStepArgs, stepTarget } from './args.js';
+import { reportToMr } from './mr-note.js';
 import { renderEnvironment, writeManifests } from './render.js';
 
 export const usage =
@@ -90,6 +91,7 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
         const pruned = await kube.pruneConfigMaps(ctx, kc, namespace, name, view.labels);
         if (pruned.length > 0) ctx.logger.info(`deleted ${pruned.length} env ConfigMap(s) no kept revision uses: ${pruned.join(', ')}`);
         await writeReport(values.dotenv, cwd, { GANTRY_ENVIRONMENT_URL: url, GANTRY_IMAGE: view.image, GANTRY_NAMESPACE: namespace, GANTRY_REVISION: String(revision) });
+        await reportToMr(ctx, { status: 'deployed', environment: envName, url: url || undefined, image: view.image, mr: values.mr });
         process.stdout.write(`${JSON.stringify({ environment: envName, namespace, image: view.image, revision, url, elapsedMs: result.elapsedMs, files: manifests.map((m) => path.join(outDir, m.file)) })}\n`);
         return 0;
       }
@@ -113,6 +115,7 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
           else ctx.logger.error(`the rollback did not become available either: ${again.code}: ${again.message}`);
         });
       }
+      await reportToMr(ctx, { status: 'failed', environment: envName, image: view.image, mr: values.mr, diagnosis: { code: result.code, message: result.message, evidence: result.evidence } });
       process.stdout.write(`${JSON.stringify({ environment: envName, namespace, image: view.image, failed: result.code, message: result.message, rolledBackTo: !values['no-rollback'] && previous && previous !== current ? previous : null })}\n`);
       throw failure;
     }, {

@@ -15,7 +15,9 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   history: { summary: 'list the revisions of an environment with image, commit, pipeline and who deployed', load: async () => (await import('../scripts/operate.js')).history },
   rollback: { summary: 'bring back the previous (or --to) revision and track it', load: async () => (await import('../scripts/operate.js')).rollback },
   scale: { summary: 'set the replicas of an environment within backend.maxReplicas', load: async () => (await import('../scripts/operate.js')).scale },
+  stop: { summary: 'remove a merge request preview: its namespace and its frontend files (works without gantry.yaml)', load: async () => (await import('../scripts/stop.js')).stop },
   validate: { summary: 'check gantry.yaml and report every problem', load: async () => (await import('../scripts/validate.js')).validate },
+  'mr-note': { summary: "create or update Gantry's note on the merge request (status, preview URL, commit, image, diagnosis)", load: async () => (await import('../scripts/mr-note.js')).mrNote },
   schema: { summary: 'print the JSON Schema of gantry.yaml (for editors)', load: async () => (await import('../scripts/validate.js')).schema },
 };
 

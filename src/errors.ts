@@ -51,6 +51,10 @@ export const catalogue = {
   E_ROLLOUT_DELETED: { exitCode: 1, title: 'The Deployment was deleted during the rollout' },
   E_ROLLOUT_ABORTED: { exitCode: 1, title: 'Tracking the rollout was cancelled' },
   E_INTERNAL: { exitCode: 1, title: 'Unexpected error' },
+  E_GITLAB_TOKEN: { exitCode: 2, title: 'No GitLab API token' },
+  E_GITLAB_ACCESS: { exitCode: 1, title: 'GitLab refused the token' },
+  E_GITLAB_UNREACHABLE: { exitCode: 1, title: 'The GitLab API cannot be reached' },
+  E_GITLAB_API: { exitCode: 1, title: 'The GitLab API refused a request' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -1,0 +1,197 @@
+// gantry stop: remove a merge request's preview, the namespace <app>-mr-<iid> (waiting until it
+// is gone) and the frontend files under previews/mr-<iid>/. GitLab runs it as the review
+// environment's stop job with GIT_STRATEGY none, so there may be no checkout: everything it
+// needs can come from flags (the review component passes its inputs), and gantry.yaml is read
+// only when it is there. It works when the deploy failed or never ran, and a preview that is
+// already gone is success.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Ctx } from '../src/context.js';
+import { GantryError, isGantryError } from '../src/errors.js';
+import { reportToMr } from './mr-note.js';
+import { ciContextFromEnv } from '../src/ci/context.js';
+import { dnsLabel } from '../src/names/names.js';
+import { parseStepArgs, stepTarget } from './args.js';
+
+export const usage =
+  'gantry stop --env review [--mr <iid>] [--app <name>] [--namespace <name>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>]';
+
+/** Only namespaces Gantry made are deleted: a wrong --namespace must not take anything else down. */
+const MANAGED_BY = 'app.kubernetes.io/managed-by';
+
+export async function stop(argv: string[], ctx: Ctx): Promise<number> {
+  const { values: raw } = parseStepArgs('stop', argv, {
+    config: { type: 'string' },
+    cwd: { type: 'string', short: 'C' },
+    env: { type: 'string', short: 'e' },
+    mr: { type: 'string' },
+    app: { type: 'string' },
+    namespace: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    bucket: { type: 'string' },
+    region: { type: 'string' },
+    endpoint: { type: 'string' },
+    prefix: { type: 'string' },
+    timeout: { type: 'string' },
+  }, usage);
+  if (raw.help) {
+    ctx.logger.info(`usage: ${usage}`);
+    return 0;
+  }
+  // The CI component passes every input, empty ones included: empty means not given.
+  const values = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '')) as typeof raw;
+  const { cwd, env, envName } = stepTarget('stop', { ...values, env: values.env ?? 'review' }, ctx, usage);
+  if (envName !== 'review') {
+    throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, { fix: 'use --env review (gantry rollback and scale are for the other environments)' });
+  }
+  const ci = ciContextFromEnv(env);
+  if (!ci.mrIid) throw new GantryError('E_INPUT', 'gantry stop needs the merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
+  const timeout = Number(values.timeout ?? 300);
+  if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {
+    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 5 to 3600`, { fix: 'e.g. --timeout 300 (the default)' });
+  }
+
+  // gantry.yaml when there is one (a stop job with a checkout, a laptop); flags win over it.
+  const configFile = values.config ?? env.GANTRY_CONFIG ?? ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
+  let app = values.app ?? env.GANTRY_APP;
+  let namespace: string | undefined;
+  let kubeconfigVar = values.kubeconfig;
+  let frontend: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined } | undefined;
+  if (configFile) {
+    const [{ loadConfig }, { targetOf }] = await Promise.all([import('../src/config/load.js'), import('../src/render/view.js')]);
+    const { config } = await loadConfig({ cwd, env, file: configFile });
+    app ??= config.app;
+    if (config.environments.review) {
+      if (app === config.app) namespace = targetOf(config, 'review', ci).namespace;
+      kubeconfigVar ??= config.environments.review.kubeconfig;
+    }
+    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix };
+    ctx.logger.info(`read ${configFile}`);
+  }
+  app ??= env.CI_PROJECT_NAME;
+  if (!app) throw new GantryError('E_INPUT', 'gantry stop does not know the app', { fix: 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP' });
+  const placeholders = (text: string) => text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '');
+  namespace = values.namespace ? dnsLabel(placeholders(values.namespace)) : namespace ?? dnsLabel(`${app}-mr-${ci.mrIid}`);
+  const { kubeconfigVariable } = await import('../src/kube/config.js');
+  kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
+  if (values.bucket) frontend = { bucket: values.bucket, region: values.region ?? frontend?.region, endpoint: values.endpoint ?? frontend?.endpoint, prefix: values.prefix ?? frontend?.prefix };
+  if (frontend && !frontend.region) throw new GantryError('E_INPUT', `--bucket ${frontend.bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
+
+  const started = Date.now();
+  // Both halves always run, so one failing does not leave the other behind; errors come after.
+  const [ns, fe] = await Promise.allSettled([
+    ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, kubeconfigVar, namespace, timeout)),
+    frontend
+      ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => stopFrontend(ctx, cwd, envName, ci.mrIid!, app, frontend, configFile))
+      : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
+  ]);
+  const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failures.length > 1) ctx.logger.error(`also failed: ${failures.slice(1).map((e) => (e as Error).message).join('; ')}`);
+  if (failures.length > 0) throw failures[0];
+  const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
+  ctx.logger.info(`preview of merge request !${ci.mrIid} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr: ci.mrIid, url: '' });
+  process.stdout.write(
+    `${JSON.stringify({ environment: envName, mr: ci.mrIid, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: `${frontend.prefix ? `${frontend.prefix.replace(/\/$/, '')}/` : ''}previews/mr-${ci.mrIid}/` } : null, dryRun: ctx.dryRun })}\n`,
+  );
+  return 0;
+}
+
+/** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
+async function deleteNamespace(ctx: Ctx, variable: string, name: string, timeoutSeconds: number): Promise<string> {
+  const kube = await import('../src/kube/index.js');
+  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, variable);
+  try {
+    const client = kube.kubeClient(ctx, kc);
+    const ref = { apiVersion: 'v1', kind: 'Namespace', name };
+    let existing: { metadata?: { labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string } } | undefined;
+    try {
+      existing = await client.read(ref);
+    } catch (error) {
+      // A deployer that may not read Namespace objects may still be allowed to delete its own.
+      if (!(isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN')) throw error;
+      ctx.logger.warn(`cannot read namespace ${name} (no permission): deleting it without checking its labels`);
+      existing = { metadata: { labels: { [MANAGED_BY]: 'gantry' } } };
+    }
+    if (!existing) {
+      ctx.logger.info(`namespace ${name} does not exist: nothing to delete (the deploy never ran, or the preview was already stopped)`);
+      return 'already gone';
+    }
+    if (existing.metadata?.labels?.[MANAGED_BY] !== 'gantry') {
+      throw new GantryError('E_INPUT', `namespace ${name} was not created by Gantry (no label ${MANAGED_BY}=gantry): not deleting it`, {
+        fix: 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
+      });
+    }
+    if (ctx.dryRun) {
+      await client.remove(ref, { dryRun: true });
+      ctx.logger.info(`dry run: would delete namespace ${name}`);
+      return 'would delete';
+    }
+    const terminating = existing.status?.phase === 'Terminating';
+    if (!terminating && !(await client.remove(ref))) return 'already gone';
+    ctx.logger.info(terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`);
+    const started = Date.now();
+    const deadline = started + timeoutSeconds * 1000;
+    let delay = 250;
+    for (;;) {
+      let current: { status?: { phase?: string } } | undefined;
+      try {
+        current = await client.read(ref);
+      } catch (error) {
+        if (isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN') {
+          // Without read access the namespace's own objects tell: they vanish with it.
+          current = await client.list('v1', 'ConfigMap', name, { limit: 1 }).then(() => ({}), (e: unknown) => {
+            if (isGantryError(e) && (e.code === 'E_KUBE_NOT_FOUND' || e.code === 'E_KUBE_FORBIDDEN')) return undefined;
+            throw e;
+          });
+        } else throw error;
+      }
+      if (!current) break;
+      if (Date.now() > deadline) {
+        throw new GantryError('E_KUBE_API', `namespace ${name} is still terminating after ${timeoutSeconds} s`, {
+          details: [`kubectl get namespace ${name} -o yaml shows what holds it (status.conditions, finalizers)`],
+          fix: 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout',
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+    ctx.logger.info(`namespace ${name} is gone (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return 'deleted';
+  } finally {
+    await dispose();
+  }
+}
+
+/**
+ * The frontend half is `gantry frontend --stop`, the same code path. Without a gantry.yaml it is
+ * given a minimal one that names the bucket (and nothing else is read from it).
+ */
+async function stopFrontend(
+  ctx: Ctx,
+  cwd: string,
+  envName: string,
+  mrIid: string,
+  app: string,
+  target: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined },
+  configFile: string | undefined,
+): Promise<string> {
+  const { frontend } = await import('./upload-frontend.js');
+  const overrides = [`frontend.bucket=${target.bucket}`, `frontend.region=${target.region}`, ...(target.endpoint ? [`frontend.endpoint=${target.endpoint}`] : []), ...(target.prefix ? [`frontend.prefix=${target.prefix}`] : [])].flatMap((s) => ['--set-string', s]);
+  if (configFile) {
+    await frontend(['--env', envName, '--stop', '--mr', mrIid, '--config', configFile, '-C', cwd, ...overrides], ctx);
+    return 'deleted';
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'gantry-stop-'));
+  try {
+    const file = path.join(dir, 'gantry.yaml');
+    const YAML = (await import('yaml')).default;
+    await writeFile(file, YAML.stringify({ app, frontend: { dir: '.', bucket: target.bucket, region: target.region, ...(target.endpoint ? { endpoint: target.endpoint } : {}), ...(target.prefix ? { prefix: target.prefix } : {}) }, environments: { [envName]: {} } }));
+    await frontend(['--env', envName, '--stop', '--mr', mrIid, '--config', file, '-C', dir], ctx);
+    return 'deleted';
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,181 @@
+// The GitLab API client: @gitbeaker/rest resources pointed at CI_SERVER_URL, with the token
+// registered as a secret, errors mapped to the catalogue, and idempotent calls retried.
+//
+// Tokens, in order of preference:
+//   GANTRY_GITLAB_TOKEN  a project, group or personal access token with the `api` scope (role
+//                        Developer or higher), sent as PRIVATE-TOKEN. Needed for MR notes.
+//   CI_JOB_TOKEN         sent as JOB-TOKEN. GitLab only lets a job token call a short list of
+//                        endpoints (docs.gitlab.com/ci/jobs/ci_job_token/#job-token-access):
+//                        Environments (list/show/stop, since 16.2), Deployments, Releases, Jobs
+//                        artifacts, Packages and the container registry, among others. It may
+//                        NOT read merge requests or create/edit notes, on GitLab.com or
+//                        self-managed (gitlab-org/gitlab#545150 asks for it), so `upsertMrNote`,
+//                        `mrState` and `listOpenMrIids` need GANTRY_GITLAB_TOKEN; a job token
+//                        answers 401 there. `stopEnvironment` works with either.
+import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest';
+import pRetry from 'p-retry';
+import type { Ctx } from '../context.js';
+import { GantryError } from '../errors.js';
+
+export type GitlabTokenKind = 'private' | 'job';
+
+export interface GitlabClient {
+  /** The instance, e.g. https://gitlab.example.com (CI_SERVER_URL): the only host ever called. */
+  host: string;
+  tokenKind: GitlabTokenKind;
+  /** Which variable the token came from, for messages. */
+  tokenVariable: 'GANTRY_GITLAB_TOKEN' | 'CI_JOB_TOKEN';
+  notes: MergeRequestNotes;
+  mergeRequests: MergeRequests;
+  environments: Environments;
+  /** Transient failures (5xx, resets, timeouts) of idempotent calls are retried this often. */
+  retries: number;
+  minTimeoutMs: number;
+}
+
+export interface GitlabClientOptions {
+  retries?: number;
+  /** First retry delay; doubles up to 4 s. */
+  minTimeoutMs?: number;
+  /** Per request, pages included. */
+  timeoutMs?: number;
+}
+
+/** The instance URL from CI_SERVER_URL, else CI_API_V4_URL without its /api/v4. */
+export function gitlabHost(env: NodeJS.ProcessEnv): string {
+  // GANTRY_GITLAB_URL first: a self-managed instance whose API is reached by another address
+  // from the runners than the one GitLab announces in CI_SERVER_URL.
+  const explicit = env.GANTRY_GITLAB_URL?.trim();
+  const fromServer = env.CI_SERVER_URL?.trim();
+  const fromApi = env.CI_API_V4_URL?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+  const raw = explicit || fromServer || fromApi;
+  if (!raw) {
+    throw new GantryError('E_INPUT', 'no GitLab instance: CI_SERVER_URL (or CI_API_V4_URL) is not set', {
+      fix: 'GitLab CI sets it; outside CI export CI_SERVER_URL=https://gitlab.example.com',
+    });
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new GantryError('E_INPUT', `CI_SERVER_URL=${raw} is not a URL`, { fix: 'e.g. CI_SERVER_URL=https://gitlab.example.com' });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new GantryError('E_INPUT', `CI_SERVER_URL=${raw}: only http(s) URLs are GitLab instances`, { fix: 'e.g. CI_SERVER_URL=https://gitlab.example.com' });
+  }
+  // A relative-URL install (https://host/gitlab) keeps its path; the query and fragment never matter.
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, options: GitlabClientOptions = {}): GitlabClient {
+  const host = gitlabHost(env);
+  const privateToken = env.GANTRY_GITLAB_TOKEN?.trim();
+  const jobToken = env.CI_JOB_TOKEN?.trim();
+  // Both are masked even when only one is used: either may end up in an error text.
+  ctx.logger.addSecret(env.GANTRY_GITLAB_TOKEN);
+  ctx.logger.addSecret(env.CI_JOB_TOKEN);
+  if (!privateToken && !jobToken) {
+    throw new GantryError('E_GITLAB_TOKEN', 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set', {
+      details: ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'],
+      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
+    });
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const auth = privateToken ? { token: privateToken } : { jobToken: jobToken! };
+  const base = { host, queryTimeout: timeoutMs, ...auth };
+  return {
+    host,
+    tokenKind: privateToken ? 'private' : 'job',
+    tokenVariable: privateToken ? 'GANTRY_GITLAB_TOKEN' : 'CI_JOB_TOKEN',
+    notes: new MergeRequestNotes(base),
+    mergeRequests: new MergeRequests(base),
+    environments: new Environments(base),
+    retries: options.retries ?? Number(env.GANTRY_GITLAB_RETRIES ?? 3),
+    minTimeoutMs: options.minTimeoutMs ?? 500,
+  };
+}
+
+/** The HTTP status of a failed gitbeaker call, if GitLab answered at all. */
+export function gitlabStatus(error: unknown): number | undefined {
+  const cause = (error as { cause?: { response?: { status?: unknown } } })?.cause;
+  const status = cause?.response?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** 5xx answers, resets, refused connections and timeouts; never 4xx. */
+export function isTransientGitlabError(error: unknown): boolean {
+  if (error instanceof GantryError) return false;
+  const status = gitlabStatus(error);
+  if (status !== undefined) return status >= 500;
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  // gitbeaker's own GitbeakerRetryError means it already retried 429/502 ten times.
+  if (e?.name === 'GitbeakerRetryError') return false;
+  return /GitbeakerTimeoutError|TimeoutError|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|UND_ERR_SOCKET|other side closed|socket hang up|fetch failed/i.test(
+    `${e?.name ?? ''} ${e?.message ?? ''} ${e?.cause?.code ?? ''} ${e?.cause?.message ?? ''}`,
+  );
+}
+
+/** A failed gitbeaker call as a catalogue error, with what was being done. */
+export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 'tokenVariable'>, doing: string, error: unknown): GantryError {
+  if (error instanceof GantryError) return error;
+  const status = gitlabStatus(error);
+  const description = String((error as { cause?: { description?: unknown } })?.cause?.description ?? (error as Error)?.message ?? error).slice(0, 300);
+  if (status === 401 || status === 403) {
+    const jobTokenHint = gitlab.tokenKind === 'job'
+      ? 'CI_JOB_TOKEN cannot read merge requests or write notes; set GANTRY_GITLAB_TOKEN to a project access token (role Developer, scope api)'
+      : 'check that GANTRY_GITLAB_TOKEN is not expired or revoked, has the api scope and at least the Developer role in the project';
+    return new GantryError('E_GITLAB_ACCESS', `${doing}: GitLab answered ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'} for ${gitlab.tokenVariable}`, {
+      details: [`${gitlab.host}: ${description}`],
+      fix: jobTokenHint,
+      cause: error,
+    });
+  }
+  if (status !== undefined) {
+    return new GantryError('E_GITLAB_API', `${doing}: GitLab answered ${status}: ${description}`, {
+      details: [`instance: ${gitlab.host}`],
+      fix: status === 404 ? 'check CI_PROJECT_ID and the merge request iid; GitLab also answers 404 for projects the token cannot see' : 'see the message above; retry the job if GitLab was having trouble',
+      cause: error,
+    });
+  }
+  const cause = (error as { cause?: { code?: string } })?.cause?.code;
+  return new GantryError('E_GITLAB_UNREACHABLE', `${doing}: ${(error as Error)?.message ?? String(error)}${cause ? ` (${cause})` : ''}`, {
+    details: [`instance: ${gitlab.host}`],
+    fix: 'check CI_SERVER_URL and that the runner can reach it; retry the job if GitLab was down',
+    cause: error,
+  });
+}
+
+/**
+ * Runs one API call: idempotent calls (GET, PUT of the same body, stopping an environment)
+ * are retried on transient failures with bounded exponential backoff, logged; creating a note
+ * is not, since a retry after a lost answer would post it twice.
+ */
+export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: string, options: { idempotent: boolean }, call: () => Promise<T>): Promise<T> {
+  // fetch's errors can come from another realm (a test VM, a worker): p-retry only retries
+  // `instanceof Error`, so such errors are re-thrown as local ones with the same name, message and cause.
+  const attempt = () =>
+    call().catch((error: unknown) => {
+      if (error instanceof Error || typeof error !== 'object' || error === null) throw error;
+      const e = error as { name?: string; message?: string; cause?: unknown };
+      throw Object.assign(new Error(e.message ?? String(error), { cause: e.cause }), { name: e.name ?? 'Error' });
+    });
+  try {
+    if (!options.idempotent) return await attempt();
+    return await pRetry(attempt, {
+      retries: gitlab.retries,
+      minTimeout: gitlab.minTimeoutMs,
+      maxTimeout: 4000,
+      factor: 2,
+      signal: ctx.signal,
+      shouldRetry: (error) => isTransientGitlabError(error),
+      onFailedAttempt: (error) => {
+        // p-retry 6 calls this even when shouldRetry said no: log real retries only.
+        if (error.retriesLeft > 0 && isTransientGitlabError(error)) {
+          ctx.logger.warn(`${gitlabError(gitlab, doing, error).message}; retrying (${error.retriesLeft} left)`);
+        }
+      },
+    });
+  } catch (error) {
+    throw gitlabError(gitlab, doing, error);
+  }
+}

@@ -1,0 +1,107 @@
+// The CI components (ci-templates/*.yml, spec:inputs) and their classic include twins
+// (ci-templates/classic/*.yml, variables), as gitlab-ci-local expands them in a project: the
+// rules that keep deploys safe hold in both forms.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { repoRoot } from '../support/fixtures.js';
+import { exampleRepo } from '../support/tmp-repo.js';
+
+const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+type Job = Record<string, any>;
+
+function expand(ci: string, args: string[] = []): { code: number | null; jobs: Record<string, Job>; output: string } {
+  const repo = exampleRepo({ branch: 'k8s-backend', withCiTemplates: true, files: { '.gitlab-ci.yml': ci } });
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB')));
+  const r = spawnSync(gcl, ['--no-color', '--preview', ...args], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
+  const jobs = r.status === 0 ? (YAML.parse(r.stdout) as Record<string, Job>) : {};
+  return { code: r.status, jobs, output: `${r.stdout}\n${r.stderr}` };
+}
+
+const stages = 'stages: [build, test, deploy, review, production]\n';
+const components = `${stages}include:
+  - local: ci-templates/backend.yml
+    inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry }
+  - local: ci-templates/review.yml
+    inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry, app: hello, auto_stop_in: 1 week, bucket: acme-hello-web, region: oss-cn-hangzhou }
+  - local: ci-templates/frontend.yml
+    inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry }
+  - local: ci-templates/cleanup.yml
+    inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry }
+`;
+const classic = `${stages}include:
+  - local: ci-templates/classic/backend.yml
+  - local: ci-templates/classic/review.yml
+  - local: ci-templates/classic/frontend.yml
+  - local: ci-templates/classic/cleanup.yml
+variables:
+  GANTRY_JOB_IMAGE: registry.acme.test/devops/gantry:1.4.2
+  GANTRY: npx gantry
+  GANTRY_APP: hello
+`;
+
+describe.each([
+  ['the components', components],
+  ['the classic includes', classic],
+])('%s', (_name, ci) => {
+  const { code, jobs, output } = expand(ci);
+  const visible = Object.entries(jobs).filter(([name, job]) => !name.startsWith('.') && typeof job === 'object' && job && 'script' in job);
+
+  test('define the backend, review, frontend and cleanup jobs', () => {
+    expect(output).not.toContain('error');
+    expect(code).toBe(0);
+    expect(visible.map(([n]) => n).sort()).toEqual(
+      ['deploy-staging', 'gantry-build', 'gantry-build-review', 'gantry-cleanup-previews', 'gantry-frontend', 'promote-production', 'review', 'rollback-production', 'rollback-staging', 'stop-review'].sort(),
+    );
+  });
+
+  test('only builds are interruptible; every deploying job holds its environment\'s resource group', () => {
+    for (const [name, job] of visible) expect([name, job.interruptible === true]).toEqual([name, name.startsWith('gantry-build')]);
+    for (const name of ['deploy-staging', 'promote-production', 'rollback-staging', 'rollback-production', 'review', 'stop-review', 'gantry-frontend']) {
+      expect([name, typeof jobs[name]!.resource_group]).toEqual([name, 'string']);
+    }
+    expect(jobs['deploy-staging']!.resource_group).toBe(jobs['rollback-staging']!.resource_group);
+    expect(jobs['promote-production']!.resource_group).toBe(jobs['rollback-production']!.resource_group);
+    expect(jobs['promote-production']!.resource_group).not.toBe(jobs['deploy-staging']!.resource_group);
+  });
+
+  test('production is a manual promote of the build\'s digest, never a rebuild', () => {
+    const promote = jobs['promote-production']!;
+    expect(promote.rules[0].when).toBe('manual');
+    expect(promote.needs).toEqual(expect.arrayContaining([expect.objectContaining({ job: 'gantry-build', artifacts: true }), expect.objectContaining({ job: 'deploy-staging', artifacts: false })]));
+    expect(promote.script.join('\n')).toMatch(/(gantry|\$GANTRY) deploy --env "(production|\$GANTRY_DEPLOY_ENV)"/);
+    expect(promote.script.join('\n')).not.toContain('build');
+    expect(jobs['deploy-staging']!.environment.url).toBe('$GANTRY_ENVIRONMENT_URL');
+    expect(jobs['deploy-staging']!.artifacts.reports.dotenv).toBe('gantry-deploy.env');
+  });
+
+  test('every job runs the job image and the configured command', () => {
+    for (const [name, job] of visible) {
+      expect([name, job.image?.name ?? job.image]).toEqual([name, expect.stringMatching(/^(registry\.acme\.test\/devops\/gantry:1\.4\.2|\$GANTRY_JOB_IMAGE)$/)]);
+      expect([name, job.script.join('\n')]).toEqual([name, expect.stringMatching(/^(npx gantry|\$GANTRY) /m)]);
+    }
+  });
+
+  test('the preview registers its environment with a stop job that needs no checkout', () => {
+    const review = jobs.review!;
+    expect(review.environment).toMatchObject({ name: 'review/$CI_COMMIT_REF_SLUG', url: '$GANTRY_ENVIRONMENT_URL', on_stop: 'stop-review' });
+    expect(review.environment.auto_stop_in).toMatch(/^(1 week|\$GANTRY_REVIEW_AUTO_STOP_IN)$/);
+    const stop = jobs['stop-review']!;
+    expect(stop.variables.GIT_STRATEGY).toBe('none');
+    expect(stop.environment).toEqual({ name: 'review/$CI_COMMIT_REF_SLUG', action: 'stop' });
+    expect(stop.rules[0].when).toBe('manual');
+    expect(stop.needs).toEqual([]);
+    expect(stop.script.join(' ')).toMatch(/^(npx gantry|\$GANTRY) stop --env review --app "(hello|\$GANTRY_APP)"/);
+    expect(jobs['gantry-cleanup-previews']!.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
+  });
+});
+
+test('the components declare their inputs', () => {
+  const inputs = (name: string) => Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
+  expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv']);
+  expect(inputs('review')).toEqual(['image', 'gantry', 'app', 'namespace', 'kubeconfig', 'frontend', 'bucket', 'region', 'endpoint', 'auto_stop_in', 'build_stage', 'stage', 'dotenv']);
+  expect(inputs('frontend')).toEqual(['image', 'gantry', 'branch', 'environment', 'stage', 'website']);
+  expect(inputs('cleanup')).toEqual(['image', 'gantry', 'stage']);
+});
+

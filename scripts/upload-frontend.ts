@@ -30,6 +30,9 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
   }
 
+  // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
+  // git runs while the modules load.
+  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../src/ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
   const [{ loadConfig }, { scanDir }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention] = await Promise.all([
     import('../src/config/load.js'),
     import('../src/oss/files.js'),
@@ -45,8 +48,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   if (!config.environments[envName]) {
     throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
   }
-  // Outside CI the commit comes from git (for ?v= and the release record).
-  const ci = ciContextFromEnv(env, env.CI_COMMIT_SHA ? {} : await (await import('../src/ci/git.js')).gitFacts(cwd));
+  const ci = ciContextFromEnv(env, await git);
   if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
   const accessKeyId = env.GANTRY_OSS_ACCESS_KEY_ID;
   const accessKeySecret = env.GANTRY_OSS_ACCESS_KEY_SECRET;

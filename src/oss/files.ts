@@ -43,7 +43,9 @@ export async function scanDir(dir: string): Promise<LocalFile[]> {
   // 0.35 s, against 0.85 s for 32 read streams in flight, whose cost is per-file round trips
   // through the thread pool, not hashing). Only very large files are streamed.
   const out: LocalFile[] = [];
-  for (const key of names) {
+  for (const [i, key] of names.entries()) {
+    // Let the event loop run now and then: the bucket listing runs alongside the scan.
+    if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
     const full = path.join(dir, key);
     const name = key.slice(key.lastIndexOf('/') + 1);
     const { size } = statSync(full);

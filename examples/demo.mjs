@@ -33,6 +33,8 @@ function fail(message) {
   process.exit(1);
 }
 function printTimings() {
+  // GANTRY_DEMO_TIMINGS=<file>: the same timings as JSON, for bench/pipeline.mjs.
+  if (process.env.GANTRY_DEMO_TIMINGS) writeFileSync(process.env.GANTRY_DEMO_TIMINGS, JSON.stringify({ steps: timings, total: (Date.now() - t0) / 1000 }));
   console.error('\ndemo: timings');
   for (const [name, seconds] of timings) console.error(`  ${name.padEnd(44)} ${seconds.toFixed(1).padStart(6)} s`);
   console.error(`  ${'total'.padEnd(44)} ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s`);
@@ -87,6 +89,8 @@ const repo = await step('repository (copy + commit)', async () => {
   cpSync(path.join(root, 'examples', 'hello-node'), dir, { recursive: true });
   cpSync(path.join(root, 'ci-templates'), path.join(dir, 'ci-templates'), { recursive: true });
   writeFileSync(path.join(dir, '.gitignore'), '.gitlab-ci-local/\nrendered/\n');
+  // GANTRY_DEMO_CHANGE appends a line to server.js: a one-line source change (bench/pipeline.mjs).
+  if (process.env.GANTRY_DEMO_CHANGE) writeFileSync(path.join(dir, 'server.js'), `${readFileSync(path.join(dir, 'server.js'), 'utf8')}\n// ${process.env.GANTRY_DEMO_CHANGE}\n`);
   const git = $({ cwd: dir, quiet: true });
   await git`git init -q -b k8s-backend`;
   await git`git add -A`;

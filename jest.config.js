@@ -10,5 +10,8 @@ export default {
   },
   testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
+  // One test file at a time: the e2e files share one cluster, registry and Docker engine, and
+  // test/e2e/track.test.ts restarts the API server on purpose.
+  maxWorkers: 1,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
 };

@@ -54,8 +54,8 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   }
 
   // gantry.yaml when there is one (a stop job with a checkout, a laptop); flags win over it.
-  const configFile = values.config ?? env.GANTRY_CONFIG ?? ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
-  let app = values.app ?? env.GANTRY_APP;
+  const configFile = values.config || env.GANTRY_CONFIG || ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
+  let app = values.app || env.GANTRY_APP || undefined; // an empty GANTRY_APP (the classic include declares it) is unset
   let namespace: string | undefined;
   let kubeconfigVar = values.kubeconfig;
   let frontend: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined } | undefined;
@@ -79,24 +79,56 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   if (values.bucket) frontend = { bucket: values.bucket, region: values.region ?? frontend?.region, endpoint: values.endpoint ?? frontend?.endpoint, prefix: values.prefix ?? frontend?.prefix };
   if (frontend && !frontend.region) throw new GantryError('E_INPUT', `--bucket ${frontend.bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
 
+  const result = await stopPreview(ctx, { mr: ci.mrIid, app, namespace, kubeconfigVariable: kubeconfigVar, frontend, cwd, configFile, timeoutSeconds: timeout });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  return 0;
+}
+
+/** Where one merge request's preview lives: what `gantry stop` works out from its flags and gantry.yaml. */
+export interface PreviewTarget {
+  mr: string;
+  app: string;
+  namespace: string;
+  /** The CI variable that holds the review cluster's kubeconfig. */
+  kubeconfigVariable: string;
+  frontend?: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined } | undefined;
+  cwd: string;
+  configFile?: string | undefined;
+  timeoutSeconds: number;
+}
+
+export interface StopPreviewResult {
+  environment: 'review';
+  mr: string;
+  namespace: string;
+  namespaceResult: string;
+  frontend: { bucket: string; prefix: string } | null;
+  dryRun: boolean;
+}
+
+/**
+ * Removes one preview (namespace and frontend prefix) and updates the merge request's note to
+ * stopped. `gantry stop` runs it for its merge request, `gantry cleanup-previews` for each one
+ * that is merged or closed.
+ */
+export async function stopPreview(ctx: Ctx, target: PreviewTarget): Promise<StopPreviewResult> {
+  const envName = 'review';
+  const { mr, app, namespace, frontend, cwd, configFile } = target;
   const started = Date.now();
   // Both halves always run, so one failing does not leave the other behind; errors come after.
   const [ns, fe] = await Promise.allSettled([
-    ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, kubeconfigVar, namespace, timeout)),
+    ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, target.kubeconfigVariable, namespace, target.timeoutSeconds)),
     frontend
-      ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => stopFrontend(ctx, cwd, envName, ci.mrIid!, app, frontend, configFile))
+      ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => stopFrontend(ctx, cwd, envName, mr, app, frontend, configFile))
       : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
   ]);
   const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
   if (failures.length > 1) ctx.logger.error(`also failed: ${failures.slice(1).map((e) => (e as Error).message).join('; ')}`);
   if (failures.length > 0) throw failures[0];
   const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
-  ctx.logger.info(`preview of merge request !${ci.mrIid} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr: ci.mrIid, url: '' });
-  process.stdout.write(
-    `${JSON.stringify({ environment: envName, mr: ci.mrIid, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: `${frontend.prefix ? `${frontend.prefix.replace(/\/$/, '')}/` : ''}previews/mr-${ci.mrIid}/` } : null, dryRun: ctx.dryRun })}\n`,
-  );
-  return 0;
+  ctx.logger.info(`preview of merge request !${mr} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr, url: '' });
+  return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: `${frontend.prefix ? `${frontend.prefix.replace(/\/$/, '')}/` : ''}previews/mr-${mr}/` } : null, dryRun: ctx.dryRun };
 }
 
 /** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */

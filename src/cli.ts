@@ -16,9 +16,12 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   rollback: { summary: 'bring back the previous (or --to) revision and track it', load: async () => (await import('../scripts/operate.js')).rollback },
   scale: { summary: 'set the replicas of an environment within backend.maxReplicas', load: async () => (await import('../scripts/operate.js')).scale },
   stop: { summary: 'remove a merge request preview: its namespace and its frontend files (works without gantry.yaml)', load: async () => (await import('../scripts/stop.js')).stop },
+  'cleanup-previews': { summary: 'remove the previews of merged or closed merge requests (scheduled; needs GANTRY_GITLAB_TOKEN)', load: async () => (await import('../scripts/cleanup-previews.js')).cleanupPreviews },
   validate: { summary: 'check gantry.yaml and report every problem', load: async () => (await import('../scripts/validate.js')).validate },
   'mr-note': { summary: "create or update Gantry's note on the merge request (status, preview URL, commit, image, diagnosis)", load: async () => (await import('../scripts/mr-note.js')).mrNote },
   schema: { summary: 'print the JSON Schema of gantry.yaml (for editors)', load: async () => (await import('../scripts/validate.js')).schema },
+  init: { summary: 'set a repository up: gantry.yaml, .gitlab-ci.yml with the Gantry components, a deploy/ override skeleton', load: async () => (await import('../scripts/init.js')).init },
+  doctor: { summary: "check an environment's CI variables, registry login, cluster rights, OSS and GitLab token", load: async () => (await import('../scripts/doctor.js')).doctor },
 };
 
 function version(): string {

@@ -55,6 +55,8 @@ export const catalogue = {
   E_GITLAB_ACCESS: { exitCode: 1, title: 'GitLab refused the token' },
   E_GITLAB_UNREACHABLE: { exitCode: 1, title: 'The GitLab API cannot be reached' },
   E_GITLAB_API: { exitCode: 1, title: 'The GitLab API refused a request' },
+  E_INIT_NO_PACKAGE: { exitCode: 2, title: 'gantry init found no package.json' },
+  E_INIT_EXISTS: { exitCode: 2, title: 'gantry init would overwrite a file' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;

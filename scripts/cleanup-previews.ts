@@ -1,0 +1,264 @@
+// gantry cleanup-previews: the scheduled sweep behind GitLab's stop jobs. It finds every preview
+// still standing (namespaces <app>-mr-<iid> labelled managed-by=gantry, OSS prefixes
+// <prefix>previews/mr-<iid>/), asks GitLab which of those merge requests are merged, closed or
+// deleted, and removes exactly those with the code of `gantry stop`, note update included. An
+// open merge request's preview is never touched. One failed removal does not stop the others;
+// it makes the exit code 1. stdout is one JSON summary: removed, kept, errors.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from '../src/context.js';
+import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
+import { dnsLabel } from '../src/names/names.js';
+import { parseStepArgs } from './args.js';
+import { stopPreview, type PreviewTarget, type StopPreviewResult } from './stop.js';
+
+export const usage =
+  'gantry cleanup-previews [--app <name>] [--namespace <template with {app} and {iid}>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>] [--dry-run]';
+
+const MANAGED_BY = 'app.kubernetes.io/managed-by';
+
+type Frontend = NonNullable<PreviewTarget['frontend']>;
+
+export interface CleanupSummary {
+  app: string;
+  projectId: string;
+  removed: (StopPreviewResult & { state: string })[];
+  kept: { mr: string; namespace: string | null; prefix: string | null }[];
+  errors: { mr: string; state: string; code: string; message: string }[];
+  dryRun: boolean;
+}
+
+export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number> {
+  const { values: raw } = parseStepArgs('cleanup-previews', argv, {
+    config: { type: 'string' },
+    cwd: { type: 'string', short: 'C' },
+    app: { type: 'string' },
+    namespace: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    bucket: { type: 'string' },
+    region: { type: 'string' },
+    endpoint: { type: 'string' },
+    prefix: { type: 'string' },
+    timeout: { type: 'string' },
+  }, usage);
+  if (raw.help) {
+    ctx.logger.info(`usage: ${usage}`);
+    return 0;
+  }
+  // As in `gantry stop`: a CI component passes empty inputs, and empty means not given.
+  const values = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '')) as typeof raw;
+  const env = ctx.env;
+  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const timeout = Number(values.timeout ?? 300);
+  if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {
+    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 5 to 3600`, { fix: 'e.g. --timeout 300 (the default, per namespace)' });
+  }
+  // Which merge requests are still open is the whole point: without a token that may read them,
+  // nothing may be removed. CI_JOB_TOKEN is no substitute (GitLab answers 401 for merge requests).
+  if (!env.GANTRY_GITLAB_TOKEN?.trim()) {
+    throw new GantryError('E_GITLAB_TOKEN', 'gantry cleanup-previews needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed', {
+      details: ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it'],
+      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
+    });
+  }
+  const projectId = env.CI_PROJECT_ID;
+  if (!projectId) {
+    throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
+  }
+
+  // gantry.yaml when there is one (the scheduled pipeline has a checkout); flags win over it.
+  const configFile = values.config ?? env.GANTRY_CONFIG ?? ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
+  // An empty GANTRY_APP (the classic review include declares it empty) is not an app.
+  let app = values.app ?? (env.GANTRY_APP || undefined);
+  let namespaceTemplate = values.namespace;
+  let kubeconfigVar = values.kubeconfig;
+  let frontend: Frontend | undefined;
+  if (configFile) {
+    const { loadConfig } = await import('../src/config/load.js');
+    const { config } = await loadConfig({ cwd, env, file: configFile });
+    app ??= config.app;
+    const review = config.environments.review;
+    if (review) {
+      if (app === config.app) namespaceTemplate ??= review.namespace;
+      kubeconfigVar ??= review.kubeconfig;
+    }
+    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix };
+    ctx.logger.info(`read ${configFile}`);
+  }
+  app ??= env.CI_PROJECT_NAME || undefined;
+  if (!app) throw new GantryError('E_INPUT', 'gantry cleanup-previews does not know the app', { fix: 'pass --app (the app of gantry.yaml), or set GANTRY_APP' });
+  const { kubeconfigVariable } = await import('../src/kube/config.js');
+  kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
+  if (values.bucket) frontend = { bucket: values.bucket, region: values.region ?? frontend?.region, endpoint: values.endpoint ?? frontend?.endpoint, prefix: values.prefix ?? frontend?.prefix };
+  if (frontend && !frontend.region) throw new GantryError('E_INPUT', `--bucket ${frontend.bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
+  const oss = frontend ? ossCredentials(ctx, frontend) : undefined;
+  const names = namespaceNames(app, namespaceTemplate ?? '{app}-mr-{iid}');
+  if (!names) {
+    ctx.logger.warn(`the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`);
+  }
+  const previewsBase = frontend ? `${frontend.prefix ? `${frontend.prefix.replace(/\/$/, '')}/` : ''}previews/` : '';
+
+  // What is standing: both listings, each naming merge request iids.
+  const [namespaces, prefixes] = await ctx.logger.section('gantry_cleanup_list', `find the previews of ${app}`, () =>
+    Promise.all([
+      names ? listPreviewNamespaces(ctx, kubeconfigVar!, names) : Promise.resolve(new Map<string, string>()),
+      frontend && oss ? listPreviewPrefixes(ctx, oss, previewsBase) : Promise.resolve(new Map<string, string>()),
+    ]),
+  );
+  for (const [iid, ns] of namespaces) ctx.logger.info(`!${iid}: namespace ${ns}`);
+  for (const [iid, prefix] of prefixes) ctx.logger.info(`!${iid}: ${frontend!.bucket}/${prefix}`);
+  const iids = [...new Set([...namespaces.keys(), ...prefixes.keys()])].sort((a, b) => Number(a) - Number(b));
+
+  const summary: CleanupSummary = { app, projectId, removed: [], kept: [], errors: [], dryRun: ctx.dryRun };
+  if (iids.length === 0) {
+    ctx.logger.info(`no previews of ${app}: nothing to clean up`);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return 0;
+  }
+
+  const { gitlabFromEnv, previewsToRemove } = await import('../src/gitlab/index.js');
+  const gitlab = gitlabFromEnv(ctx, env);
+  const verdicts = await ctx.logger.section('gantry_cleanup_gitlab', `ask GitLab about ${iids.length} merge request(s)`, () =>
+    previewsToRemove(ctx, gitlab, projectId, iids.map(Number)),
+  );
+  const stale = new Map(verdicts.map((v) => [String(v.iid), v.state]));
+  for (const iid of iids) {
+    if (stale.has(iid)) continue;
+    ctx.logger.info(`!${iid} is open: its preview stays`);
+    summary.kept.push({ mr: iid, namespace: namespaces.get(iid) ?? null, prefix: prefixes.get(iid) ?? null });
+  }
+
+  // One at a time: each waits for its namespace to be gone, and the log sections stay in order.
+  await frontendJsonToLog(ctx, async () => {
+    for (const [iid, state] of stale) {
+      ctx.logger.info(`!${iid} is ${state}: ${ctx.dryRun ? 'would remove' : 'removing'} its preview`);
+      try {
+        const result = await stopPreview(ctx, {
+          mr: iid,
+          app,
+          namespace: namespaces.get(iid) ?? names?.nameOf(iid) ?? dnsLabel(`${app}-mr-${iid}`),
+          kubeconfigVariable: kubeconfigVar!,
+          frontend,
+          cwd,
+          configFile,
+          timeoutSeconds: timeout,
+        });
+        summary.removed.push({ ...result, state });
+      } catch (error) {
+        const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
+        ctx.logger.error(`!${iid}: ${formatError(e)}`);
+        summary.errors.push({ mr: iid, state, code: e.code, message: e.message });
+      }
+    }
+  });
+
+  ctx.logger.info(`${summary.removed.length} preview(s) ${ctx.dryRun ? 'would be ' : ''}removed, ${summary.kept.length} kept (open), ${summary.errors.length} failed`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return summary.errors.length > 0 ? 1 : 0;
+}
+
+/**
+ * The preview namespace of a merge request, and the reverse: which iid a namespace belongs to.
+ * The template is gantry.yaml's environments.review.namespace ({app}, {iid}, {env}), or
+ * <app>-mr-<iid>. A match is only believed when the iid maps back to exactly that name, so a
+ * name shortened with a hash, or another app's namespace, is never taken for a preview.
+ */
+export function namespaceNames(app: string, template: string): { nameOf(iid: string): string; iidOf(name: string): string | undefined } | undefined {
+  if (!template.includes('{iid}') || template.includes('{slug}')) return undefined;
+  const nameOf = (iid: string) => dnsLabel(template.replaceAll('{app}', app).replaceAll('{env}', 'review').replaceAll('{iid}', iid));
+  // dnsLabel keeps digits as they are: a probe iid marks where the iid lands in the name.
+  const probe = '918273645';
+  const sample = nameOf(probe);
+  if (sample.split(probe).length !== 2) return undefined;
+  const [before, after] = sample.split(probe).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const pattern = new RegExp(`^${before}([1-9][0-9]*)${after}$`);
+  return {
+    nameOf,
+    iidOf(name) {
+      const iid = pattern.exec(name)?.[1];
+      return iid !== undefined && nameOf(iid) === name ? iid : undefined;
+    },
+  };
+}
+
+/** iid -> namespace, for the namespaces Gantry made (label managed-by=gantry) whose name is a preview's. */
+async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNullable<ReturnType<typeof namespaceNames>>): Promise<Map<string, string>> {
+  const kube = await import('../src/kube/index.js');
+  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, variable);
+  try {
+    let items: { metadata?: { name?: string } }[];
+    try {
+      items = await kube.kubeClient(ctx, kc).list('v1', 'Namespace', '', { labelSelector: `${MANAGED_BY}=gantry` });
+    } catch (error) {
+      if (isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN') {
+        throw new GantryError('E_KUBE_FORBIDDEN', `list namespaces: ${error.message}`, {
+          details: error.details,
+          fix: `the kubeconfig in ${variable} must be allowed to list namespaces (a ClusterRole with get/list/delete on namespaces), as the review deployer that creates them`,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const found = new Map<string, string>();
+    for (const item of items) {
+      const name = item.metadata?.name ?? '';
+      const iid = names.iidOf(name);
+      if (iid) found.set(iid, name);
+    }
+    return found;
+  } finally {
+    await dispose();
+  }
+}
+
+function ossCredentials(ctx: Ctx, frontend: Frontend) {
+  const accessKeyId = ctx.env.GANTRY_OSS_ACCESS_KEY_ID;
+  const accessKeySecret = ctx.env.GANTRY_OSS_ACCESS_KEY_SECRET;
+  if (!accessKeyId || !accessKeySecret) {
+    throw new GantryError('E_INPUT', `no OSS credentials to list the frontend previews in ${frontend.bucket}`, {
+      fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may list and delete in the bucket)',
+    });
+  }
+  ctx.logger.addSecret(accessKeySecret);
+  return { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, accessKeyId, accessKeySecret };
+}
+
+/** iid -> prefix, from a delimiter listing of <base>: one entry per mr-<iid>/ "directory", whatever it holds. */
+async function listPreviewPrefixes(ctx: Ctx, target: import('../src/oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
+  const [{ ossClient, ossError }, { retryTransient }] = await Promise.all([import('../src/oss/client.js'), import('../src/oss/publish.js')]);
+  const client = ossClient(target);
+  const retries = Number(ctx.env.GANTRY_OSS_RETRIES ?? 3);
+  const found = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const query = { prefix: base, delimiter: '/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
+    const page = (await retryTransient(ctx, `list ${target.bucket}/${base}`, retries, () => client.listV2(query as never, {})).catch((error: unknown) => {
+      throw ossError(`list ${target.bucket}/${base}`, target, error);
+    })) as { prefixes?: string[] | null; nextContinuationToken?: string };
+    for (const prefix of page.prefixes ?? []) {
+      const iid = /^mr-([1-9][0-9]*)\/$/.exec(prefix.slice(base.length))?.[1];
+      if (iid) found.set(iid, prefix);
+    }
+    token = page.nextContinuationToken || undefined;
+  } while (token);
+  return found;
+}
+
+/**
+ * `gantry frontend --stop`, which stopPreview runs, prints its own JSON line. This command's
+ * stdout is its one summary, so while the previews are removed those lines go to the log.
+ */
+async function frontendJsonToLog<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    for (const line of (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')).split('\n')) if (line) ctx.logger.info(line);
+    const done = rest.find((r): r is () => void => typeof r === 'function');
+    done?.();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+}

@@ -1,0 +1,119 @@
+// gantry init: set a repository up for Gantry. Reads package.json and the main file, then
+// writes gantry.yaml, .gitlab-ci.yml (Gantry's components) and a deploy/ override skeleton.
+// All or nothing: every check (existing files, the generated gantry.yaml validating) runs
+// before the first byte is written.
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseConfigText } from '../src/config/load.js';
+import type { Ctx } from '../src/context.js';
+import { GantryError } from '../src/errors.js';
+import { detectProject, readProjectFacts, type ProjectFacts } from '../src/init/detect.js';
+import { componentsFor, renderDeployReadme, renderGantryYaml, renderGitlabCi, type InitPlan } from '../src/init/files.js';
+import { parseStepArgs } from './args.js';
+
+export const usage = 'gantry init [-C <dir>] [--app <name>] [--port <N>] [--force]';
+
+export async function init(argv: string[], ctx: Ctx): Promise<number> {
+  const { values } = parseStepArgs('init', argv, {
+    cwd: { type: 'string', short: 'C' },
+    app: { type: 'string' },
+    port: { type: 'string' },
+    force: { type: 'boolean' },
+  }, usage);
+  if (values.help) {
+    ctx.logger.info(`usage: ${usage}`);
+    return 0;
+  }
+  const dir = path.resolve(ctx.cwd, values.cwd ?? '.');
+  if (values.app !== undefined && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.app)) {
+    throw new GantryError('E_USAGE', `--app ${values.app}: not a DNS label`, { fix: 'lowercase letters, digits and "-", starting with a letter, at most 63 characters, e.g. --app shop-api' });
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!/^[0-9]+$/.test(values.port!) || port < 1 || port > 65535)) {
+    throw new GantryError('E_USAGE', `--port ${values.port}: a port is a whole number from 1 to 65535`, { fix: 'e.g. --port 3000' });
+  }
+
+  let facts: ProjectFacts | undefined;
+  try {
+    facts = readProjectFacts(dir);
+  } catch (error) {
+    throw new GantryError('E_INPUT', `${path.join(dir, 'package.json')} is not valid JSON: ${(error as Error).message}`, { fix: 'correct package.json (npm pkg get name shows whether npm can read it)' });
+  }
+  if (!facts) {
+    throw new GantryError('E_INIT_NO_PACKAGE', `no package.json in ${dir}: gantry init sets up a Node.js repository`, {
+      fix: 'run it at the root of the Node app (or pass -C <dir>); a new app starts with npm init -y',
+    });
+  }
+
+  const detected = detectProject(facts);
+  const plan: InitPlan = {
+    app: values.app ?? detected.app.value,
+    port: port ?? detected.port.value,
+    healthPath: detected.healthPath.value,
+    frontend: detected.frontend,
+  };
+  ctx.logger.info(`app ${plan.app} (${values.app ? '--app' : detected.app.source})`);
+  ctx.logger.info(`port ${plan.port} (${port ? '--port' : detected.port.source})`);
+  ctx.logger.info(`health path ${plan.healthPath} (${detected.healthPath.source})`);
+  ctx.logger.info(plan.frontend ? `frontend: ${plan.frontend.build ?? '(no build)'} -> ${plan.frontend.dir} (${plan.frontend.source})` : 'frontend: none (no build script with a bundler such as vite or webpack, no frontend/ directory)');
+
+  const files: { file: string; text: string }[] = [
+    { file: 'gantry.yaml', text: renderGantryYaml(plan) },
+    { file: '.gitlab-ci.yml', text: renderGitlabCi(plan) },
+    { file: 'deploy/README.md', text: renderDeployReadme() },
+    { file: 'deploy/partials/.gitkeep', text: '' },
+  ];
+
+  // Every check before any write.
+  const existing = files.map((f) => f.file).filter((f) => existsSync(path.join(dir, f)));
+  if (existsSync(path.join(dir, 'gantry.yml'))) existing.push('gantry.yml');
+  if (existing.length > 0 && !values.force) {
+    throw new GantryError('E_INIT_EXISTS', `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${dir}; nothing was written`, {
+      fix: 'move them aside, or pass --force to overwrite them',
+    });
+  }
+  // What init writes must pass `gantry validate` as it is: a failure here is Gantry's bug.
+  parseConfigText(files[0]!.text, 'gantry.yaml (generated)', { env: {} });
+
+  const written = files.map((f) => ({ file: f.file, action: existsSync(path.join(dir, f.file)) ? 'overwritten' : 'created' }));
+  if (ctx.dryRun) {
+    for (const w of written) ctx.logger.info(`would write ${w.file}`);
+  } else {
+    await writeAll(dir, files);
+    for (const w of written) ctx.logger.info(`${w.action} ${w.file}`);
+    ctx.logger.info('next: set the CI/CD variables listed in .gitlab-ci.yml, edit the CHANGE lines of gantry.yaml, then run gantry doctor --env staging');
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      dir,
+      app: plan.app,
+      port: plan.port,
+      healthPath: plan.healthPath,
+      frontend: plan.frontend ?? null,
+      components: componentsFor(plan),
+      detected: { app: detected.app.source, port: detected.port.source, healthPath: detected.healthPath.source, main: detected.main ?? null },
+      dryRun: ctx.dryRun,
+      files: written,
+    })}\n`,
+  );
+  return 0;
+}
+
+/** Writes every file to a temporary sibling first and renames them into place once all are written. */
+async function writeAll(dir: string, files: { file: string; text: string }[]): Promise<void> {
+  const temps: { temp: string; target: string }[] = [];
+  try {
+    for (const f of files) {
+      const target = path.join(dir, f.file);
+      await mkdir(path.dirname(target), { recursive: true });
+      const temp = `${target}.gantry-init-${process.pid}.tmp`;
+      temps.push({ temp, target });
+      await writeFile(temp, f.text);
+    }
+  } catch (error) {
+    await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
+    throw new GantryError('E_INPUT', `cannot write into ${dir}: ${(error as Error).message}; nothing was written`, { fix: 'check that the directory is writable', cause: error });
+  }
+  for (const t of temps) await rename(t.temp, t.target);
+}

@@ -1,0 +1,93 @@
+// Whether the registry accepts the push credentials, without Docker: GET /v2/ with basic auth,
+// and when the registry answers 401 with `WWW-Authenticate: Bearer realm=...` (ACR, Docker
+// Hub, Harbor), the token flow of the distribution spec: ask the realm for a token with the
+// same basic auth, then GET /v2/ with it. The password only ever goes into Authorization.
+import type { Ctx } from '../context.js';
+import { GantryError } from '../errors.js';
+
+export interface RegistryLogin {
+  host: string;
+  user: string;
+  password: string;
+}
+
+export interface RegistryCheckResult {
+  url: string;
+  /** basic: /v2/ accepted basic auth; bearer: a token from the realm was accepted. */
+  scheme: 'basic' | 'bearer';
+}
+
+/** http:// for a registry on this machine (a test or a port-forward), https:// everywhere else. */
+export function registryBaseUrl(host: string): string {
+  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const local = hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '::1';
+  return `${local ? 'http' : 'https'}://${host}`;
+}
+
+/** The auth-params of a WWW-Authenticate challenge: Bearer realm="...",service="...",scope="...". */
+export function parseChallenge(header: string | null): { scheme: string; params: Record<string, string> } | undefined {
+  if (!header) return undefined;
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) params[p[1]!.toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+  return { scheme: m[1]!.toLowerCase(), params };
+}
+
+export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options: { timeoutMs?: number } = {}): Promise<RegistryCheckResult> {
+  ctx.logger.addSecret(login.password);
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const base = registryBaseUrl(login.host);
+  const url = `${base}/v2/`;
+  const basic = `Basic ${Buffer.from(`${login.user}:${login.password}`).toString('base64')}`;
+  ctx.logger.addSecret(basic.slice(6));
+  const fix = 'check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password set under "Access Credential", not the console password)';
+  const refused = (status: number, where: string) =>
+    new GantryError('E_REGISTRY_AUTH', `${login.host} refused the credentials of ${login.user} (${where} answered ${status})`, { fix });
+
+  const get = async (target: string, authorization: string, readJson = false): Promise<{ status: number; ok: boolean; headers: Headers; json: unknown }> => {
+    try {
+      const res = await fetch(target, { headers: { authorization, 'user-agent': 'gantry-doctor' }, redirect: 'follow', signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]) });
+      let json: unknown;
+      if (readJson && res.ok) json = await res.json().catch(() => undefined);
+      // Otherwise only the status and headers matter: free the connection.
+      else await res.body?.cancel().catch(() => undefined);
+      return { status: res.status, ok: res.ok, headers: res.headers, json };
+    } catch (error) {
+      const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+      const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : `${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}`;
+      throw new GantryError('E_REGISTRY_UNREACHABLE', `GET ${new URL(target).origin}${new URL(target).pathname}: ${why}`, {
+        fix: `check registry.pushHost (${login.host}) and that this runner can reach it over ${base.split(':')[0]}`,
+        cause: error,
+      });
+    }
+  };
+
+  const first = await get(url, basic);
+  if (first.ok) return { url, scheme: 'basic' };
+  if (first.status !== 401) {
+    throw new GantryError('E_REGISTRY_UNREACHABLE', `GET ${url} answered ${first.status}: not a Docker registry API`, { fix: `check registry.pushHost (${login.host})` });
+  }
+  const challenge = parseChallenge(first.headers.get('www-authenticate'));
+  if (challenge?.scheme !== 'bearer' || !challenge.params.realm) throw refused(401, '/v2/');
+
+  // The token endpoint takes the same basic auth; service and scope come from the challenge.
+  let realm: URL;
+  try {
+    realm = new URL(challenge.params.realm);
+  } catch {
+    throw new GantryError('E_REGISTRY_UNREACHABLE', `${login.host} names an unusable token realm "${challenge.params.realm}"`, { fix: `check registry.pushHost (${login.host})` });
+  }
+  if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
+  if (challenge.params.scope) realm.searchParams.set('scope', challenge.params.scope);
+  const tokenAnswer = await get(realm.toString(), basic, true);
+  if (tokenAnswer.status === 401 || tokenAnswer.status === 403) throw refused(tokenAnswer.status, `the token service ${realm.origin}${realm.pathname}`);
+  if (!tokenAnswer.ok) throw new GantryError('E_REGISTRY_UNREACHABLE', `the token service ${realm.origin}${realm.pathname} answered ${tokenAnswer.status}`, { fix: 'retry later; the registry is having trouble' });
+  const body = (tokenAnswer.json ?? {}) as { token?: unknown; access_token?: unknown };
+  const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' && body.access_token ? body.access_token : undefined;
+  if (!token) throw new GantryError('E_REGISTRY_UNREACHABLE', `the token service ${realm.origin}${realm.pathname} answered without a token`, { fix: `check registry.pushHost (${login.host})` });
+  ctx.logger.addSecret(token);
+  const second = await get(url, `Bearer ${token}`);
+  if (second.ok) return { url, scheme: 'bearer' };
+  throw refused(second.status, '/v2/ with the token');
+}

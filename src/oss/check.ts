@@ -1,0 +1,15 @@
+// Whether the OSS key pair may read the bucket: list at most one key under the prefix. Read-only;
+// a write permission is only proven by a publish.
+import type { Ctx } from '../context.js';
+import { ossClient, ossError, type OssTarget } from './client.js';
+
+export async function checkOssAccess(ctx: Ctx, target: OssTarget, prefix: string, options: { timeoutMs?: number } = {}): Promise<{ bucket: string; prefix: string; keys: number }> {
+  ctx.logger.addSecret(target.accessKeySecret);
+  const client = ossClient(target);
+  try {
+    const page = await client.listV2({ prefix, 'max-keys': '1' } as never, { timeout: options.timeoutMs ?? 5000 });
+    return { bucket: target.bucket, prefix, keys: (page.objects ?? []).length };
+  } catch (error) {
+    throw ossError(`list ${target.bucket}/${prefix}`, target, error);
+  }
+}

@@ -1,0 +1,334 @@
+// gantry init and gantry doctor, run as a user runs them (the built CLI), against the local
+// cluster, the htpasswd registry on 127.0.0.1:5001, and the OSS and GitLab test servers.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { adminKubeconfig, authRegistry, kubectl, namespacedKubeconfig, registryAuth, requireCluster } from '../support/cluster.js';
+import { repoRoot } from '../support/fixtures.js';
+import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
+import { startOssServer, type OssServer } from '../support/oss-server.js';
+import { cliPath, exampleRepo, git } from '../support/tmp-repo.js';
+
+const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k))) as Record<string, string>;
+}
+
+/** The CLI, asynchronously: the test servers answer from this process while it runs. */
+function gantry(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...cleanEnv(), ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+beforeAll(() => {
+  // The e2e tests run the built CLI: build it from this checkout.
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repoRoot, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);
+}, 120_000);
+
+describe('gantry init', () => {
+  const fresh = () => exampleRepo({ remove: ['gantry.yaml', '.gitlab-ci.yml'] });
+
+  test('in the example app it writes a gantry.yaml that validates, a pipeline of the right components and a deploy/ skeleton', async () => {
+    const repo = fresh();
+    const r = await gantry(['init'], repo);
+    expect(r.stderr).toContain('frontend: npm run build:frontend -> frontend/dist');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ app: 'hello-node', port: 3000, healthPath: '/healthz', components: ['backend', 'review', 'frontend'] });
+    expect(summary.detected.port).toContain('server.js');
+    expect(summary.files.map((f: { file: string }) => f.file)).toEqual(['gantry.yaml', '.gitlab-ci.yml', 'deploy/README.md', 'deploy/partials/.gitkeep']);
+    expect(summary.files.every((f: { action: string }) => f.action === 'created')).toBe(true);
+
+    expect(readFileSync(path.join(repo, 'gantry.yaml'), 'utf8')).toMatch(/^# yaml-language-server: \$schema=/);
+    const validate = await gantry(['validate'], repo);
+    expect(validate.stderr).toContain('gantry.yaml is valid: app hello-node, environments staging, production, review');
+    expect(validate.code).toBe(0);
+    // Not copies of the templates: a README that says how, and an empty partials directory.
+    expect(readFileSync(path.join(repo, 'deploy', 'README.md'), 'utf8')).toContain('cp node_modules/gantry/deploy/deploy.yaml.hbs deploy/');
+    expect(existsSync(path.join(repo, 'deploy', 'partials', '.gitkeep'))).toBe(true);
+    expect(existsSync(path.join(repo, 'deploy', 'deploy.yaml.hbs'))).toBe(false);
+    // The rendered manifests use Gantry's default templates (the skeleton overrides nothing).
+    expect((await gantry(['render', '--env', 'staging', '--out', 'out'], repo)).code).toBe(0);
+
+    const ci = YAML.parse(readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8'));
+    expect(ci.include.map((i: { component: string }) => i.component)).toEqual(['backend', 'review', 'frontend'].map((n) => `$CI_SERVER_FQDN/devops/gantry/${n}@1`));
+    // Every input it fills in is one the component declares.
+    for (const include of ci.include as { component: string; inputs: Record<string, unknown> }[]) {
+      const name = /gantry\/(\w+)@1$/.exec(include.component)![1]!;
+      const spec = YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs;
+      for (const key of Object.keys(include.inputs)) expect([name, key, key in spec]).toEqual([name, key, true]);
+    }
+  }, 60_000);
+
+  test('gitlab-ci-local expands the pipeline (components served from this checkout) into the backend, review and frontend jobs', async () => {
+    const repo = exampleRepo({ branch: 'k8s-backend', remove: ['gantry.yaml', '.gitlab-ci.yml'] });
+    expect((await gantry(['init'], repo)).code).toBe(0);
+    // Components resolve against a GitLab instance; locally the same files are included by path.
+    const text = readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8');
+    writeFileSync(path.join(repo, '.gitlab-ci.yml'), text.replace(/component: \$CI_SERVER_FQDN\/devops\/gantry\/(\w+)@1/g, 'local: ci-templates/$1.yml'));
+    cpSync(path.join(repoRoot, 'ci-templates'), path.join(repo, 'ci-templates'), { recursive: true });
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'gantry init');
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB')));
+    const r = spawnSync(gcl, ['--no-color', '--preview'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    const jobs = YAML.parse(r.stdout) as Record<string, { script?: string[]; stage?: string }>;
+    const visible = Object.keys(jobs).filter((n) => !n.startsWith('.') && jobs[n] && typeof jobs[n] === 'object' && 'script' in jobs[n]!);
+    expect(visible.sort()).toEqual(['deploy-staging', 'gantry-build', 'gantry-build-review', 'gantry-frontend', 'promote-production', 'review', 'rollback-production', 'rollback-staging', 'stop-review'].sort());
+    expect(jobs['stop-review']!.script!.join('\n')).toContain('--app "hello-node"');
+    expect(jobs['stop-review']!.script!.join('\n')).toContain('--bucket "hello-node-web"');
+    const list = spawnSync(gcl, ['--no-color', '--list'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
+    expect(list.status).toBe(0);
+    // On the deploy branch the backend jobs are the ones that run; previews need a merge request.
+    const listed = list.stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean);
+    expect(listed.sort()).toEqual(['deploy-staging', 'gantry-build', 'promote-production', 'rollback-production', 'rollback-staging']);
+  }, 120_000);
+
+  test('refuses to overwrite, naming the file and writing nothing at all; --force overwrites', async () => {
+    const repo = fresh();
+    writeFileSync(path.join(repo, '.gitlab-ci.yml'), 'mine: true\n');
+    const r = await gantry(['init'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('E_INIT_EXISTS');
+    expect(r.stderr).toContain('.gitlab-ci.yml already exists');
+    expect(r.stderr).toContain('--force');
+    expect(r.stdout).toBe('');
+    // All or nothing: not even the files that did not exist.
+    expect(readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8')).toBe('mine: true\n');
+    expect(existsSync(path.join(repo, 'gantry.yaml'))).toBe(false);
+    expect(existsSync(path.join(repo, 'deploy'))).toBe(false);
+
+    const forced = await gantry(['init', '--force', '--app', 'shop', '--port', '8080'], repo);
+    expect(forced.code).toBe(0);
+    const files = JSON.parse(forced.stdout).files as { file: string; action: string }[];
+    expect(files.find((f) => f.file === '.gitlab-ci.yml')!.action).toBe('overwritten');
+    expect(files.find((f) => f.file === 'gantry.yaml')!.action).toBe('created');
+    expect(readFileSync(path.join(repo, 'gantry.yaml'), 'utf8')).toMatch(/^app: shop$/m);
+    expect(readFileSync(path.join(repo, 'gantry.yaml'), 'utf8')).toMatch(/^ {2}port: 8080$/m);
+  }, 60_000);
+
+  test('without package.json it exits 2 with what to do; bad flags exit 2', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gantry-empty-'));
+    const r = await gantry(['init', '-C', dir], repoRoot);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('E_INIT_NO_PACKAGE');
+    expect(r.stderr).toContain('npm init -y');
+    expect(existsSync(path.join(dir, 'gantry.yaml'))).toBe(false);
+    expect((await gantry(['init', '-C', fresh(), '--port', '70000'], repoRoot)).code).toBe(2);
+    expect((await gantry(['init', '-C', fresh(), '--app', 'Not_DNS'], repoRoot)).code).toBe(2);
+  });
+});
+
+describe('gantry doctor', () => {
+  const ns = `gt-doctor-${process.pid}`;
+  const ossKey = 'LTAI5tDoctorTestKeyId';
+  const ossSecret = 'doctor-oss-secret-0123456789abcdef';
+  const gitlabToken = 'glpat-doctor-test-token-0123456789';
+  let kubeconfig: string;
+  let restricted: string;
+  let oss: OssServer;
+  let gitlab: GitlabServer;
+  let repo: string;
+
+  beforeAll(async () => {
+    requireCluster();
+    kubectl(['create', 'namespace', ns]);
+    kubeconfig = namespacedKubeconfig(ns);
+    restricted = readOnlyPodsKubeconfig(ns);
+    oss = await startOssServer({ accessKeyId: ossKey, accessKeySecret: ossSecret, buckets: ['acme-hello-web'] });
+    gitlab = await startGitlabServer({ projects: [{ id: 7, path: 'acme/hello-node' }], privateTokens: [{ token: gitlabToken, user: { id: 5, username: 'deployer', name: 'Deployer' } }] });
+    repo = exampleRepo();
+  }, 120_000);
+
+  afterAll(async () => {
+    await oss?.close();
+    await gitlab?.close();
+    kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+    if (restricted) rmSync(path.dirname(restricted), { recursive: true, force: true });
+  });
+
+  const sets = (registryHost = authRegistry) => ['--set', `registry.pushHost=${registryHost}`, '--set', `environments.staging.namespace=${ns}`, '--set', `frontend.endpoint=${oss.endpoint}`];
+  const goodEnv = () => ({
+    GANTRY_REGISTRY_USER: registryAuth().user,
+    GANTRY_REGISTRY_PASSWORD: registryAuth().password,
+    KUBECONFIG_STAGING: kubeconfig,
+    GANTRY_OSS_ACCESS_KEY_ID: ossKey,
+    GANTRY_OSS_ACCESS_KEY_SECRET: ossSecret,
+    GANTRY_GITLAB_TOKEN: gitlabToken,
+    CI_SERVER_URL: gitlab.url,
+    CI_PROJECT_ID: '7',
+  });
+  type Row = { check: string; status: string; detail: string; fix?: string; code?: string };
+  const row = (rows: Row[], check: string | RegExp) => rows.find((r) => (typeof check === 'string' ? r.check === check : check.test(r.check)));
+
+  test('with working credentials every check passes (creating namespaces is only a warning) and it exits 0', async () => {
+    const r = await gantry(['doctor', '--env', 'staging', ...sets()], repo, goodEnv());
+    const out = JSON.parse(r.stdout) as { ok: boolean; failed: number; namespace: string; checks: Row[] };
+    expect(out.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(out).toMatchObject({ ok: true, failed: 0, namespace: ns });
+    for (const check of ['gantry.yaml', 'variables: registry', 'variables: kubeconfig', 'variables: OSS', 'variables: GitLab token', 'registry login', 'cluster', 'OSS', 'GitLab token']) {
+      expect([check, row(out.checks, check)?.status]).toEqual([check, 'pass']);
+    }
+    for (const resource of ['deployments.apps', 'replicasets.apps', 'configmaps', 'secrets', 'services', 'pods', 'pods/log', 'events', 'horizontalpodautoscalers.autoscaling', 'ingresses.networking.k8s.io', 'leases.coordination.k8s.io']) {
+      expect([resource, row(out.checks, new RegExp(`^may \\S+ ${ns}: ${resource.replace(/[./]/g, '\\$&')}$`))?.status]).toEqual([resource, 'pass']);
+    }
+    expect(row(out.checks, /namespaces$/)).toMatchObject({ status: 'warn', fix: expect.stringContaining(`kubectl create namespace ${ns}`) });
+    expect(r.stderr).toMatch(/^ok {4}registry login +127\.0\.0\.1:5001 accepts/m);
+    expect(r.stderr).toContain('all checks passed (1 warning)');
+    // No secret anywhere in what it printed.
+    for (const secret of [registryAuth().password, ossSecret, gitlabToken]) expect(r.stdout + r.stderr).not.toContain(secret);
+  }, 60_000);
+
+  test("a ServiceAccount that may only get pods fails the permission checks, each with the Role rule that fixes it", async () => {
+    const r = await gantry(['doctor', '--env', 'staging', ...sets()], repo, { ...goodEnv(), KUBECONFIG_STAGING: restricted });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { ok: boolean; checks: Row[] };
+    expect(out.ok).toBe(false);
+    expect(row(out.checks, 'cluster')?.status).toBe('pass');
+    const deployments = row(out.checks, new RegExp(`${ns}: deployments\\.apps$`))!;
+    expect(deployments).toMatchObject({ status: 'fail', detail: expect.stringContaining('denied: create/patch/get/list/watch/delete/update') });
+    expect(deployments.fix).toContain('{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["create", "patch"');
+    // get on pods is granted, list and watch are not.
+    expect(row(out.checks, new RegExp(`${ns}: pods$`))).toMatchObject({ status: 'fail', detail: expect.stringMatching(/^denied: list\/watch /) });
+    expect(r.stderr).toMatch(/^FAIL {2}may .* deployments\.apps/m);
+    expect(r.stderr).toContain('checks failed: see the fix under each');
+  }, 60_000);
+
+  test('wrong registry password, OSS secret and GitLab token fail their checks without showing them', async () => {
+    const wrong = { GANTRY_REGISTRY_PASSWORD: 'wrong-registry-password-7f3a9c', GANTRY_OSS_ACCESS_KEY_SECRET: 'wrong-oss-secret-7f3a9c0123', GANTRY_GITLAB_TOKEN: 'glpat-wrong-token-7f3a9c0123' };
+    const r = await gantry(['doctor', '--env', 'staging', ...sets()], repo, { ...goodEnv(), ...wrong });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { checks: Row[] };
+    expect(row(out.checks, 'registry login')).toMatchObject({ status: 'fail', code: 'E_REGISTRY_AUTH', fix: expect.stringContaining('GANTRY_REGISTRY_PASSWORD') });
+    expect(row(out.checks, 'OSS')).toMatchObject({ status: 'fail', code: 'E_OSS_ACCESS' });
+    expect(row(out.checks, 'GitLab token')).toMatchObject({ status: 'fail', code: 'E_GITLAB_ACCESS', detail: expect.stringContaining('401') });
+    // The cluster checks do not depend on the others.
+    expect(row(out.checks, 'cluster')?.status).toBe('pass');
+    for (const secret of Object.values(wrong)) expect(r.stdout + r.stderr).not.toContain(secret);
+  }, 60_000);
+
+  test("a registry that answers with a Bearer challenge (ACR's token flow) is logged in to through its realm", async () => {
+    const { user, password } = { user: 'acr-user', password: 'acr-password-0123456789' };
+    const seen: string[] = [];
+    const server: Server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      seen.push(`${req.method} ${url.pathname}${url.search}`);
+      const auth = req.headers.authorization ?? '';
+      if (url.pathname === '/v2/') {
+        if (auth === 'Bearer tok-123') return void res.writeHead(200).end('{}');
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${(server.address() as AddressInfo).port}/token",service="registry.test"` }).end();
+        return;
+      }
+      if (url.pathname === '/token') {
+        if (auth !== `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`) return void res.writeHead(401).end('{"errors":[]}');
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"tok-123"}');
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const env = { ...goodEnv(), GANTRY_REGISTRY_USER: user, GANTRY_REGISTRY_PASSWORD: password };
+      const ok = await gantry(['doctor', '--env', 'staging', ...sets(host)], repo, env);
+      expect(row(JSON.parse(ok.stdout).checks, 'registry login')).toMatchObject({ status: 'pass', detail: expect.stringContaining('token auth') });
+      expect(seen).toContain('GET /token?service=registry.test');
+      const bad = await gantry(['doctor', '--env', 'staging', ...sets(host)], repo, { ...env, GANTRY_REGISTRY_PASSWORD: 'not-the-password-42' });
+      expect(bad.code).toBe(1);
+      expect(row(JSON.parse(bad.stdout).checks, 'registry login')).toMatchObject({ status: 'fail', code: 'E_REGISTRY_AUTH', detail: expect.stringContaining('token service') });
+      expect(bad.stdout + bad.stderr).not.toContain('not-the-password-42');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
+
+  test('an unreachable service fails within the 5 s timeout', async () => {
+    // A server that accepts and never answers.
+    const server = createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const r = await gantry(['doctor', '--env', 'staging', ...sets(host)], repo, goodEnv());
+      expect(r.code).toBe(1);
+      expect(row(JSON.parse(r.stdout).checks, 'registry login')).toMatchObject({ status: 'fail', detail: expect.stringContaining('5 s') });
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
+
+  test('missing CI variables fail with the variable to add; a missing GitLab token is only a warning', async () => {
+    const r = await gantry(['doctor', '--env', 'staging', ...sets()], repo, {});
+    expect(r.code).toBe(1);
+    const checks = (JSON.parse(r.stdout) as { checks: Row[] }).checks;
+    expect(row(checks, 'variables: registry')).toMatchObject({ status: 'fail', detail: 'GANTRY_REGISTRY_USER, GANTRY_REGISTRY_PASSWORD not set' });
+    expect(row(checks, 'variables: kubeconfig')).toMatchObject({ status: 'fail', code: 'E_KUBECONFIG', detail: expect.stringContaining('KUBECONFIG_STAGING') });
+    expect(row(checks, 'variables: OSS')).toMatchObject({ status: 'fail', fix: expect.stringContaining('GANTRY_OSS_ACCESS_KEY_ID') });
+    expect(row(checks, 'variables: GitLab token')).toMatchObject({ status: 'warn' });
+    expect(row(checks, 'registry login')?.status).toBe('skip');
+    expect(row(checks, 'cluster')?.status).toBe('skip');
+  }, 60_000);
+
+  test('bad usage or configuration exits 2', async () => {
+    expect((await gantry(['doctor'], repo)).code).toBe(2);
+    const unknown = await gantry(['doctor', '--env', 'nowhere'], repo);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no such environment');
+    const invalid = await gantry(['doctor', '--env', 'staging', '--set', 'backend.port=0'], repo);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('E_CONFIG_INVALID');
+  });
+});
+
+/** A kubeconfig for a ServiceAccount in `namespace` that may only get pods. */
+function readOnlyPodsKubeconfig(namespace: string): string {
+  const name = 'gt-pod-reader';
+  kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name, namespace },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+          subjects: [{ kind: 'ServiceAccount', name, namespace }],
+        },
+      ],
+    }),
+  });
+  const token = kubectl(['-n', namespace, 'create', 'token', name, '--duration=1h']).trim();
+  const admin = readFileSync(adminKubeconfig, 'utf8');
+  const server = /server: (\S+)/.exec(admin)![1];
+  const ca = /certificate-authority-data: (\S+)/.exec(admin)![1];
+  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-doctor-'));
+  const file = path.join(dir, 'restricted.kubeconfig');
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: local, cluster: { server: "${server}", certificate-authority-data: "${ca}" } }]
+users: [{ name: ${name}, user: { token: "${token}" } }]
+contexts: [{ name: ${name}, context: { cluster: local, user: ${name}, namespace: ${namespace} } }]
+current-context: ${name}
+`,
+    { mode: 0o600 },
+  );
+  return file;
+}

@@ -10,7 +10,7 @@ import type { Ctx } from '../src/context.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
 import { dnsLabel } from '../src/names/names.js';
 import { parseStepArgs } from './args.js';
-import { stopPreview, type PreviewTarget, type StopPreviewResult } from './stop.js';
+import { previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
 
 export const usage =
   'gantry cleanup-previews [--app <name>] [--namespace <template with {app} and {iid}>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>] [--dry-run]';
@@ -29,24 +29,12 @@ export interface CleanupSummary {
 }
 
 export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number> {
-  const { values: raw } = parseStepArgs('cleanup-previews', argv, {
-    config: { type: 'string' },
-    cwd: { type: 'string', short: 'C' },
-    app: { type: 'string' },
-    namespace: { type: 'string' },
-    kubeconfig: { type: 'string' },
-    bucket: { type: 'string' },
-    region: { type: 'string' },
-    endpoint: { type: 'string' },
-    prefix: { type: 'string' },
-    timeout: { type: 'string' },
-  }, usage);
+  const { values: raw } = parseStepArgs('cleanup-previews', argv, previewOptions, usage);
   if (raw.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
   }
-  // As in `gantry stop`: a CI component passes empty inputs, and empty means not given.
-  const values = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '')) as typeof raw;
+  const values = withoutEmpty(raw);
   const env = ctx.env;
   const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
   const timeout = Number(values.timeout ?? 300);

@@ -21,27 +21,32 @@ export const usage =
 /** Only namespaces Gantry made are deleted: a wrong --namespace must not take anything else down. */
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
 
+/** What locates a preview without a checkout; shared with gantry cleanup-previews. */
+export const previewOptions = {
+  config: { type: 'string' },
+  cwd: { type: 'string', short: 'C' },
+  app: { type: 'string' },
+  namespace: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  bucket: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  prefix: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+/** A CI component passes every input, empty ones included: empty means not given. */
+export function withoutEmpty<T extends Record<string, unknown>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== '')) as T;
+}
+
 export async function stop(argv: string[], ctx: Ctx): Promise<number> {
-  const { values: raw } = parseStepArgs('stop', argv, {
-    config: { type: 'string' },
-    cwd: { type: 'string', short: 'C' },
-    env: { type: 'string', short: 'e' },
-    mr: { type: 'string' },
-    app: { type: 'string' },
-    namespace: { type: 'string' },
-    kubeconfig: { type: 'string' },
-    bucket: { type: 'string' },
-    region: { type: 'string' },
-    endpoint: { type: 'string' },
-    prefix: { type: 'string' },
-    timeout: { type: 'string' },
-  }, usage);
+  const { values: raw } = parseStepArgs('stop', argv, { ...previewOptions, env: { type: 'string', short: 'e' }, mr: { type: 'string' } }, usage);
   if (raw.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
   }
-  // The CI component passes every input, empty ones included: empty means not given.
-  const values = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '')) as typeof raw;
+  const values = withoutEmpty(raw);
   const { cwd, env, envName } = stepTarget('stop', { ...values, env: values.env ?? 'review' }, ctx, usage);
   if (envName !== 'review') {
     throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, { fix: 'use --env review (gantry rollback and scale are for the other environments)' });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { adminKubeconfig, authRegistry, kubectl, namespacedKubeconfig, registryAuth, requireCluster } from '../support/cluster.js';
+import { authRegistry, kubectl, namespacedKubeconfig, registryAuth, requireCluster } from '../support/cluster.js';
 import { repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
@@ -295,40 +295,5 @@ describe('gantry doctor', () => {
 
 /** A kubeconfig for a ServiceAccount in `namespace` that may only get pods. */
 function readOnlyPodsKubeconfig(namespace: string): string {
-  const name = 'gt-pod-reader';
-  kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] },
-        {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'RoleBinding',
-          metadata: { name, namespace },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-          subjects: [{ kind: 'ServiceAccount', name, namespace }],
-        },
-      ],
-    }),
-  });
-  const token = kubectl(['-n', namespace, 'create', 'token', name, '--duration=1h']).trim();
-  const admin = readFileSync(adminKubeconfig, 'utf8');
-  const server = /server: (\S+)/.exec(admin)![1];
-  const ca = /certificate-authority-data: (\S+)/.exec(admin)![1];
-  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-doctor-'));
-  const file = path.join(dir, 'restricted.kubeconfig');
-  writeFileSync(
-    file,
-    `apiVersion: v1
-kind: Config
-clusters: [{ name: local, cluster: { server: "${server}", certificate-authority-data: "${ca}" } }]
-users: [{ name: ${name}, user: { token: "${token}" } }]
-contexts: [{ name: ${name}, context: { cluster: local, user: ${name}, namespace: ${namespace} } }]
-current-context: ${name}
-`,
-    { mode: 0o600 },
-  );
-  return file;
+  return namespacedKubeconfig(namespace, 'gt-pod-reader', [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
 }

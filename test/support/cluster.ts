@@ -52,7 +52,13 @@ export function kubectlResult(args: string[], options: { kubeconfig?: string } =
  * A kubeconfig for a ServiceAccount that may manage workloads in `namespace` only (the rights
  * a deploy job needs), authenticated by a short-lived token, as CI would hold it.
  */
-export function namespacedKubeconfig(namespace: string, name = 'gantry-deployer'): string {
+export function namespacedKubeconfig(
+  namespace: string,
+  name = 'gantry-deployer',
+  rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [
+    { apiGroups: ['', 'apps', 'autoscaling', 'networking.k8s.io', 'coordination.k8s.io'], resources: ['*'], verbs: ['*'] },
+  ],
+): string {
   kubectl(['apply', '-f', '-'], {
     input: JSON.stringify({
       apiVersion: 'v1',
@@ -63,9 +69,7 @@ export function namespacedKubeconfig(namespace: string, name = 'gantry-deployer'
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'Role',
           metadata: { name, namespace },
-          rules: [
-            { apiGroups: ['', 'apps', 'autoscaling', 'networking.k8s.io', 'coordination.k8s.io'], resources: ['*'], verbs: ['*'] },
-          ],
+          rules,
         },
         {
           apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -155,7 +155,8 @@ describe('gantry doctor', () => {
     await oss?.close();
     await gitlab?.close();
     kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
-    if (restricted) rmSync(path.dirname(restricted), { recursive: true, force: true });
+    // namespacedKubeconfig() writes a single file straight into the temp dir: remove that file only.
+    for (const file of [kubeconfig, restricted]) if (file) rmSync(file, { force: true });
   });
 
   const sets = (registryHost = authRegistry) => ['--set', `registry.pushHost=${registryHost}`, '--set', `environments.staging.namespace=${ns}`, '--set', `frontend.endpoint=${oss.endpoint}`];

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
-import { dnsLabel } from '../src/names/names.js';
+import { dnsLabel, slugify } from '../src/names/names.js';
 import { parseStepArgs } from './args.js';
 import { previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
 
@@ -22,7 +22,8 @@ type Frontend = NonNullable<PreviewTarget['frontend']>;
 export interface CleanupSummary {
   app: string;
   projectId: string;
-  removed: (StopPreviewResult & { state: string })[];
+  /** gitlabEnvironment: the review environment stopped in GitLab (review/<source branch slug>), and how it went. */
+  removed: (StopPreviewResult & { state: string; gitlabEnvironment: { name: string; result: string } | null })[];
   kept: { mr: string; namespace: string | null; prefix: string | null }[];
   errors: { mr: string; state: string; code: string; message: string }[];
   dryRun: boolean;
@@ -104,16 +105,36 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
     return 0;
   }
 
-  const { gitlabFromEnv, previewsToRemove } = await import('../src/gitlab/index.js');
+  const { gitlabFromEnv, previewsToRemove, stopEnvironment } = await import('../src/gitlab/index.js');
   const gitlab = gitlabFromEnv(ctx, env);
   const verdicts = await ctx.logger.section('gantry_cleanup_gitlab', `ask GitLab about ${iids.length} merge request(s)`, () =>
     previewsToRemove(ctx, gitlab, projectId, iids.map(Number)),
   );
   const stale = new Map(verdicts.map((v) => [String(v.iid), v.state]));
+  const branches = new Map(verdicts.map((v) => [String(v.iid), v.sourceBranch]));
   for (const iid of iids) {
     if (stale.has(iid)) continue;
     ctx.logger.info(`!${iid} is open: its preview stays`);
     summary.kept.push({ mr: iid, namespace: namespaces.get(iid) ?? null, prefix: prefixes.get(iid) ?? null });
+  }
+
+  /**
+   * The MR widget and Deployments > Environments still list review/<slug> until GitLab stops it.
+   * The preview is gone already, so the stop is forced: GitLab does not run stop-review again.
+   * A deleted MR's branch is unknown (its environment is left to auto_stop_in); a failure here
+   * is an error of this run, as the preview will not be found again to retry it.
+   */
+  async function stopReviewEnvironment(iid: string, branch: string | undefined): Promise<{ name: string; result: string } | null> {
+    if (!branch) return null;
+    const name = `review/${slugify(branch)}`;
+    try {
+      return { name, result: await stopEnvironment(ctx, gitlab, projectId!, name, { force: true }) };
+    } catch (error) {
+      const e = isGantryError(error) ? error : wrapError(`stop the GitLab environment ${name}`, error);
+      ctx.logger.error(`!${iid}: ${formatError(e)}`);
+      summary.errors.push({ mr: iid, state: stale.get(iid)!, code: e.code, message: e.message });
+      return { name, result: 'failed' };
+    }
   }
 
   // One at a time: each waits for its namespace to be gone, and the log sections stay in order.
@@ -131,7 +152,7 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
           configFile,
           timeoutSeconds: timeout,
         });
-        summary.removed.push({ ...result, state });
+        summary.removed.push({ ...result, state, gitlabEnvironment: await stopReviewEnvironment(iid, branches.get(iid)) });
       } catch (error) {
         const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
         ctx.logger.error(`!${iid}: ${formatError(e)}`);

@@ -7,10 +7,16 @@ export type MrState = 'opened' | 'merged' | 'closed';
 
 /** The MR's state; GitLab's short-lived `locked` (being merged) counts as opened. */
 export async function mrState(ctx: Ctx, gitlab: GitlabClient, projectId: string | number, iid: number): Promise<MrState> {
+  return (await mrInfo(ctx, gitlab, projectId, iid)).state;
+}
+
+/** The MR's state and source branch (whose slug names its review environment). */
+export async function mrInfo(ctx: Ctx, gitlab: GitlabClient, projectId: string | number, iid: number): Promise<{ state: MrState; sourceBranch: string | undefined }> {
   const mr = (await gitlabCall(ctx, gitlab, `read merge request !${iid} of project ${projectId}`, { idempotent: true }, () =>
     gitlab.mergeRequests.show(projectId, iid),
-  )) as unknown as { state: string };
-  return mr.state === 'merged' ? 'merged' : mr.state === 'closed' ? 'closed' : 'opened';
+  )) as unknown as { state: string; source_branch?: string };
+  const state = mr.state === 'merged' ? 'merged' : mr.state === 'closed' ? 'closed' : 'opened';
+  return { state, sourceBranch: mr.source_branch || undefined };
 }
 
 /** The iids of every open MR of the project (all pages), ascending. */
@@ -24,6 +30,8 @@ export async function listOpenMrIids(ctx: Ctx, gitlab: GitlabClient, projectId: 
 export interface PreviewVerdict {
   iid: number;
   state: MrState | 'deleted';
+  /** The MR's source branch; unknown for a deleted MR. */
+  sourceBranch?: string;
 }
 
 /**
@@ -37,8 +45,8 @@ export async function previewsToRemove(ctx: Ctx, gitlab: GitlabClient, projectId
   for (const iid of [...new Set(iids)].sort((a, b) => a - b)) {
     if (open.has(iid)) continue;
     try {
-      const state = await mrState(ctx, gitlab, projectId, iid);
-      if (state !== 'opened') remove.push({ iid, state });
+      const { state, sourceBranch } = await mrInfo(ctx, gitlab, projectId, iid);
+      if (state !== 'opened') remove.push({ iid, state, ...(sourceBranch ? { sourceBranch } : {}) });
     } catch (error) {
       // The listing above proved the project is readable, so 404 here means the MR is gone.
       if (gitlabStatus((error as { cause?: unknown }).cause) === 404) remove.push({ iid, state: 'deleted' });
@@ -52,9 +60,10 @@ export type StopEnvironmentResult = 'stopped' | 'already-stopped' | 'missing' | 
 
 /**
  * Stops the GitLab environment called `name` (e.g. review/feature-x), so the MR widget stops
- * linking a preview that is gone. A job token may call this (GitLab 16.2+).
+ * linking a preview that is gone. A job token may call this (GitLab 16.2+). With `force`, GitLab
+ * does not run the environment's on_stop job: for callers that have removed the preview already.
  */
-export async function stopEnvironment(ctx: Ctx, gitlab: GitlabClient, projectId: string | number, name: string): Promise<StopEnvironmentResult> {
+export async function stopEnvironment(ctx: Ctx, gitlab: GitlabClient, projectId: string | number, name: string, options: { force?: boolean } = {}): Promise<StopEnvironmentResult> {
   const envs = (await gitlabCall(ctx, gitlab, `find environment ${name} of project ${projectId}`, { idempotent: true }, () =>
     gitlab.environments.all(projectId, { name }),
   )) as unknown as { id: number; name: string; state: string }[];
@@ -66,7 +75,9 @@ export async function stopEnvironment(ctx: Ctx, gitlab: GitlabClient, projectId:
     return 'would-stop';
   }
   // Stopping a stopping or stopped environment changes nothing: safe to retry.
-  await gitlabCall(ctx, gitlab, `stop environment ${name} of project ${projectId}`, { idempotent: true }, () => gitlab.environments.stop(projectId, env.id));
+  await gitlabCall(ctx, gitlab, `stop environment ${name} of project ${projectId}`, { idempotent: true }, () =>
+    gitlab.environments.stop(projectId, env.id, options.force ? { force: 'true' } : {}),
+  );
   ctx.logger.info(`stopped environment ${name}`);
   return 'stopped';
 }

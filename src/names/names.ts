@@ -30,11 +30,16 @@ export function dns1035Label(input: string, max: number = MAX_LABEL): string {
   return /^[a-z]/.test(label) ? label : dnsLabel(`x-${label}`, max);
 }
 
-/** GitLab's CI_COMMIT_REF_SLUG: lowercase, [a-z0-9] and "-", at most 63 chars, no "-" at the ends. */
+/**
+ * GitLab's CI_COMMIT_REF_SLUG (Gitlab::Utils.slugify): lowercase, every character other than
+ * [a-z0-9] replaced by "-" one for one (runs are not merged: "a__b" is "a--b"), cut to 63
+ * characters, then no "-" at either end. Environment names such as review/<slug> are built from
+ * it, so it must match GitLab's exactly for `gantry cleanup-previews` to find them.
+ */
 export function slugify(ref: string): string {
   return ref
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/[^a-z0-9]/g, '-')
     .slice(0, 63)
     .replace(/^-+|-+$/g, '');
 }

@@ -148,8 +148,8 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     expect(open).toContain(12);
     expect(open).not.toContain(10);
     expect(await previewsToRemove(ctx, gitlab, PROJECT, [10, 11, 12, 13, 999])).toEqual([
-      { iid: 10, state: 'merged' },
-      { iid: 11, state: 'closed' },
+      { iid: 10, state: 'merged', sourceBranch: 'feature-10' },
+      { iid: 11, state: 'closed', sourceBranch: 'feature-11' },
       { iid: 999, state: 'deleted' },
     ]);
   });
@@ -163,6 +163,10 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     expect(gl.environments(PROJECT)[0]!.state).toBe('stopped');
     expect(await stopEnvironment(ctx, gitlab, PROJECT, 'review/feature-12')).toBe('already-stopped');
     expect(await stopEnvironment(ctx, gitlab, PROJECT, 'review/nope')).toBe('missing');
+    // Forced (for a preview already removed): GitLab gets force=true and skips the on_stop job.
+    gl.addEnvironment(PROJECT, { name: 'review/feature-13' });
+    expect(await stopEnvironment(ctx, gitlab, PROJECT, 'review/feature-13', { force: true })).toBe('stopped');
+    expect(gl.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/stop')).map((q) => q.params?.force)).toEqual([undefined, 'true']);
     await expect(stopEnvironment(ctx, gitlab, OTHER_PROJECT, 'review/feature-12')).rejects.toMatchObject({ code: 'E_GITLAB_ACCESS' });
     await expect(upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 12, body: 'x' })).rejects.toMatchObject({ code: 'E_GITLAB_ACCESS', fix: expect.stringContaining('GANTRY_GITLAB_TOKEN') });
   });

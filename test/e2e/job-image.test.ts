@@ -3,11 +3,12 @@
 // registry is reachable here, so the base is the local Node image, the docker CLI comes from
 // the host's docker.io package, and the dependencies install offline from an npm cache.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { nodeBaseImage, requireCluster } from '../support/cluster.js';
+import { authRegistry, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
 import { repoRoot } from '../support/fixtures.js';
+import { git } from '../support/tmp-repo.js';
 
 const tag = `gantry-test/job-image:${process.pid}`;
 const cliTag = `gantry-test/docker-cli:${process.pid}`;
@@ -71,5 +72,97 @@ describe('the Gantry job image', () => {
     const image = `127.0.0.1:5000/job-image-${process.pid}/hello:01234567`;
     expect(docker(['image', 'inspect', image], 30_000).code).toBe(0);
     docker(['rmi', '-f', image, `127.0.0.1:5000/job-image-${process.pid}/hello:k8s-backend`], 60_000);
+  }, 300_000);
+});
+
+describe("Gantry's own pipeline", () => {
+  /** This checkout's files as a fresh commit, as the runner would clone it (node_modules, dist left out). */
+  function ownCheckout(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gantry-own-pipeline-'));
+    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
+    for (const file of files) {
+      if (!existsSync(path.join(repoRoot, file))) continue; // deleted, not yet committed
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      copyFileSync(path.join(repoRoot, file), path.join(dir, file));
+    }
+    git(dir, 'init', '-q', '-b', 'main');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'gantry');
+    git(dir, 'remote', 'add', 'origin', 'git@gitlab.example.com:devops/gantry.git');
+    return dir;
+  }
+
+  async function tagsDigest(repository: string, tag: string, auth: { user: string; password: string }): Promise<string | null> {
+    const r = await fetch(`http://${authRegistry}/v2/${repository}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`, accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    return r.status === 200 ? r.headers.get('docker-content-digest') : null;
+  }
+
+  test('on a release tag, the package and job-image-socket jobs build the job image and push <version> and <major> to the registry', async () => {
+    const checkout = ownCheckout();
+    const auth = registryAuth();
+    const repository = `gantry-ci-${process.pid}/gantry`;
+    const image = `${authRegistry}/${repository}`;
+    const major = version.split('.')[0]!;
+    // docker login writes here, not into the host's ~/.docker.
+    const dockerConfig = mkdtempSync(path.join(tmpdir(), 'gantry-own-docker-'));
+    const variables = {
+      CI_COMMIT_TAG: `v${version}`,
+      GANTRY_JOB_IMAGE: image,
+      CI_REGISTRY: authRegistry,
+      CI_REGISTRY_USER: auth.user,
+      CI_REGISTRY_PASSWORD: auth.password,
+      // The runner's daemon through its socket (job-image-socket), not a docker:dind service.
+      GANTRY_IMAGE_DOCKER: 'socket',
+      DOCKER_CONFIG: dockerConfig,
+      // No public registry here: the local Node image and docker CLI image, and npm's cache offline.
+      GANTRY_IMAGE_BUILD_ARGS: `--build-arg BASE_IMAGE=${nodeBaseImage} --build-arg DOCKER_CLI_IMAGE=${cliTag}`,
+      GANTRY_IMAGE_NPM_CACHE: process.env.npm_config_cache ?? path.join(homedir(), '.npm'),
+    };
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
+    const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+    const r = spawnSync(
+      gcl,
+      ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', ...Object.entries(variables).flatMap(([k, v]) => ['--variable', `${k}=${v}`]), 'package', 'job-image-socket'],
+      { cwd: checkout, env, encoding: 'utf8', timeout: 500_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    const output = `${r.stdout}\n${r.stderr}`;
+    try {
+      expect(output).toContain('PASS  package');
+      expect(output).toContain('PASS  job-image-socket');
+      expect(r.status).toBe(0);
+      expect(output).not.toContain(auth.password);
+      // Both tags name one image in the registry.
+      const pushed = await tagsDigest(repository, version, auth);
+      expect(pushed).toMatch(/^sha256:[a-f0-9]{64}$/);
+      expect(await tagsDigest(repository, major, auth)).toBe(pushed);
+      // Pulled back from the registry (local copies gone), it runs the CLI of the tag's version.
+      docker(['rmi', '-f', `${image}:${version}`, `${image}:${major}`], 60_000);
+      const pull = docker(['--config', dockerConfig, 'pull', `${image}:${major}`], 120_000);
+      expect(pull.code).toBe(0);
+      const run = docker(['run', '--rm', `${image}:${major}`, 'gantry', '--version'], 60_000);
+      expect(run.output.trim()).toBe(version);
+    } finally {
+      docker(['rmi', '-f', `${image}:${version}`, `${image}:${major}`], 60_000);
+      rmSync(dockerConfig, { recursive: true, force: true });
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  test('a tag that is not package.json\'s version fails the package job: the component and the CLI would differ', () => {
+    const checkout = ownCheckout();
+    try {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
+      const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+      const r = spawnSync(gcl, ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', '--variable', 'CI_COMMIT_TAG=v99.0.0', 'package'], { cwd: checkout, env, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+      const output = `${r.stdout}\n${r.stderr}`;
+      expect(output).toContain(`tag v99.0.0 is not package.json's version ${version}`);
+      expect(output).toContain('FAIL  package');
+      expect(r.status).not.toBe(0);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
   }, 300_000);
 });

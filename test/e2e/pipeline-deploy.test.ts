@@ -1,10 +1,10 @@
-// The example's whole pipeline (ci-templates/backend.yml and review.yml) under gitlab-ci-local,
-// shell executor, against the real local cluster and registry: a push to k8s-backend builds once
-// and deploys that digest to staging, the manual promote deploys the same digest to production,
-// a merge request gets a preview (namespace + frontend under its prefix) and its stop job
+// The example's whole pipeline (ci-templates/backend.yml, frontend.yml and review.yml) under
+// gitlab-ci-local, shell executor, against the real local cluster and registry and the OSS test
+// server: a push to k8s-backend builds once and deploys that digest to staging, the manual promote
+// deploys the same digest to production, a push to k8s-frontend publishes the bundle, a merge request gets a preview (namespace + frontend under its prefix) and its stop job
 // removes it. The CLI is this checkout's build. Namespaces are unique to this run.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { adminKubeconfig, authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
@@ -154,6 +154,51 @@ describe('the example pipeline deploys to the cluster', () => {
     expect(deployedImage(production)).toBe(built.GANTRY_IMAGE);
     expect(deployedImage(staging)).toBe(built.GANTRY_IMAGE);
     expect(await answer(production)).toMatch(/^200 \{"hello":"world"/);
+  }, 300_000);
+
+  test('a push to k8s-frontend builds the bundle and publishes it to the bucket, index.html last; the next push sends only what changed', async () => {
+    const web = exampleRepo({ branch: 'k8s-frontend', withCiTemplates: true });
+    const vars = { GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: [...settings, `frontend.endpoint=${oss.endpoint}`].join('\n') };
+    const live = () => [...oss.objects(bucket).keys()].filter((k) => !k.startsWith('previews/') && !k.startsWith('web/') && !k.startsWith('.gantry/'));
+    /** The bundle as the example's build makes it, built here from the same commit. */
+    const bundle = () => {
+      execFileSync(process.execPath, ['frontend/build.mjs'], { cwd: web, stdio: 'ignore' });
+      const dist = path.join(web, 'frontend', 'dist');
+      return new Map(readdirSync(dist, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => {
+        const file = path.join(e.parentPath, e.name);
+        return [path.relative(dist, file).split(path.sep).join('/'), readFileSync(file)] as const;
+      }));
+    };
+    const puts = (from: number) => oss.requests.slice(from).filter((q) => q.method === 'PUT' && q.bucket === bucket && q.status === 200 && !q.key.startsWith('.gantry/')).map((q) => q.key);
+
+    const first = oss.requests.length;
+    const r = await pipeline(web, [], vars);
+    expect(r.output).toContain('PASS  gantry-frontend');
+    // The frontend branch publishes the frontend only: no image build, no deploy.
+    expect(r.output).not.toMatch(/(PASS|FAIL)\s+(gantry-build|deploy-staging|review)\b/);
+    expect(r.code).toBe(0);
+    expect(r.output).not.toContain(secret);
+    const built = bundle();
+    expect(built.size).toBeGreaterThan(1);
+    expect(live().sort()).toEqual([...built.keys()].sort());
+    for (const [key, body] of built) expect(oss.objects(bucket).get(key)!.body.equals(body)).toBe(true);
+    const order = puts(first);
+    expect(order.at(-1)).toBe('index.html');
+    expect(order.sort()).toEqual([...built.keys()].sort());
+
+    // A one-line change to one asset, committed and pushed: that asset (new hashed name) and index.html.
+    const asset = readdirSync(path.join(web, 'frontend', 'src')).find((n) => n.endsWith('.css'))!;
+    appendFileSync(path.join(web, 'frontend', 'src', asset), '\nbody { margin: 0; }\n');
+    execFileSync('git', ['-C', web, 'commit', '-qam', 'frontend: no margin'], { stdio: 'ignore' });
+    const second = oss.requests.length;
+    const again = await pipeline(web, ['gantry-frontend'], vars);
+    expect(again.output).toContain('PASS  gantry-frontend');
+    expect(again.code).toBe(0);
+    const rebuilt = bundle();
+    const changed = [...rebuilt.keys()].filter((k) => !built.has(k));
+    expect(changed).toHaveLength(1);
+    expect(puts(second)).toEqual([...changed, 'index.html']);
+    expect(oss.objects(bucket).get('index.html')!.body.equals(rebuilt.get('index.html')!)).toBe(true);
   }, 300_000);
 
   test('a merge request gets a preview in its own namespace and frontend prefix, and stop-review removes both', async () => {

@@ -99,6 +99,8 @@ const namespaceExists = (name: string) => kubectlResult(['get', 'namespace', nam
 const prefixKeys = (iid: number) => [...oss.objects(bucket).keys()].filter((k) => k.startsWith(`previews/mr-${iid}/`));
 const gantryNotes = (iid: number) => gitlab.mergeRequest(project, iid).notes.filter((n) => n.body.includes('gantry:review-app')).map((n) => n.body);
 const summaryOf = (text: string) => JSON.parse(/\{"app":.*\}/.exec(text)![0]) as { removed: { mr: string; state: string; namespace: string; namespaceResult: string }[]; kept: { mr: string; namespace: string | null; prefix: string | null }[]; errors: { mr: string; code: string; message: string }[] };
+const reviewEnvironment = (iid: number) => `review/feature-${iid}--greeting`;
+const environmentState = (iid: number) => gitlab.environments(project).find((e) => e.name === reviewEnvironment(iid))?.state;
 const deployedImage = (name: string) => kubectl(['-n', name, 'get', 'deployment', app, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).trim();
 
 /** One GET on a new connection (agent: false), so an answer cannot come from a kept-alive socket to a pod now gone. */
@@ -132,7 +134,9 @@ beforeAll(async () => {
   bin = gantryBinDir();
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
   gitlab = await startGitlabServer({ projects: [{ id: project, path: 'acme/hello-node' }], privateTokens: [{ token, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }] });
-  for (const iid of [A, B, C, D, E]) gitlab.addMergeRequest(project, { iid, title: `Change ${iid}` });
+  // Source branches as people name them: the review environment is review/<GitLab's slug of it>.
+  for (const iid of [A, B, C, D, E]) gitlab.addMergeRequest(project, { iid, title: `Change ${iid}`, sourceBranch: `Feature/${iid}__greeting` });
+  for (const iid of [A, B]) gitlab.addEnvironment(project, { name: reviewEnvironment(iid), external_url: `http://mr-${iid}.review.hello.example.com` });
   const ci = readFileSync(path.join(repoRoot, 'examples', 'hello-node', '.gitlab-ci.yml'), 'utf8').replace('app: hello', `app: ${app}`);
   const files = {
     'gantry.yaml': readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8').replace(/^app: hello$/m, `app: ${app}`),
@@ -196,14 +200,21 @@ describe('the scheduled cleanup', () => {
     expect(r.code).toBe(0);
     const log = jobLog(repo, 'gantry-cleanup-previews');
     const summary = summaryOf(log);
-    expect(summary.removed).toEqual([expect.objectContaining({ mr: String(A), state: 'merged', namespace: ns(A), namespaceResult: 'deleted' })]);
+    expect(summary.removed).toEqual([
+      expect.objectContaining({ mr: String(A), state: 'merged', namespace: ns(A), namespaceResult: 'deleted', gitlabEnvironment: { name: reviewEnvironment(A), result: 'stopped' } }),
+    ]);
     expect(summary.kept).toEqual([{ mr: String(B), namespace: ns(B), prefix: `previews/mr-${B}/` }]);
     expect(summary.errors).toEqual([]);
     expect(namespaceExists(ns(A))).toBe(false);
     expect(prefixKeys(A)).toEqual([]);
     expect(gantryNotes(A)).toHaveLength(1);
     expect(gantryNotes(A)[0]).toMatch(/stopped/i);
+    // GitLab's environment is stopped too, forced (the preview is gone: stop-review need not run).
+    expect(environmentState(A)).toBe('stopped');
+    const stops = gitlab.requests.filter((q) => q.method === 'POST' && /\/environments\/\d+\/stop$/.test(q.path));
+    expect(stops.map((q) => [q.path, q.params?.force])).toEqual([[expect.stringMatching(new RegExp(`/projects/${project}/environments/\\d+/stop$`)), 'true']]);
     // B: untouched.
+    expect(environmentState(B)).toBe('available');
     expect(namespaceExists(ns(B))).toBe(true);
     expect(deployedImage(ns(B))).toBe(image);
     expect(prefixKeys(B)).toContain(`previews/mr-${B}/index.html`);
@@ -230,7 +241,8 @@ describe('the scheduled cleanup', () => {
       const summary = summaryOf(r.stdout);
       expect(r.stdout.trim().split('\n')).toHaveLength(1);
       expect(summary.errors).toEqual([expect.objectContaining({ mr: String(C), code: 'E_KUBE_API', message: expect.stringContaining('still terminating') })]);
-      expect(summary.removed).toEqual([expect.objectContaining({ mr: String(D), state: 'closed', namespaceResult: 'deleted' })]);
+      // D never had a review environment in GitLab: nothing to stop there, and no error.
+      expect(summary.removed).toEqual([expect.objectContaining({ mr: String(D), state: 'closed', namespaceResult: 'deleted', gitlabEnvironment: { name: reviewEnvironment(D), result: 'missing' } })]);
       expect(summary.kept.map((k) => k.mr)).toEqual([String(B)]);
       expect(namespaceExists(ns(D))).toBe(false);
       expect(namespaceExists(foreign)).toBe(true);

@@ -92,6 +92,8 @@ export interface LoggedGitlabRequest {
   path: string;
   query: Record<string, string>;
   auth: 'private' | 'bearer' | 'job' | 'none';
+  /** Query and body parameters together, as the route saw them (set once authenticated). */
+  params?: Record<string, string>;
   time: number;
   faulted: boolean;
   status: number | null;
@@ -110,7 +112,7 @@ export interface GitlabServer extends GitlabFaults {
   url: string;
   port: number;
   requests: LoggedGitlabRequest[];
-  addMergeRequest(projectId: number, mr: { iid: number; state?: MergeRequestRecord['state']; title?: string }): MergeRequestRecord;
+  addMergeRequest(projectId: number, mr: { iid: number; state?: MergeRequestRecord['state']; title?: string; sourceBranch?: string }): MergeRequestRecord;
   mergeRequest(projectId: number, iid: number): MergeRequestRecord;
   /** Adds a note as `author` (system notes are GitLab's "changed the description" lines). */
   addNote(projectId: number, iid: number, body: string, author: GitlabUser, options?: { system?: boolean }): NoteRecord;
@@ -280,6 +282,7 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       }
     }
     const input = params(req, body, query);
+    entry.params = input;
     let r: RegExpExecArray | null;
 
     if (method === 'GET' && rest === '/merge_requests') {
@@ -404,7 +407,7 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       if (!p) throw new Error(`gitlab-server: no project ${projectId}`);
       const record: MergeRequestRecord = {
         id: nextId++, iid: mr.iid, project_id: projectId, title: mr.title ?? `Change ${mr.iid}`, state: mr.state ?? 'opened',
-        source_branch: `feature-${mr.iid}`, target_branch: 'main', web_url: `${baseUrl}/${p.config.path}/-/merge_requests/${mr.iid}`, notes: [],
+        source_branch: mr.sourceBranch ?? `feature-${mr.iid}`, target_branch: 'main', web_url: `${baseUrl}/${p.config.path}/-/merge_requests/${mr.iid}`, notes: [],
       };
       p.mrs.set(mr.iid, record);
       return record;

@@ -42,5 +42,9 @@ describe('DNS-safe names', () => {
     );
     expect(slugify('Feature/JIRA-12_new UI')).toBe('feature-jira-12-new-ui');
     expect(slugify('x'.repeat(80))).toHaveLength(63);
+    // One "-" per character, as GitLab does (gitlab-ci-local merges runs; GitLab does not).
+    expect(slugify('fix//a__b')).toBe('fix--a--b');
+    expect(slugify('_Release/1.2_')).toBe('release-1-2');
+    expect(slugify(`${'a'.repeat(62)}/b`)).toBe('a'.repeat(62));
   });
 });

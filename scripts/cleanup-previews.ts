@@ -9,8 +9,9 @@ import path from 'node:path';
 import type { Ctx } from '../src/context.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
 import { dnsLabel, slugify } from '../src/names/names.js';
+import { ossTargetFromEnv, previewsBase } from '../src/oss/previews.js';
 import { parseStepArgs } from './args.js';
-import { previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
+import { previewFrontend, previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
 
 export const usage =
   'gantry cleanup-previews [--app <name>] [--namespace <template with {app} and {iid}>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>] [--dry-run]';
@@ -78,20 +79,19 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
   if (!app) throw new GantryError('E_INPUT', 'gantry cleanup-previews does not know the app', { fix: 'pass --app (the app of gantry.yaml), or set GANTRY_APP' });
   const { kubeconfigVariable } = await import('../src/kube/config.js');
   kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
-  if (values.bucket) frontend = { bucket: values.bucket, region: values.region ?? frontend?.region, endpoint: values.endpoint ?? frontend?.endpoint, prefix: values.prefix ?? frontend?.prefix };
-  if (frontend && !frontend.region) throw new GantryError('E_INPUT', `--bucket ${frontend.bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
-  const oss = frontend ? ossCredentials(ctx, frontend) : undefined;
+  frontend = await previewFrontend(values, env, frontend, Boolean(configFile));
+  const oss = frontend ? ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint }, 'list the frontend previews') : undefined;
   const names = namespaceNames(app, namespaceTemplate ?? '{app}-mr-{iid}');
   if (!names) {
     ctx.logger.warn(`the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`);
   }
-  const previewsBase = frontend ? `${frontend.prefix ? `${frontend.prefix.replace(/\/$/, '')}/` : ''}previews/` : '';
+  const base = frontend ? previewsBase(frontend.prefix) : '';
 
   // What is standing: both listings, each naming merge request iids.
   const [namespaces, prefixes] = await ctx.logger.section('gantry_cleanup_list', `find the previews of ${app}`, () =>
     Promise.all([
       names ? listPreviewNamespaces(ctx, kubeconfigVar!, names) : Promise.resolve(new Map<string, string>()),
-      frontend && oss ? listPreviewPrefixes(ctx, oss, previewsBase) : Promise.resolve(new Map<string, string>()),
+      frontend && oss ? listPreviewPrefixes(ctx, oss, base) : Promise.resolve(new Map<string, string>()),
     ]),
   );
   for (const [iid, ns] of namespaces) ctx.logger.info(`!${iid}: namespace ${ns}`);
@@ -138,28 +138,24 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
   }
 
   // One at a time: each waits for its namespace to be gone, and the log sections stay in order.
-  await frontendJsonToLog(ctx, async () => {
-    for (const [iid, state] of stale) {
-      ctx.logger.info(`!${iid} is ${state}: ${ctx.dryRun ? 'would remove' : 'removing'} its preview`);
-      try {
-        const result = await stopPreview(ctx, {
-          mr: iid,
-          app,
-          namespace: namespaces.get(iid) ?? names?.nameOf(iid) ?? dnsLabel(`${app}-mr-${iid}`),
-          kubeconfigVariable: kubeconfigVar!,
-          frontend,
-          cwd,
-          configFile,
-          timeoutSeconds: timeout,
-        });
-        summary.removed.push({ ...result, state, gitlabEnvironment: await stopReviewEnvironment(iid, branches.get(iid)) });
-      } catch (error) {
-        const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
-        ctx.logger.error(`!${iid}: ${formatError(e)}`);
-        summary.errors.push({ mr: iid, state, code: e.code, message: e.message });
-      }
+  for (const [iid, state] of stale) {
+    ctx.logger.info(`!${iid} is ${state}: ${ctx.dryRun ? 'would remove' : 'removing'} its preview`);
+    try {
+      const result = await stopPreview(ctx, {
+        mr: iid,
+        app,
+        namespace: namespaces.get(iid) ?? names?.nameOf(iid) ?? dnsLabel(`${app}-mr-${iid}`),
+        kubeconfigVariable: kubeconfigVar!,
+        frontend,
+        timeoutSeconds: timeout,
+      });
+      summary.removed.push({ ...result, state, gitlabEnvironment: await stopReviewEnvironment(iid, branches.get(iid)) });
+    } catch (error) {
+      const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
+      ctx.logger.error(`!${iid}: ${formatError(e)}`);
+      summary.errors.push({ mr: iid, state, code: e.code, message: e.message });
     }
-  });
+  }
 
   ctx.logger.info(`${summary.removed.length} preview(s) ${ctx.dryRun ? 'would be ' : ''}removed, ${summary.kept.length} kept (open), ${summary.errors.length} failed`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -220,17 +216,6 @@ async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNulla
   }
 }
 
-function ossCredentials(ctx: Ctx, frontend: Frontend) {
-  const accessKeyId = ctx.env.GANTRY_OSS_ACCESS_KEY_ID;
-  const accessKeySecret = ctx.env.GANTRY_OSS_ACCESS_KEY_SECRET;
-  if (!accessKeyId || !accessKeySecret) {
-    throw new GantryError('E_INPUT', `no OSS credentials to list the frontend previews in ${frontend.bucket}`, {
-      fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may list and delete in the bucket)',
-    });
-  }
-  ctx.logger.addSecret(accessKeySecret);
-  return { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, accessKeyId, accessKeySecret };
-}
 
 /** iid -> prefix, from a delimiter listing of <base>: one entry per mr-<iid>/ "directory", whatever it holds. */
 async function listPreviewPrefixes(ctx: Ctx, target: import('../src/oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
@@ -251,23 +236,4 @@ async function listPreviewPrefixes(ctx: Ctx, target: import('../src/oss/client.j
     token = page.nextContinuationToken || undefined;
   } while (token);
   return found;
-}
-
-/**
- * `gantry frontend --stop`, which stopPreview runs, prints its own JSON line. This command's
- * stdout is its one summary, so while the previews are removed those lines go to the log.
- */
-async function frontendJsonToLog<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    for (const line of (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')).split('\n')) if (line) ctx.logger.info(line);
-    const done = rest.find((r): r is () => void => typeof r === 'function');
-    done?.();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return await fn();
-  } finally {
-    process.stdout.write = write;
-  }
 }

@@ -5,14 +5,13 @@
 // only when it is there. It works when the deploy failed or never ran, and a preview that is
 // already gone is success.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
 import { GantryError, isGantryError } from '../src/errors.js';
 import { reportToMr } from './mr-note.js';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import { dnsLabel } from '../src/names/names.js';
+import { previewPrefix } from '../src/oss/previews.js';
 import { parseStepArgs, stepTarget } from './args.js';
 
 export const usage =
@@ -81,12 +80,34 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   namespace = values.namespace ? dnsLabel(placeholders(values.namespace)) : namespace ?? dnsLabel(`${app}-mr-${ci.mrIid}`);
   const { kubeconfigVariable } = await import('../src/kube/config.js');
   kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
-  if (values.bucket) frontend = { bucket: values.bucket, region: values.region ?? frontend?.region, endpoint: values.endpoint ?? frontend?.endpoint, prefix: values.prefix ?? frontend?.prefix };
-  if (frontend && !frontend.region) throw new GantryError('E_INPUT', `--bucket ${frontend.bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
+  frontend = await previewFrontend(values, env, frontend, Boolean(configFile));
 
-  const result = await stopPreview(ctx, { mr: ci.mrIid, app, namespace, kubeconfigVariable: kubeconfigVar, frontend, cwd, configFile, timeoutSeconds: timeout });
+  const result = await stopPreview(ctx, { mr: ci.mrIid, app, namespace, kubeconfigVariable: kubeconfigVar, frontend, timeoutSeconds: timeout });
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return 0;
+}
+
+type PreviewFrontend = NonNullable<PreviewTarget['frontend']>;
+
+/**
+ * The bucket that holds the frontend previews, if any: flags (the component's inputs) win over
+ * the CI variables (GANTRY_FRONTEND_*, GANTRY_SET frontend.*), which gantry.yaml has already
+ * taken in when there is one, and gantry.yaml comes last.
+ */
+export async function previewFrontend(
+  values: { bucket?: string | undefined; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  fromConfig: PreviewFrontend | undefined,
+  hadConfig: boolean,
+): Promise<PreviewFrontend | undefined> {
+  const o: Record<string, string | undefined> = hadConfig ? {} : (await import('../src/config/load.js')).frontendOverridesFromEnv(env);
+  const base = fromConfig ?? (o.bucket ? { bucket: o.bucket } : undefined);
+  const bucket = values.bucket ?? base?.bucket;
+  if (!bucket) return undefined;
+  const pick = (key: 'region' | 'endpoint' | 'prefix') => values[key] ?? fromConfig?.[key] ?? o[key];
+  const frontend = { bucket, region: pick('region'), endpoint: pick('endpoint'), prefix: pick('prefix') };
+  if (!frontend.region) throw new GantryError('E_INPUT', `--bucket ${bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
+  return frontend;
 }
 
 /** Where one merge request's preview lives: what `gantry stop` works out from its flags and gantry.yaml. */
@@ -97,8 +118,6 @@ export interface PreviewTarget {
   /** The CI variable that holds the review cluster's kubeconfig. */
   kubeconfigVariable: string;
   frontend?: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined } | undefined;
-  cwd: string;
-  configFile?: string | undefined;
   timeoutSeconds: number;
 }
 
@@ -118,13 +137,13 @@ export interface StopPreviewResult {
  */
 export async function stopPreview(ctx: Ctx, target: PreviewTarget): Promise<StopPreviewResult> {
   const envName = 'review';
-  const { mr, app, namespace, frontend, cwd, configFile } = target;
+  const { mr, namespace, frontend } = target;
   const started = Date.now();
   // Both halves always run, so one failing does not leave the other behind; errors come after.
   const [ns, fe] = await Promise.allSettled([
     ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, target.kubeconfigVariable, namespace, target.timeoutSeconds)),
     frontend
-      ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => stopFrontend(ctx, cwd, envName, mr, app, frontend, configFile))
+      ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => stopFrontend(ctx, mr, frontend))
       : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
   ]);
   const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
@@ -133,7 +152,7 @@ export async function stopPreview(ctx: Ctx, target: PreviewTarget): Promise<Stop
   const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
   ctx.logger.info(`preview of merge request !${mr} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr, url: '' });
-  return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: `${frontend.prefix ? `${frontend.prefix.replace(/\/$/, '')}/` : ''}previews/mr-${mr}/` } : null, dryRun: ctx.dryRun };
+  return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: previewPrefix(frontend.prefix, mr) } : null, dryRun: ctx.dryRun };
 }
 
 /** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
@@ -203,32 +222,11 @@ async function deleteNamespace(ctx: Ctx, variable: string, name: string, timeout
 }
 
 /**
- * The frontend half is `gantry frontend --stop`, the same code path. Without a gantry.yaml it is
- * given a minimal one that names the bucket (and nothing else is read from it).
+ * The frontend half: every object under <frontend.prefix>/previews/mr-<iid>/, the same code as
+ * `gantry frontend --stop` (src/oss/previews.ts), with no gantry.yaml needed.
  */
-async function stopFrontend(
-  ctx: Ctx,
-  cwd: string,
-  envName: string,
-  mrIid: string,
-  app: string,
-  target: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined },
-  configFile: string | undefined,
-): Promise<string> {
-  const { frontend } = await import('./upload-frontend.js');
-  const overrides = [`frontend.bucket=${target.bucket}`, `frontend.region=${target.region}`, ...(target.endpoint ? [`frontend.endpoint=${target.endpoint}`] : []), ...(target.prefix ? [`frontend.prefix=${target.prefix}`] : [])].flatMap((s) => ['--set-string', s]);
-  if (configFile) {
-    await frontend(['--env', envName, '--stop', '--mr', mrIid, '--config', configFile, '-C', cwd, ...overrides], ctx);
-    return 'deleted';
-  }
-  const dir = await mkdtemp(path.join(tmpdir(), 'gantry-stop-'));
-  try {
-    const file = path.join(dir, 'gantry.yaml');
-    const YAML = (await import('yaml')).default;
-    await writeFile(file, YAML.stringify({ app, frontend: { dir: '.', bucket: target.bucket, region: target.region, ...(target.endpoint ? { endpoint: target.endpoint } : {}), ...(target.prefix ? { prefix: target.prefix } : {}) }, environments: { [envName]: {} } }));
-    await frontend(['--env', envName, '--stop', '--mr', mrIid, '--config', file, '-C', dir], ctx);
-    return 'deleted';
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+async function stopFrontend(ctx: Ctx, mr: string, frontend: NonNullable<PreviewTarget['frontend']>): Promise<number> {
+  const previews = await import('../src/oss/previews.js');
+  const target = previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint }, 'delete the frontend preview');
+  return previews.deletePreview(ctx, target, previews.previewPrefix(frontend.prefix, mr));
 }

@@ -33,7 +33,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
   // git runs while the modules load.
   const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../src/ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
-  const [{ loadConfig }, { scanDir }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention] = await Promise.all([
+  const [{ loadConfig }, { scanDir }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention, previews] = await Promise.all([
     import('../src/config/load.js'),
     import('../src/oss/files.js'),
     import('../src/oss/stage.js'),
@@ -41,6 +41,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     import('../src/oss/publish.js'),
     import('../src/oss/client.js'),
     import('../src/oss/retention.js'),
+    import('../src/oss/previews.js'),
   ]);
   const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
   const fe = config.frontend;
@@ -50,32 +51,23 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   }
   const ci = ciContextFromEnv(env, await git);
   if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
-  const accessKeyId = env.GANTRY_OSS_ACCESS_KEY_ID;
-  const accessKeySecret = env.GANTRY_OSS_ACCESS_KEY_SECRET;
-  if (!accessKeyId || !accessKeySecret) {
-    throw new GantryError('E_INPUT', 'no OSS credentials', { fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may write to the bucket)' });
-  }
-  ctx.logger.addSecret(accessKeySecret);
+  const target = previews.ossTargetFromEnv(ctx, fe, values.stop ? 'delete the preview' : 'publish');
+  const { accessKeyId, accessKeySecret } = target;
   // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
   const cdnCredentials = fe.cdn ? (await import('../src/oss/cdn.js')).cdnCredentialsFromEnv(env, { accessKeyId, accessKeySecret }) : undefined;
   ctx.logger.addSecret(cdnCredentials?.accessKeySecret);
   // Previews live under their own prefix, so a merge request never touches the live site.
-  const base = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
-  const prefix = envName === 'review' ? `${base}previews/mr-${ci.mrIid}/` : base;
-
-  const target = { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, accessKeyId, accessKeySecret };
-  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
-  const store = openOss(ctx, target, retries);
+  const prefix = envName === 'review' ? previews.previewPrefix(fe.prefix, ci.mrIid!) : previews.sitePrefix(fe.prefix);
 
   // Stopping a preview removes everything under its prefix, and nothing else.
   if (values.stop) {
     if (envName !== 'review') throw new GantryError('E_USAGE', '--stop removes a merge request preview: use it with the review environment', { fix: 'gantry frontend --stop --mr <iid>' });
-    const objects = await store.list(prefix);
-    ctx.logger.info(`${ctx.dryRun ? 'would delete' : 'deleting'} ${objects.length} objects under ${fe.bucket}/${prefix}`);
-    if (!ctx.dryRun) await store.deleteMany(objects.map((o) => o.key));
-    process.stdout.write(`${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, deleted: ctx.dryRun ? 0 : objects.length })}\n`);
+    const deleted = await previews.deletePreview(ctx, target, prefix);
+    process.stdout.write(`${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, deleted })}\n`);
     return 0;
   }
+  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
+  const store = openOss(ctx, target, retries);
 
   if (fe.build && !values['skip-build']) {
     await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
@@ -161,7 +153,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     const page = settings.spa ? settings.index : settings.notFound;
     if (page && !files.some((f) => f.key === page)) ctx.logger.warn(`frontend.website: ${page} is not in ${fe.dir}; OSS will answer its own error page until it is`);
     const outcome = await ctx.logger.section('gantry_frontend_website', `website hosting of ${fe.bucket}`, () =>
-      web.applyWebsite(ctx, web.ossWebsiteApi(ctx, target, retries), web.desiredWebsite(settings, base)),
+      web.applyWebsite(ctx, web.ossWebsiteApi(ctx, target, retries), web.desiredWebsite(settings, previews.sitePrefix(fe.prefix))),
     );
     website = { changed: outcome.changed, applied: outcome.applied };
   }

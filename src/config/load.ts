@@ -141,6 +141,22 @@ function keepEnvValuesAsWritten(doc: Document, text: string): void {
   }
 }
 
+/**
+ * The frontend settings the CI variables give (GANTRY_FRONTEND_BUCKET / _REGION, and
+ * frontend.<key>=... lines of GANTRY_SET), for jobs that run without a gantry.yaml (the stop job
+ * has no checkout). Keys with object values (cdn, website, ...) are left out.
+ */
+export function frontendOverridesFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const problems: Problem[] = [];
+  const overrides = overridesFromEnv(env, problems);
+  if (problems.length > 0) throw configProblems('the CI variables', problems);
+  const out: Record<string, string> = {};
+  for (const o of overrides) {
+    if (o.path.length === 2 && o.path[0] === 'frontend' && typeof o.path[1] === 'string' && ['string', 'number'].includes(typeof o.value)) out[o.path[1]] = String(o.value);
+  }
+  return out;
+}
+
 function overridesFromEnv(env: NodeJS.ProcessEnv, problems: Problem[]): Override[] {
   const out: Override[] = [];
   for (const [variable, dotted] of Object.entries(ciVariableOverrides)) {

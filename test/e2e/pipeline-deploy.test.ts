@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { adminKubeconfig, authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
+import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster, reviewDeployerKubeconfig } from '../support/cluster.js';
 import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
@@ -32,6 +32,7 @@ const gitlabNotes = () => gitlab.mergeRequest(gitlabProject, Number(iid)).notes.
 let bin = '';
 let repo = '';
 let stagingKubeconfig = '';
+let reviewDeployer: ReturnType<typeof reviewDeployerKubeconfig>;
 let productionKubeconfig = '';
 
 // Small requests: the example's production asks for 2 x 1 CPU, more than the test node has.
@@ -115,12 +116,14 @@ beforeAll(async () => {
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
   gitlab = await startGitlabServer({ projects: [{ id: gitlabProject, path: 'acme/hello-node' }], privateTokens: [{ token: gitlabToken, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }] });
   repo = exampleRepo({ branch: 'k8s-backend', withCiTemplates: true });
+  reviewDeployer = reviewDeployerKubeconfig(`pipe-${run}`);
 }, 60_000);
 
 afterAll(async () => {
   await oss?.close();
   await gitlab?.close();
   await deleteNamespaces([staging, production, preview]);
+  reviewDeployer?.remove();
   // No preview outlives the suite, whatever happened in the tests.
   expect(namespaceExists(preview)).toBe(false);
 }, 180_000);
@@ -206,8 +209,8 @@ describe('the example pipeline deploys to the cluster', () => {
     const review = {
       CI_PIPELINE_SOURCE: 'merge_request_event',
       CI_MERGE_REQUEST_IID: iid,
-      // Previews need a namespace per MR: a deployer that may create namespaces (here: admin).
-      KUBECONFIG_STAGING: adminKubeconfig,
+      // Previews need a namespace per MR: the review deployer of examples/rbac (not admin).
+      KUBECONFIG_STAGING: reviewDeployer.file,
       GANTRY_OSS_ACCESS_KEY_ID: keyId,
       GANTRY_OSS_ACCESS_KEY_SECRET: secret,
       GANTRY_SET: [...settings, `frontend.endpoint=${oss.endpoint}`].join('\n'),
@@ -277,7 +280,7 @@ describe('gantry stop without a checkout', () => {
     oss.objects(bucket).set('web/index.html', { body: Buffer.from('live'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
     const env = {
       CI_MERGE_REQUEST_IID: iid,
-      KUBECONFIG_REVIEW: Buffer.from(readFileSync(adminKubeconfig)).toString('base64'),
+      KUBECONFIG_REVIEW: Buffer.from(readFileSync(reviewDeployer.file)).toString('base64'),
       GANTRY_OSS_ACCESS_KEY_ID: keyId,
       GANTRY_OSS_ACCESS_KEY_SECRET: secret,
     };

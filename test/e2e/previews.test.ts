@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { adminKubeconfig, authRegistry, kubectl, kubectlResult, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
+import { authRegistry, kubectl, kubectlResult, nodeBaseImage, registryAuth, requireCluster, reviewDeployerKubeconfig } from '../support/cluster.js';
 import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
@@ -50,8 +50,8 @@ function variables(): Record<string, string> {
     GANTRY_REGISTRY_USER: auth.user,
     GANTRY_REGISTRY_PASSWORD: auth.password,
     GANTRY_SET: settings(),
-    // Previews need a deployer that may create and delete namespaces (here: admin).
-    KUBECONFIG_STAGING: adminKubeconfig,
+    // Previews need a deployer that may create and delete namespaces: examples/rbac's, not admin.
+    KUBECONFIG_STAGING: reviewDeployer.file,
     GANTRY_OSS_ACCESS_KEY_ID: keyId,
     GANTRY_OSS_ACCESS_KEY_SECRET: secret,
     GANTRY_GITLAB_URL: gitlab.url,
@@ -59,6 +59,8 @@ function variables(): Record<string, string> {
     CI_PROJECT_ID: String(project),
   };
 }
+
+let reviewDeployer: ReturnType<typeof reviewDeployerKubeconfig>;
 
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k)));
 
@@ -131,6 +133,7 @@ function release(name: string): void {
 
 beforeAll(async () => {
   requireCluster();
+  reviewDeployer = reviewDeployerKubeconfig(`previews-${run}`);
   bin = gantryBinDir();
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
   gitlab = await startGitlabServer({ projects: [{ id: project, path: 'acme/hello-node' }], privateTokens: [{ token, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }] });
@@ -153,6 +156,7 @@ afterAll(async () => {
   if (left.length > 0) kubectlResult(['wait', '--for=delete', ...left.map((n) => `namespace/${n}`), '--timeout=150s']);
   await oss?.close();
   await gitlab?.close();
+  reviewDeployer?.remove();
   // No preview of this run outlives the suite, whatever happened in the tests.
   expect(ourNamespaces()).toEqual([]);
 }, 200_000);

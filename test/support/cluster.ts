@@ -1,10 +1,10 @@
 // The local cluster from test/cluster (npm run cluster:up): where it is, kubectl against it,
 // and least-privilege kubeconfigs for a namespace. Tests fail (never skip) when it is down.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseDotenv } from './fixtures.js';
+import { parseDotenv, repoRoot } from './fixtures.js';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 
@@ -81,6 +81,11 @@ export function namespacedKubeconfig(
       ],
     }),
   });
+  return tokenKubeconfig(namespace, name);
+}
+
+/** A kubeconfig that authenticates as the ServiceAccount `namespace/name` with a one-hour token. */
+function tokenKubeconfig(namespace: string, name: string): string {
   const token = kubectl(['-n', namespace, 'create', 'token', name, '--duration=1h']).trim();
   const admin = readFileSync(adminKubeconfig, 'utf8');
   const server = /server: (\S+)/.exec(admin)![1];
@@ -98,6 +103,34 @@ current-context: ${name}
     { mode: 0o600 },
   );
   return file;
+}
+
+/**
+ * The preview deployer of examples/rbac/review-deployer.yaml (a ClusterRole that may create and
+ * delete namespaces and manage workloads in them, not admin), applied with names unique to
+ * `run`; `remove()` deletes what was applied.
+ */
+export function reviewDeployerKubeconfig(run: string): { file: string; remove(): void } {
+  const text = readFileSync(path.join(repoRoot, 'examples', 'rbac', 'review-deployer.yaml'), 'utf8')
+    .replaceAll('gantry-review-deployer', `gantry-review-deployer-${run}`)
+    .replaceAll('gantry-system', `gantry-system-${run}`);
+  kubectl(['apply', '-f', '-'], { input: text });
+  // The authorizer sees a new binding a moment later: wait until it does.
+  const as = `system:serviceaccount:gantry-system-${run}:gantry-review-deployer-${run}`;
+  const until = Date.now() + 15_000;
+  while (kubectlResult(['auth', 'can-i', 'create', 'namespaces', '--as', as]).stdout.trim() !== 'yes') {
+    if (Date.now() > until) throw new Error(`${as} still may not create namespaces 15 s after examples/rbac/review-deployer.yaml was applied`);
+    execFileSync('sleep', ['0.2']);
+  }
+  const file = tokenKubeconfig(`gantry-system-${run}`, `gantry-review-deployer-${run}`);
+  return {
+    file,
+    remove() {
+      rmSync(file, { force: true });
+      kubectlResult(['delete', 'clusterrolebinding,clusterrole', `gantry-review-deployer-${run}`, '--ignore-not-found']);
+      kubectlResult(['delete', 'namespace', `gantry-system-${run}`, '--ignore-not-found', '--wait=false']);
+    },
+  };
 }
 
 export const clusterRun = process.env.GANTRY_CLUSTER_RUN ?? '/run/gantry-cluster';

@@ -1,5 +1,6 @@
 // gantry render: write <out>/deploy.yaml and <out>/svc.yaml for one environment.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import { gitFacts } from '../src/ci/git.js';
@@ -75,7 +76,10 @@ export async function writeManifests(outDir: string, manifests: { file: string; 
   await mkdir(outDir, { recursive: true });
   for (const m of manifests) {
     const target = path.join(outDir, m.file);
-    await writeFile(`${target}.tmp`, m.text);
-    await rename(`${target}.tmp`, target);
+    // A temp name of this process's own: two renders into one directory (two previews deployed
+    // from one checkout at once) must not rename each other's file away.
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(temp, m.text);
+    await rename(temp, target);
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -293,4 +293,13 @@ describe('inputs', () => {
       for (const d of docs) expect(Object.keys(d).slice(0, 3)).toEqual(['apiVersion', 'kind', 'metadata']);
     }
   });
+});
+
+test('renders written into one directory at the same moment do not rename each other\'s file away', async () => {
+  const { writeManifests } = await import('../../../scripts/render.js');
+  const dir = await mkdtemp(path.join(tmpdir(), 'gantry-write-'));
+  const texts = Array.from({ length: 20 }, (_, i) => `kind: ConfigMap # ${i}\n`);
+  await Promise.all(texts.map((text) => writeManifests(dir, [{ file: 'deploy.yaml', text }, { file: 'svc.yaml', text }])));
+  expect(texts).toContain(readFileSync(path.join(dir, 'deploy.yaml'), 'utf8'));
+  expect(readdirSync(dir).sort()).toEqual(['deploy.yaml', 'svc.yaml']);
 });

@@ -59,7 +59,12 @@ export function decodeKubeconfig(varName: string, value: string | undefined): De
   try {
     kc.loadFromString(text);
   } catch (error) {
-    throw fail(`${source} is not a valid kubeconfig: ${(error as Error).message}`, [], error);
+    // js-yaml's message quotes the lines around the problem, which may hold a token or a key
+    // (not yet masked: nothing was decoded): only its reason and position are shown, and the
+    // original error is not kept as the cause.
+    const e = error as { reason?: string; mark?: { line?: number; column?: number }; message?: string };
+    const what = e.reason ? `${e.reason} (line ${(e.mark?.line ?? 0) + 1}, column ${(e.mark?.column ?? 0) + 1})` : (e.message ?? String(error)).split('\n')[0]!;
+    throw fail(`${source} is not a valid kubeconfig: ${what}`);
   }
   const current = kc.getCurrentContext();
   const contexts = kc.getContexts().map((c) => c.name);

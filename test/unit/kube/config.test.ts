@@ -99,6 +99,14 @@ describe('kubeconfig from a CI variable', () => {
     expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', kubeconfigYaml('nope')), /current-context "nope" is not one of its contexts/);
   });
 
+  test('a kubeconfig that is broken YAML is reported by position, without the lines around it (they may hold the token)', () => {
+    const broken = `apiVersion: v1\nkind: Config\nusers:\n- name: deployer\n  user:\n    token: ${TOKEN}\n   bad: indent\n`;
+    for (const value of [broken, Buffer.from(broken).toString('base64')]) {
+      const e = expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', value), /not a valid kubeconfig: .*\(line \d+, column \d+\)/);
+      expect(JSON.stringify({ message: e.message, details: e.details, fix: e.fix, cause: String(e.cause ?? '') })).not.toContain(TOKEN);
+    }
+  });
+
   test('tokens, client keys and the base64 form itself are registered as secrets', () => {
     const b64 = Buffer.from(kubeconfigYaml()).toString('base64');
     const { secrets } = decodeKubeconfig('KUBECONFIG_STAGING', b64);

@@ -76,7 +76,8 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   }
   app ??= env.CI_PROJECT_NAME;
   if (!app) throw new GantryError('E_INPUT', 'gantry stop does not know the app', { fix: 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP' });
-  const placeholders = (text: string) => text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '');
+  // The placeholders of environments.review.namespace, as deploy fills them (src/render/view.ts).
+  const placeholders = (text: string) => text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '').replaceAll('{slug}', ci.refSlug).replaceAll('{env}', envName);
   namespace = values.namespace ? dnsLabel(placeholders(values.namespace)) : namespace ?? dnsLabel(`${app}-mr-${ci.mrIid}`);
   const { kubeconfigVariable } = await import('../src/kube/config.js');
   kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
@@ -139,94 +140,89 @@ export async function stopPreview(ctx: Ctx, target: PreviewTarget): Promise<Stop
   const envName = 'review';
   const { mr, namespace, frontend } = target;
   const started = Date.now();
-  // Both halves always run, so one failing does not leave the other behind; errors come after.
-  const [ns, fe] = await Promise.allSettled([
-    ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, target.kubeconfigVariable, namespace, target.timeoutSeconds)),
-    frontend
-      ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => stopFrontend(ctx, mr, frontend))
-      : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
-  ]);
-  const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-  if (failures.length > 1) ctx.logger.error(`also failed: ${failures.slice(1).map((e) => (e as Error).message).join('; ')}`);
-  if (failures.length > 0) throw failures[0];
-  const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
-  ctx.logger.info(`preview of merge request !${mr} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr, url: '' });
-  return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: previewPrefix(frontend.prefix, mr) } : null, dryRun: ctx.dryRun };
-}
-
-/** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
-async function deleteNamespace(ctx: Ctx, variable: string, name: string, timeoutSeconds: number): Promise<string> {
-  const kube = await import('../src/kube/index.js');
-  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, variable);
+  // What can refuse is checked before anything is deleted (exit 2 means nothing was done): the
+  // OSS key pair, the kubeconfig, and that the namespace is one Gantry made.
+  const [previews, kube] = await Promise.all([import('../src/oss/previews.js'), import('../src/kube/index.js')]);
+  const oss = frontend ? previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint }, 'delete the frontend preview') : undefined;
+  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   try {
     const client = kube.kubeClient(ctx, kc);
-    const ref = { apiVersion: 'v1', kind: 'Namespace', name };
-    let existing: { metadata?: { labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string } } | undefined;
-    try {
-      existing = await client.read(ref);
-    } catch (error) {
-      // A deployer that may not read Namespace objects may still be allowed to delete its own.
-      if (!(isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN')) throw error;
-      ctx.logger.warn(`cannot read namespace ${name} (no permission): deleting it without checking its labels`);
-      existing = { metadata: { labels: { [MANAGED_BY]: 'gantry' } } };
-    }
-    if (!existing) {
-      ctx.logger.info(`namespace ${name} does not exist: nothing to delete (the deploy never ran, or the preview was already stopped)`);
-      return 'already gone';
-    }
-    if (existing.metadata?.labels?.[MANAGED_BY] !== 'gantry') {
-      throw new GantryError('E_INPUT', `namespace ${name} was not created by Gantry (no label ${MANAGED_BY}=gantry): not deleting it`, {
-        fix: 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
-      });
-    }
-    if (ctx.dryRun) {
-      await client.remove(ref, { dryRun: true });
-      ctx.logger.info(`dry run: would delete namespace ${name}`);
-      return 'would delete';
-    }
-    const terminating = existing.status?.phase === 'Terminating';
-    if (!terminating && !(await client.remove(ref))) return 'already gone';
-    ctx.logger.info(terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`);
-    const started = Date.now();
-    const deadline = started + timeoutSeconds * 1000;
-    let delay = 250;
-    for (;;) {
-      let current: { status?: { phase?: string } } | undefined;
-      try {
-        current = await client.read(ref);
-      } catch (error) {
-        if (isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN') {
-          // Without read access the namespace's own objects tell: they vanish with it.
-          current = await client.list('v1', 'ConfigMap', name, { limit: 1 }).then(() => ({}), (e: unknown) => {
-            if (isGantryError(e) && (e.code === 'E_KUBE_NOT_FOUND' || e.code === 'E_KUBE_FORBIDDEN')) return undefined;
-            throw e;
-          });
-        } else throw error;
-      }
-      if (!current) break;
-      if (Date.now() > deadline) {
-        throw new GantryError('E_KUBE_API', `namespace ${name} is still terminating after ${timeoutSeconds} s`, {
-          details: [`kubectl get namespace ${name} -o yaml shows what holds it (status.conditions, finalizers)`],
-          fix: 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout',
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 2000);
-    }
-    ctx.logger.info(`namespace ${name} is gone (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    return 'deleted';
+    const existing = await previewNamespace(client, target.kubeconfigVariable, namespace);
+    // Both halves always run, so one failing does not leave the other behind; errors come after.
+    const [ns, fe] = await Promise.allSettled([
+      ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, client, namespace, existing, target.timeoutSeconds)),
+      oss && frontend
+        ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => previews.deletePreview(ctx, oss, previewPrefix(frontend.prefix, mr)))
+        : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
+    ]);
+    const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failures.length > 1) ctx.logger.error(`also failed: ${failures.slice(1).map((e) => (e as Error).message).join('; ')}`);
+    if (failures.length > 0) throw failures[0];
+    const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
+    ctx.logger.info(`preview of merge request !${mr} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr, url: '' });
+    return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: previewPrefix(frontend.prefix, mr) } : null, dryRun: ctx.dryRun };
   } finally {
     await dispose();
   }
 }
 
+type NamespaceObject = { metadata?: { labels?: Record<string, string> }; status?: { phase?: string } };
+type Client = ReturnType<typeof import('../src/kube/index.js').kubeClient>;
+
 /**
- * The frontend half: every object under <frontend.prefix>/previews/mr-<iid>/, the same code as
- * `gantry frontend --stop` (src/oss/previews.ts), with no gantry.yaml needed.
+ * The preview's Namespace, or undefined when there is none. One Gantry did not label is refused
+ * (E_INPUT), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
+ * there is no telling whose it is.
  */
-async function stopFrontend(ctx: Ctx, mr: string, frontend: NonNullable<PreviewTarget['frontend']>): Promise<number> {
-  const previews = await import('../src/oss/previews.js');
-  const target = previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint }, 'delete the frontend preview');
-  return previews.deletePreview(ctx, target, previews.previewPrefix(frontend.prefix, mr));
+async function previewNamespace(client: Client, variable: string, name: string): Promise<NamespaceObject | undefined> {
+  let existing: NamespaceObject | undefined;
+  try {
+    existing = await client.read({ apiVersion: 'v1', kind: 'Namespace', name });
+  } catch (error) {
+    if (!(isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN')) throw error;
+    throw new GantryError('E_KUBE_FORBIDDEN', `cannot read namespace ${name}, so cannot check it is a preview Gantry made: not deleting it`, {
+      details: [error.message],
+      fix: `the kubeconfig in ${variable} must be allowed to get, list and delete namespaces (examples/rbac/review-deployer.yaml)`,
+      cause: error,
+    });
+  }
+  if (existing && existing.metadata?.labels?.[MANAGED_BY] !== 'gantry') {
+    throw new GantryError('E_INPUT', `namespace ${name} was not created by Gantry (no label ${MANAGED_BY}=gantry): not deleting it`, {
+      fix: 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
+    });
+  }
+  return existing;
+}
+
+/** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
+async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing: NamespaceObject | undefined, timeoutSeconds: number): Promise<string> {
+  const ref = { apiVersion: 'v1', kind: 'Namespace', name };
+  if (!existing) {
+    ctx.logger.info(`namespace ${name} does not exist: nothing to delete (the deploy never ran, or the preview was already stopped)`);
+    return 'already gone';
+  }
+  if (ctx.dryRun) {
+    await client.remove(ref, { dryRun: true });
+    ctx.logger.info(`dry run: would delete namespace ${name}`);
+    return 'would delete';
+  }
+  const terminating = existing.status?.phase === 'Terminating';
+  if (!terminating && !(await client.remove(ref))) return 'already gone';
+  ctx.logger.info(terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`);
+  const started = Date.now();
+  const deadline = started + timeoutSeconds * 1000;
+  let delay = 250;
+  while (await client.read(ref)) {
+    if (Date.now() > deadline) {
+      throw new GantryError('E_KUBE_API', `namespace ${name} is still terminating after ${timeoutSeconds} s`, {
+        details: [`kubectl get namespace ${name} -o yaml shows what holds it (status.conditions, finalizers)`],
+        fix: 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout',
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 2000);
+  }
+  ctx.logger.info(`namespace ${name} is gone (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return 'deleted';
 }

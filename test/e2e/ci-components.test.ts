@@ -100,7 +100,7 @@ describe.each([
 test('the components declare their inputs', () => {
   const inputs = (name: string) => Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
   expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv']);
-  expect(inputs('review')).toEqual(['image', 'gantry', 'app', 'namespace', 'kubeconfig', 'frontend', 'bucket', 'region', 'endpoint', 'auto_stop_in', 'build_stage', 'stage', 'dotenv']);
+  expect(inputs('review')).toEqual(['image', 'gantry', 'app', 'namespace', 'kubeconfig', 'frontend', 'bucket', 'region', 'endpoint', 'prefix', 'auto_stop_in', 'build_stage', 'stage', 'dotenv']);
   expect(inputs('frontend')).toEqual(['image', 'gantry', 'branch', 'environment', 'stage', 'website']);
   expect(inputs('cleanup')).toEqual(['image', 'gantry', 'stage']);
 });

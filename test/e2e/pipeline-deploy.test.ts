@@ -310,4 +310,37 @@ describe('gantry stop without a checkout', () => {
       await deleteNamespaces([foreign]);
     }
   }, 180_000);
+
+  test('what can refuse is checked before anything is deleted; the namespace input takes the placeholders deploy fills', async () => {
+    const ns = `stopfirst-review-${iid}`; // {app}-{env}-{iid}
+    kubectl(['create', 'namespace', ns]);
+    kubectl(['label', 'namespace', ns, 'app.kubernetes.io/managed-by=gantry']);
+    const key = `previews/mr-${iid}/keep.html`;
+    oss.objects(bucket).set(key, { body: Buffer.from('x'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
+    const kube = { CI_MERGE_REQUEST_IID: iid, CI_COMMIT_REF_SLUG: 'feature-x', KUBECONFIG_REVIEW: Buffer.from(readFileSync(reviewDeployer.file)).toString('base64') };
+    const flags = ['--app', 'stopfirst', '--namespace', '{app}-{env}-{iid}', '--kubeconfig', 'KUBECONFIG_REVIEW', '--bucket', bucket, '--region', 'oss-cn-hangzhou', '--endpoint', oss.endpoint];
+    const foreign = `gt-pipe-${run}-notours`;
+    kubectl(['create', 'namespace', foreign]);
+    try {
+      // No OSS key pair: exit 2, and the namespace is still there.
+      const noKeys = await stop(flags, kube);
+      expect(noKeys.code).toBe(2);
+      expect(noKeys.stderr).toContain('no OSS credentials to delete the frontend preview');
+      expect(namespaceExists(ns)).toBe(true);
+      // A namespace Gantry did not make: exit 2, and the frontend preview is still there.
+      const withKeys = { ...kube, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret };
+      const notOurs = await stop([...flags.slice(0, 2), '--namespace', foreign, ...flags.slice(4)], withKeys);
+      expect(notOurs.code).toBe(2);
+      expect(notOurs.stderr).toContain('was not created by Gantry');
+      expect(oss.objects(bucket).has(key)).toBe(true);
+      // With both: {env} is review, as deploy names it; both halves go.
+      const ok = await stop(flags, withKeys);
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout.trim().split('\n').at(-1)!)).toMatchObject({ namespace: ns, namespaceResult: 'deleted' });
+      expect(namespaceExists(ns)).toBe(false);
+      expect(oss.objects(bucket).has(key)).toBe(false);
+    } finally {
+      await deleteNamespaces([foreign, ns]);
+    }
+  }, 180_000);
 });

@@ -108,8 +108,9 @@ export function isTransientGitlabError(error: unknown): boolean {
   const status = gitlabStatus(error);
   if (status !== undefined) return status >= 500;
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  // gitbeaker's own GitbeakerRetryError means it already retried 429/502 ten times.
-  if (e?.name === 'GitbeakerRetryError') return false;
+  // gitbeaker retries 429 and 502 itself, but ten times within about 0.26 s in all: a GitLab
+  // that is busy for a second is still worth the bounded backoff of gitlabCall.
+  if (e?.name === 'GitbeakerRetryError') return true;
   return /GitbeakerTimeoutError|TimeoutError|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|UND_ERR_SOCKET|other side closed|socket hang up|fetch failed/i.test(
     `${e?.name ?? ''} ${e?.message ?? ''} ${e?.cause?.code ?? ''} ${e?.cause?.message ?? ''}`,
   );
@@ -134,6 +135,13 @@ export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 't
     return new GantryError('E_GITLAB_API', `${doing}: GitLab answered ${status}: ${description}`, {
       details: [`instance: ${gitlab.host}`],
       fix: status === 404 ? 'check CI_PROJECT_ID and the merge request iid; GitLab also answers 404 for projects the token cannot see' : 'see the message above; retry the job if GitLab was having trouble',
+      cause: error,
+    });
+  }
+  if ((error as Error)?.name === 'GitbeakerRetryError') {
+    return new GantryError('E_GITLAB_API', `${doing}: GitLab kept answering 429 (rate limit) or 502: ${(error as Error).message}`, {
+      details: [`instance: ${gitlab.host}`],
+      fix: 'GitLab is overloaded or rate-limiting this token; retry the job later',
       cause: error,
     });
   }

@@ -125,6 +125,20 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     expect(gl.requests.slice(mark).map((q) => q.method)).toEqual(['GET', 'POST']);
   });
 
+  test('a GitLab answering 502 for longer than gitbeaker\'s own retries (about 0.26 s) is still retried, and a 502 that lasts is E_GITLAB_API', async () => {
+    mrWithNotes(6, 1);
+    const { ctx, log } = inProcess({ GANTRY_GITLAB_TOKEN: botToken });
+    const gitlab = gitlabFromEnv(ctx, ctx.env, { minTimeoutMs: 10 });
+    const mark = gl.requests.length;
+    gl.failNext(15, 502);
+    expect(await mrState(ctx, gitlab, PROJECT, 6)).toBe('opened');
+    expect(gl.requests.length - mark).toBe(16);
+    expect(log()).toMatch(/read merge request !6 of project 77: .*retrying \(3 left\)/);
+    gl.failNext(1000, 502);
+    await expect(mrState(ctx, gitlab, PROJECT, 6)).rejects.toMatchObject({ code: 'E_GITLAB_API', message: expect.stringContaining('kept answering 429 (rate limit) or 502') });
+    gl.clearFaults();
+  }, 30_000);
+
   test('a connection reset on a read is retried', async () => {
     mrWithNotes(5, 2);
     const { ctx } = inProcess({ GANTRY_GITLAB_TOKEN: botToken });

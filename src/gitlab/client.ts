@@ -41,7 +41,7 @@ export interface GitlabClientOptions {
   timeoutMs?: number;
 }
 
-/** The instance URL from CI_SERVER_URL, else CI_API_V4_URL without its /api/v4. */
+/** The instance URL from GANTRY_GITLAB_URL, else CI_SERVER_URL, else CI_API_V4_URL without its /api/v4. */
 export function gitlabHost(env: NodeJS.ProcessEnv): string {
   // GANTRY_GITLAB_URL first: a self-managed instance whose API is reached by another address
   // from the runners than the one GitLab announces in CI_SERVER_URL.
@@ -49,6 +49,7 @@ export function gitlabHost(env: NodeJS.ProcessEnv): string {
   const fromServer = env.CI_SERVER_URL?.trim();
   const fromApi = env.CI_API_V4_URL?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
   const raw = explicit || fromServer || fromApi;
+  const source = explicit ? 'GANTRY_GITLAB_URL' : fromServer ? 'CI_SERVER_URL' : 'CI_API_V4_URL';
   if (!raw) {
     throw new GantryError('E_INPUT', 'no GitLab instance: CI_SERVER_URL (or CI_API_V4_URL) is not set', {
       fix: 'GitLab CI sets it; outside CI export CI_SERVER_URL=https://gitlab.example.com',
@@ -58,10 +59,10 @@ export function gitlabHost(env: NodeJS.ProcessEnv): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new GantryError('E_INPUT', `CI_SERVER_URL=${raw} is not a URL`, { fix: 'e.g. CI_SERVER_URL=https://gitlab.example.com' });
+    throw new GantryError('E_INPUT', `${source}=${raw} is not a URL`, { fix: `e.g. ${source}=https://gitlab.example.com${source === 'CI_API_V4_URL' ? '/api/v4' : ''}` });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new GantryError('E_INPUT', `CI_SERVER_URL=${raw}: only http(s) URLs are GitLab instances`, { fix: 'e.g. CI_SERVER_URL=https://gitlab.example.com' });
+    throw new GantryError('E_INPUT', `${source}=${raw}: only http(s) URLs are GitLab instances`, { fix: `e.g. ${source}=https://gitlab.example.com` });
   }
   // A relative-URL install (https://host/gitlab) keeps its path; the query and fragment never matter.
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;

@@ -8,7 +8,7 @@ import type { ReleaseRecord } from '../src/oss/retention.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from './args.js';
 
-export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--config <file>] [--set path=value] [-C <dir>]';
+export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs('frontend', argv, {
@@ -19,6 +19,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     mr: { type: 'string' },
     stop: { type: 'boolean' },
     website: { type: 'boolean' },
+    'if-configured': { type: 'boolean' },
   }, usage);
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
@@ -45,6 +46,11 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   ]);
   const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
   const fe = config.frontend;
+  if (!fe && values['if-configured']) {
+    // The review component runs this for every project: a backend-only one has nothing to publish.
+    ctx.logger.info('no frontend in gantry.yaml: nothing to publish (--if-configured)');
+    return 0;
+  }
   if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
   if (!config.environments[envName]) {
     throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });

@@ -75,6 +75,19 @@ describe('gantry CLI', () => {
     expect(existsSync(path.join(repo, 'out'))).toBe(false);
   });
 
+  test('frontend --if-configured is a no-op for a project without a frontend; without the flag that is a config error', () => {
+    const repo = exampleRepo();
+    const text = readFileSync(path.join(repo, 'gantry.yaml'), 'utf8').replace(/^frontend:\n(  .*\n)+/m, '');
+    expect(text).not.toContain('bucket:');
+    writeFileSync(path.join(repo, 'gantry.yaml'), text);
+    const env = { CI_MERGE_REQUEST_IID: '3', GANTRY_OSS_ACCESS_KEY_ID: 'id', GANTRY_OSS_ACCESS_KEY_SECRET: 'secret-value' };
+    const skipped = gantry(['frontend', '--env', 'review', '--if-configured'], repo, env);
+    expect([skipped.code, skipped.stderr]).toEqual([0, expect.stringContaining('no frontend in gantry.yaml: nothing to publish')]);
+    const refused = gantry(['frontend', '--env', 'review'], repo, env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('gantry frontend needs frontend in gantry.yaml');
+  });
+
   test('usage mistakes exit 2 and say what to type', () => {
     const repo = exampleRepo();
     expect(gantry(['deploi'], repo)).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "deploi"') });

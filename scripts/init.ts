@@ -3,7 +3,7 @@
 // All or nothing: every check (existing files, the generated gantry.yaml validating) runs
 // before the first byte is written.
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfigText } from '../src/config/load.js';
 import type { Ctx } from '../src/context.js';
@@ -115,5 +115,25 @@ async function writeAll(dir: string, files: { file: string; text: string }[]): P
     await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
     throw new GantryError('E_INPUT', `cannot write into ${dir}: ${(error as Error).message}; nothing was written`, { fix: 'check that the directory is writable', cause: error });
   }
-  for (const t of temps) await rename(t.temp, t.target);
+  // A target that is a directory would make its rename fail halfway: found before any rename.
+  const blocked: string[] = [];
+  for (const t of temps) if ((await stat(t.target).catch(() => undefined))?.isDirectory()) blocked.push(path.relative(dir, t.target));
+  if (blocked.length > 0) {
+    await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
+    throw new GantryError('E_INPUT', `cannot write ${blocked.join(', ')}: a directory is in the way; nothing was written`, { fix: `move ${blocked.join(', ')} aside and run gantry init again` });
+  }
+  const renamed: string[] = [];
+  try {
+    for (const t of temps) {
+      await rename(t.temp, t.target);
+      renamed.push(path.relative(dir, t.target));
+    }
+  } catch (error) {
+    await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
+    throw new GantryError('E_INIT_WRITE', `writing into ${dir} failed after ${renamed.length} of ${temps.length} files: ${(error as Error).message}`, {
+      details: renamed.length > 0 ? [`written: ${renamed.join(', ')}`] : [],
+      fix: 'check the directory, then run gantry init --force to write every file again',
+      cause: error,
+    });
+  }
 }

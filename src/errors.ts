@@ -57,6 +57,7 @@ export const catalogue = {
   E_GITLAB_API: { exitCode: 1, title: 'The GitLab API refused a request' },
   E_INIT_NO_PACKAGE: { exitCode: 2, title: 'gantry init found no package.json' },
   E_INIT_EXISTS: { exitCode: 2, title: 'gantry init would overwrite a file' },
+  E_INIT_WRITE: { exitCode: 1, title: 'gantry init could not write all its files' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;

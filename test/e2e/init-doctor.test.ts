@@ -1,7 +1,7 @@
 // gantry init and gantry doctor, run as a user runs them (the built CLI), against the local
 // cluster, the htpasswd registry on 127.0.0.1:5001, and the OSS and GitLab test servers.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -116,6 +116,19 @@ describe('gantry init', () => {
     expect(files.find((f) => f.file === 'gantry.yaml')!.action).toBe('created');
     expect(readFileSync(path.join(repo, 'gantry.yaml'), 'utf8')).toMatch(/^app: shop$/m);
     expect(readFileSync(path.join(repo, 'gantry.yaml'), 'utf8')).toMatch(/^ {2}port: 8080$/m);
+  }, 60_000);
+
+  test('a directory where one of its files goes is found before anything is written, even with --force', async () => {
+    const repo = fresh();
+    mkdirSync(path.join(repo, 'deploy', 'README.md'), { recursive: true });
+    const r = await gantry(['init', '--force'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot write deploy/README.md: a directory is in the way; nothing was written');
+    expect(existsSync(path.join(repo, 'gantry.yaml'))).toBe(false);
+    expect(existsSync(path.join(repo, '.gitlab-ci.yml'))).toBe(false);
+    // No temporary files left behind either.
+    expect(readdirSync(repo).filter((f) => f.includes('gantry-init'))).toEqual([]);
+    expect(readdirSync(path.join(repo, 'deploy')).filter((f) => f.includes('gantry-init'))).toEqual([]);
   }, 60_000);
 
   test('without package.json it exits 2 with what to do; bad flags exit 2', async () => {

@@ -1,7 +1,7 @@
 // The one merge request note Gantry owns: rendered from the preview's state, found again by a
 // hidden marker on its first line, created once and then edited in place.
 import type { Ctx } from '../context.js';
-import { gitlabCall, type GitlabClient } from './client.js';
+import { gitlabCall, gitlabStatus, type GitlabClient } from './client.js';
 
 /** First line of every Gantry note. HTML comments are not shown by GitLab's markdown. */
 export const MR_NOTE_MARKER = '<!-- gantry:review-app -->';
@@ -147,11 +147,20 @@ export async function upsertMrNote(ctx: Ctx, gitlab: GitlabClient, input: Upsert
     ctx.logger.info(note ? `would update note ${note.id} on ${where}` : `would create a note on ${where}`);
     return { action: note ? 'would-update' : 'would-create', noteId: note?.id };
   }
-  if (note) {
-    // The same body PUT twice leaves the same note: safe to retry.
-    await gitlabCall(ctx, gitlab, `update note ${note.id} on ${where}`, { idempotent: true }, () => gitlab.notes.edit(projectId, mrIid, note.id, { body }));
-    ctx.logger.info(`updated note ${note.id} on ${where}`);
-    return { action: 'updated', noteId: note.id };
+  // Only a note's author may edit it: after GANTRY_GITLAB_TOKEN is replaced by another bot user,
+  // GitLab answers 403 for the old user's note. Then the next Gantry note is tried (the new bot's
+  // own, from an earlier run), and when none is this token's, a new one is created.
+  for (const candidate of note ? [note, ...duplicates] : []) {
+    if (candidate.body === body) return { action: 'unchanged', noteId: candidate.id };
+    try {
+      // The same body PUT twice leaves the same note: safe to retry.
+      await gitlabCall(ctx, gitlab, `update note ${candidate.id} on ${where}`, { idempotent: true }, () => gitlab.notes.edit(projectId, mrIid, candidate.id, { body }));
+      ctx.logger.info(`updated note ${candidate.id} on ${where}`);
+      return { action: 'updated', noteId: candidate.id };
+    } catch (error) {
+      if (gitlabStatus((error as { cause?: unknown }).cause) !== 403 || gitlab.tokenKind === 'job') throw error;
+      ctx.logger.warn(`note ${candidate.id} on ${where} was written by another user (a replaced token?): GitLab does not let ${gitlab.tokenVariable} edit it`);
+    }
   }
   const created = (await gitlabCall(ctx, gitlab, `create a note on ${where}`, { idempotent: false }, () =>
     gitlab.notes.create(projectId, mrIid, body),

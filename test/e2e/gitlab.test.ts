@@ -16,12 +16,15 @@ const bot = { id: 501, username: 'project_77_bot', name: 'gantry-bot' };
 const alice = { id: 2, username: 'alice', name: 'Alice' };
 const botToken = 'glpat-GantryTestToken0123456789';
 const jobToken = 'glcbt-64_JobTokenForTests0123456';
+// A replacement project access token is a new bot user.
+const newBot = { id: 502, username: 'project_77_bot_2', name: 'gantry-bot' };
+const newBotToken = 'glpat-GantryReplacedToken987654';
 let gl: GitlabServer;
 
 beforeAll(async () => {
   gl = await startGitlabServer({
     projects: [{ id: PROJECT, path: 'acme/shop' }, { id: OTHER_PROJECT, path: 'acme/other' }],
-    privateTokens: [{ token: botToken, user: bot }],
+    privateTokens: [{ token: botToken, user: bot }, { token: newBotToken, user: newBot }],
     jobTokens: [{ token: jobToken, projectId: PROJECT, user: alice }],
   });
 });
@@ -138,6 +141,22 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     await expect(mrState(ctx, gitlab, PROJECT, 6)).rejects.toMatchObject({ code: 'E_GITLAB_API', message: expect.stringContaining('kept answering 429 (rate limit) or 502') });
     gl.clearFaults();
   }, 30_000);
+
+  test('after the token is replaced by another bot user, the old note (which GitLab lets only its author edit) is left and the new bot keeps one note of its own', async () => {
+    mrWithNotes(7, 2);
+    // Every run's note differs (commit, pipeline): the old note is never already up to date.
+    const note = (status: 'deploying' | 'deployed', commit = 'abc') => renderMrNote({ status, environment: 'review', commit, pipelineUrl: '' });
+    const old = inProcess({ GANTRY_GITLAB_TOKEN: botToken });
+    expect((await upsertMrNote(old.ctx, gitlabFromEnv(old.ctx), { projectId: PROJECT, mrIid: 7, body: note('deploying') })).action).toBe('created');
+    const fresh = inProcess({ GANTRY_GITLAB_TOKEN: newBotToken });
+    const client = gitlabFromEnv(fresh.ctx);
+    const first = await upsertMrNote(fresh.ctx, client, { projectId: PROJECT, mrIid: 7, body: note('deployed') });
+    expect(first.action).toBe('created');
+    expect(fresh.log()).toContain('was written by another user (a replaced token?)');
+    const second = await upsertMrNote(fresh.ctx, client, { projectId: PROJECT, mrIid: 7, body: note('deploying', 'def') });
+    expect(second).toEqual({ action: 'updated', noteId: first.noteId });
+    expect(gantryNotes(7).map((n) => n.author.id)).toEqual([bot.id, newBot.id]);
+  });
 
   test('a connection reset on a read is retried', async () => {
     mrWithNotes(5, 2);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
-import { dnsLabel, slugify } from '../src/names/names.js';
+import { dnsLabel, fillPlaceholders, slugify } from '../src/names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../src/oss/previews.js';
 import { parseStepArgs } from './args.js';
 import { previewFrontend, previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
@@ -170,7 +170,8 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
  */
 export function namespaceNames(app: string, template: string): { nameOf(iid: string): string; iidOf(name: string): string | undefined } | undefined {
   if (!template.includes('{iid}') || template.includes('{slug}')) return undefined;
-  const nameOf = (iid: string) => dnsLabel(template.replaceAll('{app}', app).replaceAll('{env}', 'review').replaceAll('{iid}', iid));
+  // No {slug} here (refused above): one name per merge request, whatever its branch.
+  const nameOf = (iid: string) => dnsLabel(fillPlaceholders(template, { app, iid, slug: '', env: 'review' }));
   // dnsLabel keeps digits as they are: a probe iid marks where the iid lands in the name.
   const probe = '918273645';
   const sample = nameOf(probe);

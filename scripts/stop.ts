@@ -10,7 +10,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError, isGantryError } from '../src/errors.js';
 import { reportToMr } from './mr-note.js';
 import { ciContextFromEnv } from '../src/ci/context.js';
-import { dnsLabel } from '../src/names/names.js';
+import { dnsLabel, fillPlaceholders } from '../src/names/names.js';
 import { previewPrefix } from '../src/oss/previews.js';
 import { parseStepArgs, stepTarget } from './args.js';
 
@@ -76,9 +76,7 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   }
   app ??= env.CI_PROJECT_NAME;
   if (!app) throw new GantryError('E_INPUT', 'gantry stop does not know the app', { fix: 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP' });
-  // The placeholders of environments.review.namespace, as deploy fills them (src/render/view.ts).
-  const placeholders = (text: string) => text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '').replaceAll('{slug}', ci.refSlug).replaceAll('{env}', envName);
-  namespace = values.namespace ? dnsLabel(placeholders(values.namespace)) : namespace ?? dnsLabel(`${app}-mr-${ci.mrIid}`);
+  namespace = values.namespace ? dnsLabel(fillPlaceholders(values.namespace, { app, iid: ci.mrIid, slug: ci.refSlug, env: envName })) : namespace ?? dnsLabel(`${app}-mr-${ci.mrIid}`);
   const { kubeconfigVariable } = await import('../src/kube/config.js');
   kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
   frontend = await previewFrontend(values, env, frontend, Boolean(configFile));

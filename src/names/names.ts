@@ -50,3 +50,12 @@ export function labelValue(input: string): string {
   if (value.length > MAX_LABEL) value = `${value.slice(0, MAX_LABEL - 7).replace(/[^A-Za-z0-9]+$/, '')}-${shortHash(input)}`;
   return value;
 }
+
+/**
+ * The placeholders of gantry.yaml's names (environments.<env>.namespace, domain, ...): {app},
+ * {iid} (the merge request), {slug} (CI_COMMIT_REF_SLUG) and {env}. `gantry stop` and
+ * `gantry cleanup-previews` fill a review namespace with this too, so they find what deploy made.
+ */
+export function fillPlaceholders(text: string, values: { app: string; iid: string; slug: string; env: string }): string {
+  return text.replaceAll('{app}', values.app).replaceAll('{iid}', values.iid).replaceAll('{slug}', values.slug).replaceAll('{env}', values.env);
+}

@@ -6,7 +6,7 @@ import type { CiContext } from '../ci/context.js';
 import { GantryError } from '../errors.js';
 import { defaultPullHost, imagePath } from '../image/acr.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
-import { dns1035Label, dnsLabel, labelValue } from '../names/names.js';
+import { dns1035Label, dnsLabel, fillPlaceholders, labelValue } from '../names/names.js';
 import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
 
 export const SLB = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
@@ -62,8 +62,7 @@ export function targetOf(config: Config, envName: string, ci: CiContext) {
     });
   }
   const app = config.app;
-  const placeholders = (text: string) =>
-    text.replaceAll('{app}', app).replaceAll('{iid}', ci.mrIid ?? '').replaceAll('{slug}', ci.refSlug).replaceAll('{env}', envName);
+  const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });
   const instance = envName === 'review' ? dnsLabel(`${app}-mr-${ci.mrIid}`) : dnsLabel(`${app}-${envName}`);
   const namespace = env.namespace ? dnsLabel(placeholders(env.namespace)) : instance;
   return { env, instance, namespace, deployment: app, placeholders };

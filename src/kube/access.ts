@@ -2,8 +2,9 @@
 // SelfSubjectAccessReview per verb and resource a deploy uses. Every authenticated user may
 // create SelfSubjectAccessReviews (ClusterRole system:basic-user), so this works with the
 // least-privilege credentials a deploy job holds, and it changes nothing.
-import { AuthorizationV1Api, createConfiguration, ServerConfiguration, VersionApi, type KubeConfig, type RequestContext } from '@kubernetes/client-node';
+import { AuthorizationV1Api, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
+import { apiConfiguration } from './client.js';
 import { kubeError } from './failures.js';
 
 export interface Permission {
@@ -46,30 +47,9 @@ export interface PermissionResult {
   denied: { verb: string; reason: string }[];
 }
 
-function configuration(ctx: Ctx, kc: KubeConfig, timeoutMs: number) {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw kubeError('connect', new Error('the kubeconfig has no current cluster'), '(none)');
-  return {
-    server,
-    config: createConfiguration({
-      baseServer: new ServerConfiguration(server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [
-        {
-          pre: async (context: RequestContext) => {
-            context.setSignal(AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]));
-            return context;
-          },
-          post: async (response) => response,
-        },
-      ],
-    }),
-  };
-}
-
 /** GET /version: the API server answers and accepts the credentials. */
 export async function serverVersion(ctx: Ctx, kc: KubeConfig, options: { timeoutMs?: number } = {}): Promise<{ server: string; version: string }> {
-  const { server, config } = configuration(ctx, kc, options.timeoutMs ?? 5000);
+  const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? 5000);
   try {
     const info = await new VersionApi(config).getCode();
     return { server, version: info.gitVersion };
@@ -80,7 +60,7 @@ export async function serverVersion(ctx: Ctx, kc: KubeConfig, options: { timeout
 
 /** One SelfSubjectAccessReview per verb of every permission, in parallel. */
 export async function checkPermissions(ctx: Ctx, kc: KubeConfig, namespace: string, permissions: Permission[] = DEPLOY_PERMISSIONS, options: { timeoutMs?: number } = {}): Promise<PermissionResult[]> {
-  const { server, config } = configuration(ctx, kc, options.timeoutMs ?? 5000);
+  const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? 5000);
   const api = new AuthorizationV1Api(config);
   return Promise.all(
     permissions.map(async (permission) => {

@@ -82,6 +82,34 @@ interface RawRequest {
 
 type Action = 'create' | 'read' | 'patch' | 'replace' | 'list' | 'delete';
 
+/**
+ * The client-node configuration for the kubeconfig's current cluster: every request, discovery
+ * included, ends when the step is cancelled or after `timeoutMs`; `onResponse` sees each answer.
+ */
+export function apiConfiguration(ctx: Ctx, kc: KubeConfig, timeoutMs: number, onResponse: (response: ResponseContext) => void = () => {}) {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw kubeError('connect', new Error('the kubeconfig has no current cluster'), '(none)');
+  return {
+    server,
+    config: createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [
+        {
+          pre: async (context: RequestContext) => {
+            context.setSignal(AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]));
+            return context;
+          },
+          post: async (response: ResponseContext) => {
+            onResponse(response);
+            return response;
+          },
+        },
+      ],
+    }),
+  };
+}
+
 /** KubernetesObjectApi's discovery, paths and auth, with bodies sent and received as plain JSON. */
 class RawObjectApi extends KubernetesObjectApi {
   static for(kc: KubeConfig, configuration: ReturnType<typeof createConfiguration>): RawObjectApi {
@@ -133,36 +161,17 @@ function header(ref: ObjectRef): KubernetesObject {
 }
 
 export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions = {}): KubeClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw kubeError('connect', new Error('the kubeconfig has no current cluster'), '(none)');
-  const server = cluster.server;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const retries = options.retries ?? 4;
   const minTimeout = options.minRetryDelayMs ?? 500;
   let clockOffset = 0;
 
-  const api = RawObjectApi.for(
-    kc,
-    createConfiguration({
-      baseServer: new ServerConfiguration(server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [
-        {
-          // Every request, discovery included, ends when the step is cancelled or after timeoutMs.
-          pre: async (context: RequestContext) => {
-            context.setSignal(AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]));
-            return context;
-          },
-          post: async (response: ResponseContext) => {
-            const date = Date.parse(response.headers.date ?? '');
-            // The Date header has whole seconds: assume the middle of that second.
-            if (!Number.isNaN(date)) clockOffset = date + 500 - Date.now();
-            return response;
-          },
-        },
-      ],
-    }),
-  );
+  // The Date header has whole seconds: assume the middle of that second.
+  const { server, config } = apiConfiguration(ctx, kc, timeoutMs, (response) => {
+    const date = Date.parse(response.headers.date ?? '');
+    if (!Number.isNaN(date)) clockOffset = date + 500 - Date.now();
+  });
+  const api = RawObjectApi.for(kc, config);
 
   async function run<T>(doing: string, idempotent: boolean, call: () => Promise<T>): Promise<T> {
     try {

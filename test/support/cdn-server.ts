@@ -20,8 +20,8 @@
 // Faults (switchable): the next N authenticated calls answer 503 ServiceUnavailable or
 // 400 Throttling.User, after the nonce is spent, so a client that replays a request is caught.
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback.js';
 
 export interface CdnCall {
   action: string;
@@ -224,16 +224,10 @@ export async function startCdnServer(options: CdnServerOptions): Promise<CdnServ
     }
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => req.socket.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listener = await listenOnLoopback(handle);
+  const port = listener.port;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: listener.url,
     port,
     requests,
     calls,
@@ -245,9 +239,6 @@ export async function startCdnServer(options: CdnServerOptions): Promise<CdnServ
     clearFaults() {
       faults.count = 0;
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    },
+    close: listener.close,
   };
 }

@@ -20,8 +20,8 @@
 // is 401 {"message":"401 Unauthorized"}. A job token only authenticates routes GitLab allows for
 // job tokens (environments here; not merge requests or notes, which answer 401 as on GitLab.com)
 // and only for its own project (403 otherwise).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback.js';
 
 export interface GitlabUser {
   id: number;
@@ -372,15 +372,9 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
     return note;
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => req.socket.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  baseUrl = `http://127.0.0.1:${port}`;
+  const listener = await listenOnLoopback(handle);
+  const port = listener.port;
+  baseUrl = listener.url;
 
   const faultApi: GitlabFaults = {
     failNext(n, status = 500, only = {}) {
@@ -428,10 +422,7 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
     environments(projectId) {
       return projects.get(projectId)?.envs ?? [];
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    },
+    close: listener.close,
   };
   return api;
 }

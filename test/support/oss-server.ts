@@ -26,8 +26,8 @@
 // Not implemented (answers 501 NotImplemented): V4 signatures, presigned URLs, ACLs, versioning,
 // copy, append, tagging, listParts/listUploads, CORS, lifecycle and the other bucket configs.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback.js';
 import { isIP } from 'node:net';
 
 export interface StoredObject {
@@ -737,14 +737,8 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     }
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => req.socket.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listener = await listenOnLoopback(handle);
+  const port = listener.port;
 
   const faults: OssFaults = {
     failNext(n, status = 503) {
@@ -763,7 +757,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
   };
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: listener.url,
     port,
     requests,
     objects(bucket) {
@@ -778,10 +772,6 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     },
     faults,
     ...faults,
-    close() {
-      // Keep-alive sockets from the client's agent would otherwise hold close() open.
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close(err => (err ? reject(err) : resolve())));
-    },
+    close: listener.close,
   };
 }

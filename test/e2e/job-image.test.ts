@@ -92,6 +92,15 @@ describe("Gantry's own pipeline", () => {
     return dir;
   }
 
+  /** gitlab-ci-local runs `jobs` of Gantry's own .gitlab-ci.yml in `checkout`, shell executor, with `variables`. */
+  function ownPipeline(checkout: string, variables: Record<string, string>, jobs: string[], timeout: number): { status: number | null; output: string } {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
+    const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+    const args = ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', ...Object.entries(variables).flatMap(([k, v]) => ['--variable', `${k}=${v}`]), ...jobs];
+    const r = spawnSync(gcl, args, { cwd: checkout, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
+    return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+  }
+
   async function tagsDigest(repository: string, tag: string, auth: { user: string; password: string }): Promise<string | null> {
     const r = await fetch(`http://${authRegistry}/v2/${repository}/manifests/${tag}`, {
       method: 'HEAD',
@@ -121,18 +130,11 @@ describe("Gantry's own pipeline", () => {
       GANTRY_IMAGE_BUILD_ARGS: `--build-arg BASE_IMAGE=${nodeBaseImage} --build-arg DOCKER_CLI_IMAGE=${cliTag}`,
       GANTRY_IMAGE_NPM_CACHE: process.env.npm_config_cache ?? path.join(homedir(), '.npm'),
     };
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
-    const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
-    const r = spawnSync(
-      gcl,
-      ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', ...Object.entries(variables).flatMap(([k, v]) => ['--variable', `${k}=${v}`]), 'package', 'job-image-socket'],
-      { cwd: checkout, env, encoding: 'utf8', timeout: 500_000, maxBuffer: 64 * 1024 * 1024 },
-    );
-    const output = `${r.stdout}\n${r.stderr}`;
+    const { status, output } = ownPipeline(checkout, variables, ['package', 'job-image-socket'], 500_000);
     try {
       expect(output).toContain('PASS  package');
       expect(output).toContain('PASS  job-image-socket');
-      expect(r.status).toBe(0);
+      expect(status).toBe(0);
       expect(output).not.toContain(auth.password);
       // Both tags name one image in the registry.
       const pushed = await tagsDigest(repository, version, auth);
@@ -154,13 +156,10 @@ describe("Gantry's own pipeline", () => {
   test('a tag that is not package.json\'s version fails the package job: the component and the CLI would differ', () => {
     const checkout = ownCheckout();
     try {
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
-      const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
-      const r = spawnSync(gcl, ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', '--variable', 'CI_COMMIT_TAG=v99.0.0', 'package'], { cwd: checkout, env, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
-      const output = `${r.stdout}\n${r.stderr}`;
+      const { status, output } = ownPipeline(checkout, { CI_COMMIT_TAG: 'v99.0.0' }, ['package'], 300_000);
       expect(output).toContain(`tag v99.0.0 is not package.json's version ${version}`);
       expect(output).toContain('FAIL  package');
-      expect(r.status).not.toBe(0);
+      expect(status).not.toBe(0);
     } finally {
       rmSync(checkout, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { authRegistry, nodeBaseImage, registryAuth } from '../support/cluster.js';
 import { fixture, parseDotenv, repoRoot } from '../support/fixtures.js';
+import { dockerOk } from '../support/docker.js';
 import { cliPath, exampleRepo, git } from '../support/tmp-repo.js';
 
 const namespace = `e2e${process.pid}`;
@@ -47,7 +48,7 @@ async function registryDigest(repository: string, tag: string): Promise<string |
 
 /** Runs the image, returns the body of GET path, and removes the container. */
 async function runAndGet(image: string, port: number, urlPath: string): Promise<{ status: number; body: string }> {
-  const id = execFileSync('docker', ['run', '-d', '-p', `127.0.0.1::${port}`, image], { encoding: 'utf8' }).trim();
+  const id = dockerOk(['run', '-d', '-p', `127.0.0.1::${port}`, image]).trim();
   try {
     const hostPort = execFileSync('docker', ['port', id, String(port)], { encoding: 'utf8' }).trim().split(':').pop();
     for (let i = 0; i < 40; i++) {
@@ -91,7 +92,7 @@ describe('gantry build', () => {
     const r = gantryBuild(repo);
     expect(r.code).toBe(0);
     const image = dotenv(repo).GANTRY_IMAGE_TAG!;
-    expect(execFileSync('docker', ['run', '--rm', image, 'id', '-u'], { encoding: 'utf8' }).trim()).toBe('1000');
+    expect(dockerOk(['run', '--rm', image, 'id', '-u']).trim()).toBe('1000');
     expect(await runAndGet(image, 3000, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
   }, 180_000);
 
@@ -106,10 +107,10 @@ describe('gantry build', () => {
     const image = dotenv(repo).GANTRY_IMAGE_TAG!;
     expect(await runAndGet(image, 8080, '/')).toEqual({ status: 200, body: 'ts-app dev\n' });
     // Only production dependencies: this app has none, so npm creates no node_modules at all.
-    const modules = execFileSync('docker', ['run', '--rm', image, 'sh', '-c', 'ls -A node_modules 2>&1; ls -A'], { encoding: 'utf8' });
+    const modules = dockerOk(['run', '--rm', image, 'sh', '-c', 'ls -A node_modules 2>&1; ls -A']);
     expect(modules).not.toContain('typescript');
     expect(modules).toContain('package-lock.json');
-    expect(execFileSync('docker', ['run', '--rm', image, 'ls', 'dist'], { encoding: 'utf8' })).toContain('server.js');
+    expect(dockerOk(['run', '--rm', image, 'ls', 'dist'])).toContain('server.js');
   }, 300_000);
 
   test('a source-only change rebuilds from cache and pushes one new layer', () => {

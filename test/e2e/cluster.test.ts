@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, registryAuth, requireCluster } from '../support/cluster.js';
+import { dockerOk } from '../support/docker.js';
 
 const ns = `gantry-e2e-${process.pid}`;
 const image = `${registry}/e2e/hello-cluster:${process.pid}`;
@@ -41,7 +42,7 @@ test('an app built with docker and pushed to the local registry runs, answers vi
     `require('http').createServer((q, s) => { console.log('request ' + q.url); s.end('hello from ' + require('os').hostname() + '\\n'); }).listen(8080, () => console.log('listening on 8080'));\n`,
   );
   writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${nodeBaseImage}\nCOPY server.js /app/server.js\nUSER 1000\nCMD ["node", "/app/server.js"]\n`);
-  execFileSync('docker', ['build', '-q', '-t', image, dir], { stdio: 'pipe' });
+  dockerOk(['build', '-q', '-t', image, dir]);
   execFileSync('docker', ['push', '-q', image], { stdio: 'pipe' });
 
   kubectl(['apply', '-n', ns, '-f', '-'], {

@@ -12,6 +12,9 @@ REGISTRY="127.0.0.1:5000"        # open registry: base images, test images
 AUTH_REGISTRY="127.0.0.1:5001"   # htpasswd registry: credential tests
 NODE_BASE_IMAGE="$REGISTRY/gantry/node:20"
 PAUSE_IMAGE="registry.local/gantry/pause:3.9"
+# A closed loopback port given to dockerd and the cluster's containerd as their HTTP(S) proxy,
+# with the loopback registries exempt: a pull from any other registry fails at once, locally.
+NO_PULL_PROXY="http://127.0.0.1:9"
 
 mkdir -p "$CLUSTER_STATE" "$CLUSTER_RUN" "$CLUSTER_LOGS" "$GANTRY_CACHE"
 

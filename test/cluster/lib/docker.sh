@@ -144,7 +144,12 @@ start_dockerd() {
   start_daemon docker-containerd containerd --config "$CLUSTER_STATE/docker/containerd.toml"
   wait_for docker-containerd 30 _docker_containerd_up
   if ! is_running dockerd; then rm -f "$DOCKER_SOCK"; fi
-  start_daemon dockerd dockerd --config-file "$CLUSTER_STATE/docker/daemon.json"
+  # HTTP(S)_PROXY: every pull from a registry that is not on loopback (Docker Hub for a FROM or a
+  # `docker run` of an image that is not here) goes to a closed loopback port and fails at once
+  # ("proxyconnect ... connection refused"): no test can reach a public registry, even by
+  # mistake. (Environment, not daemon.json "proxies": Debian's dockerd 20.10 predates that key.)
+  (export HTTP_PROXY="$NO_PULL_PROXY" HTTPS_PROXY="$NO_PULL_PROXY" NO_PROXY=127.0.0.1,localhost,::1
+   start_daemon dockerd dockerd --config-file "$CLUSTER_STATE/docker/daemon.json")
   wait_for dockerd 60 _dockerd_up
   local api
   api="$(docker version --format '{{.Server.APIVersion}}' 2>/dev/null)" \
@@ -482,7 +487,11 @@ import_pause_image() {
   ctr --address "$address" -n k8s.io images import --all-platforms "$tar" >/dev/null \
     || die containerd "ctr images import $tar failed"
   ctr --address "$address" -n k8s.io images label "$PAUSE_IMAGE" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
-  ctr --address "$address" -n k8s.io images ls -q | grep -qxF "$PAUSE_IMAGE" \
+  # The list is read whole first: `ctr ... | grep -q` under pipefail fails when grep stops
+  # reading at the match and ctr, still writing a long list, gets SIGPIPE.
+  local images
+  images="$(ctr --address "$address" -n k8s.io images ls -q)" || die containerd "ctr images ls failed"
+  grep -qxF "$PAUSE_IMAGE" <<<"$images" \
     || die containerd "$PAUSE_IMAGE not listed in namespace k8s.io after import"
   log "imported $PAUSE_IMAGE into containerd ($address, namespace k8s.io)"
 }

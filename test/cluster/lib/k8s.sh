@@ -79,7 +79,9 @@ EOF2
  {"type":"portmap","capabilities":{"portMappings":true}},
  {"type":"firewall"}]}
 EOF2
-  start_daemon containerd containerd --config "$dir/config.toml"
+  # The proxy refuses pulls from registries off loopback (see NO_PULL_PROXY in common.sh).
+  (export HTTP_PROXY="$NO_PULL_PROXY" HTTPS_PROXY="$NO_PULL_PROXY" NO_PROXY=127.0.0.1,localhost,::1
+   start_daemon containerd containerd --config "$dir/config.toml")
   wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
 }
 

@@ -1,12 +1,15 @@
 // The Gantry job image (Dockerfile at the repository root), built the way Gantry's pipeline
 // builds it: from `npm pack` of this checkout, installed with `npm install -g`. No public
-// registry is reachable here, so the base is the local Node image, the docker CLI comes from
-// the host's docker.io package, and the dependencies install offline from an npm cache.
+// registry is reachable from a container here, so the base is the local Node image, the docker
+// CLI comes from the host's docker.io package, and the dependencies install offline from an npm
+// cache that this test fills itself (never the machine's own cache, whose content depends on
+// what ran on it before).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { authRegistry, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
+import { docker as dockerCli } from '../support/docker.js';
 import { repoRoot } from '../support/fixtures.js';
 import { git } from '../support/tmp-repo.js';
 
@@ -15,10 +18,24 @@ const cliTag = `gantry-test/docker-cli:${process.pid}`;
 const version = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 let built: { code: number | null; output: string; seconds: number };
 
-function docker(args: string[], timeout = 300_000) {
-  const started = Date.now();
-  const r = spawnSync('docker', args, { encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status, output: `${r.stdout}\n${r.stderr}`, seconds: (Date.now() - started) / 1000 };
+const docker = (args: string[], timeout = 300_000) => dockerCli(args, { timeout });
+/** An npm cache holding exactly what `npm install -g` of the package needs: filled by such an install on this host into an empty cache. */
+let npmCache = '';
+
+/**
+ * Installs the tarball globally into a throw-away prefix with an empty cache of its own, so the
+ * cache ends up holding every package document and tarball that the image's offline
+ * `npm install -g` will ask for, whatever this machine's own cache holds.
+ */
+function fillNpmCache(tarball: string): string {
+  const cache = mkdtempSync(path.join(tmpdir(), 'gantry-image-npm-cache-'));
+  const prefix = mkdtempSync(path.join(tmpdir(), 'gantry-image-npm-prefix-'));
+  try {
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--cache', cache, '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', tarball], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
+  return cache;
 }
 
 beforeAll(() => {
@@ -34,14 +51,17 @@ beforeAll(() => {
   if (c.code !== 0) throw new Error(`docker CLI image: ${c.output}`);
   // The context: the package tarball, and an npm cache for an offline install.
   const context = mkdtempSync(path.join(tmpdir(), 'gantry-image-context-'));
-  execFileSync('npm', ['pack', '--silent', '--pack-destination', context], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tarball = path.join(context, execFileSync('npm', ['pack', '--silent', '--pack-destination', context], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+  npmCache = fillNpmCache(tarball);
   mkdirSync(path.join(context, 'npm-cache'));
-  cpSync(path.join(process.env.npm_config_cache ?? path.join(homedir(), '.npm'), '_cacache'), path.join(context, 'npm-cache', '_cacache'), { recursive: true });
+  cpSync(path.join(npmCache, '_cacache'), path.join(context, 'npm-cache', '_cacache'), { recursive: true });
   built = docker(['build', '-f', path.join(repoRoot, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${nodeBaseImage}`, '--build-arg', `DOCKER_CLI_IMAGE=${cliTag}`, '-t', tag, context]);
-}, 400_000);
+  rmSync(context, { recursive: true, force: true });
+}, 600_000);
 
 afterAll(() => {
   docker(['rmi', '-f', tag, cliTag], 60_000);
+  if (npmCache) rmSync(npmCache, { recursive: true, force: true });
 });
 
 describe('the Gantry job image', () => {
@@ -109,7 +129,7 @@ describe("Gantry's own pipeline", () => {
     return r.status === 200 ? r.headers.get('docker-content-digest') : null;
   }
 
-  test('on a release tag, the package and job-image-socket jobs build the job image and push <version> and <major> to the registry', async () => {
+  test('on a release tag, the package and job-image-socket jobs build the job image and push <version> and <major> to the registry, then the release job runs', async () => {
     const checkout = ownCheckout();
     const auth = registryAuth();
     const repository = `gantry-ci-${process.pid}/gantry`;
@@ -118,7 +138,7 @@ describe("Gantry's own pipeline", () => {
     // docker login writes here, not into the host's ~/.docker.
     const dockerConfig = mkdtempSync(path.join(tmpdir(), 'gantry-own-docker-'));
     const variables = {
-      CI_COMMIT_TAG: `v${version}`,
+      CI_COMMIT_TAG: version,
       GANTRY_JOB_IMAGE: image,
       CI_REGISTRY: authRegistry,
       CI_REGISTRY_USER: auth.user,
@@ -128,12 +148,14 @@ describe("Gantry's own pipeline", () => {
       DOCKER_CONFIG: dockerConfig,
       // No public registry here: the local Node image and docker CLI image, and npm's cache offline.
       GANTRY_IMAGE_BUILD_ARGS: `--build-arg BASE_IMAGE=${nodeBaseImage} --build-arg DOCKER_CLI_IMAGE=${cliTag}`,
-      GANTRY_IMAGE_NPM_CACHE: process.env.npm_config_cache ?? path.join(homedir(), '.npm'),
+      GANTRY_IMAGE_NPM_CACHE: npmCache,
     };
-    const { status, output } = ownPipeline(checkout, variables, ['package', 'job-image-socket'], 500_000);
+    const { status, output } = ownPipeline(checkout, variables, ['package', 'job-image-socket', 'release'], 500_000);
     try {
       expect(output).toContain('PASS  package');
       expect(output).toContain('PASS  job-image-socket');
+      expect(output).toContain('PASS  release');
+      expect(output).toContain(`Gantry ${version}: components templates/*.yml, classic includes ci-templates/*.yml, job image ${image}:${version}`);
       expect(status).toBe(0);
       expect(output).not.toContain(auth.password);
       // Both tags name one image in the registry.
@@ -153,15 +175,37 @@ describe("Gantry's own pipeline", () => {
     }
   }, 600_000);
 
-  test('a tag that is not package.json\'s version fails the package job: the component and the CLI would differ', () => {
+  test('a tag that is not package.json\'s version exactly (v-prefixed too: GitLab resolves components by plain semantic-version tags) fails the package job', () => {
     const checkout = ownCheckout();
     try {
-      const { status, output } = ownPipeline(checkout, { CI_COMMIT_TAG: 'v99.0.0' }, ['package'], 300_000);
-      expect(output).toContain(`tag v99.0.0 is not package.json's version ${version}`);
+      const { status, output } = ownPipeline(checkout, { CI_COMMIT_TAG: `v${version}` }, ['package'], 300_000);
+      expect(output).toContain(`tag v${version} is not package.json's version ${version}`);
       expect(output).toContain('FAIL  package');
       expect(status).not.toBe(0);
     } finally {
       rmSync(checkout, { recursive: true, force: true });
     }
   }, 300_000);
+
+  test('the release job is in a pipeline only for a semantic-version tag, with the release keyword naming that tag', () => {
+    const checkout = ownCheckout();
+    try {
+      const preview = (tag: string) => {
+        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
+        const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local'), ['--no-color', '--preview', '--variable', `CI_COMMIT_TAG=${tag}`], { cwd: checkout, env, encoding: 'utf8', timeout: 60_000 });
+        expect(r.status).toBe(0);
+        return r.stdout;
+      };
+      const jobs = (tag: string) => {
+        const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local'), ['--no-color', '--list-json', '--variable', `CI_COMMIT_TAG=${tag}`], { cwd: checkout, encoding: 'utf8', timeout: 60_000, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k))) });
+        return (JSON.parse(r.stdout) as { name: string; when: string }[]).filter((j) => j.when !== 'never').map((j) => j.name);
+      };
+      expect(preview(version)).toMatch(/release:\n(?:.*\n)*?\s+tag_name: \$CI_COMMIT_TAG/);
+      expect(jobs(version)).toContain('release');
+      expect(jobs('v1.0.0')).not.toContain('release');
+      expect(jobs('nightly')).not.toContain('release');
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // npm run demo: run examples/hello-node's GitLab pipeline locally, as a team's pipeline runs it,
-// end to end: a committed copy of the example on branch k8s-backend with Gantry's ci-templates,
+// end to end: a committed copy of the example on branch k8s-backend, pushed to a loopback git
+// server that also serves this checkout as devops/gantry at its version tag (so its
+// `include: component: $CI_SERVER_FQDN/devops/gantry/...@1` resolves over git as on GitLab),
 // executed by gitlab-ci-local (shell executor) with this checkout's CLI on PATH. The pipeline
 // builds the image, pushes it to the local htpasswd registry, renders the manifests and deploys
 // them to the local cluster with the real `gantry deploy`, using a kubeconfig CI variable that
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
+import { pushProject, startComponentHost } from '../test/support/git-host.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const namespace = process.env.GANTRY_DEMO_NAMESPACE ?? 'hello-demo';
@@ -83,11 +86,12 @@ const kubeconfigFile = await step('cluster access (namespace, ServiceAccount)', 
   return file;
 });
 
-// 2. The project: a committed copy of the example with the ci-templates, on k8s-backend.
-const repo = await step('repository (copy + commit)', async () => {
+// 2. The project: a committed copy of the example on k8s-backend, pushed to the loopback git
+//    server where Gantry's components are.
+const host = await step('git server (Gantry published as devops/gantry)', () => startComponentHost());
+const repo = await step('repository (copy + commit + push)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'gantry-demo-'));
   cpSync(path.join(root, 'examples', 'hello-node'), dir, { recursive: true });
-  cpSync(path.join(root, 'ci-templates'), path.join(dir, 'ci-templates'), { recursive: true });
   writeFileSync(path.join(dir, '.gitignore'), '.gitlab-ci-local/\nrendered/\n');
   // GANTRY_DEMO_CHANGE appends a line to server.js: a one-line source change (bench/pipeline.mjs).
   if (process.env.GANTRY_DEMO_CHANGE) writeFileSync(path.join(dir, 'server.js'), `${readFileSync(path.join(dir, 'server.js'), 'utf8')}\n// ${process.env.GANTRY_DEMO_CHANGE}\n`);
@@ -95,11 +99,10 @@ const repo = await step('repository (copy + commit)', async () => {
   await git`git init -q -b k8s-backend`;
   await git`git add -A`;
   await git`git -c user.name=Demo -c user.email=demo@example.com commit -qm ${'hello-node demo'}`;
-  await git`git remote add origin git@gitlab.example.com:acme/hello-node.git`;
-  await git`git symbolic-ref refs/remotes/origin/HEAD refs/remotes/origin/main`;
+  pushProject(host, dir, 'acme/hello-node', 'k8s-backend');
   return dir;
 });
-console.error(`demo: examples/hello-node committed to ${repo} on branch k8s-backend`);
+console.error(`demo: examples/hello-node committed to ${repo} on branch k8s-backend, origin ${host.url}/acme/hello-node.git`);
 const bin = mkdtempSync(path.join(tmpdir(), 'gantry-bin-'));
 writeFileSync(path.join(bin, 'gantry'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(root, 'dist', 'src', 'cli.js')}" "$@"\n`);
 chmodSync(path.join(bin, 'gantry'), 0o755);
@@ -159,6 +162,7 @@ const answer = await step('first answer through the Service', async () => {
 });
 console.error(`demo: the app's URL (from this host, through the Service ClusterIP): ${answer.url}`);
 console.error(`demo: GET ${answer.url} -> ${answer.text}`);
+await host.close();
 printTimings();
 console.error(`\ndemo: run it again to update ${namespace}; remove it with: test/cluster/kubectl delete namespace ${namespace}`);
 

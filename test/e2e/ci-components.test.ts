@@ -1,18 +1,29 @@
-// The CI components (ci-templates/*.yml, spec:inputs) and their classic include twins
-// (ci-templates/classic/*.yml, variables), as gitlab-ci-local expands them in a project: the
-// rules that keep deploys safe hold in both forms.
+// The CI components (templates/*.yml, spec:inputs) and their classic include twins
+// (ci-templates/*.yml, variables), included by a project as GitLab resolves them: from the
+// loopback git server, where this checkout is devops/gantry at its version tag. The rules that
+// keep deploys safe hold in both forms.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { repoRoot } from '../support/fixtures.js';
+import { gantryVersion, publishGantry, pushProject, startGitServer, type GitServer } from '../support/git-server.js';
 import { exampleRepo } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
 type Job = Record<string, any>;
+let server: GitServer;
+let project = 0;
+
+beforeAll(async () => {
+  server = await startGitServer();
+  publishGantry(server);
+});
+afterAll(() => server?.close());
 
 function expand(ci: string, args: string[] = []): { code: number | null; jobs: Record<string, Job>; output: string } {
-  const repo = exampleRepo({ branch: 'k8s-backend', withCiTemplates: true, files: { '.gitlab-ci.yml': ci } });
+  const repo = exampleRepo({ branch: 'k8s-backend', files: { '.gitlab-ci.yml': ci } });
+  pushProject(server, repo, `acme/hello-${++project}`, 'k8s-backend');
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB')));
   const r = spawnSync(gcl, ['--no-color', '--preview', ...args], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
   const jobs = r.status === 0 ? (YAML.parse(r.stdout) as Record<string, Job>) : {};
@@ -20,33 +31,40 @@ function expand(ci: string, args: string[] = []): { code: number | null; jobs: R
 }
 
 const stages = 'stages: [build, test, deploy, review, production]\n';
+const major = gantryVersion.split('.')[0];
+// Exactly as README.md and `gantry init` write them.
 const components = `${stages}include:
-  - local: ci-templates/backend.yml
+  - component: $CI_SERVER_FQDN/devops/gantry/backend@${major}
     inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry }
-  - local: ci-templates/review.yml
+  - component: $CI_SERVER_FQDN/devops/gantry/review@${major}
     inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry, app: hello, auto_stop_in: 1 week, bucket: acme-hello-web, region: oss-cn-hangzhou }
-  - local: ci-templates/frontend.yml
+  - component: $CI_SERVER_FQDN/devops/gantry/frontend@${major}
     inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry }
-  - local: ci-templates/cleanup.yml
+  - component: $CI_SERVER_FQDN/devops/gantry/cleanup@${major}
     inputs: { image: registry.acme.test/devops/gantry:1.4.2, gantry: npx gantry }
 `;
 const classic = `${stages}include:
-  - local: ci-templates/classic/backend.yml
-  - local: ci-templates/classic/review.yml
-  - local: ci-templates/classic/frontend.yml
-  - local: ci-templates/classic/cleanup.yml
+  - project: devops/gantry
+    ref: ${gantryVersion}
+    file: [ci-templates/backend.yml, ci-templates/review.yml, ci-templates/frontend.yml, ci-templates/cleanup.yml]
 variables:
   GANTRY_JOB_IMAGE: registry.acme.test/devops/gantry:1.4.2
   GANTRY: npx gantry
-  GANTRY_APP: hello
+  GANTRY_REVIEW_APP: hello
 `;
 
 describe.each([
-  ['the components', components],
-  ['the classic includes', classic],
+  ['the components', () => components],
+  ['the classic includes', () => classic],
 ])('%s', (_name, ci) => {
-  const { code, jobs, output } = expand(ci);
-  const visible = Object.entries(jobs).filter(([name, job]) => !name.startsWith('.') && typeof job === 'object' && job && 'script' in job);
+  let code: number | null = null;
+  let jobs: Record<string, Job> = {};
+  let output = '';
+  let visible: [string, Job][] = [];
+  beforeAll(() => {
+    ({ code, jobs, output } = expand(ci()));
+    visible = Object.entries(jobs).filter(([name, job]) => !name.startsWith('.') && typeof job === 'object' && job && 'script' in job);
+  });
 
   test('define the backend, review, frontend and cleanup jobs', () => {
     expect(output).not.toContain('error');
@@ -70,7 +88,7 @@ describe.each([
     const promote = jobs['promote-production']!;
     expect(promote.rules[0].when).toBe('manual');
     expect(promote.needs).toEqual(expect.arrayContaining([expect.objectContaining({ job: 'gantry-build', artifacts: true }), expect.objectContaining({ job: 'deploy-staging', artifacts: false })]));
-    expect(promote.script.join('\n')).toMatch(/(gantry|\$GANTRY) deploy --env "(production|\$GANTRY_DEPLOY_ENV)"/);
+    expect(promote.script.join('\n')).toMatch(/(gantry|\$GANTRY) deploy --env "(production|\$GANTRY_BACKEND_PRODUCTION)"/);
     expect(promote.script.join('\n')).not.toContain('build');
     expect(jobs['deploy-staging']!.environment.url).toBe('$GANTRY_ENVIRONMENT_URL');
     expect(jobs['deploy-staging']!.artifacts.reports.dotenv).toBe('gantry-deploy.env');
@@ -92,16 +110,28 @@ describe.each([
     expect(stop.environment).toEqual({ name: 'review/$CI_COMMIT_REF_SLUG', action: 'stop' });
     expect(stop.rules[0].when).toBe('manual');
     expect(stop.needs).toEqual([]);
-    expect(stop.script.join(' ')).toMatch(/^(npx gantry|\$GANTRY) stop --env review --app "(hello|\$GANTRY_APP)"/);
+    expect(stop.script.join(' ')).toMatch(/^(npx gantry|\$GANTRY) stop --env review --app "(hello|\$GANTRY_REVIEW_APP)"/);
     expect(jobs['gantry-cleanup-previews']!.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
   });
 });
 
 test('the components declare their inputs', () => {
-  const inputs = (name: string) => Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
+  const inputs = (name: string) => Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
   expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv']);
   expect(inputs('review')).toEqual(['image', 'gantry', 'app', 'namespace', 'kubeconfig', 'frontend', 'bucket', 'region', 'endpoint', 'prefix', 'auto_stop_in', 'build_stage', 'stage', 'dotenv']);
   expect(inputs('frontend')).toEqual(['image', 'gantry', 'branch', 'environment', 'stage', 'website']);
   expect(inputs('cleanup')).toEqual(['image', 'gantry', 'stage']);
 });
 
+
+test('the includes are fetched over git from the project devops/gantry at its version tag, and a major version with no release fails naming the ref', () => {
+  const before = server.requests().length;
+  const { code } = expand(components);
+  expect(code).toBe(0);
+  const requests = server.requests().slice(before);
+  expect(requests).toContain('GET /devops/gantry.git/info/refs?service=git-upload-pack');
+  expect(requests.filter((r) => r === 'POST /devops/gantry.git/git-upload-pack').length).toBeGreaterThan(0);
+  const missing = expand(components.replaceAll(`@${major}`, '@99'));
+  expect(missing.code).not.toBe(0);
+  expect(missing.output).toContain(`component: \`${server.host}/devops/gantry/backend@99\` - The ref (99) is invalid`);
+});

@@ -1,15 +1,22 @@
-// examples/hello-node's .gitlab-ci.yml, run by gitlab-ci-local with the shell executor: the
-// render jobs of ci-templates/render.yml call the real CLI and keep the manifests as artifacts.
-// The deploy jobs (backend.yml, review.yml) run against the cluster in pipeline-deploy.test.ts.
+// examples/hello-node's .gitlab-ci.yml, run by gitlab-ci-local with the shell executor, its
+// components included from the loopback git server as GitLab includes them: the render jobs of
+// templates/render.yml call the real CLI and keep the manifests as artifacts. The deploy jobs
+// (backend.yml, review.yml) run against the cluster in pipeline-deploy.test.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { authRegistry, nodeBaseImage, registryAuth } from '../support/cluster.js';
 import { parseDotenv, repoRoot } from '../support/fixtures.js';
+import { startComponentHost, type GitServer } from '../support/git-server.js';
 import { exampleRepo, gantryBinDir, git } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+let host: GitServer;
+beforeAll(async () => {
+  host = await startComponentHost();
+});
+afterAll(() => host?.close());
 
 // The CI variables a team sets, pointed at the local registry with htpasswd auth.
 function registryVariables(): string[] {
@@ -38,7 +45,7 @@ function runPipeline(repo: string, args: string[] = []) {
 
 describe('the example pipeline under gitlab-ci-local', () => {
   test('on k8s-backend the image is built and pushed once, and both render jobs pin its digest', () => {
-    const repo = exampleRepo({ branch: 'k8s-backend', withCiTemplates: true });
+    const repo = exampleRepo({ branch: 'k8s-backend', host });
     const sha = git(repo, 'rev-parse', 'HEAD');
     const run = runPipeline(repo, ['gantry-build', 'gantry-render-staging', 'gantry-render-production']);
     expect(run.output).toContain('PASS  gantry-build');
@@ -53,7 +60,7 @@ describe('the example pipeline under gitlab-ci-local', () => {
       expect(deployment.metadata.namespace).toBe(`hello-${env}`);
       // The CLI saw the pipeline's CI variables.
       expect(deployment.metadata.annotations['gantry.dev/commit']).toBe(sha);
-      expect(deployment.metadata.annotations['gantry.dev/pipeline-url']).toMatch(/^https:\/\/gitlab\.example\.com\/acme\/hello-node\/pipelines\/\d+$/);
+      expect(deployment.metadata.annotations['gantry.dev/pipeline-url']).toMatch(new RegExp(`^${host.url}/acme/hello-node/pipelines/\\d+$`));
       expect(deployment.spec.template.spec.containers[0].image).toBe(built.GANTRY_IMAGE);
     }
     const production = readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-render-production', 'rendered', 'production', 'deploy.yaml'), 'utf8');
@@ -62,7 +69,7 @@ describe('the example pipeline under gitlab-ci-local', () => {
   });
 
   test('a broken gantry.yaml fails the job with the problems in the job log', () => {
-    const repo = exampleRepo({ withCiTemplates: true });
+    const repo = exampleRepo({ host });
     writeFileSync(path.join(repo, 'gantry.yaml'), readFileSync(path.join(repo, 'gantry.yaml'), 'utf8').replace('port: 3000', 'port: "3000x"'));
     git(repo, 'commit', '-qam', 'break the config');
     const run = runPipeline(repo, ['gantry-render-staging']);
@@ -75,7 +82,7 @@ describe('the example pipeline under gitlab-ci-local', () => {
   });
 
   test('off the deploy branch no image is built', () => {
-    const repo = exampleRepo({ branch: 'feature-x', withCiTemplates: true });
+    const repo = exampleRepo({ branch: 'feature-x', host });
     const run = runPipeline(repo, ['--list']);
     expect(run.code).toBe(0);
     expect(run.output).not.toContain('gantry-build');
@@ -84,7 +91,7 @@ describe('the example pipeline under gitlab-ci-local', () => {
 
   test('the components declare their inputs', () => {
     const inputs = (name: string) =>
-      Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
+      Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
     expect(inputs('render')).toEqual(['environment', 'stage', 'gantry', 'out']);
     expect(inputs('build')).toEqual(['stage', 'branch', 'gantry', 'dotenv']);
   });

@@ -1,5 +1,5 @@
-// The example's whole pipeline (ci-templates/backend.yml, frontend.yml and review.yml) under
-// gitlab-ci-local, shell executor, against the real local cluster and registry and the OSS test
+// The example's whole pipeline (components backend, frontend and review, included from the
+// loopback git server as GitLab includes them) under gitlab-ci-local, shell executor, against the real local cluster and registry and the OSS test
 // server: a push to k8s-backend builds once and deploys that digest to staging, the manual promote
 // deploys the same digest to production, a push to k8s-frontend publishes the bundle, a merge request gets a preview (namespace + frontend under its prefix) and its stop job
 // removes it. The CLI is this checkout's build. Namespaces are unique to this run.
@@ -11,6 +11,7 @@ import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseIma
 import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
+import { startComponentHost, type GitServer } from '../support/git-server.js';
 import { cliPath, exampleRepo, gantryBinDir } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
@@ -25,6 +26,7 @@ const secret = 'gantry-pipeline-secret-0123456789';
 const bucket = 'acme-hello-web';
 let oss: OssServer;
 let gitlab: GitlabServer;
+let host: GitServer;
 const gitlabProject = 4242;
 const gitlabToken = 'glpat-GantryPipelineTest0123';
 /** Bodies of the Gantry notes on the preview's MR. */
@@ -115,13 +117,15 @@ beforeAll(async () => {
   bin = gantryBinDir();
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
   gitlab = await startGitlabServer({ projects: [{ id: gitlabProject, path: 'acme/hello-node' }], privateTokens: [{ token: gitlabToken, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }] });
-  repo = exampleRepo({ branch: 'k8s-backend', withCiTemplates: true });
+  host = await startComponentHost();
+  repo = exampleRepo({ branch: 'k8s-backend', host });
   reviewDeployer = reviewDeployerKubeconfig(`pipe-${run}`);
 }, 60_000);
 
 afterAll(async () => {
   await oss?.close();
   await gitlab?.close();
+  await host?.close();
   await deleteNamespaces([staging, production, preview]);
   reviewDeployer?.remove();
   // No preview outlives the suite, whatever happened in the tests.
@@ -160,7 +164,7 @@ describe('the example pipeline deploys to the cluster', () => {
   }, 300_000);
 
   test('a push to k8s-frontend builds the bundle and publishes it to the bucket, index.html last; the next push sends only what changed', async () => {
-    const web = exampleRepo({ branch: 'k8s-frontend', withCiTemplates: true });
+    const web = exampleRepo({ branch: 'k8s-frontend', host });
     const vars = { GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: [...settings, `frontend.endpoint=${oss.endpoint}`].join('\n') };
     const live = () => [...oss.objects(bucket).keys()].filter((k) => !k.startsWith('previews/') && !k.startsWith('web/') && !k.startsWith('.gantry/'));
     /** The bundle as the example's build makes it, built here from the same commit. */
@@ -205,7 +209,7 @@ describe('the example pipeline deploys to the cluster', () => {
   }, 300_000);
 
   test('a merge request gets a preview in its own namespace and frontend prefix, and stop-review removes both', async () => {
-    const mr = exampleRepo({ branch: 'feature-greeting', withCiTemplates: true });
+    const mr = exampleRepo({ branch: 'feature-greeting', host });
     const review = {
       CI_PIPELINE_SOURCE: 'merge_request_event',
       CI_MERGE_REQUEST_IID: iid,

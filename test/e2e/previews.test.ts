@@ -1,5 +1,5 @@
 // Previews on the real local cluster, as a team lives with them: the scheduled cleanup job
-// (ci-templates/cleanup.yml under gitlab-ci-local) removes the preview of a merged merge request
+// (the cleanup component, included from the loopback git server, under gitlab-ci-local) removes the preview of a merged merge request
 // and keeps an open one's; a removal that fails does not stop the others; and a commit whose app
 // crashes at start fails the MR pipeline with the crash in the job log and the MR note, while
 // the previous version keeps answering. The app name carries this run's pid, so every preview
@@ -12,6 +12,7 @@ import { authRegistry, kubectl, kubectlResult, nodeBaseImage, registryAuth, requ
 import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
+import { startComponentHost, type GitServer } from '../support/git-server.js';
 import { cliPath, exampleRepo, gantryBinDir, git } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
@@ -28,6 +29,7 @@ const project = 4343;
 const token = 'glpat-GantryPreviewsTest0123';
 let oss: OssServer;
 let gitlab: GitlabServer;
+let host: GitServer;
 let bin = '';
 let repo = '';
 let image = '';
@@ -143,10 +145,11 @@ beforeAll(async () => {
   const ci = readFileSync(path.join(repoRoot, 'examples', 'hello-node', '.gitlab-ci.yml'), 'utf8').replace('app: hello', `app: ${app}`);
   const files = {
     'gantry.yaml': readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8').replace(/^app: hello$/m, `app: ${app}`),
-    '.gitlab-ci.yml': `${ci}\n  - local: ci-templates/cleanup.yml\n`,
+    '.gitlab-ci.yml': `${ci}  - component: $CI_SERVER_FQDN/devops/gantry/cleanup@1\n`,
   };
   expect(files['gantry.yaml']).toContain(`app: ${app}`);
-  repo = exampleRepo({ branch: 'main', withCiTemplates: true, files });
+  host = await startComponentHost();
+  repo = exampleRepo({ branch: 'main', host, files });
 }, 60_000);
 
 afterAll(async () => {
@@ -156,6 +159,7 @@ afterAll(async () => {
   if (left.length > 0) kubectlResult(['wait', '--for=delete', ...left.map((n) => `namespace/${n}`), '--timeout=150s']);
   await oss?.close();
   await gitlab?.close();
+  await host?.close();
   reviewDeployer?.remove();
   // No preview of this run outlives the suite, whatever happened in the tests.
   expect(ourNamespaces()).toEqual([]);
@@ -261,7 +265,7 @@ describe('the scheduled cleanup', () => {
 
 describe('a commit whose app crashes at start', () => {
   test('fails the MR pipeline with the crash in the job log and the MR note, and the previous version keeps answering', async () => {
-    const mr = exampleRepo({ branch: 'feature-crash', withCiTemplates: true, files: { 'gantry.yaml': readFileSync(path.join(repo, 'gantry.yaml'), 'utf8'), '.gitlab-ci.yml': readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8') } });
+    const mr = exampleRepo({ branch: 'feature-crash', host, files: { 'gantry.yaml': readFileSync(path.join(repo, 'gantry.yaml'), 'utf8'), '.gitlab-ci.yml': readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8') } });
     const review = { CI_PIPELINE_SOURCE: 'merge_request_event', CI_MERGE_REQUEST_IID: String(E) };
     const good = await pipeline(mr, review);
     expect(good.output).toContain('PASS  review');

@@ -72,7 +72,7 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
       if (app === config.app) namespaceTemplate ??= review.namespace;
       kubeconfigVar ??= review.kubeconfig;
     }
-    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix };
+    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix, pathStyle: config.frontend.pathStyle };
     ctx.logger.info(`read ${configFile}`);
   }
   app ??= env.CI_PROJECT_NAME || undefined;
@@ -80,7 +80,7 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
   const { kubeconfigVariable } = await import('../src/kube/config.js');
   kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
   frontend = await previewFrontend(values, env, frontend, Boolean(configFile));
-  const oss = frontend ? ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint }, 'list the frontend previews') : undefined;
+  const oss = frontend ? ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'list the frontend previews') : undefined;
   const names = namespaceNames(app, namespaceTemplate ?? '{app}-mr-{iid}');
   if (!names) {
     ctx.logger.warn(`the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`);

@@ -116,7 +116,7 @@ export async function doctor(argv: string[], ctx: Ctx): Promise<number> {
       ? Promise.resolve(skip('OSS', 'no key pair (see above)'))
       : runCheck(ctx, 'OSS', async (c) => {
           const prefix = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
-          const r = await checkOssAccess(c, { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, accessKeyId: env.GANTRY_OSS_ACCESS_KEY_ID!, accessKeySecret: env.GANTRY_OSS_ACCESS_KEY_SECRET! }, prefix);
+          const r = await checkOssAccess(c, { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, pathStyle: fe.pathStyle, accessKeyId: env.GANTRY_OSS_ACCESS_KEY_ID!, accessKeySecret: env.GANTRY_OSS_ACCESS_KEY_SECRET! }, prefix);
           return { check: 'OSS', status: 'pass', detail: `${r.bucket}/${r.prefix} can be listed with GANTRY_OSS_ACCESS_KEY_ID (${fe.endpoint ?? fe.region})` };
         });
 

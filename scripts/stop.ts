@@ -62,7 +62,7 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   let app = values.app || env.GANTRY_APP || undefined; // an empty GANTRY_APP (the classic include declares it) is unset
   let namespace: string | undefined;
   let kubeconfigVar = values.kubeconfig;
-  let frontend: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined } | undefined;
+  let frontend: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined; pathStyle?: boolean | undefined } | undefined;
   if (configFile) {
     const [{ loadConfig }, { targetOf }] = await Promise.all([import('../src/config/load.js'), import('../src/render/view.js')]);
     const { config } = await loadConfig({ cwd, env, file: configFile });
@@ -71,7 +71,7 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
       if (app === config.app) namespace = targetOf(config, 'review', ci).namespace;
       kubeconfigVar ??= config.environments.review.kubeconfig;
     }
-    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix };
+    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix, pathStyle: config.frontend.pathStyle };
     ctx.logger.info(`read ${configFile}`);
   }
   app ??= env.CI_PROJECT_NAME;
@@ -104,7 +104,7 @@ export async function previewFrontend(
   const bucket = values.bucket ?? base?.bucket;
   if (!bucket) return undefined;
   const pick = (key: 'region' | 'endpoint' | 'prefix') => values[key] ?? fromConfig?.[key] ?? o[key];
-  const frontend = { bucket, region: pick('region'), endpoint: pick('endpoint'), prefix: pick('prefix') };
+  const frontend = { bucket, region: pick('region'), endpoint: pick('endpoint'), prefix: pick('prefix'), pathStyle: fromConfig?.pathStyle ?? (o.pathStyle === undefined ? undefined : o.pathStyle === 'true') };
   if (!frontend.region) throw new GantryError('E_INPUT', `--bucket ${bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
   return frontend;
 }
@@ -116,7 +116,7 @@ export interface PreviewTarget {
   namespace: string;
   /** The CI variable that holds the review cluster's kubeconfig. */
   kubeconfigVariable: string;
-  frontend?: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined } | undefined;
+  frontend?: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined; pathStyle?: boolean | undefined } | undefined;
   timeoutSeconds: number;
 }
 
@@ -141,7 +141,7 @@ export async function stopPreview(ctx: Ctx, target: PreviewTarget): Promise<Stop
   // What can refuse is checked before anything is deleted (exit 2 means nothing was done): the
   // OSS key pair, the kubeconfig, and that the namespace is one Gantry made.
   const [previews, kube] = await Promise.all([import('../src/oss/previews.js'), import('../src/kube/index.js')]);
-  const oss = frontend ? previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint }, 'delete the frontend preview') : undefined;
+  const oss = frontend ? previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'delete the frontend preview') : undefined;
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   try {
     const client = kube.kubeClient(ctx, kc);

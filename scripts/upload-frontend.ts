@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import type { Ctx } from '../src/context.js';
-import type { ReleaseRecord } from '../src/oss/retention.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from './args.js';
 
@@ -34,14 +33,14 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
   // git runs while the modules load.
   const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../src/ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
-  const [{ loadConfig }, { scanDir }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, retention, previews] = await Promise.all([
+  const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] = await Promise.all([
     import('../src/config/load.js'),
     import('../src/oss/files.js'),
     import('../src/oss/stage.js'),
     import('../src/oss/plan.js'),
     import('../src/oss/publish.js'),
     import('../src/oss/client.js'),
-    import('../src/oss/retention.js'),
+    import('../src/oss/release.js'),
     import('../src/oss/previews.js'),
   ]);
   const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
@@ -92,7 +91,11 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   // The listing and the local scan are independent: run them together.
   const listing = store.list(prefix);
   listing.catch(() => undefined);
-  const built = existsSync(dir) ? await scanDir(dir) : [];
+  const { files: built, manifests } = existsSync(dir) ? await scanBundle(dir) : { files: [], manifests: [] };
+  for (const m of manifests) {
+    if (m.problem) ctx.logger.warn(`${m.key}: ${m.problem}; hashed names are judged by their names alone`);
+    else ctx.logger.info(`${m.key}: the bundler's manifest names ${m.outputs} outputs; it decides which of them carry a content hash`);
+  }
   if (built.length === 0) {
     throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
       fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
@@ -109,8 +112,11 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   let remote: Awaited<ReturnType<typeof store.list>> = [];
   const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
     remote = await listing;
-    const p = await planUpload(files, remote, prefix, (key) => store.storedMd5(key));
+    const p = await planUpload(files, remote, prefix, (key) => store.head(key));
     ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
+    for (const f of p.changedInPlace) {
+      ctx.logger.warn(`${prefix}${f.key}: its name carries a content hash, yet its bytes differ from the ones an earlier release published under it; sent with Cache-Control: no-cache instead of immutable (a browser or CDN may still hold the old bytes under this name: make the build hash what it writes)`);
+    }
     for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`);
     return p;
   });
@@ -124,31 +130,12 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     ctx.logger.info(`published in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
-  // A release is recorded only when something changed; then older releases beyond the
-  // retention lose the files no kept release uses.
-  let deleted: string[] = [];
-  if (plan.upload.length > 0) {
-    const time = new Date();
-    const manifestKey = retention.releaseKey(prefix, time, ci.shortSha);
-    const previous = remote.map((o) => o.key).filter((k) => k.startsWith(prefix + retention.RELEASES_DIR));
-    // Each record is read once, however many deltas name it as their base.
-    const records = new Map<string, Promise<ReleaseRecord>>();
-    const read = (key: string) => {
-      if (!records.has(key)) records.set(key, store.getBuffer(key).then(retention.decodeRelease));
-      return records.get(key)!;
-    };
-    const header = { sha: ci.sha, time: time.toISOString(), pipelineUrl: ci.pipelineUrl };
-    const record = await retention.nextRelease(header, files.map((f) => f.key), previous, fe.retention, read);
-    records.set(manifestKey, Promise.resolve(record));
-    const kept = await retention.planRetention(prefix, [...previous, manifestKey], fe.retention, read, new Set(remote.map((o) => o.key)));
-    deleted = [...kept.deleteKeys, ...kept.expiredReleases];
-    await ctx.logger.section('gantry_frontend_retention', `release ${manifestKey} (keeping ${fe.retention})`, async () => {
-      for (const key of deleted) ctx.logger.info(`  ${ctx.dryRun ? 'would delete' : 'delete'} ${key}`);
-      if (ctx.dryRun) return;
-      await store.putBuffer(manifestKey, retention.encodeRelease(record), { 'Content-Type': 'application/gzip', 'Cache-Control': 'no-cache' });
-      await store.deleteMany(deleted);
-    });
-  }
+  // The release record (also one a cut-off earlier run did not write), then retention.
+  const release = await recordRelease(ctx, store, {
+    prefix, keys: files.map((f) => f.key), remote, uploaded: plan.upload.length, retention: fe.retention,
+    sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, time: new Date(),
+  });
+  const deleted = release.deleted;
 
   // Website hosting on request (--website), once the pages it names are live. The bucket has one
   // configuration, so it describes the live site under the base prefix, also from a preview job.
@@ -187,7 +174,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   }
   const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
   process.stdout.write(
-    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, planned: plan.upload.map((f) => prefix + f.key), ...(website ? { website } : {}), ...(cdnSummary ? { cdn: cdnSummary } : {}) })}\n`,
+    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, ...(release.record ? { release: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}), planned: plan.upload.map((f) => prefix + f.key), ...(website ? { website } : {}), ...(cdnSummary ? { cdn: cdnSummary } : {}) })}\n`,
   );
   if (cdnFailure) throw cdnFailure;
   return 0;

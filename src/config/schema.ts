@@ -148,6 +148,10 @@ const frontendSchema = z
       .regex(/^oss-[a-z0-9-]+$/, { error: 'region looks like oss-cn-hangzhou' })
       .meta({ description: 'OSS region, e.g. oss-cn-hangzhou', examples: ['oss-cn-hangzhou'] }),
     endpoint: z.string().min(1).optional().meta({ description: 'OSS endpoint override (e.g. the internal endpoint)' }),
+    pathStyle: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Path-style requests (<endpoint>/<bucket>/<key>) for an OSS-compatible endpoint that has no virtual hosts; Aliyun OSS itself takes only the default virtual-hosted style' }),
     prefix: z.string().default('').meta({ description: 'Key prefix inside the bucket' }),
     cacheBust: z.boolean().default(true).meta({ description: 'Add ?v=<short commit sha> to HTML references to assets whose names carry no content hash (bundle.js, style.css)' }),
     encoding: z.enum(['gzip', 'br']).optional().meta({ description: 'Store text files compressed, with this Content-Encoding (every current browser accepts both; br only over HTTPS)' }),

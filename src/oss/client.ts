@@ -2,7 +2,7 @@
 import OSS from 'ali-oss';
 import { GantryError } from '../errors.js';
 import type { LocalFile } from './files.js';
-import { normaliseEtag, type RemoteObject } from './plan.js';
+import { normaliseEtag, type RemoteObject, type StoredObjectInfo } from './plan.js';
 import type { Ctx } from '../context.js';
 import { isTransient, retryTransient, type ObjectStore } from './publish.js';
 
@@ -12,11 +12,14 @@ export interface OssTarget {
   endpoint?: string | undefined;
   accessKeyId: string;
   accessKeySecret: string;
+  /** Path-style addressing (<endpoint>/<bucket>/<key>), for OSS-compatible stores that need it. */
+  pathStyle?: boolean | undefined;
 }
 
 export interface OssStore extends ObjectStore {
   list(prefix: string): Promise<RemoteObject[]>;
-  storedMd5(key: string): Promise<string | undefined>;
+  /** The MD5 Gantry stored with an object (x-oss-meta-md5) and its Content-Encoding. */
+  head(key: string): Promise<StoredObjectInfo>;
   getBuffer(key: string): Promise<Buffer>;
   putBuffer(key: string, body: Buffer, headers: Record<string, string>): Promise<void>;
   /** Deletes in batches of 1,000 (the DeleteMultipleObjects limit). */
@@ -26,7 +29,11 @@ export interface OssStore extends ObjectStore {
 /** Files above this size go up in parts (parallel, and resumable by the client). */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 
-/** The ali-oss client for a target: HTTPS unless an http:// endpoint is given, 60 s timeout. */
+/**
+ * The ali-oss client for a target: HTTPS unless an http:// endpoint is given, 60 s timeout.
+ * Aliyun OSS takes only virtual-hosted requests (<bucket>.<endpoint>/<key>); path style is
+ * ali-oss's second-level-domain mode (`sldEnable`: <endpoint>/<bucket>/<key>, signed the same).
+ */
 export function ossClient(target: OssTarget): OSS {
   return new OSS({
     bucket: target.bucket,
@@ -34,8 +41,9 @@ export function ossClient(target: OssTarget): OSS {
     accessKeyId: target.accessKeyId,
     accessKeySecret: target.accessKeySecret,
     ...(target.endpoint ? { endpoint: target.endpoint, secure: target.endpoint.startsWith('https:') } : { secure: true }),
+    ...(target.pathStyle ? { sldEnable: true } : {}),
     timeout: 60_000,
-  });
+  } as OSS.Options);
 }
 
 export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore {
@@ -52,14 +60,16 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
         const page = await retryTransient(ctx, `list ${target.bucket}/${prefix}`, retries, () => client.listV2(query as never, {})).catch(
           fail(`list ${target.bucket}/${prefix}`),
         );
-        for (const o of page.objects ?? []) out.push({ key: o.name, size: Number(o.size), etag: normaliseEtag(o.etag) });
+        // An empty <ETag/> parses as '' or not at all: the plan then asks for the stored MD5.
+        for (const o of page.objects ?? []) out.push({ key: o.name, size: Number(o.size), etag: normaliseEtag(typeof o.etag === 'string' ? o.etag : '') });
         token = (page as { nextContinuationToken?: string }).nextContinuationToken || undefined;
       } while (token);
       return out;
     },
-    async storedMd5(key) {
+    async head(key) {
       const head = await retryTransient(ctx, `head ${key}`, retries, () => client.head(key)).catch(fail(`head ${key}`));
-      return (head.meta as Record<string, string> | undefined)?.md5;
+      const headers = (head.res as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+      return { md5: (head.meta as Record<string, string> | undefined)?.md5, encoding: headers['content-encoding'], cacheControl: headers['cache-control'] };
     },
     async getBuffer(key) {
       const r = await retryTransient(ctx, `get ${key}`, retries, () => client.get(key)).catch(fail(`get ${key}`));
@@ -95,12 +105,21 @@ export function ossError(doing: string, target: OssTarget, error: unknown): Gant
   if (error instanceof GantryError) return error;
   const e = error as { code?: string; status?: number; message?: string };
   const where = `${target.bucket} (${target.endpoint ?? target.region})`;
+  // An OSS-compatible store that takes only path-style requests does not see the bucket of a
+  // virtual-hosted one: it answers for another bucket, or finds the signature (which names the
+  // bucket) wrong.
+  const maybePathStyle = target.endpoint && !target.pathStyle ? '; if this endpoint is an OSS-compatible store that takes only path-style requests (<endpoint>/<bucket>/<key>), set frontend.pathStyle: true' : '';
+  if (e.code === 'SecondLevelDomainForbidden') {
+    return new GantryError('E_OSS_ACCESS', `${doing}: ${where} refused a path-style request (SecondLevelDomainForbidden)`, {
+      fix: 'Aliyun OSS takes only virtual-hosted-style requests (<bucket>.<endpoint>): remove frontend.pathStyle, or set it to false',
+    });
+  }
   if (e.code === 'NoSuchBucket') {
-    return new GantryError('E_OSS_BUCKET', `${doing}: bucket ${where} does not exist`, { fix: 'check frontend.bucket and frontend.region (the bucket lives in one region), or create the bucket' });
+    return new GantryError('E_OSS_BUCKET', `${doing}: bucket ${where} does not exist`, { fix: `check frontend.bucket and frontend.region (the bucket lives in one region), or create the bucket${maybePathStyle}` });
   }
   if (e.code === 'InvalidAccessKeyId' || e.code === 'SignatureDoesNotMatch' || e.code === 'AccessDenied' || e.status === 403) {
     return new GantryError('E_OSS_ACCESS', `${doing}: OSS refused access to ${where} (${e.code ?? e.status})`, {
-      fix: 'check the CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET, and that the RAM user may write to this bucket',
+      fix: `check the CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET, and that the RAM user may write to this bucket${e.code === 'SignatureDoesNotMatch' ? maybePathStyle : ''}`,
     });
   }
   return new GantryError('E_OSS_UNREACHABLE', `${doing}: ${where} did not answer (${e.code ?? e.status ?? 'network error'})`, {

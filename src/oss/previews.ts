@@ -26,7 +26,7 @@ export function previewPrefix(prefix: string | undefined, iid: string): string {
  */
 export function ossTargetFromEnv(
   ctx: Ctx,
-  where: { bucket: string; region: string; endpoint?: string | undefined },
+  where: { bucket: string; region: string; endpoint?: string | undefined; pathStyle?: boolean | undefined },
   purpose: string,
 ): OssTarget {
   const accessKeyId = ctx.env.GANTRY_OSS_ACCESS_KEY_ID;
@@ -37,7 +37,7 @@ export function ossTargetFromEnv(
     });
   }
   ctx.logger.addSecret(accessKeySecret);
-  return { bucket: where.bucket, region: where.region, endpoint: where.endpoint, accessKeyId, accessKeySecret };
+  return { bucket: where.bucket, region: where.region, endpoint: where.endpoint, pathStyle: where.pathStyle, accessKeyId, accessKeySecret };
 }
 
 /** Deletes every object under one preview's prefix (and nothing else); returns how many there were. */

@@ -27,7 +27,8 @@ export const cacheControl = {
 export function headersFor(file: LocalFile): Record<string, string> {
   return {
     'Content-Type': mime.contentType(file.key.split('/').pop() ?? '') || 'application/octet-stream',
-    'Cache-Control': file.html ? cacheControl.html : file.hashed ? cacheControl.hashed : cacheControl.other,
+    // A hashed name whose bytes changed in place must not be kept for a year (src/oss/plan.ts).
+    'Cache-Control': file.html || file.changedInPlace ? cacheControl.html : file.hashed ? cacheControl.hashed : cacheControl.other,
     'Content-MD5': Buffer.from(file.md5, 'hex').toString('base64'),
     'x-oss-meta-md5': file.md5,
     ...(file.encoding ? { 'Content-Encoding': file.encoding } : {}),

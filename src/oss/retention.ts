@@ -67,6 +67,15 @@ export async function releaseKeys(record: ReleaseRecord, read: ReadRelease): Pro
   return keys;
 }
 
+/** Whether the newest of the `previous` records names exactly `keys` (a publish of the bundle that is live, recorded). */
+export async function isNewestRelease(keys: string[], previous: string[], read: ReadRelease): Promise<boolean> {
+  const newest = [...previous].sort().at(-1);
+  if (!newest) return false;
+  const recorded = await releaseKeys(await read(newest), read);
+  const wanted = new Set(keys);
+  return recorded.size === wanted.size && [...wanted].every((k) => recorded.has(k));
+}
+
 /**
  * The record for a new release with `keys`: a delta against the newest snapshot among the
  * releases that stay kept, or a new snapshot when there is none or the difference has grown

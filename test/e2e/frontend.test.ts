@@ -200,4 +200,85 @@ describe('gantry frontend', () => {
     expect(JSON.parse(next.stdout)).toMatchObject({ uploaded: 1, unchanged: 3, planned: ['classic/index.html'] });
     expect(gunzipSync(oss.objects(bucket).get('classic/index.html')!.body).toString()).toContain(`/bundle.js?v=${sha()}`);
   }, 60_000);
+
+  test('names as Vite writes them (dash or underscore inside, no digit) are cached for a year and get no ?v=', async () => {
+    // Real names from Vite 8.4.0 output (test/fixtures/hashed-names/vite-8.4.0-rolldown.txt);
+    // app-settings.js is a public/ file Vite copies as it is.
+    const html = '<!doctype html><script type="module" src="/assets/index-Joqn-uEF.js"></script><link rel="stylesheet" href="/assets/page32-BNVS_kR-.css"><img src="/assets/hero11-pioNgeTC.png"><script src="/app-settings.js"></script>';
+    const repo = exampleRepo({
+      files: {
+        'web/index.html': html,
+        'web/assets/index-Joqn-uEF.js': 'console.log(1);\n',
+        'web/assets/page32-BNVS_kR-.css': 'p { margin: 0; }\n',
+        'web/assets/hero11-pioNgeTC.png': 'png bytes',
+        'web/app-settings.js': 'window.settings = {};\n',
+      },
+    });
+    const sha = execFileSync('git', ['rev-parse', '--short=8', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+    const r = await frontend(repo, ['--env', 'staging', '--skip-build', '--set', 'frontend.prefix=vite', '--set', 'frontend.dir=web']);
+    expect(r.code).toBe(0);
+    const objects = oss.objects(bucket);
+    for (const k of ['assets/index-Joqn-uEF.js', 'assets/page32-BNVS_kR-.css', 'assets/hero11-pioNgeTC.png']) {
+      expect([k, objects.get(`vite/${k}`)!.headers['cache-control']]).toEqual([k, 'public, max-age=31536000, immutable']);
+    }
+    expect(objects.get('vite/app-settings.js')!.headers['cache-control']).toBe('public, max-age=300');
+    // Only the unhashed public file is given ?v=.
+    expect(objects.get('vite/index.html')!.body.toString()).toBe(html.replace('/app-settings.js', `/app-settings.js?v=${sha}`));
+  }, 60_000);
+
+  test("the bundler's manifest decides: a hash that reads as a word is hashed when Vite's manifest names it", async () => {
+    // From the Vite 7.3.8 build: "Dnedygby" reads as a word, so the name rule alone leaves it unhashed.
+    const manifest = { 'pages/page46.js': { file: 'assets/page46-Dnedygby.js', src: 'pages/page46.js', isDynamicEntry: true } };
+    const files = { 'web/index.html': '<script src="/assets/page46-Dnedygby.js"></script>', 'web/assets/page46-Dnedygby.js': 'export {};\n' };
+    const args = (prefix: string) => ['--env', 'staging', '--skip-build', '--set', `frontend.prefix=${prefix}`, '--set', 'frontend.dir=web'];
+    const without = await frontend(exampleRepo({ files }), args('nomanifest'));
+    expect(without.code).toBe(0);
+    expect(oss.objects(bucket).get('nomanifest/assets/page46-Dnedygby.js')!.headers['cache-control']).toBe('public, max-age=300');
+    const withManifest = await frontend(exampleRepo({ files: { ...files, 'web/.vite/manifest.json': JSON.stringify(manifest) } }), args('manifest'));
+    expect(withManifest.code).toBe(0);
+    expect(withManifest.stderr).toContain(".vite/manifest.json: the bundler's manifest names 1 outputs");
+    expect(oss.objects(bucket).get('manifest/assets/page46-Dnedygby.js')!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(oss.objects(bucket).get('manifest/index.html')!.body.toString()).not.toContain('?v=');
+  }, 60_000);
+
+  test('a hashed name whose bytes changed since an earlier release is reported and sent no-cache, not immutable', async () => {
+    const repo = exampleRepo({ files: { 'web/index.html': '<script src="/assets/app-BN2aX8kq.js"></script>', 'web/assets/app-BN2aX8kq.js': 'console.log("v1");\n' } });
+    const args = ['--env', 'staging', '--skip-build', '--set', 'frontend.prefix=inplace', '--set', 'frontend.dir=web'];
+    expect((await frontend(repo, args)).code).toBe(0);
+    expect(oss.objects(bucket).get('inplace/assets/app-BN2aX8kq.js')!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    // Same name, other bytes: a build that does not hash what it writes.
+    const v2 = 'console.log("v2");\n'.repeat(40);
+    writeFileSync(path.join(repo, 'web/assets/app-BN2aX8kq.js'), v2);
+    const r = await frontend(repo, args);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warn[^\n]*inplace\/assets\/app-BN2aX8kq\.js: its name carries a content hash, yet its bytes differ[^\n]*no-cache/);
+    const object = oss.objects(bucket).get('inplace/assets/app-BN2aX8kq.js')!;
+    expect(object.body.toString()).toBe(v2);
+    expect(object.headers['cache-control']).toBe('no-cache');
+    // Turning on gzip changes the bytes, not the content: no warning for that, and the name that
+    // changed in place stays no-cache.
+    const gz = await frontend(repo, [...args, '--set', 'frontend.encoding=gzip']);
+    expect(gz.code).toBe(0);
+    expect(JSON.parse(gz.stdout)).toMatchObject({ uploaded: 1, planned: ['inplace/assets/app-BN2aX8kq.js'] });
+    expect(gz.stderr).not.toContain('its name carries a content hash');
+    expect(oss.objects(bucket).get('inplace/assets/app-BN2aX8kq.js')!.headers).toMatchObject({ 'content-encoding': 'gzip', 'cache-control': 'no-cache' });
+  }, 60_000);
+
+  test('an object whose listed ETag is empty or not an MD5 is compared by the MD5 stored with it', async () => {
+    const repo = exampleRepo();
+    const args = ['--env', 'staging', '--set', 'frontend.prefix=etags'];
+    expect((await frontend(repo, args)).code).toBe(0);
+    const objects = oss.objects(bucket);
+    const [js, css] = ['app', 'style'].map((n) => [...objects.keys()].find((k) => k.startsWith(`etags/assets/${n}.`))!);
+    // As some stores list them: no ETag at all, and an opaque one that is no MD5.
+    objects.set(js!, { ...objects.get(js!)!, etag: '' });
+    objects.set(css!, { ...objects.get(css!)!, etag: '"0x8DC5A2B3C4D5E6F"' });
+    const mark = oss.requests.length;
+    const r = await frontend(repo, args);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ uploaded: 0, unchanged: 3 });
+    expect(r.stderr).not.toContain('its name carries a content hash');
+    expect(oss.requests.slice(mark).filter((q) => q.method === 'HEAD').map((q) => q.key).sort()).toEqual([css, js].sort());
+    expect(puts(mark)).toEqual([]);
+  }, 60_000);
 });

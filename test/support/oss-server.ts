@@ -20,8 +20,16 @@
 //   `<bucket>.localhost` does not resolve everywhere, so give the client an agent that resolves it:
 //     agent: new http.Agent({ keepAlive: true, lookup: (h, o, cb) => ... '127.0.0.1' })
 //
-// Addressing rule: a Host that is an IP address or has a single label (localhost) means path style;
-// otherwise the first label of the Host is the bucket.
+// Addressing rule (`addressing: 'both'`, the default): a Host that is an IP address or has a single
+// label (localhost) means path style; otherwise the first label of the Host is the bucket.
+// The server can also play the two kinds of endpoint that take one style only:
+//   `addressing: 'path'`: an OSS-compatible store without virtual hosts (MinIO, Ceph RGW or an
+//   Apsara Stack endpoint without a wildcard domain). The bucket is always the first path segment,
+//   whatever the Host says, so a virtual-hosted request (`/index.html`, Host `<bucket>.<region>`)
+//   names no bucket or the wrong one and is refused as such a store refuses it: the V1 signature
+//   covers `/<bucket>/<key>`, which the store does not see, so 403 SignatureDoesNotMatch.
+//   `addressing: 'virtual-host'`: Aliyun OSS itself, which refuses a path-style request with
+//   403 SecondLevelDomainForbidden, "Please use virtual hosted style to access."
 //
 // Not implemented (answers 501 NotImplemented): V4 signatures, presigned URLs, ACLs, versioning,
 // copy, append, tagging, listParts/listUploads, CORS, lifecycle and the other bucket configs.
@@ -55,6 +63,8 @@ export interface LoggedRequest {
   faulted: boolean;
   /** Status sent, or null when the socket was destroyed (or no answer yet). */
   status: number | null;
+  /** The request named its bucket in the path (path style), not in the Host. */
+  pathStyle: boolean;
 }
 
 export interface OssFaults {
@@ -263,9 +273,12 @@ interface ParsedRequest {
   query: Record<string, string>;
   /** The Host header as sent; echoed as HostId in error bodies. */
   hostId: string;
+  pathStyle: boolean;
 }
 
-function parseRequest(req: IncomingMessage): ParsedRequest {
+export type OssAddressing = 'both' | 'path' | 'virtual-host';
+
+function parseRequest(req: IncomingMessage, addressing: OssAddressing): ParsedRequest {
   const raw = req.url ?? '/';
   const q = raw.indexOf('?');
   const rawPath = q === -1 ? raw : raw.slice(0, q);
@@ -279,7 +292,7 @@ function parseRequest(req: IncomingMessage): ParsedRequest {
   } catch {
     path = rawPath;
   }
-  const pathStyle = isIP(hostname) !== 0 || !hostname.includes('.');
+  const pathStyle = addressing === 'path' || isIP(hostname) !== 0 || !hostname.includes('.');
   let bucket: string | null;
   let key: string;
   if (pathStyle) {
@@ -291,7 +304,7 @@ function parseRequest(req: IncomingMessage): ParsedRequest {
     bucket = hostname.slice(0, hostname.indexOf('.'));
     key = path.replace(/^\//, '');
   }
-  return { method: req.method ?? 'GET', bucket, key, query, hostId: host };
+  return { method: req.method ?? 'GET', bucket, key, query, hostId: host, pathStyle };
 }
 
 /** The bytes OSS signs: VERB, Content-MD5, Content-Type, Date, x-oss-* headers, resource. */
@@ -355,6 +368,8 @@ export interface OssServerOptions {
   buckets: string[];
   /** Called after each request's effect is in place (or it failed): for invariants that must hold between any two requests. */
   onRequestDone?: (entry: LoggedRequest) => void;
+  /** Which addressing styles the endpoint takes (see the top of this file); default 'both'. */
+  addressing?: OssAddressing;
 }
 
 export async function startOssServer(options: OssServerOptions): Promise<OssServer> {
@@ -634,6 +649,9 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
   }
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, p: ParsedRequest, body: Buffer): Promise<void> {
+    if (options.addressing === 'virtual-host' && p.pathStyle && p.bucket !== null) {
+      throw new OssError(403, 'SecondLevelDomainForbidden', 'Please use virtual hosted style to access.');
+    }
     authenticate(req, p, keys);
     const b = getBucket(p.bucket);
     const bucket = p.bucket!;
@@ -706,8 +724,8 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const p = parseRequest(req);
-    const entry: LoggedRequest = { method: p.method, bucket: p.bucket, key: p.key, query: p.query, time: Date.now(), faulted: false, status: null };
+    const p = parseRequest(req, options.addressing ?? 'both');
+    const entry: LoggedRequest = { method: p.method, bucket: p.bucket, key: p.key, query: p.query, time: Date.now(), faulted: false, status: null, pathStyle: p.pathStyle };
     requests.push(entry);
     // Read the whole body first so that faults hit a complete request, never a half-written one.
     const body = await readBody(req);

@@ -41,27 +41,75 @@ describe('frontend publishing rules', () => {
     expect(headersFor(file('favicon.ico'))['Cache-Control']).toBe('public, max-age=300');
   });
 
-  test('a multipart object is compared by its stored md5, a simple one by its ETag', async () => {
-    const big = file('video.mp4', 'aa'.repeat(16), 100);
-    const small = file('a.js', 'bb'.repeat(16), 10);
+  test('an object whose listed ETag is not an MD5 (multipart, empty, another store) is compared by its stored md5', async () => {
     const heads: string[] = [];
+    const stored: Record<string, string> = { 'p/video.mp4': 'aa'.repeat(16), 'p/empty.js': 'ee'.repeat(16), 'p/weird.css': 'ff'.repeat(16) };
     const plan = await planUpload(
-      [big, small, file('new.css', 'cc'.repeat(16), 5)],
+      [file('video.mp4', 'aa'.repeat(16), 100), file('a.js', 'bb'.repeat(16), 10), file('empty.js', 'ee'.repeat(16), 7), file('weird.css', 'ff'.repeat(16), 3), file('new.css', 'cc'.repeat(16), 5)],
       [
         { key: 'p/video.mp4', size: 100, etag: 'ffee0011223344556677889900aabbcc-3' },
         { key: 'p/a.js', size: 10, etag: 'bb'.repeat(16) },
+        { key: 'p/empty.js', size: 7, etag: '' },
+        { key: 'p/weird.css', size: 3, etag: 'not-an-md5' },
         { key: 'p/old.js', size: 3, etag: 'dd'.repeat(16) },
       ],
       'p/',
       async (key) => {
         heads.push(key);
-        return 'aa'.repeat(16);
+        return { md5: stored[key] };
       },
     );
-    expect(plan.unchanged.map((f) => f.key)).toEqual(['video.mp4', 'a.js']);
+    expect(plan.unchanged.map((f) => f.key)).toEqual(['video.mp4', 'a.js', 'empty.js', 'weird.css']);
     expect(plan.upload.map((f) => f.key)).toEqual(['new.css']);
     expect(plan.remoteOnly.map((o) => o.key)).toEqual(['p/old.js']);
-    expect(heads).toEqual(['p/video.mp4']);
+    expect(heads).toEqual(['p/video.mp4', 'p/empty.js', 'p/weird.css']);
+  });
+
+  test('a hashed name whose bytes changed since an earlier release is changed in place: sent no-cache, never immutable', async () => {
+    const local = [
+      file('assets/index-DAC_-vWk.js', '11'.repeat(16), 10),
+      file('assets/hero-CLDdwZDr.png', '22'.repeat(16), 20),
+      file('assets/big-BN2aX8kq.js', '33'.repeat(16), 30),
+      file('assets/zip-DJKSAJSS.js', '44'.repeat(16), 40),
+      file('bundle.js', '55'.repeat(16), 50),
+      file('assets/new-CgzAllXe.js', '66'.repeat(16), 60),
+      file('assets/kept-pioNgeTC.js', '77'.repeat(16), 70),
+    ];
+    // zip-DJKSAJSS.js is now stored gzip-encoded: other bytes, same content, not a change; so is
+    // kept-pioNgeTC.js, which an earlier release found changed in place: it stays no-cache.
+    local[3] = { ...local[3]!, encoding: 'gzip' };
+    local[6] = { ...local[6]!, encoding: 'gzip' };
+    const heads: string[] = [];
+    const plan = await planUpload(
+      local,
+      [
+        { key: 'assets/index-DAC_-vWk.js', size: 10, etag: '99'.repeat(16) },
+        { key: 'assets/hero-CLDdwZDr.png', size: 20, etag: '22'.repeat(16) },
+        { key: 'assets/big-BN2aX8kq.js', size: 31, etag: 'abcdef-2' },
+        { key: 'assets/zip-DJKSAJSS.js', size: 99, etag: '77'.repeat(16) },
+        { key: 'bundle.js', size: 49, etag: '88'.repeat(16) },
+        { key: 'assets/kept-pioNgeTC.js', size: 170, etag: '12'.repeat(16) },
+      ],
+      '',
+      async (key) => {
+        heads.push(key);
+        if (key === 'assets/kept-pioNgeTC.js') return { md5: '12'.repeat(16), cacheControl: 'no-cache' };
+        return key === 'assets/zip-DJKSAJSS.js' ? { md5: '77'.repeat(16), cacheControl: 'public, max-age=31536000, immutable' } : { md5: undefined };
+      },
+    );
+    expect(plan.unchanged.map((f) => f.key)).toEqual(['assets/hero-CLDdwZDr.png']);
+    expect(plan.changedInPlace.map((f) => f.key)).toEqual(['assets/index-DAC_-vWk.js', 'assets/big-BN2aX8kq.js']);
+    const sent = new Map(plan.upload.map((f) => [f.key, headersFor(f)['Cache-Control']]));
+    expect(Object.fromEntries(sent)).toEqual({
+      'assets/index-DAC_-vWk.js': 'no-cache',
+      'assets/big-BN2aX8kq.js': 'no-cache',
+      'assets/zip-DJKSAJSS.js': 'public, max-age=31536000, immutable',
+      'bundle.js': 'public, max-age=300',
+      'assets/new-CgzAllXe.js': 'public, max-age=31536000, immutable',
+      'assets/kept-pioNgeTC.js': 'no-cache',
+    });
+    // The stored encoding is asked only of hashed files whose bytes differ.
+    expect(heads.sort()).toEqual(['assets/big-BN2aX8kq.js', 'assets/index-DAC_-vWk.js', 'assets/kept-pioNgeTC.js', 'assets/zip-DJKSAJSS.js']);
   });
 
   test('uploads retry transient failures, never denials, and a wave finishes before the next starts', async () => {

@@ -1,5 +1,6 @@
-// gantry init: set a repository up for Gantry. Reads package.json and the main file, then
-// writes gantry.yaml, .gitlab-ci.yml (Gantry's components) and a deploy/ override skeleton.
+// gantry init: set a repository up for Gantry. Reads package.json and the app's sources (never
+// runs them): its port and a probe that will pass, then writes gantry.yaml, .gitlab-ci.yml
+// (Gantry's components) and a deploy/ override skeleton.
 // All or nothing: every check (existing files, the generated gantry.yaml validating) runs
 // before the first byte is written.
 import { existsSync } from 'node:fs';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { parseConfigText } from '../src/config/load.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { detectProject, readProjectFacts, type ProjectFacts } from '../src/init/detect.js';
+import { detectProject, probeLine, readProjectFacts, type ProjectFacts } from '../src/init/detect.js';
 import { componentsFor, renderDeployReadme, renderGantryYaml, renderGitlabCi, type InitPlan } from '../src/init/files.js';
 import { parseStepArgs } from './args.js';
 
@@ -50,12 +51,17 @@ export async function init(argv: string[], ctx: Ctx): Promise<number> {
   const plan: InitPlan = {
     app: values.app ?? detected.app.value,
     port: port ?? detected.port.value,
-    healthPath: detected.healthPath.value,
+    healthPath: detected.probe.path,
+    probeFound: detected.probe.found,
     frontend: detected.frontend,
   };
   ctx.logger.info(`app ${plan.app} (${values.app ? '--app' : detected.app.source})`);
   ctx.logger.info(`port ${plan.port} (${port ? '--port' : detected.port.source})`);
-  ctx.logger.info(`health path ${plan.healthPath} (${detected.healthPath.source})`);
+  const routes = detected.probe.routes;
+  if (routes.length > 0) ctx.logger.info(`GET routes found: ${routes.slice(0, 8).map((r) => `${r.path} (${r.file}:${r.line})`).join(', ')}${routes.length > 8 ? `, and ${routes.length - 8} more` : ''}`);
+  for (const r of detected.probe.unresolved) ctx.logger.info(`not used: GET ${r.path} in ${r.file}:${r.line} (${r.how}): ${r.why}`);
+  ctx.logger.info(`probe: ${probeLine(detected.probe, plan.port)}`);
+  for (const warning of detected.warnings) ctx.logger.warn(warning);
   ctx.logger.info(plan.frontend ? `frontend: ${plan.frontend.build ?? '(no build)'} -> ${plan.frontend.dir} (${plan.frontend.source})` : 'frontend: none (no build script with a bundler such as vite or webpack, no frontend/ directory)');
 
   const files: { file: string; text: string }[] = [
@@ -90,9 +96,11 @@ export async function init(argv: string[], ctx: Ctx): Promise<number> {
       app: plan.app,
       port: plan.port,
       healthPath: plan.healthPath,
+      probe: plan.healthPath === null ? 'tcp' : 'http',
       frontend: plan.frontend ?? null,
       components: componentsFor(plan),
-      detected: { app: detected.app.source, port: detected.port.source, healthPath: detected.healthPath.source, main: detected.main ?? null },
+      detected: { app: detected.app.source, port: detected.port.source, healthPath: detected.probe.found, main: detected.main ?? null },
+      warnings: detected.warnings,
       dryRun: ctx.dryRun,
       files: written,
     })}\n`,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,4 +11,9 @@ export function packageRoot(from: string = path.dirname(fileURLToPath(import.met
     if (parent === dir) throw new Error(`cannot find Gantry's package root above ${from}`);
     dir = parent;
   }
+}
+
+/** Gantry's own version (package.json). */
+export function gantryVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }

@@ -1,12 +1,16 @@
 // The files `gantry init` writes: gantry.yaml, .gitlab-ci.yml including Gantry's components,
 // and a deploy/ skeleton for template overrides. Pure: same detection, same bytes.
 import { dnsLabel } from '../names/names.js';
+import { gantryVersion } from '../paths.js';
 import type { FrontendDetection } from './detect.js';
 
 export interface InitPlan {
   app: string;
   port: number;
-  healthPath: string;
+  /** The path the probes GET; null: the probes check that the port accepts TCP connections. */
+  healthPath: string | null;
+  /** What detection found, written above the probe settings so the file says why. */
+  probeFound?: string | undefined;
   frontend: FrontendDetection | undefined;
 }
 
@@ -16,7 +20,10 @@ export function componentsFor(plan: InitPlan): string[] {
 }
 
 export const COMPONENT_PREFIX = '$CI_SERVER_FQDN/devops/gantry';
-export const COMPONENT_VERSION = '1';
+/** The components' version a new pipeline pins: this CLI's major version, so the components and the job image match the CLI that wrote them. */
+export function componentVersion(): string {
+  return gantryVersion().split('.')[0]!;
+}
 
 const q = (value: string) => JSON.stringify(value);
 
@@ -43,7 +50,7 @@ export function renderGantryYaml(plan: InitPlan): string {
     '',
     'backend:',
     `  port: ${plan.port}`,
-    `  healthPath: ${q(plan.healthPath)}`,
+    ...probeLines(plan),
     '  replicas: 1',
     '  resources:',
     '    requests: { cpu: 250m, memory: 256Mi }',
@@ -98,8 +105,28 @@ export function renderGantryYaml(plan: InitPlan): string {
   return lines.join('\n');
 }
 
+/** backend.healthPath, or TCP probes when the app answers nothing a probe may GET; with the reason. */
+function probeLines(plan: InitPlan): string[] {
+  const found = plan.probeFound?.replace(/\s+/g, ' ').trim();
+  if (plan.healthPath === null) {
+    return [
+      `  # gantry init: ${found ?? 'no health route found'},`,
+      `  # so the probes check that port ${plan.port} accepts TCP connections. Once the app answers a`,
+      '  # health route (e.g. GET /healthz with 200), set healthPath to it and delete these probes.',
+      '  probes:',
+      '    readiness: { tcp: true }',
+      '    liveness: { tcp: true }',
+    ];
+  }
+  const lines = found ? [`  # gantry init: ${found}.`] : [];
+  if (plan.healthPath === '/' && found?.startsWith('no health route')) {
+    lines.push('  # / must answer 2xx/3xx without a login. A route that answers 200 without calling', '  # databases (e.g. GET /healthz) makes a better probe: add one and set it here.');
+  }
+  return [...lines, `  healthPath: ${q(plan.healthPath)}`];
+}
+
 export function renderGitlabCi(plan: InitPlan): string {
-  const component = (name: string) => `  - component: ${COMPONENT_PREFIX}/${name}@${COMPONENT_VERSION}`;
+  const component = (name: string) => `  - component: ${COMPONENT_PREFIX}/${name}@${componentVersion()}`;
   const lines = [
     '# Written by `gantry init`: Gantry\'s CI components do the work, gantry.yaml says how.',
     '# backend:  a push to k8s-backend builds the image once, deploys staging, and offers a manual',

@@ -11,6 +11,7 @@ import { authRegistry, kubectl, namespacedKubeconfig, registryAuth, requireClust
 import { repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
+import { pushProject, startComponentHost, type GitServer } from '../support/git-server.js';
 import { cliPath, exampleRepo, git } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
@@ -65,34 +66,38 @@ describe('gantry init', () => {
     // Every input it fills in is one the component declares.
     for (const include of ci.include as { component: string; inputs: Record<string, unknown> }[]) {
       const name = /gantry\/(\w+)@1$/.exec(include.component)![1]!;
-      const spec = YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'ci-templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs;
+      const spec = YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs;
       for (const key of Object.keys(include.inputs)) expect([name, key, key in spec]).toEqual([name, key, true]);
     }
   }, 60_000);
 
-  test('gitlab-ci-local expands the pipeline (components served from this checkout) into the backend, review and frontend jobs', async () => {
+  test('gitlab-ci-local expands the pipeline init wrote, its components fetched from the loopback git server as GitLab does, into the backend, review and frontend jobs', async () => {
     const repo = exampleRepo({ branch: 'k8s-backend', remove: ['gantry.yaml', '.gitlab-ci.yml'] });
     expect((await gantry(['init'], repo)).code).toBe(0);
-    // Components resolve against a GitLab instance; locally the same files are included by path.
-    const text = readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8');
-    writeFileSync(path.join(repo, '.gitlab-ci.yml'), text.replace(/component: \$CI_SERVER_FQDN\/devops\/gantry\/(\w+)@1/g, 'local: ci-templates/$1.yml'));
-    cpSync(path.join(repoRoot, 'ci-templates'), path.join(repo, 'ci-templates'), { recursive: true });
+    // The files exactly as init wrote them, committed and pushed to the project's GitLab.
     git(repo, 'add', '-A');
     git(repo, 'commit', '-q', '-m', 'gantry init');
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB')));
-    const r = spawnSync(gcl, ['--no-color', '--preview'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
-    expect(r.stderr).not.toMatch(/error/i);
-    expect(r.status).toBe(0);
-    const jobs = YAML.parse(r.stdout) as Record<string, { script?: string[]; stage?: string }>;
-    const visible = Object.keys(jobs).filter((n) => !n.startsWith('.') && jobs[n] && typeof jobs[n] === 'object' && 'script' in jobs[n]!);
-    expect(visible.sort()).toEqual(['deploy-staging', 'gantry-build', 'gantry-build-review', 'gantry-frontend', 'promote-production', 'review', 'rollback-production', 'rollback-staging', 'stop-review'].sort());
-    expect(jobs['stop-review']!.script!.join('\n')).toContain('--app "hello-node"');
-    expect(jobs['stop-review']!.script!.join('\n')).toContain('--bucket "hello-node-web"');
-    const list = spawnSync(gcl, ['--no-color', '--list'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
-    expect(list.status).toBe(0);
-    // On the deploy branch the backend jobs are the ones that run; previews need a merge request.
-    const listed = list.stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean);
-    expect(listed.sort()).toEqual(['deploy-staging', 'gantry-build', 'promote-production', 'rollback-production', 'rollback-staging']);
+    const host: GitServer = await startComponentHost();
+    try {
+      pushProject(host, repo, 'acme/hello-node', 'k8s-backend');
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB')));
+      const r = spawnSync(gcl, ['--no-color', '--preview'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).not.toMatch(/error/i);
+      expect(r.status).toBe(0);
+      const jobs = YAML.parse(r.stdout) as Record<string, { script?: string[]; stage?: string }>;
+      const visible = Object.keys(jobs).filter((n) => !n.startsWith('.') && jobs[n] && typeof jobs[n] === 'object' && 'script' in jobs[n]!);
+      expect(visible.sort()).toEqual(['deploy-staging', 'gantry-build', 'gantry-build-review', 'gantry-frontend', 'promote-production', 'review', 'rollback-production', 'rollback-staging', 'stop-review'].sort());
+      expect(jobs['stop-review']!.script!.join('\n')).toContain('--app "hello-node"');
+      expect(jobs['stop-review']!.script!.join('\n')).toContain('--bucket "hello-node-web"');
+      const list = spawnSync(gcl, ['--no-color', '--list'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
+      expect(list.status).toBe(0);
+      // On the deploy branch the backend jobs are the ones that run; previews need a merge request.
+      const listed = list.stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean);
+      expect(listed.sort()).toEqual(['deploy-staging', 'gantry-build', 'promote-production', 'rollback-production', 'rollback-staging']);
+      expect(host.requests()).toContain('GET /devops/gantry.git/info/refs?service=git-upload-pack');
+    } finally {
+      await host.close();
+    }
   }, 120_000);
 
   test('refuses to overwrite, naming the file and writing nothing at all; --force overwrites', async () => {

@@ -137,6 +137,16 @@ environments:
     expect(text).toContain('environments.review.domain (gantry.yaml:13): "review.example.com" would be the same host for every merge request');
   });
 
+  test('a TCP probe is probes.<kind>.tcp: true; mixing it with a path, or a non-boolean, names the field and the fix', () => {
+    const config = parseConfigText(`${minimal}backend:\n  probes:\n    readiness: { tcp: true }\n    liveness: { tcp: true }\n`, 'gantry.yaml', { env: {} });
+    expect(config.backend.probes).toEqual({ readiness: { tcp: true }, liveness: { tcp: true } });
+    const mixed = problemsOf(`${minimal}backend:\n  probes:\n    readiness: { tcp: true, path: /healthz }\n`).details.join('\n');
+    expect(mixed).toContain('✗ backend.probes.readiness (gantry.yaml:6): a probe can check one thing: path, command or tcp');
+    expect(mixed).toContain('fix: keep only one of path, command, tcp');
+    const notBoolean = problemsOf(`${minimal}backend:\n  probes:\n    liveness: { tcp: "yes" }\n`).details.join('\n');
+    expect(notBoolean).toContain('✗ backend.probes.liveness.tcp (gantry.yaml:6): found "yes" (text), expected true or false');
+  });
+
   test('an HPA target needs the matching request, where an environment overrides either', () => {
     const error = problemsOf(`app: hello
 backend:

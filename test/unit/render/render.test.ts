@@ -131,6 +131,19 @@ describe('manifest contents', () => {
     });
   });
 
+  test('tcp probes (what gantry init writes for an app without a route to GET) render tcpSocket on the http port, no httpGet', async () => {
+    const config = fullConfig();
+    config.backend.probes = { readiness: { tcp: true, periodSeconds: 3 }, liveness: { tcp: true }, startup: { tcp: true, failureThreshold: 60 } };
+    const m = await renderManifests(buildView({ config, envName: 'staging', ci: ciContext(), image: digestImage }), { userDir: emptyUserDir });
+    const c = find(m, 'Deployment').spec.template.spec.containers[0];
+    expect(c.readinessProbe).toEqual({ tcpSocket: { port: 'http' }, initialDelaySeconds: 0, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 });
+    expect(c.livenessProbe).toEqual({ tcpSocket: { port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 });
+    expect(c.startupProbe).toMatchObject({ tcpSocket: { port: 'http' }, failureThreshold: 60 });
+    // The port the probes name is the container port the app listens on.
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(m.find((f) => f.file === 'deploy.yaml')!.text).not.toContain('httpGet');
+  });
+
   test('with autoscale there is an HPA on cpu and memory and no spec.replicas to fight it', async () => {
     const m = await render({ envName: 'production' });
     expect(find(m, 'Deployment').spec).not.toHaveProperty('replicas');

@@ -4,8 +4,9 @@
 // `$[[ inputs.x ]]` becomes a CI variable where GitLab or the runner expands variables (image,
 // scripts, variables, rules:if, environment name/url/auto_stop_in, resource_group, artifacts
 // paths), and the input's default where nothing expands them (job names, stage, needs, extends,
-// on_stop, dotenv report paths). `npm run build` writes ci-templates/ from templates/; a test
-// checks the committed files are what this makes, so the twins are never edited by hand.
+// on_stop, dotenv report paths). `npm run build` writes ci-templates/ from templates/, and the
+// README's inputs reference; a test checks the committed files are what this makes, so neither
+// the twins nor the reference are edited by hand.
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -72,6 +73,11 @@ function defaultText(input: Input | undefined, name: string, component: string):
 
 /** The classic include made from one component's text. */
 export function classicInclude(component: string, text: string): string {
+  return classicForm(component, text).text;
+}
+
+/** The classic include, and the variable each input became (inputs that keep their default are absent). */
+export function classicForm(component: string, text: string): { text: string; variables: Record<string, string> } {
   const docs = YAML.parseAllDocuments(text);
   const broken = docs.flatMap((d) => d.errors);
   if (broken.length > 0) throw new Error(`templates/${component}.yml is not valid YAML: ${broken[0]!.message}`);
@@ -154,7 +160,44 @@ export function classicInclude(component: string, text: string): string {
   ].join('\n');
   const variablesBlock = used.size > 0 ? `variables:\n${variables.toString().replace(/^/gm, '  ').replace(/^ {2}$/gm, '').trimEnd()}\n\n` : '';
   const body = jobs.toString({ lineWidth: 0 }).replace(/^---\n/, '').trimStart();
-  return `${header}${usage}\n${variablesBlock}${body}`;
+  return {
+    text: `${header}${usage}\n${variablesBlock}${body}`,
+    variables: Object.fromEntries(Object.keys(inputs).filter((name) => used.has(name)).map((name) => [name, classicVariable(component, name)])),
+  };
+}
+
+const README_START = '<!-- components:start (made from templates/*.yml by npm run build: do not edit) -->';
+const README_END = '<!-- components:end -->';
+
+/** The README's table of every component's inputs, as the CI/CD catalog reader needs it. */
+export function componentsReference(root: string): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const out: string[] = [];
+  for (const file of readdirSync(path.join(root, 'templates')).filter((f) => f.endsWith('.yml')).sort()) {
+    const component = file.replace(/\.yml$/, '');
+    const text = readFileSync(path.join(root, 'templates', file), 'utf8');
+    const first = (text.match(/^# Gantry CI component: ([^\n]*(?:\n#(?!\s*$)[^\n]*)*)/)?.[1] ?? '').replace(/\n#\s?/g, ' ').split(/(?<=\.)\s/)[0]!;
+    const summary = cell(first.charAt(0).toUpperCase() + first.slice(1));
+    const { variables } = classicForm(component, text);
+    const inputs = ((YAML.parseAllDocuments(text)[0]!.toJS() as { spec?: { inputs?: Record<string, Input> } }).spec?.inputs ?? {}) as Record<string, Input>;
+    out.push(`#### \`${component}\``, '', summary, '', `\`include: - component: $CI_SERVER_FQDN/devops/gantry/${component}@<version>\` · classic: \`ci-templates/${component}.yml\``, '');
+    out.push('| input | default | classic variable | description |', '| --- | --- | --- | --- |');
+    for (const [name, input] of Object.entries(inputs)) {
+      const value = input.default === undefined ? '(required)' : input.default === '' ? '""' : `\`${String(input.default)}\``;
+      const variable = variables[name] ? `\`${variables[name]}\`` : '(the default)';
+      out.push(`| \`${name}\` | ${value} | ${variable} | ${cell(input.description ?? '')} |`);
+    }
+    out.push('');
+  }
+  return `${README_START}\n${out.join('\n')}${README_END}`;
+}
+
+/** README.md with its components block made anew (unchanged when it has no markers). */
+export function withComponentsReference(readme: string, root: string): string {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) return readme;
+  return readme.slice(0, start) + componentsReference(root) + readme.slice(end + README_END.length);
 }
 
 /** Writes ci-templates/<name>.yml for every templates/<name>.yml under root. */
@@ -171,5 +214,10 @@ export function writeClassicIncludes(root: string): string[] {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  writeClassicIncludes(process.argv[2] ?? process.cwd());
+  const root = process.argv[2] ?? process.cwd();
+  writeClassicIncludes(root);
+  const readme = path.join(root, 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const updated = withComponentsReference(text, root);
+  if (updated !== text) writeFileSync(readme, updated);
 }

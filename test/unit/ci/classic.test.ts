@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { classicInclude, classicVariable } from '../../../src/ci/classic.js';
+import { classicInclude, classicVariable, withComponentsReference } from '../../../src/ci/classic.js';
 import { repoRoot } from '../../support/fixtures.js';
 
 const components = readdirSync(path.join(repoRoot, 'templates')).filter((f) => f.endsWith('.yml')).map((f) => f.replace(/\.yml$/, ''));
@@ -16,6 +16,14 @@ test('every component in templates/ has its classic twin in ci-templates/, exact
     const generated = classicInclude(c, readFileSync(path.join(repoRoot, 'templates', `${c}.yml`), 'utf8'));
     expect([c, readFileSync(path.join(repoRoot, 'ci-templates', `${c}.yml`), 'utf8')]).toEqual([c, generated]);
   }
+});
+
+test("README.md's components reference (the CI/CD catalog page) lists every input of every component as the templates declare it", () => {
+  const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  expect(readme).toContain('<!-- components:start');
+  expect(withComponentsReference(readme, repoRoot) === readme).toBe(true);
+  for (const c of components) expect(readme).toContain(`#### \`${c}\``);
+  expect(readme).toMatch(/\| `auto_stop_in` \| `3 days` \| `GANTRY_REVIEW_AUTO_STOP_IN` \| How long an untouched preview lives/);
 });
 
 test('every input of every component has a description (the CI/CD catalog shows it)', () => {

@@ -233,6 +233,7 @@ describe('the scheduled cleanup', () => {
 
   test('a removal that fails does not stop the others, and makes the exit code 1', async () => {
     // C and D are closed previews; C's namespace is held by a finalizer, so it cannot be gone in time.
+    // 20 s: an empty namespace (D) goes in a few seconds, but took over 5 s on a loaded cluster.
     for (const iid of [C, D]) {
       kubectl(['create', 'namespace', ns(iid)]);
       kubectl(['label', 'namespace', ns(iid), 'app.kubernetes.io/managed-by=gantry']);
@@ -244,7 +245,7 @@ describe('the scheduled cleanup', () => {
     kubectl(['create', 'namespace', foreign]);
     gitlab.addMergeRequest(project, { iid: E + 100, state: 'closed' });
     try {
-      const r = await gantry(['cleanup-previews', '--timeout', '5'], variables());
+      const r = await gantry(['cleanup-previews', '--timeout', '20'], variables());
       expect(r.code).toBe(1);
       const summary = summaryOf(r.stdout);
       expect(r.stdout.trim().split('\n')).toHaveLength(1);

@@ -47,7 +47,7 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
     ctx.logger.warn(`deploying ${view.image} by tag: a tag can move; the build job's GANTRY_IMAGE pins the digest`);
   }
   const pull = pullCredentials(ctx, config, env);
-  const [kube, track] = await Promise.all([import('../src/kube/index.js'), import('../src/track/index.js')]);
+  const [kube, history, track] = await Promise.all([import('../src/kube/index.js'), import('../src/kube/history.js'), import('../src/track/index.js')]);
   const namespace = view.environment.namespace;
   const name = view.names.deployment;
 
@@ -69,23 +69,44 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
     await ctx.logger.section('gantry_deploy_namespace', `namespace ${namespace}`, () => kube.ensureNamespace(ctx, kc, namespace, view.labels));
     const holder = ci.jobUrl || ci.pipelineUrl || `${os.userInfo().username}@${os.hostname()} (pid ${process.pid})`;
     return await kube.withDeployLease(ctx, kc, namespace, `gantry-deploy-${name}`, holder, async () => {
-      const before = await kube.kubeClient(ctx, kc).read<{ metadata: { annotations?: Record<string, string> } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+      const client = kube.kubeClient(ctx, kc);
+      const before = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
       const previous = Number(before?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0) || undefined;
+      // This run is judged on what happens from its apply on, by the API server's clock: a re-run
+      // after a fix must not fail on what the failed run's pods did (track: since).
+      const since = client.serverNow();
 
       const applied = await ctx.logger.section('gantry_deploy_apply', `apply ${objects.length} objects to ${namespace}${ctx.dryRun ? ' (dry run)' : ''}`, () =>
         kube.applyObjects(ctx, kc, objects, { namespace }),
       );
-      for (const a of applied) ctx.logger.info(`${a.kind.toLowerCase()}/${a.name}: ${a.result}`);
       if (ctx.dryRun) {
         process.stdout.write(`${JSON.stringify({ environment: envName, namespace, image: view.image, dryRun: true, objects: applied.map((a) => ({ kind: a.kind, name: a.name, result: a.result })) })}\n`);
         return 0;
       }
 
+      // An apply that left the pod template as it was made no new pods: the pods are the ones an
+      // earlier run left. If they are failing (a re-run after the cause was fixed: the pull secret
+      // or the Secret key is there now), they get a fresh start, as `kubectl rollout restart`
+      // gives, and this run tracks the new ones, instead of waiting out the kubelet's back-off.
+      let rollbackTarget = previous;
+      let restarted: number | undefined;
+      const deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as DeploymentJson | undefined;
+      if (history.samePodTemplate(before, deployed)) {
+        const failing = await track.currentFailure(ctx, kc, { namespace, name });
+        if (failing) {
+          restarted = Number(failing.revision ?? previous) || previous;
+          ctx.logger.info(`the pod template is unchanged, and the pods of revision ${restarted} are failing (${failing.failure.code}) from before this deploy: restarting them`);
+          await history.restartRollout(ctx, kc, namespace, name);
+          // Rolling back to the restarted revision would bring the same pods back: the one before it is what ran before.
+          rollbackTarget = (await kube.listRevisions(ctx, kc, namespace, name)).map((r) => r.revision).filter((r) => r < (restarted ?? 0)).sort((a, b) => b - a)[0];
+        }
+      }
+
       const timeoutSeconds = timeout ?? config.backend.progressDeadlineSeconds + 30;
-      const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false });
+      const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since });
       const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
       if (result.ok) {
-        const after = await kube.kubeClient(ctx, kc).read<{ metadata: { annotations?: Record<string, string> } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+        const after = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
         const revision = Number(after?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
         ctx.logger.info(`${name} revision ${revision} is serving in ${namespace} (${(result.elapsedMs / 1000).toFixed(1)} s)${url ? `: ${url}` : ''}`);
         const pruned = await kube.pruneConfigMaps(ctx, kc, namespace, name, view.labels);
@@ -96,28 +117,37 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
         return 0;
       }
 
-      // Failed: the evidence is printed now, before a rollback replaces the failing pods.
-      const failure = track.rolloutError(result);
-      ctx.logger.error(`${result.code}: ${result.message}`);
-      for (const line of result.evidence) ctx.logger.error(`  ${line}`);
-      const now = await kube.kubeClient(ctx, kc).read<{ metadata: { annotations?: Record<string, string> } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+      // Failed. The evidence (log tail included) was taken before a rollback replaces the failing
+      // pods; it is printed once, with the fix, by the CLI's report of the error thrown at the end,
+      // so that the job log ends with the cause.
+      const now = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
       const current = Number(now?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
+      const rollingBack = !values['no-rollback'] && rollbackTarget !== undefined && rollbackTarget !== current;
       if (values['no-rollback']) {
         ctx.logger.warn(`--no-rollback: revision ${current} is left as it is for inspection`);
-      } else if (!previous || previous === current) {
-        ctx.logger.warn(previous ? `revision ${current} was already running before this deploy: nothing to roll back to` : 'this was the first deploy: there is no previous revision to roll back to');
+      } else if (!rollingBack) {
+        ctx.logger.warn(
+          restarted
+            ? `revision ${restarted} was failing before this deploy and no earlier revision is kept: nothing to roll back to`
+            : previous
+              ? `revision ${current} was already running before this deploy: nothing to roll back to`
+              : 'this was the first deploy: there is no previous revision to roll back to',
+        );
       } else {
-        await ctx.logger.section('gantry_deploy_rollback', `rollback to revision ${previous}`, async () => {
-          const back = await kube.rollbackTo(ctx, kc, namespace, name, previous);
-          ctx.logger.info(`revision ${previous} restored as revision ${back.revision} (${back.images.join(', ')})`);
-          const again = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false });
+        const to = rollbackTarget!;
+        await ctx.logger.section('gantry_deploy_rollback', `rollback to revision ${to}`, async () => {
+          const rollbackSince = client.serverNow();
+          // rollbackTo reports what it restores, as which revision.
+          await kube.rollbackTo(ctx, kc, namespace, name, to);
+          const again = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since: rollbackSince });
           if (again.ok) ctx.logger.info(`the previous version is serving again (${(again.elapsedMs / 1000).toFixed(1)} s)`);
           else ctx.logger.error(`the rollback did not become available either: ${again.code}: ${again.message}`);
         });
       }
       await reportToMr(ctx, { status: 'failed', environment: envName, image: view.image, mr: values.mr, diagnosis: { code: result.code, message: result.message, evidence: result.evidence } });
-      process.stdout.write(`${JSON.stringify({ environment: envName, namespace, image: view.image, failed: result.code, message: result.message, rolledBackTo: !values['no-rollback'] && previous && previous !== current ? previous : null })}\n`);
-      throw failure;
+      // Machine output: the code, not the message (GitLab shows stdout in the job log too).
+      process.stdout.write(`${JSON.stringify({ environment: envName, namespace, image: view.image, failed: result.code, rolledBackTo: rollingBack ? rollbackTarget : null })}\n`);
+      throw track.rolloutError(result);
     }, {
       ttlSeconds: leaseSeconds,
       onWait: (held) => ctx.logger.info(`waiting for the deploy lease of ${namespace}: held by ${held.holder} since ${held.since ?? '?'} (expires ${held.expiresAt ?? '?'} unless renewed)`),
@@ -125,6 +155,11 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   } finally {
     await dispose();
   }
+}
+
+interface DeploymentJson {
+  metadata: { annotations?: Record<string, string> };
+  spec?: { template?: unknown };
 }
 
 /** Pull credentials: a read-only pair when given, else the push pair; none means no pull secret. */

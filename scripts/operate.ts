@@ -60,12 +60,17 @@ export async function rollback(argv: string[], ctx: Ctx): Promise<number> {
       if (chosen === undefined) {
         throw new GantryError('E_INPUT', `${deployment} in ${namespace} has no revision before ${current}`, { fix: 'gantry history --env ... lists the revisions that are kept' });
       }
+      // Judged on what happens from the rollback on (by the API server's clock, which a read tells):
+      // the restored revision's pods may have crashed long before it.
+      const client = c.kube.kubeClient(ctx, c.kc);
+      await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, namespace });
+      const since = client.serverNow();
       const back = await c.kube.rollbackTo(ctx, c.kc, namespace, deployment, chosen);
       if (back.skipped) ctx.logger.info(`revision ${chosen} is already what runs: nothing to do`);
       else ctx.logger.info(`revision ${chosen} restored as revision ${back.revision} (${back.images.join(', ')})`);
       if (ctx.dryRun) return 0;
       const timeoutSeconds = c.values.timeout ? Number(c.values.timeout) : c.config.backend.progressDeadlineSeconds + 30;
-      const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds, waitForTerminatingPods: false });
+      const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds, waitForTerminatingPods: false, since });
       process.stdout.write(`${JSON.stringify({ environment: c.envName, namespace, from: back.from, to: chosen, revision: back.revision, ok: result.ok })}\n`);
       if (!result.ok) throw c.track.rolloutError(result);
       return 0;

@@ -56,8 +56,11 @@ export interface KubeClient {
   create<T = K8sObject>(object: K8sObject, options?: { dryRun?: boolean; doing?: string }): Promise<T>;
   /** PUT with the object's resourceVersion as the precondition; not retried (the caller re-reads on conflict). */
   replace<T = K8sObject>(object: K8sObject, options?: { doing?: string }): Promise<T>;
-  /** JSON merge patch of absolute values (idempotent, so retried), optionally of a subresource such as "scale". */
-  mergePatch<T = K8sObject>(ref: ObjectRef, patch: unknown, options?: { subresource?: string; dryRun?: boolean; doing?: string }): Promise<T>;
+  /**
+   * JSON merge patch of absolute values (idempotent, so retried), optionally of a subresource such
+   * as "scale"; as field manager "gantry" unless another is named.
+   */
+  mergePatch<T = K8sObject>(ref: ObjectRef, patch: unknown, options?: { subresource?: string; dryRun?: boolean; doing?: string; fieldManager?: string }): Promise<T>;
   /** DELETE (background propagation); false when it was already gone. Idempotent, so retried. */
   remove(ref: ObjectRef, options?: { dryRun?: boolean; doing?: string }): Promise<boolean>;
   /** Whether a kind is namespaced, from discovery; undefined when the cluster does not serve it. */
@@ -232,9 +235,9 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
       const query = { fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' };
       return (await run(doing, false, () => api.send(HttpMethod.PUT, object, 'replace', { query, body: object }))).body as T;
     },
-    async mergePatch<T>(ref: ObjectRef, patch: unknown, opts: { subresource?: string; dryRun?: boolean; doing?: string } = {}) {
+    async mergePatch<T>(ref: ObjectRef, patch: unknown, opts: { subresource?: string; dryRun?: boolean; doing?: string; fieldManager?: string } = {}) {
       const doing = opts.doing ?? `patch ${kindPath(ref.kind, ref.name)}${opts.subresource ? `/${opts.subresource}` : ''}`;
-      const query = { fieldManager: FIELD_MANAGER, ...dry(opts.dryRun) };
+      const query = { fieldManager: opts.fieldManager ?? FIELD_MANAGER, ...dry(opts.dryRun) };
       const request = { query, body: patch, contentType: PatchStrategy.MergePatch, ...(opts.subresource ? { subresource: opts.subresource } : {}) };
       return (await run(doing, true, () => api.send(HttpMethod.PATCH, header(ref), 'patch', request))).body as T;
     },

@@ -11,6 +11,14 @@ import { FIELD_MANAGER, kubeClient, type KubeClient } from './client.js';
 import { extractOwned, ownedFields, type ManagedFieldsEntry } from './managed-fields.js';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+/** What `kubectl rollout restart` sets on the pod template; Gantry's restart sets the same. */
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+/**
+ * The field manager of a restart, apart from "gantry" (as kubectl's is "kubectl-rollout"): the
+ * deploy's server-side apply does not own the annotation, so the next apply leaves it in place
+ * instead of removing it, which would change the pod template and roll every pod once more.
+ */
+export const RESTART_FIELD_MANAGER = 'gantry-rollout';
 const HASH_LABEL = 'pod-template-hash';
 // Annotations the deployment controller keeps for itself; `kubectl rollout undo` skips the same.
 const CONTROLLER_ANNOTATIONS = new Set([
@@ -144,6 +152,32 @@ function stable(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
   );
+}
+
+/**
+ * Whether two Deployments (as the API server returns them) have the same pod template: then an
+ * apply between them created no new ReplicaSet, and the pods are the ones that ran before it.
+ */
+export function samePodTemplate(a: { spec?: { template?: unknown } } | undefined, b: { spec?: { template?: unknown } } | undefined): boolean {
+  if (!a?.spec?.template || !b?.spec?.template) return false;
+  return stable(cleanTemplate(a.spec.template as PodTemplate)) === stable(cleanTemplate(b.spec.template as PodTemplate));
+}
+
+/**
+ * Gives the Deployment's pods a fresh start, as `kubectl rollout restart` does: a new
+ * restartedAt annotation on the pod template makes a new ReplicaSet, whose pods replace the
+ * current ones by the Deployment's rolling update. Returns the annotation's value.
+ */
+export async function restartRollout(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, at: Date = new Date()): Promise<string> {
+  const restartedAt = at.toISOString();
+  const patch = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } } };
+  await kubeClient(ctx, kc).mergePatch({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace }, patch, {
+    dryRun: ctx.dryRun,
+    doing: `restart deployment/${name}`,
+    fieldManager: RESTART_FIELD_MANAGER,
+  });
+  ctx.logger.info(`deployment/${name}: pods ${ctx.dryRun ? 'would be ' : ''}restarted (${RESTARTED_AT_ANNOTATION}=${restartedAt})`);
+  return restartedAt;
 }
 
 /**

@@ -41,6 +41,13 @@ export interface PodContext {
   oldPodsTerminating?: boolean;
   /** When (server ms) the last old pod went away; the scheduler needs a moment to retry after it. */
   capacityFreedAt?: number;
+  /**
+   * When (server ms) the change this rollout comes from was applied. What happened before it is
+   * an earlier attempt's evidence (a job re-run after a fix must not fail on the pull error of
+   * the run before): events and terminations from before it are not judged, and a pod created
+   * before it is judged only on what it does after it.
+   */
+  since?: number;
 }
 
 /** A container must have failed this many times (a crash, then the retry) before it fails the rollout. */
@@ -51,6 +58,11 @@ export const READINESS_GRACE_SECONDS = 2;
 export const UNSCHEDULABLE_HOLD_MS = 5_000;
 /** Failed pull attempts needed when the error itself does not prove the image is unpullable. */
 export const PULL_ATTEMPTS = 2;
+/**
+ * Kubernetes timestamps have whole seconds (truncated) and the server clock is known to about half
+ * a second: anything stamped up to this long before `since` may have happened after it.
+ */
+export const SINCE_SLACK_MS = 1_000;
 
 const PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable', 'SignatureValidationFailed']);
 // Pull errors that will be the same on every retry.
@@ -92,6 +104,12 @@ export function eventContainer(e: KubeEvent): string | undefined {
 function ms(t: string | undefined): number | undefined {
   const v = t ? Date.parse(t) : NaN;
   return Number.isNaN(v) ? undefined : v;
+}
+
+/** Whether a server time (ms, or a timestamp) is from before `since`: an earlier attempt's. Without `since`, nothing is. */
+export function beforeSince(time: number | string | undefined, since: number | undefined): boolean {
+  const t = typeof time === 'string' ? ms(time) : time;
+  return since !== undefined && t !== undefined && t < since - SINCE_SLACK_MS;
 }
 
 function quote(text: string | undefined): string {
@@ -172,9 +190,11 @@ function newest(events: KubeEvent[]): KubeEvent | undefined {
   return [...events].sort((a, b) => eventTime(b) - eventTime(a))[0];
 }
 
-function warningEvents(events: KubeEvent[], limit = 5): string[] {
+function warningEvents(events: KubeEvent[], limit = 5, shown?: string): string[] {
+  // The kubelet repeats a container's waiting message as a Failed event "Error: <message>": once is enough.
+  const repeats = (e: KubeEvent) => shown !== undefined && quote(e.message).replace(/^Error: /, '') === quote(shown);
   return events
-    .filter((e) => e.type === 'Warning')
+    .filter((e) => e.type === 'Warning' && !repeats(e))
     .sort((a, b) => eventTime(b) - eventTime(a))
     .slice(0, limit)
     .map(eventLine);
@@ -193,7 +213,9 @@ function requests(container: Container | undefined): string {
 /** The reason this pod makes the rollout fail, or undefined while it may still come up. */
 export function classifyPod(pod: Pod, events: KubeEvent[], ctx: PodContext): Failure | undefined {
   if (pod.metadata.deletionTimestamp) return undefined;
-  const own = events.filter((e) => e.involvedObject.uid === pod.metadata.uid || (e.involvedObject.uid === undefined && e.involvedObject.name === pod.metadata.name));
+  const own = events.filter(
+    (e) => (e.involvedObject.uid === pod.metadata.uid || (e.involvedObject.uid === undefined && e.involvedObject.name === pod.metadata.name)) && !beforeSince(eventTime(e), ctx.since),
+  );
   return classifyEci(pod, own) ?? classifyScheduling(pod, own, ctx) ?? classifyContainers(pod, own, ctx);
 }
 
@@ -233,7 +255,7 @@ function classifyScheduling(pod: Pod, events: KubeEvent[], ctx: PodContext): Fai
   // The cluster-autoscaler is adding a node for this pod: wait (the overall timeout still applies).
   if (events.some((e) => e.reason === 'TriggeredScaleUp' && eventTime(e) >= since - 1000)) return undefined;
   if (ctx.oldPodsTerminating) return undefined;
-  if (!ctx.fresh || ctx.now - Math.max(since, ctx.capacityFreedAt ?? 0) < UNSCHEDULABLE_HOLD_MS) return undefined;
+  if (!ctx.fresh || ctx.now - Math.max(since, ctx.capacityFreedAt ?? 0, ctx.since ?? 0) < UNSCHEDULABLE_HOLD_MS) return undefined;
 
   const message = quote(cond.message);
   const insufficient = [...message.matchAll(/Insufficient ([\w./-]*[\w/-])/g)].map((m) => m[1]!);
@@ -267,16 +289,21 @@ function classifyScheduling(pod: Pod, events: KubeEvent[], ctx: PodContext): Fai
 
 function classifyContainers(pod: Pod, events: KubeEvent[], ctx: PodContext): Failure | undefined {
   const statuses = [...(pod.status?.initContainerStatuses ?? []).map((s) => ({ s, init: true })), ...(pod.status?.containerStatuses ?? []).map((s) => ({ s, init: false }))];
+  // A pod from before `since`: a waiting state (it has no time) may be what an earlier attempt
+  // left, so it counts only once the kubelet has reported it again (a Failed event, which the
+  // kubelet sends on each try) after `since`; a termination counts by its own finishedAt.
+  const earlier = beforeSince(pod.metadata.creationTimestamp, ctx.since);
   for (const { s, init } of statuses) {
-    const f = classifyContainer(pod, s, init, containerEvents(events, s.name), ctx);
+    const f = classifyContainer(pod, s, init, containerEvents(events, s.name), ctx, earlier);
     if (f) return f;
   }
   return undefined;
 }
 
-function classifyContainer(pod: Pod, cs: ContainerStatus, init: boolean, events: KubeEvent[], ctx: PodContext): Failure | undefined {
+function classifyContainer(pod: Pod, cs: ContainerStatus, init: boolean, events: KubeEvent[], ctx: PodContext, earlier: boolean): Failure | undefined {
   const spec = specContainer(pod, cs.name);
-  const waiting = cs.state?.waiting;
+  const reported = !earlier || events.some((e) => e.reason === 'Failed');
+  const waiting = reported ? cs.state?.waiting : undefined;
   const where = `pod ${pod.metadata.name}, ${init ? 'init container' : 'container'} ${cs.name}`;
   const base = { pod: pod.metadata.name, container: cs.name };
 
@@ -302,7 +329,7 @@ function classifyContainer(pod: Pod, cs: ContainerStatus, init: boolean, events:
       return {
         code: 'E_ROLLOUT_CREATE',
         message: `${where}: the container runtime cannot create it: ${quote(waiting.message)}`,
-        evidence: [`state waiting CreateContainerError: ${quote(waiting.message)}`, ...warningEvents(events)],
+        evidence: [`state waiting CreateContainerError: ${quote(waiting.message)}`, ...warningEvents(events, 5, waiting.message)],
         fix: 'check the container command, working directory, volume mounts (subPath) and securityContext against the image; the runtime message above names the part it rejected',
         ...base,
       };
@@ -311,12 +338,12 @@ function classifyContainer(pod: Pod, cs: ContainerStatus, init: boolean, events:
 
   const failures = failureCount(cs);
   const last = lastTermination(cs);
-  if (failures >= CRASH_THRESHOLD && last) return crashFailure(pod, cs, spec, last, events, where, failures);
+  if (failures >= CRASH_THRESHOLD && last && !(earlier && beforeSince(last.finishedAt ?? '', ctx.since))) return crashFailure(pod, cs, spec, last, events, where, failures);
   if (failures >= CRASH_THRESHOLD && waiting?.reason && START_FAILURES.has(waiting.reason)) {
     return {
       code: 'E_ROLLOUT_CREATE',
       message: `${where} cannot start: ${quote(waiting.message)}`,
-      evidence: [`state waiting ${waiting.reason}: ${quote(waiting.message)}`, ...warningEvents(events)],
+      evidence: [`state waiting ${waiting.reason}: ${quote(waiting.message)}`, ...warningEvents(events, 5, waiting.message)],
       fix: 'the container command must exist in the image: check command/args (and the image entrypoint)',
       ...base,
     };
@@ -351,7 +378,7 @@ function configFailure(pod: Pod, cs: ContainerStatus, message: string | undefine
   return {
     code: 'E_ROLLOUT_CONFIG',
     message: `${where}: ${what}`,
-    evidence: [`state waiting CreateContainerConfigError: ${text}`, ...warningEvents(events, 3)],
+    evidence: [`state waiting CreateContainerConfigError: ${text}`, ...warningEvents(events, 3, message)],
     fix,
     pod: pod.metadata.name,
     container: cs.name,
@@ -490,9 +517,9 @@ function readinessFailure(pod: Pod, cs: ContainerStatus, spec: Container, events
  * The new ReplicaSet cannot create pods (ReplicaFailure/FailedCreate): an admission policy or an
  * invalid pod is final; an exceeded quota is final unless old pods are still to release some.
  */
-export function classifyReplicaSet(rs: ReplicaSet, options: { oldPodsRemain: boolean }): Failure | undefined {
+export function classifyReplicaSet(rs: ReplicaSet, options: { oldPodsRemain: boolean; since?: number | undefined }): Failure | undefined {
   const cond = condition(rs.status?.conditions, 'ReplicaFailure');
-  if (!cond || cond.status !== 'True') return undefined;
+  if (!cond || cond.status !== 'True' || beforeSince(cond.lastTransitionTime, options.since)) return undefined;
   const message = quote(cond.message);
   const quota = /exceeded quota/i.test(message);
   if (quota && options.oldPodsRemain) return undefined;
@@ -509,10 +536,11 @@ export function classifyReplicaSet(rs: ReplicaSet, options: { oldPodsRemain: boo
 }
 
 /** The Deployment controller gave up: Progressing=False with reason ProgressDeadlineExceeded. */
-export function classifyDeployment(d: Deployment): Failure | undefined {
+export function classifyDeployment(d: Deployment, options: { since?: number | undefined } = {}): Failure | undefined {
   if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return undefined;
   const cond = condition(d.status?.conditions, 'Progressing');
   if (!cond || cond.status !== 'False' || cond.reason !== 'ProgressDeadlineExceeded') return undefined;
+  if (beforeSince(cond.lastUpdateTime ?? cond.lastTransitionTime, options.since)) return undefined;
   const deadline = d.spec?.progressDeadlineSeconds ?? 600;
   return {
     code: 'E_ROLLOUT_DEADLINE',

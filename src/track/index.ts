@@ -5,3 +5,4 @@ export { trackRollout, rolloutError, DEFAULT_TIMEOUT_SECONDS, type TrackOptions,
 export { classifyPod, classifyReplicaSet, classifyDeployment, readinessBudgetSeconds, type Failure, type PodContext, type RolloutFailureCode } from './classify.js';
 export { rolloutStatus, type RolloutStatus, type RolloutStatusOptions } from './status.js';
 export { summarize, formatSummary, type ResourceSummary } from './summary.js';
+export { currentFailure, failureNow, type CurrentFailure } from './current.js';

@@ -6,9 +6,9 @@
 // happens next (roll back, report). Only problems reaching or reading the cluster throw.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { catalogue, GantryError } from '../errors.js';
 import { apiStatus, kubeError } from '../kube/failures.js';
-import { classifyDeployment, classifyPod, classifyReplicaSet, eventTime, type Failure, type RolloutFailureCode } from './classify.js';
+import { beforeSince, classifyDeployment, classifyPod, classifyReplicaSet, eventTime, type Failure, type RolloutFailureCode } from './classify.js';
 import { rolloutStatus, selectorString, type RolloutStatus } from './status.js';
 import { formatSummary, podLastReason, summarize, type ResourceSummary } from './summary.js';
 import type { Deployment, KubeEvent, Pod, ReplicaSet } from './types.js';
@@ -31,6 +31,13 @@ export interface TrackOptions {
    * rollout status does, and saves the old version's shutdown time.
    */
   waitForTerminatingPods?: boolean;
+  /**
+   * When (ms by the API server's clock) the change this rollout comes from was applied. Only what
+   * happened after it is judged or printed: events, container terminations, pod and ReplicaSet
+   * and Deployment conditions from before it are an earlier attempt's (a job re-run after a fix
+   * must not fail on the failed run's ErrImagePull). Default: everything counts.
+   */
+  since?: number;
 }
 
 export type TrackResult = TrackSuccess | TrackFailure;
@@ -183,7 +190,8 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
     }
     const evidence = [...failure.evidence];
     if (failure.logs && failure.pod && failure.container) evidence.push(...(await logTail(failure.pod, failure.container, failure.logs)));
-    ctx.logger.error(`${elapsed(start)} ${failure.code}: ${failure.message}`);
+    // Only the verdict: the cause, evidence and fix are in the result, for the caller to report once.
+    ctx.logger.error(`${elapsed(start)} ${failure.code} (${catalogue[failure.code].title})`);
     return {
       ok: false,
       code: failure.code,
@@ -331,16 +339,17 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
             fresh,
             oldPodsTerminating: status.oldTerminating > 0,
             ...(capacityFreedAt !== undefined ? { capacityFreedAt } : {}),
+            ...(options.since !== undefined ? { since: options.since } : {}),
           });
           if (failure && (!TIME_BASED.has(failure.code) || confirmed())) return finish(failure);
           if (failure) return;
         }
         if (status.newReplicaSet) {
           const oldPodsRemain = status.oldPods.length > 0 || replicaSets.some((rs) => rs !== status.newReplicaSet && (rs.spec?.replicas ?? 0) > 0);
-          const failure = classifyReplicaSet(status.newReplicaSet, { oldPodsRemain });
+          const failure = classifyReplicaSet(status.newReplicaSet, { oldPodsRemain, since: options.since });
           if (failure) return finish(failure);
         }
-        const failure = classifyDeployment(d);
+        const failure = classifyDeployment(d, { since: options.since });
         if (failure) return finish(failure);
       }
 
@@ -360,9 +369,10 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
         }
         // Warnings about this rollout's objects, each once: the same message for several pods is printed once.
         const tracked = new Set<string>([d.metadata.uid, ...(status.newReplicaSet ? [status.newReplicaSet.metadata.uid] : []), ...status.newPods.map((p) => p.metadata.uid)]);
-        const since = start + clockOffset - 30_000;
+        // Recent ones only: those since the apply, or (not knowing when that was) the last 30 s.
+        const recent = (e: KubeEvent) => (options.since !== undefined ? !beforeSince(eventTime(e), options.since) : eventTime(e) >= start + clockOffset - 30_000);
         for (const e of [...events].sort((a, b) => eventTime(a) - eventTime(b))) {
-          if (e.type !== 'Warning' || !tracked.has(e.involvedObject.uid ?? '') || eventTime(e) < since) continue;
+          if (e.type !== 'Warning' || !tracked.has(e.involvedObject.uid ?? '') || !recent(e)) continue;
           const objectName = e.involvedObject.name ?? '';
           const generic = (e.message ?? '').split(objectName).join('<name>').split(e.involvedObject.uid ?? '\u0000').join('<uid>');
           const key = `${e.reason}\u0000${generic}`;
@@ -395,7 +405,7 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
         const tracked = new Set(status?.newPods.map((p) => p.metadata.uid) ?? []);
         evidence.push(
           ...events
-            .filter((e) => e.type === 'Warning' && tracked.has(e.involvedObject.uid ?? ''))
+            .filter((e) => e.type === 'Warning' && tracked.has(e.involvedObject.uid ?? '') && !beforeSince(eventTime(e), options.since))
             .sort((a, b) => eventTime(b) - eventTime(a))
             .slice(0, 5)
             .map((e) => `event ${e.reason}: ${(e.message ?? '').replace(/\s+/g, ' ')}`),

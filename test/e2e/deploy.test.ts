@@ -10,6 +10,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
 import { cliPath } from '../support/tmp-repo.js';
+import { dockerOk } from '../support/docker.js';
 
 const ns = `gt-deploy-${process.pid}`;
 const secretValue = 'sk-live-0123456789-very-secret';
@@ -27,10 +28,11 @@ http.createServer((q, s) => {
 }).listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT));
 `;
 
-function config(overrides: { env?: Record<string, unknown>; resources?: unknown; replicas?: number } = {}) {
+function config(overrides: { env?: Record<string, unknown>; resources?: unknown; replicas?: number; namespace?: string } = {}) {
+  const namespace = overrides.namespace ?? ns;
   return {
     app: 'web',
-    registry: { pushHost: authRegistry, namespace: ns },
+    registry: { pushHost: authRegistry, namespace },
     backend: {
       port: 8080,
       healthPath: '/healthz',
@@ -40,7 +42,7 @@ function config(overrides: { env?: Record<string, unknown>; resources?: unknown;
       resources: overrides.resources ?? { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
       env: { MODE: 'ok', VERSION: '1', ...overrides.env },
     },
-    environments: { staging: { namespace: ns, kubeconfig: 'KUBECONFIG_TEST' } },
+    environments: { staging: { namespace, kubeconfig: 'KUBECONFIG_TEST' } },
   };
 }
 
@@ -51,16 +53,20 @@ interface Run {
   seconds: number;
 }
 
-function gantry(args: string[], options: { config?: object; env?: Record<string, string>; onStderr?: (text: string) => void } = {}): Promise<Run> & { child: ReturnType<typeof spawn> } {
-  if (options.config) writeFileSync(path.join(repo, 'gantry.yaml'), YAML.stringify(options.config));
+function gantry(
+  args: string[],
+  options: { config?: object; env?: Record<string, string>; onStderr?: (text: string) => void; cwd?: string; kubeconfig?: string } = {},
+): Promise<Run> & { child: ReturnType<typeof spawn> } {
+  const cwd = options.cwd ?? repo;
+  if (options.config) writeFileSync(path.join(cwd, 'gantry.yaml'), YAML.stringify(options.config));
   const auth = registryAuth();
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|K8S_SECRET)/.test(k)));
   const started = Date.now();
   const child = spawn(process.execPath, [cliPath, ...args], {
-    cwd: repo,
+    cwd,
     env: {
       ...base,
-      KUBECONFIG_TEST: Buffer.from(readFileSync(kubeconfig)).toString('base64'),
+      KUBECONFIG_TEST: Buffer.from(readFileSync(options.kubeconfig ?? kubeconfig)).toString('base64'),
       GANTRY_REGISTRY_USER: auth.user,
       GANTRY_REGISTRY_PASSWORD: auth.password,
       K8S_SECRET_API_TOKEN: secretValue,
@@ -108,8 +114,8 @@ function getFresh(url: string): Promise<string> {
  * would see it, and returns what it answered last. kube-proxy follows an endpoint change within
  * about a second, so right after a rollout the previous version may still answer once.
  */
-async function answer(expected: string, seconds = 15): Promise<string> {
-  const ip = kubectl(['-n', ns, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+async function answer(expected: string, seconds = 15, namespace = ns): Promise<string> {
+  const ip = kubectl(['-n', namespace, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}']).trim();
   let last = '';
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
@@ -123,8 +129,8 @@ async function answer(expected: string, seconds = 15): Promise<string> {
   }
   // What the cluster looked like, so a failed expectation shows why.
   const state = [
-    kubectl(['-n', ns, 'get', 'pods', '-o', 'wide']),
-    kubectl(['-n', ns, 'get', 'endpointslices', '-o', 'jsonpath={range .items[*].endpoints[*]}{.targetRef.name} {.addresses[0]} ready={.conditions.ready} terminating={.conditions.terminating}{"\\n"}{end}']),
+    kubectl(['-n', namespace, 'get', 'pods', '-o', 'wide']),
+    kubectl(['-n', namespace, 'get', 'endpointslices', '-o', 'jsonpath={range .items[*].endpoints[*]}{.targetRef.name} {.addresses[0]} ready={.conditions.ready} terminating={.conditions.terminating}{"\\n"}{end}']),
   ].join('\n');
   return `${last}\n--- cluster state:\n${state}`;
 }
@@ -145,6 +151,25 @@ function revisionRunning(version: string, mode: string): number {
   return Math.max(...matching.map((rs) => Number(rs.metadata.annotations['deployment.kubernetes.io/revision'])));
 }
 
+/**
+ * The job log (stdout and stderr, as GitLab shows both) holds the failure's report once: the
+ * cause (the report's one-line message), each line of its evidence, and the fix.
+ */
+function expectReportedOnce(run: Run, code: string): void {
+  const log = `${run.stdout}\n${run.stderr}`;
+  const times = (text: string) => log.split(text).length - 1;
+  const lines = run.stderr.split('\n');
+  const head = lines.findIndex((l) => l.startsWith(`error ${code}: `));
+  expect(head).toBeGreaterThanOrEqual(0);
+  const fixAt = lines.findIndex((l, i) => i > head && l.startsWith('fix: '));
+  expect(fixAt).toBeGreaterThan(head + 1);
+  const message = lines[head]!.slice(`error ${code}: `.length);
+  const evidence = lines.slice(head + 1, fixAt).map((l) => l.trim());
+  const fix = lines[fixAt]!.slice('fix: '.length);
+  const counted = [message, ...evidence, fix].map((text) => ({ text, times: times(text) }));
+  expect(counted).toEqual([message, ...evidence, fix].map((text) => ({ text, times: 1 })));
+}
+
 function expectNoSecret(run: Run): void {
   const auth = registryAuth();
   for (const text of [run.stdout, run.stderr]) {
@@ -154,24 +179,37 @@ function expectNoSecret(run: Run): void {
   }
 }
 
+/**
+ * Builds the app image and pushes it to the htpasswd registry, so only the pull secret lets the
+ * kubelet pull it; returns it by digest. Another `stamp` makes an image no node has pulled yet
+ * (a digest already on the node is not pulled again, so it could not fail to pull).
+ */
+function pushAppImage(repository: string, stamp = '1'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-deploy-app-'));
+  writeFileSync(path.join(dir, 'server.js'), server);
+  writeFileSync(path.join(dir, 'stamp'), stamp);
+  writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${nodeBaseImage}\nCOPY server.js stamp /app/\nUSER 1000\nCMD ["node", "/app/server.js"]\n`);
+  const tag = `${authRegistry}/${repository}:${stamp}`;
+  const dockerConfig = mkdtempSync(path.join(tmpdir(), 'gantry-docker-config-'));
+  const docker = (args: string[], input?: string) => dockerOk(args, { input, env: { ...process.env, DOCKER_CONFIG: dockerConfig } });
+  try {
+    const auth = registryAuth();
+    docker(['login', authRegistry, '-u', auth.user, '--password-stdin'], auth.password);
+    docker(['build', '-q', '-t', tag, dir]);
+    docker(['push', '-q', tag]);
+    const digest = JSON.parse(docker(['image', 'inspect', tag]))[0].RepoDigests.find((d: string) => d.startsWith(`${authRegistry}/`)).split('@')[1];
+    return `${authRegistry}/${repository}@${digest}`;
+  } finally {
+    rmSync(dockerConfig, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 beforeAll(async () => {
   requireCluster();
   kubectl(['create', 'namespace', ns]);
   kubeconfig = namespacedKubeconfig(ns);
-  // The app image goes to the htpasswd registry, so only the pull secret lets the kubelet pull it.
-  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-deploy-app-'));
-  writeFileSync(path.join(dir, 'server.js'), server);
-  writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${nodeBaseImage}\nCOPY server.js /app/server.js\nUSER 1000\nCMD ["node", "/app/server.js"]\n`);
-  const tag = `${authRegistry}/${ns}/web:1`;
-  const dockerConfig = mkdtempSync(path.join(tmpdir(), 'gantry-docker-config-'));
-  const docker = (args: string[], input?: string) => execFileSync('docker', args, { input, encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const auth = registryAuth();
-  docker(['login', authRegistry, '-u', auth.user, '--password-stdin'], auth.password);
-  docker(['build', '-q', '-t', tag, dir]);
-  docker(['push', '-q', tag]);
-  const digest = JSON.parse(docker(['image', 'inspect', tag]))[0].RepoDigests.find((d: string) => d.startsWith(`${authRegistry}/`)).split('@')[1];
-  image = `${authRegistry}/${ns}/web@${digest}`;
-  rmSync(dockerConfig, { recursive: true, force: true });
+  image = pushAppImage(`${ns}/web`);
   repo = mkdtempSync(path.join(tmpdir(), 'gantry-deploy-repo-'));
 }, 120_000);
 
@@ -227,6 +265,7 @@ describe('gantry deploy on the real cluster', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ failed: code, rolledBackTo: before });
     expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
     expectNoSecret(r);
+    expectReportedOnce(r, code);
     // Detected within seconds, not the progress deadline (measured in bench/deploy.mjs).
     expect(r.seconds).toBeLessThan(120);
   }, 240_000);
@@ -236,6 +275,7 @@ describe('gantry deploy on the real cluster', () => {
     const r = await deploy(['--no-rollback'], config({ env: { MODE: 'crash', VERSION: '3' } }));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('E_ROLLOUT_CRASHLOOP');
+    expectReportedOnce(r, 'E_ROLLOUT_CRASHLOOP');
     expect(revision()).toBe(before + 1);
     // The old pods keep serving (maxUnavailable 0): the broken revision never took over.
     expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
@@ -339,4 +379,121 @@ describe('gantry deploy on the real cluster', () => {
     const configMaps = (JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-l', 'app.kubernetes.io/name=web', '-o', 'json'])).items as { metadata: { name: string } }[]).map((c) => c.metadata.name);
     expect(configMaps.sort()).toEqual([...named].sort());
   }, 240_000);
+});
+
+// A job re-run after its cause was fixed (issue #11): the same job (same image, same gantry.yaml)
+// run again once the cause is fixed must pass, whatever the failed run left behind: the previous
+// revision rolled back in (the default), or the failing pods themselves (--no-rollback, or a first
+// deploy with nothing to roll back to), whose old ErrImagePull or CreateContainerConfigError is no
+// verdict on this run. Each case is a failed run, the fix, and the re-run.
+describe('a job re-run after its cause was fixed passes', () => {
+  const rns = `gt-retry-${process.pid}`;
+  let rkubeconfig = '';
+  let rrepo = '';
+  /** The registry credentials are not set: Gantry creates no pull secret. */
+  const noCredentials = { GANTRY_REGISTRY_USER: '', GANTRY_REGISTRY_PASSWORD: '' };
+  const seconds: Record<string, number> = {};
+
+  const rconfig = (env: Record<string, unknown>) => config({ namespace: rns, env });
+  const run = (img: string, extra: string[], cfg: object, env: Record<string, string> = {}) =>
+    gantry(['deploy', '--env', 'staging', '--image', img, ...extra], { config: cfg, env, cwd: rrepo, kubeconfig: rkubeconfig });
+  const rrevision = () => Number(kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']));
+  const passed = (r: Run) => {
+    if (r.code !== 0) throw new Error(`the re-run failed (exit ${r.code}, ${r.seconds} s):\n${r.stderr}\n${r.stdout}`);
+  };
+  const serves = async (version: string) => expect(await answer(`version ${version} token set\n`, 20, rns)).toBe(`version ${version} token set\n`);
+
+  beforeAll(() => {
+    kubectl(['create', 'namespace', rns]);
+    rkubeconfig = namespacedKubeconfig(rns);
+    rrepo = mkdtempSync(path.join(tmpdir(), 'gantry-retry-repo-'));
+    // A Secret the team manages themselves, which the app reads a key of (DB_PASSWORD below).
+    kubectl(['-n', rns, 'create', 'secret', 'generic', 'db', '--from-literal=user=app']);
+  });
+
+  afterAll(() => {
+    kubectlResult(['delete', 'namespace', rns, '--wait=false']);
+    process.stderr.write(`retry: seconds per run ${JSON.stringify(seconds)}\n`);
+  });
+
+  test('a missing pull secret on the first deploy (nothing to roll back to): the re-run with the registry credentials set passes', async () => {
+    const img = pushAppImage(`${rns}/web`, 'first');
+    const failed = await run(img, [], rconfig({ VERSION: '1' }), noCredentials);
+    seconds.pullFirstFailed = failed.seconds;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('E_ROLLOUT_IMAGE_PULL');
+    expect(failed.stderr).toContain('this was the first deploy: there is no previous revision to roll back to');
+    const rerun = await run(img, [], rconfig({ VERSION: '1' }));
+    seconds.pullFirstRerun = rerun.seconds;
+    passed(rerun);
+    // The Deployment was unchanged and its pods were failing: they were given a fresh start.
+    expect(rerun.stderr).toMatch(/pods of revision 1 are failing \(E_ROLLOUT_IMAGE_PULL\) from before this deploy: restarting them/);
+    expect(kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.metadata.annotations}'])).toContain('kubectl.kubernetes.io/restartedAt');
+    await serves('1');
+  }, 300_000);
+
+  test('a missing pull secret with a previous revision: the failed run rolls back, the re-run with the credentials set passes', async () => {
+    const before = rrevision();
+    kubectl(['-n', rns, 'delete', 'secret', 'gantry-registry', '--ignore-not-found']);
+    const img = pushAppImage(`${rns}/web`, 'second');
+    const failed = await run(img, [], rconfig({ VERSION: '2' }), noCredentials);
+    seconds.pullRollbackFailed = failed.seconds;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('E_ROLLOUT_IMAGE_PULL');
+    expect(failed.stderr).toContain('the previous version is serving again');
+    expect(JSON.parse(failed.stdout)).toMatchObject({ rolledBackTo: before });
+    const rerun = await run(img, [], rconfig({ VERSION: '2' }));
+    seconds.pullRollbackRerun = rerun.seconds;
+    passed(rerun);
+    await serves('2');
+  }, 300_000);
+
+  test('--no-rollback and a missing pull secret: the failing pods stay, the re-run with the credentials set passes', async () => {
+    const before = rrevision();
+    kubectl(['-n', rns, 'delete', 'secret', 'gantry-registry', '--ignore-not-found']);
+    const img = pushAppImage(`${rns}/web`, 'third');
+    const failed = await run(img, ['--no-rollback'], rconfig({ VERSION: '3' }), noCredentials);
+    seconds.pullNoRollbackFailed = failed.seconds;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('E_ROLLOUT_IMAGE_PULL');
+    expect(rrevision()).toBe(before + 1);
+    const rerun = await run(img, ['--no-rollback'], rconfig({ VERSION: '3' }));
+    seconds.pullNoRollbackRerun = rerun.seconds;
+    passed(rerun);
+    expect(rerun.stderr).toMatch(/are failing \(E_ROLLOUT_IMAGE_PULL\) from before this deploy: restarting them/);
+    await serves('3');
+  }, 300_000);
+
+  const withDbPassword = (version: string) => rconfig({ VERSION: version, DB_PASSWORD: { secret: 'db', key: 'password' } });
+  const image3 = () => kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+
+  test('a missing Secret key: the failed run rolls back, the key is added, the re-run passes', async () => {
+    const img = image3();
+    const before = rrevision();
+    const failed = await run(img, [], withDbPassword('4'));
+    seconds.keyRollbackFailed = failed.seconds;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('E_ROLLOUT_CONFIG');
+    expect(JSON.parse(failed.stdout)).toMatchObject({ rolledBackTo: before });
+    kubectl(['-n', rns, 'patch', 'secret', 'db', '-p', JSON.stringify({ stringData: { password: 'hunter2-db' } })]);
+    const rerun = await run(img, [], withDbPassword('4'));
+    seconds.keyRollbackRerun = rerun.seconds;
+    passed(rerun);
+    await serves('4');
+  }, 300_000);
+
+  test('--no-rollback and a missing Secret key: the failing pods stay, the key is added, the re-run passes', async () => {
+    const img = image3();
+    kubectl(['-n', rns, 'patch', 'secret', 'db', '--type', 'json', '-p', JSON.stringify([{ op: 'remove', path: '/data/password' }])]);
+    const failed = await run(img, ['--no-rollback'], withDbPassword('5'));
+    seconds.keyNoRollbackFailed = failed.seconds;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('E_ROLLOUT_CONFIG');
+    kubectl(['-n', rns, 'patch', 'secret', 'db', '-p', JSON.stringify({ stringData: { password: 'hunter2-db' } })]);
+    const rerun = await run(img, ['--no-rollback'], withDbPassword('5'));
+    seconds.keyNoRollbackRerun = rerun.seconds;
+    passed(rerun);
+    expect(rerun.stderr).toMatch(/are failing \(E_ROLLOUT_CONFIG\) from before this deploy: restarting them/);
+    await serves('5');
+  }, 300_000);
 });

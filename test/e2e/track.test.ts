@@ -222,6 +222,28 @@ describe('rollouts that succeed', () => {
   });
 });
 
+describe('a rollout tracked again after its cause was fixed', () => {
+  test('judges only what happened since: the CreateContainerConfigError of a Secret key added since is no verdict, and the pod that then starts is', async () => {
+    kubectl(['-n', ns, 'create', 'secret', 'generic', 'added-later', '--from-literal=user=app']);
+    apply(deployment('fixed', { env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'added-later', key: 'password' } } }] }));
+    const before = await track('fixed', 45);
+    expect(failed(before.result).code).toBe('E_ROLLOUT_CONFIG');
+    kubectl(['-n', ns, 'patch', 'secret', 'added-later', '-p', JSON.stringify({ stringData: { password: 'pw-added' } })]);
+    // The fix is in place once the kubelet has seen it (it watches Secrets: moments); the API
+    // server runs on this machine, so its clock is ours.
+    await new Promise((r) => setTimeout(r, 1500));
+    const since = Date.now();
+    const lines: string[] = [];
+    const ctx = createCtx({ logger: createLogger({ write: (t) => lines.push(t), gitlab: false, color: false }) });
+    const after = await trackRollout(ctx, kc, { namespace: ns, name: 'fixed', timeoutSeconds: 60, since });
+    if (!after.ok) throw new Error(`${after.code}: ${after.message}\n${after.evidence.join('\n')}\n${lines.join('')}`);
+    measured.fixedSince = after.elapsedMs / 1000;
+    // The same pod, started by the kubelet's next try, not a new one.
+    expect(after.summary.filter((r) => r.kind === 'Pod')).toHaveLength(1);
+    expect(lines.join('')).not.toContain("couldn't find key password");
+  }, 90_000);
+});
+
 describe('access', () => {
   test('a deployer that may list but not watch gets its verdict by polling; with pollFallback off it is told which right is missing', async () => {
     const file = namespacedKubeconfig(ns, 'lister');

@@ -164,6 +164,10 @@ describe('a missing ConfigMap, Secret or key', () => {
     expect(f.message).toBe(`pod ${pod.metadata.name}, container web: key DATABASE_URL is missing from Secret app-secrets`);
     expect(f.fix).toContain('K8S_SECRET_DATABASE_URL');
     expect(f.fix).toContain(`namespace ${pod.metadata.namespace}`);
+    // The kubelet's message once: as the container state, not again as its "Error: ..." event.
+    expect(f.evidence.filter((line) => line.includes("couldn't find key DATABASE_URL"))).toEqual([
+      `state waiting CreateContainerConfigError: couldn't find key DATABASE_URL in Secret ${pod.metadata.namespace}/app-secrets`,
+    ]);
   });
 
   test('a missing Secret and a missing ConfigMap are named', () => {
@@ -370,5 +374,70 @@ describe('ReplicaSet and Deployment verdicts', () => {
     // A condition from before the controller saw the current generation says nothing about it.
     deployment.metadata.generation = 2;
     expect(classifyDeployment(deployment)).toBeUndefined();
+  });
+});
+
+// A job re-run after its cause was fixed tracks pods that may have failed before its apply
+// (PodContext.since): what they did before it is the failed run's evidence, not this run's.
+describe('evidence from before this apply (a job re-run after a fix)', () => {
+  const since = Date.parse('2026-11-22T04:34:00Z');
+  const soon = (seconds: number, extra: Partial<PodContext> = {}) => at(since + seconds * 1000, { since, ...extra });
+  const refreshed = (e: KubeEvent, time: string, count = (e.count ?? 1) + 1): KubeEvent => ({ ...structuredClone(e), lastTimestamp: time, count });
+
+  test('a registry refusal before the apply is not judged: the pod waits in ImagePullBackOff for its next pull; a refusal after the apply fails', () => {
+    const { pod, events } = load('image-pull-unauthorized');
+    expect(classifyPod(pod, events, later)!.code).toBe('E_ROLLOUT_IMAGE_PULL');
+    expect(classifyPod(pod, events, soon(5))).toBeUndefined();
+    const pulled = events.find((e) => e.message?.startsWith('Failed to pull image'))!;
+    const again = [...events, refreshed(pulled, '2026-11-22T04:34:20Z')];
+    const f = classifyPod(pod, again, soon(25))!;
+    expect(f.code).toBe('E_ROLLOUT_IMAGE_PULL');
+    expect(f.message).toContain('(access denied)');
+  });
+
+  test('a missing key the kubelet reported before the apply is not judged until it reports it again; a pod created after the apply is judged by its state at once', () => {
+    const { pod, events } = load('config-missing-secret-key');
+    expect(classifyPod(pod, events, soon(5))).toBeUndefined();
+    const failed = events.find((e) => e.reason === 'Failed')!;
+    expect(classifyPod(pod, [...events, refreshed(failed, '2026-11-22T04:34:03Z')], soon(5))!.code).toBe('E_ROLLOUT_CONFIG');
+    const created = structuredClone(pod);
+    created.metadata.creationTimestamp = '2026-11-22T04:34:01Z';
+    expect(classifyPod(created, [], soon(3))!.code).toBe('E_ROLLOUT_CONFIG');
+  });
+
+  test('crashes before the apply are not counted, even with restarts: a crash after it is', () => {
+    const { pod, events } = load('crash-exit1');
+    // Not restarted yet since the last crash, at 04:33:48.
+    expect(classifyPod(pod, events, soon(5))).toBeUndefined();
+    // Restarted after the apply and running: the old restarts say nothing about this instance.
+    const cs = pod.status!.containerStatuses![0]!;
+    const crashed = cs.state!.terminated!;
+    cs.lastState = { terminated: crashed };
+    cs.restartCount = 4;
+    cs.state = { running: { startedAt: '2026-11-22T04:34:05Z' } };
+    expect(classifyPod(pod, events, soon(10))).toBeUndefined();
+    // It crashes again after the apply.
+    cs.state = { terminated: { ...crashed, startedAt: '2026-11-22T04:34:05Z', finishedAt: '2026-11-22T04:34:06Z' } };
+    expect(classifyPod(pod, events, soon(10))!.code).toBe('E_ROLLOUT_CRASHLOOP');
+  });
+
+  test('an unschedulable pod from before the apply gets the hold again after it', () => {
+    const { pod, events } = load('unschedulable-cpu');
+    expect(classifyPod(pod, events, at(since + 2_000))!.code).toBe('E_ROLLOUT_UNSCHEDULABLE');
+    expect(classifyPod(pod, events, soon(2))).toBeUndefined();
+    expect(classifyPod(pod, events, soon(6))!.code).toBe('E_ROLLOUT_UNSCHEDULABLE');
+  });
+
+  test("a Deployment's ProgressDeadlineExceeded or a ReplicaSet's ReplicaFailure from before the apply is no verdict", () => {
+    const { deployment } = JSON.parse(readFileSync(fixture('track', 'deployment-progress-deadline.json'), 'utf8')) as { deployment: Deployment };
+    // The condition is from 04:34:12.
+    expect(classifyDeployment(deployment, { since: Date.parse('2026-11-22T04:34:30Z') })).toBeUndefined();
+    expect(classifyDeployment(deployment, { since: Date.parse('2026-11-22T04:34:10Z') })!.code).toBe('E_ROLLOUT_DEADLINE');
+    const rs: ReplicaSet = {
+      metadata: { name: 'web-7d9', uid: 'rs1' },
+      status: { replicas: 0, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "web-7d9-x" is forbidden: violates PodSecurity "restricted:latest"', lastTransitionTime: '2026-11-22T04:33:00Z' }] },
+    };
+    expect(classifyReplicaSet(rs, { oldPodsRemain: false, since })).toBeUndefined();
+    expect(classifyReplicaSet(rs, { oldPodsRemain: false, since: Date.parse('2026-11-22T04:32:59Z') })!.code).toBe('E_ROLLOUT_REPLICA_FAILURE');
   });
 });

@@ -87,16 +87,18 @@ function midRollout(): Cluster {
   return { ...r, events: [] };
 }
 
-/** The mid-rollout Deployment whose new pod is the real crash-looping one from crash-exit1.json. */
-function crashing(): Cluster {
+/** The mid-rollout Deployment whose new pod is the real failing one of a fixture (crash-exit1.json, image-pull-unauthorized.json...). */
+function failingWith(name: string): Cluster {
   const c = midRollout();
-  const crash = JSON.parse(readFileSync(fixture('track', 'crash-exit1.json'), 'utf8')) as { pod: Pod; events: KubeEvent[] };
+  const failing = JSON.parse(readFileSync(fixture('track', `${name}.json`), 'utf8')) as { pod: Pod; events: KubeEvent[] };
   const newRs = c.replicaSets.find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === '2')!;
-  crash.pod.metadata.ownerReferences = [{ kind: 'ReplicaSet', name: newRs.metadata.name, uid: newRs.metadata.uid, controller: true }];
-  c.pods = [crash.pod];
-  c.events = crash.events;
+  failing.pod.metadata.ownerReferences = [{ kind: 'ReplicaSet', name: newRs.metadata.name, uid: newRs.metadata.uid, controller: true }];
+  c.pods = [failing.pod];
+  c.events = failing.events;
   return c;
 }
+
+const crashing = () => failingWith('crash-exit1');
 
 function logger() {
   const lines: string[] = [];
@@ -126,6 +128,11 @@ test('a failure carries the crashed container log tail, masked, and the summary 
   const text = out.text();
   expect(text).not.toContain('hunter2-secret');
   expect(text.indexOf('rollout summary of deployment/good in t:')).toBeGreaterThan(text.indexOf('E_ROLLOUT_CRASHLOOP'));
+  // The verdict is named in the progress; its cause, evidence and fix are the caller's to report, once.
+  expect(text).toMatch(/\] E_ROLLOUT_CRASHLOOP \(A container keeps crashing\)\n/);
+  expect(text).not.toContain(result.message);
+  expect(text).not.toContain('Error: DATABASE_URL is not set');
+  expect(text).not.toContain(result.fix);
   expect(text).toMatch(/\n {2}pod\/crash-5cbb6d595b-f8z5m +new +Running +ready 0\/1 +restarts 3 +Error \(exit 1\)\n/);
   // The catalogue error for the CLI: the evidence as details, the fix.
   const error = rolloutError(result);
@@ -189,4 +196,32 @@ test('dry run tracks nothing', async () => {
   const result = await trackRollout(createCtx({ logger: out.logger, dryRun: true }), kc, { namespace: 'web', name: 'api' });
   expect(result).toEqual({ ok: true, elapsedMs: 0, summary: [] });
   expect(out.text()).toBe('would track the rollout of deployment/api in web (up to 300 s)\n');
+});
+
+test('a re-run after a fix judges only what happens after its apply (since): an old pull refusal is no verdict, a new one is', async () => {
+  // The pod was refused by the registry until 04:33:46; this run applied at 04:34:00.
+  const since = Date.parse('2026-11-22T04:34:00Z');
+  const c = failingWith('image-pull-unauthorized');
+  const fake = await fakeCluster(c);
+  try {
+    // Without since, the old refusal is the verdict at once.
+    const stale = await trackRollout(createCtx({ logger: logger().logger }), fake.kc, { namespace: 't', name: 'good', timeoutSeconds: 10 });
+    expect(stale).toMatchObject({ ok: false, code: 'E_ROLLOUT_IMAGE_PULL' });
+
+    // With since it waits for what the kubelet does next, and does not print the old warnings.
+    const out = logger();
+    const waited = await trackRollout(createCtx({ logger: out.logger }), fake.kc, { namespace: 't', name: 'good', timeoutSeconds: 1.5, since });
+    expect(waited).toMatchObject({ ok: false, code: 'E_ROLLOUT_TIMEOUT' });
+    expect(out.text()).not.toContain('401 Unauthorized');
+    if (!waited.ok) expect(waited.evidence.join('\n')).not.toContain('401 Unauthorized');
+
+    // The kubelet tries again after the apply and is refused again: that is the verdict.
+    const pulled = c.events.find((e) => e.message?.startsWith('Failed to pull image'))!;
+    setTimeout(() => fake.push('events', 'MODIFIED', { ...pulled, lastTimestamp: '2026-11-22T04:34:21Z', count: 4 }), 300);
+    const refused = await trackRollout(createCtx({ logger: logger().logger }), fake.kc, { namespace: 't', name: 'good', timeoutSeconds: 10, since });
+    expect(refused).toMatchObject({ ok: false, code: 'E_ROLLOUT_IMAGE_PULL' });
+    if (!refused.ok) expect(refused.evidence.join('\n')).toContain('401 Unauthorized');
+  } finally {
+    await fake.close();
+  }
 });

@@ -5,12 +5,13 @@
 // cache that this test fills itself (never the machine's own cache, whose content depends on
 // what ran on it before).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { authRegistry, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
 import { docker as dockerCli } from '../support/docker.js';
 import { repoRoot } from '../support/fixtures.js';
+import { checkoutSnapshot } from '../support/git-server.js';
 import { git } from '../support/tmp-repo.js';
 
 const tag = `gantry-test/job-image:${process.pid}`;
@@ -98,16 +99,7 @@ describe('the Gantry job image', () => {
 describe("Gantry's own pipeline", () => {
   /** This checkout's files as a fresh commit, as the runner would clone it (node_modules, dist left out). */
   function ownCheckout(): string {
-    const dir = mkdtempSync(path.join(tmpdir(), 'gantry-own-pipeline-'));
-    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
-    for (const file of files) {
-      if (!existsSync(path.join(repoRoot, file))) continue; // deleted, not yet committed
-      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-      copyFileSync(path.join(repoRoot, file), path.join(dir, file));
-    }
-    git(dir, 'init', '-q', '-b', 'main');
-    git(dir, 'add', '-A');
-    git(dir, 'commit', '-q', '-m', 'gantry');
+    const dir = checkoutSnapshot('gantry');
     git(dir, 'remote', 'add', 'origin', 'git@gitlab.example.com:devops/gantry.git');
     return dir;
   }

@@ -14,5 +14,6 @@ export function startGitServer(): Promise<GitServer>;
 export function createProject(server: GitServer, projectPath: string): string;
 export function pushProject(server: GitServer, dir: string, projectPath: string, defaultBranch?: string): string;
 export const gantryVersion: string;
+export function checkoutSnapshot(message?: string): string;
 export function publishGantry(server: GitServer, tags?: string[]): void;
 export function startComponentHost(): Promise<GitServer>;

@@ -94,22 +94,30 @@ export function pushProject(server, dir, projectPath, defaultBranch = 'main') {
 export const gantryVersion = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version;
 
 /**
- * This checkout's files (tracked and new, as in the working tree: what is being tested) as one
- * commit of devops/gantry on the server, tagged with package.json's version, as Gantry's release
- * publishes it: `component: <host>/devops/gantry/<name>@<major>` resolves to this commit.
+ * This checkout's files (tracked and new, as in the working tree: what is being tested; not
+ * node_modules or dist) as one fresh commit on `main` in a new temp directory, as a runner clones it.
+ */
+export function checkoutSnapshot(message = `gantry ${gantryVersion}`) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-checkout-'));
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
+  for (const file of files) {
+    if (!existsSync(path.join(repoRoot, file))) continue; // deleted, not yet committed
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    copyFileSync(path.join(repoRoot, file), path.join(dir, file));
+  }
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', message);
+  return dir;
+}
+
+/**
+ * The checkout's snapshot as devops/gantry on the server, tagged with package.json's version, as
+ * Gantry's release publishes it: `component: <host>/devops/gantry/<name>@<major>` resolves to it.
  */
 export function publishGantry(server, tags = [gantryVersion]) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-published-'));
+  const dir = checkoutSnapshot();
   try {
-    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
-    for (const file of files) {
-      if (!existsSync(path.join(repoRoot, file))) continue; // deleted, not yet committed
-      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-      copyFileSync(path.join(repoRoot, file), path.join(dir, file));
-    }
-    git(dir, 'init', '-q', '-b', 'main');
-    git(dir, 'add', '-A');
-    git(dir, 'commit', '-q', '-m', `gantry ${gantryVersion}`);
     for (const tag of tags) git(dir, 'tag', tag);
     pushProject(server, dir, 'devops/gantry');
   } finally {

@@ -74,10 +74,13 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
   const store = openOss(ctx, target, retries);
 
+  // The build is told the path it is served at; a preview must load only its own files.
+  const site = await import('../src/oss/public-path.js');
+  const publicPath = site.publicPathFor(prefix);
   if (fe.build && !values['skip-build']) {
     await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
       const { $ } = await import('zx/core');
-      const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env } })`sh -c ${fe.build}`;
+      const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') } })`sh -c ${fe.build}`;
       for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
       if (r.exitCode !== 0) {
         throw new GantryError('E_FRONTEND_BUILD_FAILED', `"${fe.build}" exited with ${r.exitCode}`, {
@@ -101,10 +104,11 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
       fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
     });
   }
+  await site.checkPublicPath(ctx, { files: built, publicPath, preview: envName === 'review', pkg: site.readFrontendPackage(cwd, dir) });
 
   const version = fe.cacheBust ? ci.shortSha : '';
   if (fe.cacheBust && !version) ctx.logger.warn('no commit sha (not in CI and not in a git repository): references to unhashed assets are not given ?v=');
-  const staged = await stageBundle(built, { version, encoding: fe.encoding, compress: fe.compress });
+  const staged = await stageBundle(built, { version, encoding: fe.encoding, compress: fe.compress, publicPath });
   const files = staged.files;
   for (const r of staged.rewritten) ctx.logger.info(`${r.key}: ${r.references} reference(s) to unhashed assets get ?v=${version}`);
   if (staged.compressed > 0) ctx.logger.info(`${staged.compressed} files stored with Content-Encoding: ${fe.encoding} (${staged.saved} B smaller)`);

@@ -22,6 +22,7 @@ export const catalogue = {
   E_PUSH_DENIED: { exitCode: 1, title: 'The registry refused the push' },
   E_FRONTEND_BUILD_FAILED: { exitCode: 1, title: 'The frontend build failed' },
   E_FRONTEND_EMPTY: { exitCode: 1, title: 'Nothing to publish' },
+  E_PREVIEW_ABSOLUTE_PATH: { exitCode: 2, title: "The preview's build names its files from the site root" },
   E_OSS_ACCESS: { exitCode: 1, title: 'OSS refused the credentials' },
   E_OSS_BUCKET: { exitCode: 1, title: 'The OSS bucket does not exist' },
   E_OSS_UNREACHABLE: { exitCode: 1, title: 'OSS cannot be reached' },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Gantry's tests and demo need on a fresh Debian machine, idempotently:
-# Debian packages (rsync for gitlab-ci-local, git), npm dependencies, the built CLI, and the
+# Debian packages (rsync for gitlab-ci-local, git, chromium for the browser tests), npm dependencies, the built CLI, and the
 # local Kubernetes cluster with Docker and the registries (test/cluster/up.sh; skipped with
 # GANTRY_NO_CLUSTER=1 for work that does not need it).
 set -euo pipefail
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v rsync >/dev/null || need_apt+=(rsync)
 command -v git >/dev/null || need_apt+=(git)
+command -v chromium >/dev/null || need_apt+=(chromium)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -22,6 +22,8 @@ export interface StageOptions {
   encoding?: ContentEncoding | undefined;
   /** Extensions (without the dot) stored compressed when `encoding` is set. */
   compress: string[];
+  /** Where the bundle is served (src/oss/public-path.ts): references below it resolve against the bundle root. */
+  publicPath?: string;
 }
 
 export interface StagedBundle {
@@ -53,7 +55,7 @@ export async function stageBundle(files: LocalFile[], options: StageOptions): Pr
         let body = await readFile(file.path);
         let changed = false;
         if (rewrite) {
-          const r = addVersionToReferences(body.toString('utf8'), file.key, unhashedAssets, options.version);
+          const r = addVersionToReferences(body.toString('utf8'), file.key, unhashedAssets, options.version, options.publicPath);
           if (r.references > 0) {
             body = Buffer.from(r.html, 'utf8');
             changed = true;
@@ -98,9 +100,11 @@ const attribute = /(\s(?:src|href)\s*=\s*)(["'])([^"'<>]*)\2/gi;
 /**
  * Adds v=<version> to every reference in `html` (published as `fromKey`) that resolves to one
  * of `assets` (keys below the bundle root). A reference that already has a v= parameter is
- * left as it is. Root-relative references ("/app.js") resolve against the bundle root.
+ * left as it is. Root-relative references ("/app.js") resolve against the bundle root, and so do
+ * those below `publicPath` ("/web/app.js" when the bundle is served at /web/).
  */
-export function addVersionToReferences(html: string, fromKey: string, assets: Set<string>, version: string): { html: string; references: number } {
+export function addVersionToReferences(html: string, fromKey: string, assets: Set<string>, version: string, publicPath = '/'): { html: string; references: number } {
+  const servedAt = decodeURI(publicPath);
   let references = 0;
   const dir = path.posix.dirname(fromKey);
   const result = html.replace(attribute, (whole, lead: string, quote: string, url: string) => {
@@ -117,7 +121,8 @@ export function addVersionToReferences(html: string, fromKey: string, assets: Se
     } catch {
       return whole;
     }
-    const key = path.posix.normalize(decoded.startsWith('/') ? decoded.slice(1) : path.posix.join(dir, decoded));
+    const fromRoot = decoded.startsWith(servedAt) ? decoded.slice(servedAt.length) : decoded.slice(1);
+    const key = path.posix.normalize(decoded.startsWith('/') ? fromRoot : path.posix.join(dir, decoded));
     if (!assets.has(key)) return whole;
     references++;
     const v = `v=${encodeURIComponent(version)}`;

@@ -58,14 +58,15 @@ function frontend(repo: string, args: string[], options: { cdn?: boolean; env?: 
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-const page = (title: string) => `<!doctype html>\n<html><head><title>${title}</title><script src="/assets/app.1a2b3c4d.js"></script></head><body>${title}</body></html>\n`;
+// Relative asset paths, so the same pages also make a preview that loads its own files.
+const page = (title: string, up = '') => `<!doctype html>\n<html><head><title>${title}</title><script src="${up}assets/app.1a2b3c4d.js"></script></head><body>${title}</body></html>\n`;
 
 /** A built static site: a root page, a directory index, a plain page, a 404 page and a hashed asset. */
 function siteRepo(): string {
   return exampleRepo({
     files: {
       'site/index.html': page('home'),
-      'site/docs/index.html': page('docs'),
+      'site/docs/index.html': page('docs', '../'),
       'site/about.html': page('about'),
       'site/404.html': page('not found'),
       'site/assets/app.1a2b3c4d.js': 'console.log("app");\n',
@@ -157,7 +158,7 @@ describe('CDN refresh after a publish', () => {
     expect(cdn.calls.slice(mark).every((c) => c.objectType === 'File' && c.accessKeyId === cdnKeyId)).toBe(true);
     expect(summaryOf(first).cdn).toEqual({ urls: all, taskIds: cdn.calls.slice(mark).map((c) => c.taskId) });
 
-    writeFileSync(path.join(repo, 'site/docs/index.html'), page('docs, second edition'));
+    writeFileSync(path.join(repo, 'site/docs/index.html'), page('docs, second edition', '../'));
     mark = cdn.calls.length;
     const second = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=c1'], { cdn: true });
     expect(second.code).toBe(0);

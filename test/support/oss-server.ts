@@ -84,6 +84,12 @@ export interface OssServer extends OssFaults {
   objects(bucket: string): Map<string, StoredObject>;
   /** The bucket's website configuration as last PUT (null when none), for assertions. */
   website(bucket: string): WebsiteConfig | null;
+  /**
+   * The bucket's static website as a browser sees it, on a loopback listener of its own (a
+   * browser cannot send the Host that names the bucket): anonymous GET/HEAD served by the website
+   * configuration last PUT. Started on first call, closed with the server.
+   */
+  websiteEndpoint(bucket: string): Promise<OssWebsiteEndpoint>;
   faults: OssFaults;
   close(): Promise<void>;
 }
@@ -361,6 +367,13 @@ function authenticate(req: IncomingMessage, p: ParsedRequest, keys: ReadonlyMap<
 
 // ---------------------------------------------------------------------------------------------
 // The server
+
+export interface OssWebsiteEndpoint {
+  /** http://127.0.0.1:<port>: a path on it is an object key, as on the bucket's website domain. */
+  url: string;
+  /** Every request to it: the path asked for, the key that answered (null: none), the status. */
+  requests: { method: string; path: string; key: string | null; status: number }[];
+}
 
 export interface OssServerOptions {
   accessKeyId: string;
@@ -755,6 +768,63 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     }
   }
 
+  // Static website hosting as OSS does it: `dir/` serves dir/<index> (SupportSubDir true, else the
+  // root index); `dir` without a slash redirects to `dir/` (Type 0) or serves its index (Type 2)
+  // when dir/<index> exists; a missing key answers the error document with its status, else 404.
+  function websiteKey(b: Bucket, key: string): { key: string | null; status: number; location?: string } {
+    const w = b.website!;
+    if (key === '' || key.endsWith('/')) {
+      const index = (w.supportSubDir === 'true' ? key : '') + w.suffix;
+      if (b.objects.has(index)) return { key: index, status: 200 };
+    } else if (b.objects.has(key)) {
+      return { key, status: 200 };
+    } else if (w.supportSubDir === 'true' && b.objects.has(`${key}/${w.suffix}`)) {
+      if ((w.type ?? '0') === '0') return { key: null, status: 302, location: `/${encodeURI(key)}/` };
+      if (w.type === '2') return { key: `${key}/${w.suffix}`, status: 200 };
+    }
+    if (w.errorKey !== undefined && b.objects.has(w.errorKey)) return { key: w.errorKey, status: Number(w.errorStatus ?? 404) };
+    return { key: null, status: 404 };
+  }
+
+  const websites = new Map<string, Promise<OssWebsiteEndpoint & { close(): Promise<void> }>>();
+  function websiteEndpoint(bucketName: string): Promise<OssWebsiteEndpoint & { close(): Promise<void> }> {
+    const known = websites.get(bucketName);
+    if (known) return known;
+    const log: OssWebsiteEndpoint['requests'] = [];
+    const started = listenOnLoopback(async (req, res) => {
+      const raw = (req.url ?? '/').split('?')[0]!;
+      const p: ParsedRequest = { method: req.method ?? 'GET', bucket: bucketName, key: '', query: {}, hostId: header(req, 'host') ?? '', pathStyle: false };
+      const entry = { method: p.method, path: raw, key: null as string | null, status: 0 };
+      log.push(entry);
+      res.on('finish', () => (entry.status = res.statusCode));
+      try {
+        const b = getBucket(bucketName);
+        if (p.method !== 'GET' && p.method !== 'HEAD') throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+        if (!b.website) throw new OssError(404, 'NoSuchWebsiteConfiguration', 'The specified bucket does not have a website configuration.', { BucketName: bucketName });
+        let key: string;
+        try {
+          key = decodeURIComponent(raw).replace(/^\//, '');
+        } catch {
+          throw new OssError(400, 'InvalidURI', 'Could not parse the specified URI.');
+        }
+        const found = websiteKey(b, key);
+        entry.key = found.key;
+        if (found.location !== undefined) return send(res, found.status, { Location: found.location });
+        if (found.key === null) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
+        const o = b.objects.get(found.key)!;
+        if (p.method === 'HEAD') {
+          res.writeHead(found.status, { Server: 'AliyunOSS', ...objectHeaders(o), 'Content-Length': o.body.length });
+          return void res.end();
+        }
+        send(res, found.status, objectHeaders(o), o.body);
+      } catch (e) {
+        sendError(res, p, e instanceof OssError ? e : new OssError(500, 'InternalError', String(e)));
+      }
+    }).then((l) => ({ url: l.url, requests: log, close: l.close }));
+    websites.set(bucketName, started);
+    return started;
+  }
+
   const listener = await listenOnLoopback(handle);
   const port = listener.port;
 
@@ -790,6 +860,10 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     },
     faults,
     ...faults,
-    close: listener.close,
+    websiteEndpoint: (bucket) => websiteEndpoint(bucket).then(({ url, requests: log }) => ({ url, requests: log })),
+    async close() {
+      await Promise.all([...websites.values()].map(async (w) => (await w).close()));
+      await listener.close();
+    },
   };
 }

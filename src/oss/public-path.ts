@@ -350,7 +350,7 @@ export async function checkPublicPath(
   if (preview) {
     throw new GantryError(
       'E_PREVIEW_ABSOLUTE_PATH',
-      `the preview would load ${count} of its files from the live site: the build names them from the site root, not from ${publicPath} where the preview is served; nothing was published`,
+      `the preview would load ${count} of its files from the live site (${scan.references.length} reference${scan.references.length === 1 ? '' : 's'}, below): the build names them from the site root, not from ${publicPath} where the preview is served; nothing was published`,
       { details: listed(scan.references), fix: fixFor(scan, publicPath, advice) },
     );
   }

@@ -190,7 +190,7 @@ describe('checkPublicPath', () => {
     expect(error).toBeInstanceOf(GantryError);
     const e = error as GantryError;
     expect([e.code, e.exitCode]).toEqual(['E_PREVIEW_ABSOLUTE_PATH', 2]);
-    expect(e.message).toBe("the preview would load 6 of its files from the live site: the build names them from the site root, not from /previews/mr-7/ where the preview is served; nothing was published");
+    expect(e.message).toBe("the preview would load 6 of its files from the live site (6 references, below): the build names them from the site root, not from /previews/mr-7/ where the preview is served; nothing was published");
     expect(e.details).toEqual([
       'assets/index-CAoPt-vL.js: /assets/hero-CLDdwZDr.png',
       'assets/index-CAoPt-vL.js: /assets/vite-BF8QNONU.svg',

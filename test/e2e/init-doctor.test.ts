@@ -1,7 +1,7 @@
 // gantry init and gantry doctor, run as a user runs them (the built CLI), against the local
 // cluster, the htpasswd registry on 127.0.0.1:5001, and the OSS and GitLab test servers.
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,23 +12,12 @@ import { repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { pushProject, startComponentHost, type GitServer } from '../support/git-server.js';
-import { cliPath, exampleRepo, git } from '../support/tmp-repo.js';
+import { gantryCli } from '../support/pipeline.js';
+import { exampleRepo, git } from '../support/tmp-repo.js';
 
 const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
 
-function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k))) as Record<string, string>;
-}
-
-/** The CLI, asynchronously: the test servers answer from this process while it runs. */
-function gantry(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...cleanEnv(), ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const gantry = gantryCli;
 
 beforeAll(() => {
   // The e2e tests run the built CLI: build it from this checkout.

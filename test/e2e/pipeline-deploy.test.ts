@@ -8,13 +8,12 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster, reviewDeployerKubeconfig } from '../support/cluster.js';
-import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { startComponentHost, type GitServer } from '../support/git-server.js';
+import { deleteNamespaces, jobDotenv, namespaceExists, runPipeline, serviceAnswer } from '../support/pipeline.js';
 import { cliPath, exampleRepo, gantryBinDir } from '../support/tmp-repo.js';
 
-const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
 const run = `${process.pid}`;
 const staging = `gt-pipe-${run}-staging`;
 const production = `gt-pipe-${run}-production`;
@@ -47,9 +46,10 @@ const settings = [
   'backend.resources={requests: {cpu: 20m, memory: 64Mi}, limits: {memory: 256Mi}}',
 ];
 
-function variables(extra: Record<string, string>): string[] {
+/** The project's CI/CD variables: the registry with auth and the test's settings, plus `extra`. */
+function variables(extra: Record<string, string>): Record<string, string> {
   const auth = registryAuth();
-  return Object.entries({
+  return {
     GANTRY_REGISTRY_PUSH_HOST: authRegistry,
     GANTRY_REGISTRY_PULL_HOST: authRegistry,
     GANTRY_REGISTRY_NAMESPACE: `pipeline-${run}`,
@@ -57,57 +57,15 @@ function variables(extra: Record<string, string>): string[] {
     GANTRY_REGISTRY_PASSWORD: auth.password,
     GANTRY_SET: settings.join('\n'),
     ...extra,
-  }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
+  };
 }
 
 /** gitlab-ci-local, asynchronously: the OSS test server answers from this process meanwhile. */
-function pipeline(cwd: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; output: string; seconds: number }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k)));
-  const started = Date.now();
-  const child = spawn(gcl, ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', ...variables(extra), ...args], {
-    cwd,
-    env: { ...env, PATH: `${bin}:${process.env.PATH}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  const timer = setTimeout(() => child.kill('SIGTERM'), 240_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, seconds: (Date.now() - started) / 1000 });
-    }),
-  );
-}
-
-const dotenv = (cwd: string, job: string, file: string) => parseDotenv(readFileSync(path.join(cwd, '.gitlab-ci-local', 'artifacts', job, '.gitlab-ci-reports', 'dotenv', file), 'utf8'));
+const pipeline = (cwd: string, args: string[], extra: Record<string, string> = {}) => runPipeline(cwd, { bin, variables: variables(extra), args, timeoutSeconds: 240 });
+const dotenv = jobDotenv;
 const deployedImage = (ns: string) => kubectl(['-n', ns, 'get', 'deployment', 'hello', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).trim();
-const namespaceExists = (ns: string) => kubectlResult(['get', 'namespace', ns]).code === 0;
-
 /** What the app answers through its Service's ClusterIP, as a client in the cluster sees it. */
-async function answer(ns: string, seconds = 20): Promise<string> {
-  const svc = JSON.parse(kubectl(['-n', ns, 'get', 'service', 'hello', '-o', 'json'])) as { spec: { clusterIP: string; ports: { port: number }[] } };
-  const url = `http://${svc.spec.clusterIP}:${svc.spec.ports[0]!.port}/`;
-  let last = '';
-  const until = Date.now() + seconds * 1000;
-  while (Date.now() < until) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      last = `${r.status} ${await r.text()}`;
-      if (r.ok) return last;
-    } catch (error) {
-      last = String(error);
-    }
-    await new Promise((res) => setTimeout(res, 300));
-  }
-  return last;
-}
-
-async function deleteNamespaces(names: string[]): Promise<void> {
-  for (const ns of names) kubectlResult(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
-  kubectlResult(['wait', '--for=delete', ...names.map((n) => `namespace/${n}`), '--timeout=120s']);
-}
+const answer = (ns: string) => serviceAnswer(ns, 'hello');
 
 beforeAll(async () => {
   requireCluster();

@@ -9,7 +9,6 @@
 // previews/mr-<iid>/ loading only its own files, one MR note) and its stop job. Pipelines run
 // under gitlab-ci-local (shell executor, this checkout's CLI as `gantry`) against the local
 // cluster and htpasswd registry, the OSS and GitLab test servers. Namespaces are this run's own.
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import { fixture } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { pushProject, startComponentHost, type GitServer } from '../support/git-server.js';
-import { cleanEnv, deleteNamespaces, htmlReferences, jobDotenv, jobLog, namespaceExists, rootAbsolutePaths, runPipeline, serviceAnswer } from '../support/pipeline.js';
+import { deleteNamespaces, gantryCli, htmlReferences, jobDotenv, jobLog, namespaceExists, rootAbsolutePaths, runPipeline, serviceAnswer } from '../support/pipeline.js';
 import { cliPath, gantryBinDir, git } from '../support/tmp-repo.js';
 
 const run = `${process.pid}`;
@@ -56,15 +55,7 @@ const namespaces: string[] = [];
 const dirs: string[] = [];
 const timings: string[] = [];
 
-/** The built CLI, as `npx gantry` runs it in the project, asynchronously (the test servers answer meanwhile). */
-function gantry(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...cleanEnv(), ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const gantry = gantryCli;
 
 beforeAll(async () => {
   requireCluster();

@@ -8,12 +8,23 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { kubectl, kubectlResult } from './cluster.js';
 import { parseDotenv, repoRoot } from './fixtures.js';
+import { cliPath } from './tmp-repo.js';
 
 export const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
 
 /** The test process's environment without anything CI, GitLab, Gantry or kubeconfig: a runner starts clean. */
 export function cleanEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k))) as Record<string, string>;
+}
+
+/** The built CLI, as `npx gantry` runs it in a project, with a runner's clean environment plus `env`; asynchronously (the test servers answer meanwhile). */
+export function gantryCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...cleanEnv(), ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 export interface PipelineResult {

@@ -392,7 +392,14 @@ function pullFailure(pod: Pod, cs: ContainerStatus, spec: Container | undefined,
   const pullEvents = events.filter((e) => (e.reason === 'Failed' || e.reason === 'InspectFailed') && /^Failed to (pull|apply default image tag)|^Error: (ErrImagePull|InvalidImageName)/.test(e.message ?? ''));
   const kubeletMessage = newest(pullEvents.filter((e) => !/^Error: /.test(e.message ?? '')))?.message ?? (waiting.reason === 'ErrImagePull' || waiting.reason === 'InvalidImageName' ? waiting.message : undefined);
   const attempts = events.filter((e) => e.reason === 'Failed' && /^Failed to pull image/.test(e.message ?? '')).reduce((n, e) => n + eventCount(e), 0);
-  const definitive = waiting.reason === 'InvalidImageName' || waiting.reason === 'ErrImageNeverPull' || DEFINITIVE_PULL.test(kubeletMessage ?? '');
+  // The kubelet could not read the pod's pull secret and pulled without it. The secret may be
+  // missing, or it was created a moment before the pod (a new namespace: the node may read it only
+  // once the API server's node authorizer has seen the pod, and the kubelet's next attempt, 10 s
+  // later, uses it): a refusal then proves nothing until a second attempt is refused too.
+  const secretUnread = newest(events.filter((e) => e.reason === 'FailedToRetrieveImagePullSecret'));
+  const refused = /\b40[13]\b|unauthori[sz]ed|denied|forbidden/i.test(kubeletMessage ?? '');
+  const definitive =
+    waiting.reason === 'InvalidImageName' || waiting.reason === 'ErrImageNeverPull' || (DEFINITIVE_PULL.test(kubeletMessage ?? '') && !(secretUnread && refused));
   if (!definitive && attempts < PULL_ATTEMPTS) return undefined;
 
   const text = quote(kubeletMessage ?? waiting.message);
@@ -401,7 +408,9 @@ function pullFailure(pod: Pod, cs: ContainerStatus, spec: Container | undefined,
   const notFound = /not found|manifest unknown|does not exist/i.test(text);
   const auth = /\b40[13]\b|unauthori[sz]ed|denied|forbidden/i.test(text);
   const invalid = waiting.reason === 'InvalidImageName' || /invalid reference|couldn't parse|must be lowercase/i.test(text);
-  const secretHint = secrets.length
+  const secretHint = secretUnread && secrets.length
+    ? `the kubelet could not read imagePullSecrets [${secrets.join(', ')}] in namespace ${ns}: create ${secrets.length > 1 ? 'them' : 'it'} there with credentials for ${host} (Gantry does from GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD)`
+    : secrets.length
     ? `the pod pulls with imagePullSecrets [${secrets.join(', ')}]: make sure ${secrets.length > 1 ? 'they exist' : 'it exists'} in namespace ${ns} and ${secrets.length > 1 ? 'hold' : 'holds'} credentials for ${host}`
     : `the pod has no imagePullSecrets: a private registry needs a pull secret in namespace ${ns} for ${host} (Gantry creates one from the registry credentials)`;
   const reach = `${host} must be reachable from the cluster's nodes (on ACK use the registry's -vpc endpoint, on ASK/ECI the public one or a NAT gateway)`;
@@ -420,6 +429,7 @@ function pullFailure(pod: Pod, cs: ContainerStatus, spec: Container | undefined,
       `state waiting ${waiting.reason}${waiting.message ? `: ${quote(waiting.message)}` : ''}`,
       ...(kubeletMessage && kubeletMessage !== waiting.message ? [`kubelet: ${quote(kubeletMessage)}`] : []),
       ...(attempts ? [`failed pull attempts: ${attempts}`] : []),
+      ...(secretUnread ? [`kubelet: ${quote(secretUnread.message)}`] : []),
       `imagePullSecrets: ${secrets.length ? secrets.join(', ') : 'none'}`,
     ],
     fix,

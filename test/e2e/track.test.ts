@@ -114,6 +114,10 @@ describe('rollouts that fail are named within 30 s, with their evidence', () => 
       {
         command: ['node', '-e', "console.log('starting app with token ' + process.env.API_TOKEN); console.error('Error: DATABASE_URL is not set'); process.exit(1)"],
         env: [{ name: 'API_TOKEN', value: token }],
+        // As every Deployment Gantry renders has: without a readiness probe a container counts as
+        // ready the moment it runs, and on a loaded node the Deployment was once available (a
+        // success, 3.8 s) before node had even exited.
+        readinessPath: '/healthz',
       },
       'E_ROLLOUT_CRASHLOOP',
       [token],
@@ -171,6 +175,7 @@ describe('rollouts that fail are named within 30 s, with their evidence', () => 
       {
         command: ['node', '-e', 'const a = []; setInterval(() => { for (let i = 0; i < 20; i++) a.push(Buffer.alloc(1 << 20, 1)); }, 50)'],
         resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '32Mi' } },
+        readinessPath: '/healthz', // see the crash test: never ready, as it never serves
       },
       'E_ROLLOUT_OOM',
     );

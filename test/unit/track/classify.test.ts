@@ -113,6 +113,29 @@ describe('an image that cannot be pulled', () => {
     expect(f.fix).toContain('reachable from the cluster');
   });
 
+  test('a refusal after the kubelet could not read the pull secret waits for a second attempt (a secret created a moment before is readable on the next), then fails naming the secret', () => {
+    const { pod, events } = load('image-pull-unauthorized');
+    pod.spec!.imagePullSecrets = [{ name: 'gantry-registry' }];
+    const unread: KubeEvent = {
+      ...events[0]!,
+      reason: 'FailedToRetrieveImagePullSecret',
+      type: 'Warning',
+      count: 1,
+      message: 'Unable to retrieve some image pull secrets (gantry-registry); attempting to pull the image may not succeed.',
+    } as KubeEvent;
+    const once = events.map((e) => ({ ...e, count: e.reason === 'Failed' ? 1 : e.count }));
+    // Seen in CI: the Secret applied just before the Deployment, in a new namespace, was not yet
+    // readable by the node; the kubelet pulled without it, was refused (401), and pulled fine 10 s later.
+    expect(classifyPod(pod, [...once, unread], later)).toBeUndefined();
+    // Without that warning one refusal is proof enough.
+    expect(classifyPod(pod, once, later)!.code).toBe('E_ROLLOUT_IMAGE_PULL');
+    // Refused again: the secret is missing or wrong.
+    const f = classifyPod(pod, [...events, unread], later)!;
+    expect(f.code).toBe('E_ROLLOUT_IMAGE_PULL');
+    expect(f.evidence).toContain('kubelet: Unable to retrieve some image pull secrets (gantry-registry); attempting to pull the image may not succeed.');
+    expect(f.fix).toContain(`the kubelet could not read imagePullSecrets [gantry-registry] in namespace ${pod.metadata.namespace}`);
+  });
+
   test('a registry refusing the credentials points at the pull secret in the namespace', () => {
     const { pod, events } = load('image-pull-unauthorized');
     const f = classifyPod(pod, events, later)!;

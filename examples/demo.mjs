@@ -109,7 +109,8 @@ chmodSync(path.join(bin, 'gantry'), 0o755);
 
 // 3. The pipeline. The CI variables a team would set, pointed at the local registry (htpasswd
 //    auth) and cluster; GANTRY_SET moves staging into the demo namespace.
-const gcl = path.join(root, 'node_modules', '.bin', 'gitlab-ci-local');
+// test/support/gitlab-ci-local runs gitlab-ci-local once more after its own include-download race.
+const gcl = path.join(root, 'test', 'support', 'gitlab-ci-local');
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB') && !k.startsWith('GANTRY')));
 const auth = Object.fromEntries(readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
 const variables = [

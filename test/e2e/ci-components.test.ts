@@ -3,14 +3,15 @@
 // loopback git server, where this checkout is devops/gantry at its version tag. The rules that
 // keep deploys safe hold in both forms.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { repoRoot } from '../support/fixtures.js';
 import { gantryVersion, publishGantry, pushProject, startGitServer, type GitServer } from '../support/git-server.js';
 import { exampleRepo } from '../support/tmp-repo.js';
 
-const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+const gcl = path.join(repoRoot, 'test', 'support', 'gitlab-ci-local');
 type Job = Record<string, any>;
 let server: GitServer;
 let project = 0;
@@ -134,4 +135,23 @@ test('the includes are fetched over git from the project devops/gantry at its ve
   const missing = expand(components.replaceAll(`@${major}`, '@99'));
   expect(missing.code).not.toBe(0);
   expect(missing.output).toContain(`component: \`${server.host}/devops/gantry/backend@99\` - The ref (99) is invalid`);
+});
+
+test("test/support/gitlab-ci-local runs gitlab-ci-local once more after its own component-download race, and passes any other failure through", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gantry-gcl-wrapper-'));
+  try {
+    // A stand-in that fails as gitlab-ci-local's parallel downloads did in CI, the first time only.
+    const fake = path.join(dir, 'fake-gcl');
+    writeFileSync(fake, `#!/bin/sh\nif [ ! -e "${dir}/ran" ]; then touch "${dir}/ran"; echo "Component include could not be fetched { project: devops/gantry }" >&2; echo "cp: cannot create directory '/x/templates': File exists" >&2; exit 1; fi\necho "jobs: $*"\n`, { mode: 0o755 });
+    const raced = spawnSync(gcl, ['--preview'], { encoding: 'utf8', env: { ...process.env, GANTRY_TEST_GCL: fake } });
+    expect(raced.stderr).toContain('its parallel component downloads raced (File exists): running it once more');
+    expect(raced.stdout).toBe('jobs: --preview\n');
+    expect(raced.status).toBe(0);
+    writeFileSync(fake, '#!/bin/sh\necho "This GitLab CI configuration is invalid" >&2\nexit 1\n', { mode: 0o755 });
+    const other = spawnSync(gcl, ['--preview'], { encoding: 'utf8', env: { ...process.env, GANTRY_TEST_GCL: fake } });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toBe('This GitLab CI configuration is invalid\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

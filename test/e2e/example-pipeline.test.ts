@@ -11,7 +11,7 @@ import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { startComponentHost, type GitServer } from '../support/git-server.js';
 import { exampleRepo, gantryBinDir, git } from '../support/tmp-repo.js';
 
-const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+const gcl = path.join(repoRoot, 'test', 'support', 'gitlab-ci-local');
 let host: GitServer;
 beforeAll(async () => {
   host = await startComponentHost();

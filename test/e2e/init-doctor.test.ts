@@ -15,7 +15,7 @@ import { pushProject, startComponentHost, type GitServer } from '../support/git-
 import { gantryCli } from '../support/pipeline.js';
 import { exampleRepo, git } from '../support/tmp-repo.js';
 
-const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+const gcl = path.join(repoRoot, 'test', 'support', 'gitlab-ci-local');
 
 const gantry = gantryCli;
 

@@ -15,7 +15,7 @@ import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { startComponentHost, type GitServer } from '../support/git-server.js';
 import { cliPath, exampleRepo, gantryBinDir, git } from '../support/tmp-repo.js';
 
-const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+const gcl = path.join(repoRoot, 'test', 'support', 'gitlab-ci-local');
 const run = `${process.pid}`;
 const app = `gtpv-${run}`;
 const ns = (iid: number) => `${app}-mr-${iid}`;

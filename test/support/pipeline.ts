@@ -10,7 +10,8 @@ import { kubectl, kubectlResult } from './cluster.js';
 import { parseDotenv, repoRoot } from './fixtures.js';
 import { cliPath } from './tmp-repo.js';
 
-export const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
+/** gitlab-ci-local through test/support/gitlab-ci-local, which runs it once more after its own include-download race. */
+export const gcl = path.join(repoRoot, 'test', 'support', 'gitlab-ci-local');
 
 /** The test process's environment without anything CI, GitLab, Gantry or kubeconfig: a runner starts clean. */
 export function cleanEnv(): Record<string, string> {

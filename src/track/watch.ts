@@ -45,6 +45,12 @@ export interface StreamOptions {
   /** Per list request. */
   requestTimeoutMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How long a 401/403 is retried when it comes right after the connection was lost: an API
+   * server that has just restarted answers before its authorizer has loaded the RBAC rules and
+   * refuses what it will allow seconds later. Refusals at any other time are fatal at once.
+   */
+  refusalGraceMs?: number;
 }
 
 export interface Stream {
@@ -140,11 +146,30 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
   let mode: 'watch' | 'poll' = 'watch';
   let quickCloses = 0;
   let down = false;
+  let synced = false;
+  /** When a stream that was live lost the server (the start of a possible restart), until it is live again. */
+  let lostAt: number | undefined;
+  let toldRefusal = false;
+  const refusalGraceMs = options.refusalGraceMs ?? 30_000;
 
   const backoff = () => Math.min(maxBackoffMs, 250 * 2 ** failures++) * (0.5 + Math.random() / 2);
   const markDown = (detail: string) => {
     if (!down) handlers.onState('down', detail);
     down = true;
+    if (synced) lostAt ??= Date.now();
+  };
+  /** A refusal within the grace after a lost connection: wait for the server's authorizer instead of giving up. */
+  const refusedWhileRecovering = (error: unknown, doing: string): boolean => {
+    const status = apiStatus(error);
+    if (!status || (status.code !== 401 && status.code !== 403)) return false;
+    if (lostAt === undefined || Date.now() - lostAt >= refusalGraceMs) return false;
+    if (!toldRefusal) {
+      toldRefusal = true;
+      handlers.log?.(
+        `the API server refuses to ${doing} ${spec.what} right after coming back (${describe(error)}); a restarted API server refuses until it has loaded its RBAC rules: retrying for up to ${Math.round(refusalGraceMs / 1000)} s`,
+      );
+    }
+    return true;
   };
 
   async function list(): Promise<ListAnswer<T>> {
@@ -227,6 +252,10 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
         answer = await list();
       } catch (error) {
         if (signal.aborted) return;
+        if (refusedWhileRecovering(error, 'list')) {
+          await sleep(backoff(), signal);
+          continue;
+        }
         if (isFatal(error)) return handlers.onFatal(error);
         markDown(`listing ${spec.what} failed: ${describe(error)}`);
         await sleep(backoff(), signal);
@@ -235,6 +264,9 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
       if (signal.aborted) return;
       handlers.onSync(answer.items);
       down = false;
+      synced = true;
+      lostAt = undefined;
+      toldRefusal = false;
       handlers.onState('live');
 
       if (mode === 'poll') {
@@ -267,6 +299,10 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
         if (end.kind === 'gone') {
           // 410: the version is too old for the server's watch cache (after a restart, for one): list again.
           failures = 0;
+          break;
+        }
+        if (refusedWhileRecovering(end.error, 'watch')) {
+          await sleep(backoff(), signal);
           break;
         }
         const status = apiStatus(end.error);

@@ -199,3 +199,42 @@ test('stop() ends a hanging watch at once', async () => {
   await fake.close();
   expect(r.log).toEqual(['sync a', 'live']);
 });
+
+test('a refusal right after the connection came back (an API server whose authorizer has not loaded RBAC yet) is retried for a bounded time, then fatal', async () => {
+  const forbidden = status(403, 'deployments.apps is forbidden: User "system:serviceaccount:t:gantry-deployer" cannot list resource "deployments"');
+  const fake = await fakeApi([
+    list('10', obj('a', '9')),
+    watch([], 'cut'), // the API server goes away
+    (_req, res) => res.socket?.destroy(), // still down
+    forbidden, // back, but RBAC not loaded yet
+    forbidden,
+    list('30', obj('a', '25')),
+    watch([], 'hang'),
+  ]);
+  const r = recorder();
+  const stream = startStream(fake.kc, { what: 'deployments', path: '/apis/apps/v1/namespaces/t/deployments' }, r.handlers, options({ refusalGraceMs: 5000 }));
+  await until(() => r.log.filter((l) => l === 'live').length === 2 && fake.requests.length >= 7);
+  stream.stop();
+  await stream.done;
+  await fake.close();
+  expect(r.fatal).toEqual([]);
+  expect(r.log).toEqual([
+    'sync a',
+    'live',
+    'down',
+    'note: the API server refuses to list deployments right after coming back (HTTP 403 deployments.apps is forbidden: User "system:serviceaccount:t:gantry-deployer" cannot list resource "deployments"); a restarted API server refuses until it has loaded its RBAC rules: retrying for up to 5 s',
+    'sync a',
+    'live',
+  ]);
+
+  // A refusal that lasts past the grace is what it says.
+  const lasting = await fakeApi([list('10', obj('a', '9')), watch([], 'cut'), forbidden]);
+  const r2 = recorder();
+  const s2 = startStream(lasting.kc, { what: 'deployments', path: '/apis/apps/v1/namespaces/t/deployments' }, r2.handlers, options({ refusalGraceMs: 300 }));
+  const t = Date.now();
+  await s2.done;
+  await lasting.close();
+  expect(Date.now() - t).toBeGreaterThanOrEqual(300);
+  expect(r2.log[r2.log.length - 1]).toBe('fatal');
+  expect((r2.fatal[0] as { code?: number }).code).toBe(403);
+});

@@ -7,7 +7,7 @@ import { ciContextFromEnv } from '../src/ci/context.js';
 import { gitFacts } from '../src/ci/git.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { configOptions, parseStepArgs } from './args.js';
+import { configOptions, parseStepArgs } from '../src/args.js';
 
 export const usage =
   'gantry build [--print-dockerfile] [--dotenv <file>] [--no-push] [--config <file>] [--set path=value] [-C <dir>]';

@@ -10,7 +10,7 @@ import type { Ctx } from '../src/context.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
 import { dnsLabel, fillPlaceholders, slugify } from '../src/names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../src/oss/previews.js';
-import { parseStepArgs } from './args.js';
+import { parseStepArgs } from '../src/args.js';
 import { previewFrontend, previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
 
 export const usage =

@@ -8,7 +8,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { defaultPullHost } from '../src/image/acr.js';
 import type { K8sObject } from '../src/render/render.js';
-import { configOptions, parseStepArgs, stepTarget } from './args.js';
+import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 import { reportToMr } from './mr-note.js';
 import { renderEnvironment, writeManifests } from './render.js';
 

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { Ctx } from '../src/context.js';
 import { failedRow, formatTable, masked, runCheck, type CheckRow } from '../src/doctor/checks.js';
 import { targetOf } from '../src/render/view.js';
-import { configOptions, parseStepArgs, stepTarget } from './args.js';
+import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 
 export const usage = 'gantry doctor --env <name> [--mr <iid>] [--config <file>] [--set path=value] [-C <dir>]';
 

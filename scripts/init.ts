@@ -11,7 +11,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { detectProject, probeLine, readProjectFacts, type ProjectFacts } from '../src/init/detect.js';
 import { componentsFor, renderDeployReadme, renderGantryYaml, renderGitlabCi, type InitPlan } from '../src/init/files.js';
-import { parseStepArgs } from './args.js';
+import { parseStepArgs } from '../src/args.js';
 
 export const usage = 'gantry init [-C <dir>] [--app <name>] [--port <N>] [--force]';
 

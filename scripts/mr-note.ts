@@ -7,7 +7,7 @@ import { ciContextFromEnv } from '../src/ci/context.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { MR_NOTE_STATUSES, type Diagnosis, type MrNoteStatus } from '../src/gitlab/note.js';
-import { parseStepArgs } from './args.js';
+import { parseStepArgs } from '../src/args.js';
 
 export const usage = 'gantry mr-note --status <deploying|deployed|failed|stopped> [--env <name>] [--url <u>] [--image <ref>] [--diagnosis-file <json>] [--mr <iid>]';
 

@@ -4,7 +4,7 @@
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { ciContextFromEnv } from '../src/ci/context.js';
-import { configOptions, parseStepArgs, stepTarget, type Options } from './args.js';
+import { configOptions, parseStepArgs, stepTarget, type Options } from '../src/args.js';
 
 async function connect(ctx: Ctx, command: string, argv: string[], extra: Options, usage: string) {
   const { values } = parseStepArgs(command, argv, { ...configOptions, env: { type: 'string', short: 'e' }, mr: { type: 'string' }, ...extra }, usage);

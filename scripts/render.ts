@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import { gitFacts } from '../src/ci/git.js';
 import type { Ctx } from '../src/context.js';
-import { configOptions, parseStepArgs, stepTarget } from './args.js';
+import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 
 export const usage =
   'gantry render --env <name> [--out <dir>] [--image <ref>] [--mr <iid>] [--config <file>] [--set path=value] [--set-string path=value] [-C <dir>]';

@@ -12,7 +12,7 @@ import { reportToMr } from './mr-note.js';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import { dnsLabel, fillPlaceholders } from '../src/names/names.js';
 import { previewPrefix } from '../src/oss/previews.js';
-import { parseStepArgs, stepTarget } from './args.js';
+import { parseStepArgs, stepTarget } from '../src/args.js';
 
 export const usage =
   'gantry stop --env review [--mr <iid>] [--app <name>] [--namespace <name>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>]';

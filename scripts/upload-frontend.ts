@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { configOptions, parseStepArgs, stepTarget } from './args.js';
+import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 
 export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--config <file>] [--set path=value] [-C <dir>]';
 

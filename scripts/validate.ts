@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { configJsonSchema } from '../src/config/schema.js';
 import type { Ctx } from '../src/context.js';
-import { configOptions, parseStepArgs } from './args.js';
+import { configOptions, parseStepArgs } from '../src/args.js';
 
 const validateUsage = 'gantry validate [--config <file>] [--set path=value] [--set-string path=value] [-C <dir>]';
 

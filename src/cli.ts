@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `gantry <command>`: dispatch, one top-level catch, exit codes (0 ok, 1 failed, 2 bad input).
 // Commands are imported lazily so `gantry --version` loads almost nothing.
-import { readFileSync } from 'node:fs';
 import { createCtx, type Ctx } from './context.js';
 import { formatError, GantryError, isGantryError, wrapError } from './errors.js';
+import { gantryVersion } from './paths.js';
 
 type Command = (argv: string[], ctx: Ctx) => Promise<number>;
 
@@ -24,11 +24,6 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   doctor: { summary: "check an environment's CI variables, registry login, cluster rights, OSS and GitLab token", load: async () => (await import('../scripts/doctor.js')).doctor },
 };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   return [
@@ -48,7 +43,7 @@ export async function main(argv: string[], ctx: Ctx = createCtx()): Promise<numb
   const [name, ...rest] = args;
   try {
     if (name === '--version' || name === '-v' || name === 'version') {
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${gantryVersion()}\n`);
       return 0;
     }
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

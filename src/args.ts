@@ -1,8 +1,8 @@
 // Shared argument parsing for the step scripts: strict, with errors that name the flag.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import path from 'node:path';
-import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
+import type { Ctx } from './context.js';
+import { GantryError } from './errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

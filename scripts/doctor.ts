@@ -7,7 +7,7 @@ import { ciContextFromEnv } from '../src/ci/context.js';
 import { loadConfig } from '../src/config/load.js';
 import type { Ctx } from '../src/context.js';
 import { failedRow, formatTable, masked, runCheck, type CheckRow } from '../src/doctor/checks.js';
-import { targetOf } from '../src/render/view.js';
+import { resolveEnvironment } from '../src/config/resolve.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 
 export const usage = 'gantry doctor --env <name> [--mr <iid>] [--config <file>] [--set path=value] [-C <dir>]';
@@ -26,7 +26,7 @@ export async function doctor(argv: string[], ctx: Ctx): Promise<number> {
 
   // A configuration that does not load is bad input (exit 2), with every problem listed.
   const { config, file } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
-  const { env: environment, namespace } = targetOf(config, envName, ciContextFromEnv(env));
+  const { env: environment, namespace } = resolveEnvironment(config, envName, ciContextFromEnv(env));
   const rows: CheckRow[] = [{ check: 'gantry.yaml', status: 'pass', detail: `${path.relative(cwd, file) || file} is valid: app ${config.app}, environments ${Object.keys(config.environments).join(', ')}` }];
   ctx.logger.info(`gantry doctor: environment ${envName}, namespace ${namespace}${envName === 'review' && !target.env.CI_MERGE_REQUEST_IID ? ' (merge request 1 stands for every preview; pass --mr)' : ''}`);
 

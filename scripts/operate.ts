@@ -10,14 +10,14 @@ async function connect(ctx: Ctx, command: string, argv: string[], extra: Options
   const { values } = parseStepArgs(command, argv, { ...configOptions, env: { type: 'string', short: 'e' }, mr: { type: 'string' }, ...extra }, usage);
   if (values.help) return { help: true as const };
   const { cwd, env, envName } = stepTarget(command, values as { cwd?: string; mr?: string; env?: string }, ctx, usage);
-  const [{ loadConfig }, { targetOf }, kube, track] = await Promise.all([
+  const [{ loadConfig }, { resolveEnvironment }, kube, track] = await Promise.all([
     import('../src/config/load.js'),
-    import('../src/render/view.js'),
+    import('../src/config/resolve.js'),
     import('../src/kube/index.js'),
     import('../src/track/index.js'),
   ]);
   const { config } = await loadConfig({ cwd, env, file: values.config as string | undefined, set: values.set as string[] | undefined, setString: values['set-string'] as string[] | undefined });
-  const target = targetOf(config, envName, ciContextFromEnv(env));
+  const target = resolveEnvironment(config, envName, ciContextFromEnv(env));
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, kube.kubeconfigVariable(envName, target.env.kubeconfig));
   return { help: false as const, values: values as Record<string, string | undefined>, config, envName, target, kc, dispose, kube, track };
 }

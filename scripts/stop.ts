@@ -64,11 +64,11 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   let kubeconfigVar = values.kubeconfig;
   let frontend: { bucket: string; region?: string | undefined; endpoint?: string | undefined; prefix?: string | undefined; pathStyle?: boolean | undefined } | undefined;
   if (configFile) {
-    const [{ loadConfig }, { targetOf }] = await Promise.all([import('../src/config/load.js'), import('../src/render/view.js')]);
+    const [{ loadConfig }, { resolveEnvironment }] = await Promise.all([import('../src/config/load.js'), import('../src/config/resolve.js')]);
     const { config } = await loadConfig({ cwd, env, file: configFile });
     app ??= config.app;
     if (config.environments.review) {
-      if (app === config.app) namespace = targetOf(config, 'review', ci).namespace;
+      if (app === config.app) namespace = resolveEnvironment(config, 'review', ci).namespace;
       kubeconfigVar ??= config.environments.review.kubeconfig;
     }
     if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix, pathStyle: config.frontend.pathStyle };

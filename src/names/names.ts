@@ -59,3 +59,53 @@ export function labelValue(input: string): string {
 export function fillPlaceholders(text: string, values: { app: string; iid: string; slug: string; env: string }): string {
   return text.replaceAll('{app}', values.app).replaceAll('{iid}', values.iid).replaceAll('{slug}', values.slug).replaceAll('{env}', values.env);
 }
+
+/** The label that marks what Gantry made: previews are only deleted when their namespace has it. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+
+/**
+ * A merge request's preview namespace (and instance name) when gantry.yaml names none:
+ * <app>-mr-<iid>. The iid is placed as given, so a missing one reads "undefined", as it always has.
+ */
+export function previewNamespace(app: string, iid: string | undefined): string {
+  return dnsLabel(`${app}-mr-${iid}`);
+}
+
+/** What tells one environment's copy of the app from another's: <app>-<env>, or the preview's name. */
+export function instanceName(app: string, envName: string, iid: string | undefined): string {
+  return envName === 'review' ? previewNamespace(app, iid) : dnsLabel(`${app}-${envName}`);
+}
+
+/**
+ * The CI variable that holds an environment's kubeconfig: the configured one, else
+ * KUBECONFIG_<ENV> (the same rule as kubeconfigVariable of src/kube/config.ts, kept here so
+ * resolving a target does not load the Kubernetes client).
+ */
+export function kubeconfigVariableName(environment: string, configured?: string): string {
+  return configured ?? `KUBECONFIG_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** The labels every object of one environment's app carries. */
+export function environmentLabels(app: string, instance: string, envName: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': app,
+    'app.kubernetes.io/instance': instance,
+    [MANAGED_BY_LABEL]: 'gantry',
+    'gantry.dev/environment': labelValue(envName),
+  };
+}
+
+/** The Deployment's selector: the labels that never change between revisions. */
+export function selectorLabels(app: string, instance: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': app, 'app.kubernetes.io/instance': instance };
+}
+
+/** The annotations that tie an object to the commit, pipeline, merge request and person that deployed it. */
+export function deployAnnotations(ci: { sha: string; pipelineUrl: string; mrIid?: string | undefined; actor: string }): Record<string, string> {
+  return {
+    'gantry.dev/commit': ci.sha,
+    'gantry.dev/pipeline-url': ci.pipelineUrl,
+    'gantry.dev/mr': ci.mrIid ?? '',
+    'gantry.dev/deployed-by': ci.actor,
+  };
+}

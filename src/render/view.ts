@@ -6,7 +6,8 @@ import type { CiContext } from '../ci/context.js';
 import { GantryError } from '../errors.js';
 import { defaultPullHost, imagePath } from '../image/acr.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
-import { dns1035Label, dnsLabel, fillPlaceholders, labelValue } from '../names/names.js';
+import { deployAnnotations, dns1035Label, dnsLabel } from '../names/names.js';
+import { resolveEnvironment, type EnvironmentTarget } from '../config/resolve.js';
 import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
 
 export const SLB = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
@@ -20,6 +21,8 @@ export interface RenderInput {
   image?: string | undefined;
   /** The Secret deploy makes of the K8S_SECRET_* CI variables: envFrom, and a checksum that rolls the pods. */
   secret?: { name: string; checksum: string } | null;
+  /** resolveEnvironment(config, envName, ci), when the caller has it already. */
+  target?: EnvironmentTarget | undefined;
 }
 
 type K8sObject = Record<string, unknown>;
@@ -53,51 +56,18 @@ export interface View {
   ci: { sha: string; shortSha: string; pipelineUrl: string; mrIid: string | null; branch: string };
 }
 
-/** Where an environment's app lives: what deploy, history, rollback and scale look up. */
-export function targetOf(config: Config, envName: string, ci: CiContext) {
-  const env = config.environments[envName];
-  if (!env) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
-      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
-    });
-  }
-  const app = config.app;
-  const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });
-  const instance = envName === 'review' ? dnsLabel(`${app}-mr-${ci.mrIid}`) : dnsLabel(`${app}-${envName}`);
-  const namespace = env.namespace ? dnsLabel(placeholders(env.namespace)) : instance;
-  return { env, instance, namespace, deployment: app, placeholders };
-}
-
 export function buildView(input: RenderInput): View {
   const { config, envName, ci } = input;
-  const env = config.environments[envName];
-  if (!env) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
-      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
-    });
-  }
-  const review = envName === 'review';
+  const target = input.target ?? resolveEnvironment(config, envName, ci);
+  const { env, review } = target;
   if (review && !ci.mrIid) {
     throw new GantryError('E_INPUT', 'the review environment needs a merge request', {
       fix: 'run it in a merge request pipeline (CI_MERGE_REQUEST_IID is set there), or pass --mr <iid>',
     });
   }
   const app = config.app;
-  const { instance, namespace, placeholders } = targetOf(config, envName, ci);
-
-  const labels = {
-    'app.kubernetes.io/name': app,
-    'app.kubernetes.io/instance': instance,
-    'app.kubernetes.io/managed-by': 'gantry',
-    'gantry.dev/environment': labelValue(envName),
-  };
-  const selector = { 'app.kubernetes.io/name': app, 'app.kubernetes.io/instance': instance };
-  const annotations = {
-    'gantry.dev/commit': ci.sha,
-    'gantry.dev/pipeline-url': ci.pipelineUrl,
-    'gantry.dev/mr': ci.mrIid ?? '',
-    'gantry.dev/deployed-by': ci.actor,
-  };
+  const { namespace, labels, selector } = target;
+  const annotations = deployAnnotations(ci);
 
   const image = resolveImage(input);
   const pinned = image.includes('@sha256:');
@@ -139,7 +109,7 @@ export function buildView(input: RenderInput): View {
 
   const logs = env.cluster === 'ask' && eci?.logs?.enabled ? eci.logs : undefined;
   const logVolume = 'app-logs';
-  const resources = resourcesFor(env.resources ?? config.backend.resources);
+  const resources = resourcesFor(target.resources);
   const container: K8sObject = {
     name: names.container,
     image,
@@ -185,7 +155,7 @@ export function buildView(input: RenderInput): View {
     if (env.cluster === 'ack') podLabels['alibabacloud.com/eci'] = 'true';
   }
 
-  const autoscaleConfig = env.autoscale ?? config.backend.autoscale;
+  const autoscaleConfig = target.autoscale;
   const autoscale = autoscaleConfig
     ? {
         minReplicas: autoscaleConfig.min,
@@ -197,7 +167,7 @@ export function buildView(input: RenderInput): View {
       }
     : null;
 
-  const domain = env.domain ? placeholders(env.domain) : undefined;
+  const domain = target.domain;
   return {
     app,
     environment: { name: envName, cluster: env.cluster, namespace, review },
@@ -211,7 +181,7 @@ export function buildView(input: RenderInput): View {
     imagePullPolicy: container.imagePullPolicy as string,
     imagePullSecrets: config.registry ? [{ name: config.registry.pullSecret }] : [],
     // With an HPA, spec.replicas is left out so each deploy does not reset what the HPA chose.
-    replicas: autoscale ? null : (env.replicas ?? config.backend.replicas),
+    replicas: autoscale ? null : target.replicas,
     revisionHistoryLimit: 10,
     progressDeadlineSeconds: config.backend.progressDeadlineSeconds,
     terminationGracePeriodSeconds: config.backend.terminationGracePeriodSeconds,

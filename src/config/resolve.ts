@@ -1,0 +1,81 @@
+// One environment of gantry.yaml resolved for a run: where its app lives and what it is called.
+// Every command starts from this target, so deploy, history, rollback, scale, stop and doctor
+// agree on the namespace, names, labels and kubeconfig variable instead of each working them out.
+import type { CiContext } from '../ci/context.js';
+import { GantryError } from '../errors.js';
+import { dnsLabel, environmentLabels, fillPlaceholders, instanceName, kubeconfigVariableName, selectorLabels } from '../names/names.js';
+import type { Autoscale, Config, EnvironmentConfig, Resources } from './schema.js';
+
+/** The bucket the frontend is published to, as gantry.yaml's frontend names it. */
+export interface FrontendTarget {
+  bucket: string;
+  region?: string | undefined;
+  endpoint?: string | undefined;
+  prefix?: string | undefined;
+  pathStyle?: boolean | undefined;
+}
+
+export interface EnvironmentTarget {
+  envName: string;
+  /** The environment's block of gantry.yaml. */
+  env: EnvironmentConfig;
+  review: boolean;
+  app: string;
+  /** app.kubernetes.io/instance: <app>-<env>, or the preview's <app>-mr-<iid>. */
+  instance: string;
+  /** environments.<env>.namespace with its placeholders filled, else the instance name. */
+  namespace: string;
+  deployment: string;
+  labels: Record<string, string>;
+  selector: Record<string, string>;
+  /** The CI variable holding the cluster's kubeconfig. */
+  kubeconfigVariable: string;
+  /** The environment's replicas, else backend.replicas (an HPA overrides both when autoscale is set). */
+  replicas: number;
+  autoscale: Autoscale | undefined;
+  resources: Resources;
+  /** How long a rollout is tracked by default: past the Deployment's own progress deadline. */
+  trackTimeoutSeconds: number;
+  /** The Ingress host, placeholders filled; undefined without a domain. */
+  domain: string | undefined;
+  frontend: FrontendTarget | undefined;
+  /** Fills {app}, {iid}, {slug} and {env} as this environment's names do. */
+  placeholders: (text: string) => string;
+}
+
+/** gantry.yaml's frontend bucket settings, or undefined without a frontend. */
+export function frontendTarget(config: Config): FrontendTarget | undefined {
+  const f = config.frontend;
+  return f ? { bucket: f.bucket, region: f.region, endpoint: f.endpoint, prefix: f.prefix, pathStyle: f.pathStyle } : undefined;
+}
+
+export function resolveEnvironment(config: Config, envName: string, ci: CiContext): EnvironmentTarget {
+  const env = config.environments[envName];
+  if (!env) {
+    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
+      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
+    });
+  }
+  const app = config.app;
+  const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });
+  const instance = instanceName(app, envName, ci.mrIid);
+  return {
+    envName,
+    env,
+    review: envName === 'review',
+    app,
+    instance,
+    namespace: env.namespace ? dnsLabel(placeholders(env.namespace)) : instance,
+    deployment: app,
+    labels: environmentLabels(app, instance, envName),
+    selector: selectorLabels(app, instance),
+    kubeconfigVariable: kubeconfigVariableName(envName, env.kubeconfig),
+    replicas: env.replicas ?? config.backend.replicas,
+    autoscale: env.autoscale ?? config.backend.autoscale,
+    resources: env.resources ?? config.backend.resources,
+    trackTimeoutSeconds: config.backend.progressDeadlineSeconds + 30,
+    domain: env.domain ? placeholders(env.domain) : undefined,
+    frontend: frontendTarget(config),
+    placeholders,
+  };
+}

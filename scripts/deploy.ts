@@ -9,7 +9,7 @@ import { GantryError } from '../src/errors.js';
 import { defaultPullHost } from '../src/image/acr.js';
 import type { K8sObject } from '../src/render/render.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
-import { reportToMr } from './mr-note.js';
+import { reportToMr } from '../src/gitlab/report.js';
 import { renderEnvironment, writeManifests } from './render.js';
 
 export const usage =

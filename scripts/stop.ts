@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
 import { GantryError, isGantryError } from '../src/errors.js';
-import { reportToMr } from './mr-note.js';
+import { reportToMr } from '../src/gitlab/report.js';
 import { ciContextFromEnv } from '../src/ci/context.js';
 import { dnsLabel, fillPlaceholders } from '../src/names/names.js';
 import { previewPrefix } from '../src/oss/previews.js';

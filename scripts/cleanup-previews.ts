@@ -1,34 +1,13 @@
-// gantry cleanup-previews: the scheduled sweep behind GitLab's stop jobs. It finds every preview
-// still standing (namespaces <app>-mr-<iid> labelled managed-by=gantry, OSS prefixes
-// <prefix>previews/mr-<iid>/), asks GitLab which of those merge requests are merged, closed or
-// deleted, and removes exactly those with the code of `gantry stop`, note update included. An
-// open merge request's preview is never touched. One failed removal does not stop the others;
-// it makes the exit code 1. stdout is one JSON summary: removed, kept, errors.
-import { existsSync } from 'node:fs';
+// gantry cleanup-previews: the scheduled sweep behind GitLab's stop jobs; the flow is
+// src/preview/sweep.ts. stdout is one JSON summary: removed, kept, errors; any error exits 1.
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
-import { formatError, GantryError, isGantryError, wrapError } from '../src/errors.js';
-import { dnsLabel, fillPlaceholders, slugify } from '../src/names/names.js';
-import { ossTargetFromEnv, previewsBase } from '../src/oss/previews.js';
-import { parseStepArgs } from '../src/args.js';
-import { previewFrontend, previewOptions, stopPreview, withoutEmpty, type PreviewTarget, type StopPreviewResult } from './stop.js';
+import { GantryError } from '../src/errors.js';
+import { parseStepArgs, previewOptions, withoutEmpty } from '../src/args.js';
+import { sweepPreviews } from '../src/preview/sweep.js';
 
 export const usage =
   'gantry cleanup-previews [--app <name>] [--namespace <template with {app} and {iid}>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>] [--dry-run]';
-
-const MANAGED_BY = 'app.kubernetes.io/managed-by';
-
-type Frontend = NonNullable<PreviewTarget['frontend']>;
-
-export interface CleanupSummary {
-  app: string;
-  projectId: string;
-  /** gitlabEnvironment: the review environment stopped in GitLab (review/<source branch slug>), and how it went. */
-  removed: (StopPreviewResult & { state: string; gitlabEnvironment: { name: string; result: string } | null })[];
-  kept: { mr: string; namespace: string | null; prefix: string | null }[];
-  errors: { mr: string; state: string; code: string; message: string }[];
-  dryRun: boolean;
-}
 
 export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number> {
   const { values: raw } = parseStepArgs('cleanup-previews', argv, previewOptions, usage);
@@ -37,204 +16,11 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
     return 0;
   }
   const values = withoutEmpty(raw);
-  const env = ctx.env;
-  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
   const timeout = Number(values.timeout ?? 300);
   if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {
     throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 5 to 3600`, { fix: 'e.g. --timeout 300 (the default, per namespace)' });
   }
-  // Which merge requests are still open is the whole point: without a token that may read them,
-  // nothing may be removed. CI_JOB_TOKEN is no substitute (GitLab answers 401 for merge requests).
-  if (!env.GANTRY_GITLAB_TOKEN?.trim()) {
-    throw new GantryError('E_GITLAB_TOKEN', 'gantry cleanup-previews needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed', {
-      details: ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it'],
-      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
-    });
-  }
-  const projectId = env.CI_PROJECT_ID;
-  if (!projectId) {
-    throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
-  }
-
-  // gantry.yaml when there is one (the scheduled pipeline has a checkout); flags win over it.
-  const configFile = values.config ?? env.GANTRY_CONFIG ?? ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
-  // An empty GANTRY_APP (the classic review include declares it empty) is not an app.
-  let app = values.app ?? (env.GANTRY_APP || undefined);
-  let namespaceTemplate = values.namespace;
-  let kubeconfigVar = values.kubeconfig;
-  let frontend: Frontend | undefined;
-  if (configFile) {
-    const { loadConfig } = await import('../src/config/load.js');
-    const { config } = await loadConfig({ cwd, env, file: configFile });
-    app ??= config.app;
-    const review = config.environments.review;
-    if (review) {
-      if (app === config.app) namespaceTemplate ??= review.namespace;
-      kubeconfigVar ??= review.kubeconfig;
-    }
-    if (config.frontend) frontend = { bucket: config.frontend.bucket, region: config.frontend.region, endpoint: config.frontend.endpoint, prefix: config.frontend.prefix, pathStyle: config.frontend.pathStyle };
-    ctx.logger.info(`read ${configFile}`);
-  }
-  app ??= env.CI_PROJECT_NAME || undefined;
-  if (!app) throw new GantryError('E_INPUT', 'gantry cleanup-previews does not know the app', { fix: 'pass --app (the app of gantry.yaml), or set GANTRY_APP' });
-  const { kubeconfigVariable } = await import('../src/kube/config.js');
-  kubeconfigVar = kubeconfigVariable('review', kubeconfigVar);
-  frontend = await previewFrontend(values, env, frontend, Boolean(configFile));
-  const oss = frontend ? ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'list the frontend previews') : undefined;
-  const names = namespaceNames(app, namespaceTemplate ?? '{app}-mr-{iid}');
-  if (!names) {
-    ctx.logger.warn(`the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`);
-  }
-  const base = frontend ? previewsBase(frontend.prefix) : '';
-
-  // What is standing: both listings, each naming merge request iids.
-  const [namespaces, prefixes] = await ctx.logger.section('gantry_cleanup_list', `find the previews of ${app}`, () =>
-    Promise.all([
-      names ? listPreviewNamespaces(ctx, kubeconfigVar!, names) : Promise.resolve(new Map<string, string>()),
-      frontend && oss ? listPreviewPrefixes(ctx, oss, base) : Promise.resolve(new Map<string, string>()),
-    ]),
-  );
-  for (const [iid, ns] of namespaces) ctx.logger.info(`!${iid}: namespace ${ns}`);
-  for (const [iid, prefix] of prefixes) ctx.logger.info(`!${iid}: ${frontend!.bucket}/${prefix}`);
-  const iids = [...new Set([...namespaces.keys(), ...prefixes.keys()])].sort((a, b) => Number(a) - Number(b));
-
-  const summary: CleanupSummary = { app, projectId, removed: [], kept: [], errors: [], dryRun: ctx.dryRun };
-  if (iids.length === 0) {
-    ctx.logger.info(`no previews of ${app}: nothing to clean up`);
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return 0;
-  }
-
-  const { gitlabFromEnv, previewsToRemove, stopEnvironment } = await import('../src/gitlab/index.js');
-  const gitlab = gitlabFromEnv(ctx, env);
-  const verdicts = await ctx.logger.section('gantry_cleanup_gitlab', `ask GitLab about ${iids.length} merge request(s)`, () =>
-    previewsToRemove(ctx, gitlab, projectId, iids.map(Number)),
-  );
-  const stale = new Map(verdicts.map((v) => [String(v.iid), v.state]));
-  const branches = new Map(verdicts.map((v) => [String(v.iid), v.sourceBranch]));
-  for (const iid of iids) {
-    if (stale.has(iid)) continue;
-    ctx.logger.info(`!${iid} is open: its preview stays`);
-    summary.kept.push({ mr: iid, namespace: namespaces.get(iid) ?? null, prefix: prefixes.get(iid) ?? null });
-  }
-
-  /**
-   * The MR widget and Deployments > Environments still list review/<slug> until GitLab stops it.
-   * The preview is gone already, so the stop is forced: GitLab does not run stop-review again.
-   * A deleted MR's branch is unknown (its environment is left to auto_stop_in); a failure here
-   * is an error of this run, as the preview will not be found again to retry it.
-   */
-  async function stopReviewEnvironment(iid: string, branch: string | undefined): Promise<{ name: string; result: string } | null> {
-    if (!branch) return null;
-    const name = `review/${slugify(branch)}`;
-    try {
-      return { name, result: await stopEnvironment(ctx, gitlab, projectId!, name, { force: true }) };
-    } catch (error) {
-      const e = isGantryError(error) ? error : wrapError(`stop the GitLab environment ${name}`, error);
-      ctx.logger.error(`!${iid}: ${formatError(e)}`);
-      summary.errors.push({ mr: iid, state: stale.get(iid)!, code: e.code, message: e.message });
-      return { name, result: 'failed' };
-    }
-  }
-
-  // One at a time: each waits for its namespace to be gone, and the log sections stay in order.
-  for (const [iid, state] of stale) {
-    ctx.logger.info(`!${iid} is ${state}: ${ctx.dryRun ? 'would remove' : 'removing'} its preview`);
-    try {
-      const result = await stopPreview(ctx, {
-        mr: iid,
-        app,
-        namespace: namespaces.get(iid) ?? names?.nameOf(iid) ?? dnsLabel(`${app}-mr-${iid}`),
-        kubeconfigVariable: kubeconfigVar!,
-        frontend,
-        timeoutSeconds: timeout,
-      });
-      summary.removed.push({ ...result, state, gitlabEnvironment: await stopReviewEnvironment(iid, branches.get(iid)) });
-    } catch (error) {
-      const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
-      ctx.logger.error(`!${iid}: ${formatError(e)}`);
-      summary.errors.push({ mr: iid, state, code: e.code, message: e.message });
-    }
-  }
-
-  ctx.logger.info(`${summary.removed.length} preview(s) ${ctx.dryRun ? 'would be ' : ''}removed, ${summary.kept.length} kept (open), ${summary.errors.length} failed`);
+  const summary = await sweepPreviews(ctx, { cwd: path.resolve(ctx.cwd, values.cwd ?? '.'), env: ctx.env, flags: values, timeoutSeconds: timeout });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return summary.errors.length > 0 ? 1 : 0;
-}
-
-/**
- * The preview namespace of a merge request, and the reverse: which iid a namespace belongs to.
- * The template is gantry.yaml's environments.review.namespace ({app}, {iid}, {env}), or
- * <app>-mr-<iid>. A match is only believed when the iid maps back to exactly that name, so a
- * name shortened with a hash, or another app's namespace, is never taken for a preview.
- */
-export function namespaceNames(app: string, template: string): { nameOf(iid: string): string; iidOf(name: string): string | undefined } | undefined {
-  if (!template.includes('{iid}') || template.includes('{slug}')) return undefined;
-  // No {slug} here (refused above): one name per merge request, whatever its branch.
-  const nameOf = (iid: string) => dnsLabel(fillPlaceholders(template, { app, iid, slug: '', env: 'review' }));
-  // dnsLabel keeps digits as they are: a probe iid marks where the iid lands in the name.
-  const probe = '918273645';
-  const sample = nameOf(probe);
-  if (sample.split(probe).length !== 2) return undefined;
-  const [before, after] = sample.split(probe).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  const pattern = new RegExp(`^${before}([1-9][0-9]*)${after}$`);
-  return {
-    nameOf,
-    iidOf(name) {
-      const iid = pattern.exec(name)?.[1];
-      return iid !== undefined && nameOf(iid) === name ? iid : undefined;
-    },
-  };
-}
-
-/** iid -> namespace, for the namespaces Gantry made (label managed-by=gantry) whose name is a preview's. */
-async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNullable<ReturnType<typeof namespaceNames>>): Promise<Map<string, string>> {
-  const kube = await import('../src/kube/index.js');
-  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, variable);
-  try {
-    let items: { metadata?: { name?: string } }[];
-    try {
-      items = await kube.kubeClient(ctx, kc).list('v1', 'Namespace', '', { labelSelector: `${MANAGED_BY}=gantry` });
-    } catch (error) {
-      if (isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN') {
-        throw new GantryError('E_KUBE_FORBIDDEN', `list namespaces: ${error.message}`, {
-          details: error.details,
-          fix: `the kubeconfig in ${variable} must be allowed to list namespaces (a ClusterRole with get/list/delete on namespaces), as the review deployer that creates them`,
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    const found = new Map<string, string>();
-    for (const item of items) {
-      const name = item.metadata?.name ?? '';
-      const iid = names.iidOf(name);
-      if (iid) found.set(iid, name);
-    }
-    return found;
-  } finally {
-    await dispose();
-  }
-}
-
-
-/** iid -> prefix, from a delimiter listing of <base>: one entry per mr-<iid>/ "directory", whatever it holds. */
-async function listPreviewPrefixes(ctx: Ctx, target: import('../src/oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
-  const [{ ossClient, ossError }, { retryTransient }] = await Promise.all([import('../src/oss/client.js'), import('../src/oss/publish.js')]);
-  const client = ossClient(target);
-  const retries = Number(ctx.env.GANTRY_OSS_RETRIES ?? 3);
-  const found = new Map<string, string>();
-  let token: string | undefined;
-  do {
-    const query = { prefix: base, delimiter: '/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
-    const page = (await retryTransient(ctx, `list ${target.bucket}/${base}`, retries, () => client.listV2(query as never, {})).catch((error: unknown) => {
-      throw ossError(`list ${target.bucket}/${base}`, target, error);
-    })) as { prefixes?: string[] | null; nextContinuationToken?: string };
-    for (const prefix of page.prefixes ?? []) {
-      const iid = /^mr-([1-9][0-9]*)\/$/.exec(prefix.slice(base.length))?.[1];
-      if (iid) found.set(iid, prefix);
-    }
-    token = page.nextContinuationToken || undefined;
-  } while (token);
-  return found;
 }

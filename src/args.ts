@@ -35,3 +35,22 @@ export function stepTarget(command: string, values: { cwd?: string | undefined; 
   if (!envName) throw new GantryError('E_USAGE', `gantry ${command}: --env is required`, { fix: `usage: ${usage}` });
   return { cwd, env, envName };
 }
+
+/** What locates a preview without a checkout: gantry stop and gantry cleanup-previews. */
+export const previewOptions = {
+  config: { type: 'string' },
+  cwd: { type: 'string', short: 'C' },
+  app: { type: 'string' },
+  namespace: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  bucket: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  prefix: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+/** A CI component passes every input, empty ones included: empty means not given. */
+export function withoutEmpty<T extends Record<string, unknown>>(values: T): T {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== '')) as T;
+}

@@ -109,3 +109,28 @@ export function deployAnnotations(ci: { sha: string; pipelineUrl: string; mrIid?
     'gantry.dev/deployed-by': ci.actor,
   };
 }
+
+/**
+ * The preview namespace of a merge request, and the reverse: which iid a namespace belongs to.
+ * The template is gantry.yaml's environments.review.namespace ({app}, {iid}, {env}), or
+ * <app>-mr-<iid>. A match is only believed when the iid maps back to exactly that name, so a
+ * name shortened with a hash, or another app's namespace, is never taken for a preview.
+ */
+export function previewNamespaceNames(app: string, template: string): { nameOf(iid: string): string; iidOf(name: string): string | undefined } | undefined {
+  if (!template.includes('{iid}') || template.includes('{slug}')) return undefined;
+  // No {slug} here (refused above): one name per merge request, whatever its branch.
+  const nameOf = (iid: string) => dnsLabel(fillPlaceholders(template, { app, iid, slug: '', env: 'review' }));
+  // dnsLabel keeps digits as they are: a probe iid marks where the iid lands in the name.
+  const probe = '918273645';
+  const sample = nameOf(probe);
+  if (sample.split(probe).length !== 2) return undefined;
+  const [before, after] = sample.split(probe).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const pattern = new RegExp(`^${before}([1-9][0-9]*)${after}$`);
+  return {
+    nameOf,
+    iidOf(name) {
+      const iid = pattern.exec(name)?.[1];
+      return iid !== undefined && nameOf(iid) === name ? iid : undefined;
+    },
+  };
+}

@@ -2,7 +2,7 @@
 // component's inputs) over the CI variables over gantry.yaml; the CI variables only count when
 // there is no gantry.yaml (loadConfig has applied them to it otherwise).
 import { frontendOverridesFromEnv } from '../../../src/config/load.js';
-import { previewFrontend } from '../../../scripts/stop.js';
+import { previewFrontend } from '../../../src/preview/locate.js';
 
 const yaml = { bucket: 'from-yaml', region: 'oss-cn-shanghai', endpoint: undefined, prefix: 'web' };
 

@@ -1,0 +1,157 @@
+// gantry stop: remove a merge request's preview, the namespace <app>-mr-<iid> (waiting until it
+// is gone) and the frontend files under previews/mr-<iid>/. GitLab runs it as the review
+// environment's stop job with GIT_STRATEGY none, so there may be no checkout: everything it
+// needs can come from flags (the review component passes its inputs), and gantry.yaml is read
+// only when it is there. It works when the deploy failed or never ran, and a preview that is
+// already gone is success.
+import { ciContextFromEnv } from '../ci/context.js';
+import type { FrontendTarget } from '../config/resolve.js';
+import type { Ctx } from '../context.js';
+import { GantryError, isGantryError } from '../errors.js';
+import { reportToMr } from '../gitlab/report.js';
+import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
+import { previewPrefix } from '../oss/previews.js';
+import { locatePreviews, type PreviewFlags } from './locate.js';
+
+export interface StopPreviewInput {
+  cwd: string;
+  /** The CI variables, with CI_MERGE_REQUEST_IID set (--mr). */
+  env: NodeJS.ProcessEnv;
+  mr: string;
+  /** --namespace: a name or a template with {app}, {iid}, {slug}, {env}. */
+  flags: PreviewFlags & { namespace?: string | undefined };
+  timeoutSeconds: number;
+}
+
+/** `gantry stop`: locates the merge request's preview from flags and gantry.yaml, and removes it. */
+export async function stopPreview(ctx: Ctx, input: StopPreviewInput): Promise<StopPreviewResult> {
+  const { cwd, env, mr, flags } = input;
+  const envName = 'review';
+  const ci = ciContextFromEnv(env);
+  const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
+    new GantryError('E_INPUT', 'gantry stop does not know the app', { fix: 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP' }),
+  );
+  const { app } = where;
+  const namespace = flags.namespace
+    ? dnsLabel(fillPlaceholders(flags.namespace, { app, iid: mr, slug: ci.refSlug, env: envName }))
+    : where.config
+      ? (await import('../config/resolve.js')).resolveEnvironment(where.config, envName, ci).namespace
+      : previewNamespace(app, mr);
+  return removePreview(ctx, { mr, app, namespace, kubeconfigVariable: where.kubeconfigVariable, frontend: where.frontend, timeoutSeconds: input.timeoutSeconds });
+}
+
+/** Where one merge request's preview lives: what `gantry stop` works out from its flags and gantry.yaml. */
+export interface PreviewTarget {
+  mr: string;
+  app: string;
+  namespace: string;
+  /** The CI variable that holds the review cluster's kubeconfig. */
+  kubeconfigVariable: string;
+  frontend?: FrontendTarget | undefined;
+  timeoutSeconds: number;
+}
+
+export interface StopPreviewResult {
+  environment: 'review';
+  mr: string;
+  namespace: string;
+  namespaceResult: string;
+  frontend: { bucket: string; prefix: string } | null;
+  dryRun: boolean;
+}
+
+/**
+ * Removes one preview (namespace and frontend prefix) and updates the merge request's note to
+ * stopped. `gantry stop` runs it for its merge request, `gantry cleanup-previews` for each one
+ * that is merged or closed.
+ */
+export async function removePreview(ctx: Ctx, target: PreviewTarget): Promise<StopPreviewResult> {
+  const envName = 'review';
+  const { mr, namespace, frontend } = target;
+  const started = Date.now();
+  // What can refuse is checked before anything is deleted (exit 2 means nothing was done): the
+  // OSS key pair, the kubeconfig, and that the namespace is one Gantry made.
+  const [previews, kube] = await Promise.all([import('../oss/previews.js'), import('../kube/index.js')]);
+  const oss = frontend ? previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'delete the frontend preview') : undefined;
+  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
+  try {
+    const client = kube.kubeClient(ctx, kc);
+    const existing = await readPreviewNamespace(client, target.kubeconfigVariable, namespace);
+    // Both halves always run, so one failing does not leave the other behind; errors come after.
+    const [ns, fe] = await Promise.allSettled([
+      ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, client, namespace, existing, target.timeoutSeconds)),
+      oss && frontend
+        ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => previews.deletePreview(ctx, oss, previewPrefix(frontend.prefix, mr)))
+        : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
+    ]);
+    const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failures.length > 1) ctx.logger.error(`also failed: ${failures.slice(1).map((e) => (e as Error).message).join('; ')}`);
+    if (failures.length > 0) throw failures[0];
+    const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
+    ctx.logger.info(`preview of merge request !${mr} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr, url: '' });
+    return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: previewPrefix(frontend.prefix, mr) } : null, dryRun: ctx.dryRun };
+  } finally {
+    await dispose();
+  }
+}
+
+type NamespaceObject = { metadata?: { labels?: Record<string, string> }; status?: { phase?: string } };
+type Client = ReturnType<typeof import('../kube/index.js').kubeClient>;
+
+/**
+ * The preview's Namespace, or undefined when there is none. One Gantry did not label is refused
+ * (E_INPUT), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
+ * there is no telling whose it is.
+ */
+async function readPreviewNamespace(client: Client, variable: string, name: string): Promise<NamespaceObject | undefined> {
+  let existing: NamespaceObject | undefined;
+  try {
+    existing = await client.read({ apiVersion: 'v1', kind: 'Namespace', name });
+  } catch (error) {
+    if (!(isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN')) throw error;
+    throw new GantryError('E_KUBE_FORBIDDEN', `cannot read namespace ${name}, so cannot check it is a preview Gantry made: not deleting it`, {
+      details: [error.message],
+      fix: `the kubeconfig in ${variable} must be allowed to get, list and delete namespaces (examples/rbac/review-deployer.yaml)`,
+      cause: error,
+    });
+  }
+  if (existing && existing.metadata?.labels?.[MANAGED_BY_LABEL] !== 'gantry') {
+    throw new GantryError('E_INPUT', `namespace ${name} was not created by Gantry (no label ${MANAGED_BY_LABEL}=gantry): not deleting it`, {
+      fix: 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
+    });
+  }
+  return existing;
+}
+
+/** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
+async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing: NamespaceObject | undefined, timeoutSeconds: number): Promise<string> {
+  const ref = { apiVersion: 'v1', kind: 'Namespace', name };
+  if (!existing) {
+    ctx.logger.info(`namespace ${name} does not exist: nothing to delete (the deploy never ran, or the preview was already stopped)`);
+    return 'already gone';
+  }
+  if (ctx.dryRun) {
+    await client.remove(ref, { dryRun: true });
+    ctx.logger.info(`dry run: would delete namespace ${name}`);
+    return 'would delete';
+  }
+  const terminating = existing.status?.phase === 'Terminating';
+  if (!terminating && !(await client.remove(ref))) return 'already gone';
+  ctx.logger.info(terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`);
+  const started = Date.now();
+  const deadline = started + timeoutSeconds * 1000;
+  let delay = 250;
+  while (await client.read(ref)) {
+    if (Date.now() > deadline) {
+      throw new GantryError('E_KUBE_API', `namespace ${name} is still terminating after ${timeoutSeconds} s`, {
+        details: [`kubectl get namespace ${name} -o yaml shows what holds it (status.conditions, finalizers)`],
+        fix: 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout',
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 2000);
+  }
+  ctx.logger.info(`namespace ${name} is gone (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return 'deleted';
+}

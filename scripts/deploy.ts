@@ -10,7 +10,7 @@ import { defaultPullHost } from '../src/image/acr.js';
 import type { K8sObject } from '../src/render/render.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 import { reportToMr } from '../src/gitlab/report.js';
-import { renderEnvironment, writeManifests } from './render.js';
+import { renderEnvironment, writeManifests } from '../src/deploy/render.js';
 
 export const usage =
   'gantry deploy --env <name> [--image <ref>] [--mr <iid>] [--no-rollback] [--timeout <seconds>] [--out <dir>] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';

@@ -309,7 +309,7 @@ describe('inputs', () => {
 });
 
 test('renders written into one directory at the same moment do not rename each other\'s file away', async () => {
-  const { writeManifests } = await import('../../../scripts/render.js');
+  const { writeManifests } = await import('../../../src/deploy/render.js');
   const dir = await mkdtemp(path.join(tmpdir(), 'gantry-write-'));
   const texts = Array.from({ length: 20 }, (_, i) => `kind: ConfigMap # ${i}\n`);
   await Promise.all(texts.map((text) => writeManifests(dir, [{ file: 'deploy.yaml', text }, { file: 'svc.yaml', text }])));

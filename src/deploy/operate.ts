@@ -1,0 +1,150 @@
+// gantry history | rollback | scale: the day-two flows on a deployed environment. They need no
+// image and render nothing: the resolved target names the namespace, the Deployment and the
+// kubeconfig variable; the cluster holds the rest (ReplicaSets annotated by deploy).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ciContextFromEnv } from '../ci/context.js';
+import type { Config } from '../config/schema.js';
+import type { EnvironmentTarget } from '../config/resolve.js';
+import type { Ctx } from '../context.js';
+import { GantryError } from '../errors.js';
+
+/** One environment of gantry.yaml: --env, the CI variables (with --mr) and the config flags. */
+export interface OperateInput {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  envName: string;
+  config?: string | undefined;
+  set?: string[] | undefined;
+  setString?: string[] | undefined;
+}
+
+async function connect(ctx: Ctx, input: OperateInput) {
+  const { cwd, env, envName } = input;
+  const [{ loadConfig }, { resolveEnvironment }, kube, track] = await Promise.all([
+    import('../config/load.js'),
+    import('../config/resolve.js'),
+    import('../kube/index.js'),
+    import('../track/index.js'),
+  ]);
+  const { config } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
+  const target: EnvironmentTarget = resolveEnvironment(config, envName, ciContextFromEnv(env));
+  const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
+  return { config: config as Config, target, kc: kc as KubeConfig, dispose, kube, track };
+}
+
+export interface HistoryResult {
+  environment: string;
+  namespace: string;
+  deployment: string;
+  revisions: Awaited<ReturnType<typeof import('../kube/index.js').listRevisions>>;
+}
+
+/** The kept revisions, newest first in the log, as the cluster's ReplicaSets record them. */
+export async function listHistory(ctx: Ctx, input: OperateInput): Promise<HistoryResult> {
+  const c = await connect(ctx, input);
+  try {
+    const { namespace, deployment } = c.target;
+    const revisions = await c.kube.listRevisions(ctx, c.kc, namespace, deployment);
+    ctx.logger.info(`${deployment} in ${namespace}: ${revisions.length} revisions`);
+    for (const r of [...revisions].reverse()) {
+      ctx.logger.info(
+        `${r.current ? '*' : ' '} ${String(r.revision).padStart(3)}  ${r.createdAt}  ${r.readyReplicas}/${r.replicas} ready  ${r.commit?.slice(0, 8) || '-'}  ${r.deployedBy || '-'}  ${r.images.join(', ')}${r.pipelineUrl ? `  ${r.pipelineUrl}` : ''}`,
+      );
+    }
+    return { environment: input.envName, namespace, deployment, revisions };
+  } finally {
+    await c.dispose();
+  }
+}
+
+export interface RollbackResult {
+  environment: string;
+  namespace: string;
+  from: number;
+  to: number;
+  revision: number;
+  ok: boolean;
+  /** The rollout error when the restored revision did not become available (printed after this). */
+  error?: GantryError | undefined;
+}
+
+/**
+ * Brings back --to (as given on the command line), else the revision before the current one,
+ * and tracks it. Null in a dry run (nothing is tracked, nothing printed).
+ */
+export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?: string | undefined; timeout?: string | undefined }): Promise<RollbackResult | null> {
+  const c = await connect(ctx, input);
+  try {
+    const to = input.to === undefined ? undefined : Number(input.to);
+    if (to !== undefined && (!Number.isInteger(to) || to < 1)) {
+      throw new GantryError('E_USAGE', `--to ${String(input.to)}: a revision number (gantry history lists them)`, { fix: 'e.g. --to 3, or leave it out for the previous revision' });
+    }
+    const { namespace, deployment } = c.target;
+    // A failed rollout leaves the lease as a thrown error does, and comes back as the result it is.
+    let failed: RollbackResult | undefined;
+    return await c.kube.withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `rollback by ${ctx.env.CI_JOB_URL || ctx.env.USER || 'gantry'}`, async () => {
+      const revisions = await c.kube.listRevisions(ctx, c.kc, namespace, deployment);
+      const current = revisions.find((r) => r.current)?.revision ?? 0;
+      const chosen = to ?? revisions.filter((r) => r.revision < current).map((r) => r.revision).sort((a, b) => b - a)[0];
+      if (chosen === undefined) {
+        throw new GantryError('E_INPUT', `${deployment} in ${namespace} has no revision before ${current}`, { fix: 'gantry history --env ... lists the revisions that are kept' });
+      }
+      // Judged on what happens from the rollback on (by the API server's clock, which a read tells):
+      // the restored revision's pods may have crashed long before it.
+      const client = c.kube.kubeClient(ctx, c.kc);
+      await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, namespace });
+      const since = client.serverNow();
+      const back = await c.kube.rollbackTo(ctx, c.kc, namespace, deployment, chosen);
+      if (back.skipped) ctx.logger.info(`revision ${chosen} is already what runs: nothing to do`);
+      else ctx.logger.info(`revision ${chosen} restored as revision ${back.revision} (${back.images.join(', ')})`);
+      if (ctx.dryRun) return null;
+      const timeoutSeconds = input.timeout ? Number(input.timeout) : c.target.trackTimeoutSeconds;
+      const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds, waitForTerminatingPods: false, since });
+      const report: RollbackResult = { environment: input.envName, namespace, from: back.from, to: chosen, revision: back.revision, ok: result.ok };
+      if (result.ok) return report;
+      failed = { ...report, error: c.track.rolloutError(result) };
+      throw failed.error;
+    }).catch((error: unknown) => {
+      if (failed && error === failed.error) return failed;
+      throw error;
+    });
+  } finally {
+    await c.dispose();
+  }
+}
+
+export interface ScaleResult {
+  environment: string;
+  namespace: string;
+  deployment: string;
+  previous: number;
+  replicas: number;
+}
+
+/** Sets the replicas (--replicas as given) within backend.maxReplicas and tracks them; refused when autoscaled. */
+export async function scaleEnvironment(ctx: Ctx, input: OperateInput & { replicas?: string | undefined }): Promise<ScaleResult> {
+  const c = await connect(ctx, input);
+  try {
+    const replicas = Number(input.replicas);
+    const autoscale = c.target.autoscale;
+    if (autoscale) {
+      throw new GantryError('E_INPUT', `${input.envName} is autoscaled (${autoscale.min}-${autoscale.max} replicas): the HPA sets the replicas`, {
+        fix: 'change autoscale.min / autoscale.max in gantry.yaml and deploy',
+      });
+    }
+    const max = c.config.backend.maxReplicas;
+    if (input.replicas === undefined || !Number.isInteger(replicas) || replicas < 0 || replicas > max) {
+      throw new GantryError('E_USAGE', `--replicas ${input.replicas ?? '(missing)'}: a whole number from 0 to ${max} (backend.maxReplicas)`, { fix: `e.g. --replicas 2; raise backend.maxReplicas for more than ${max}` });
+    }
+    const { namespace, deployment } = c.target;
+    const r = await c.kube.scaleDeployment(ctx, c.kc, namespace, deployment, replicas);
+    ctx.logger.info(`${deployment} in ${namespace}: ${r.previous} -> ${r.replicas} replicas${ctx.dryRun ? ' (dry run)' : ''}`);
+    if (!ctx.dryRun) {
+      const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds: c.target.trackTimeoutSeconds, waitForTerminatingPods: false });
+      if (!result.ok) throw c.track.rolloutError(result);
+    }
+    return { environment: input.envName, namespace, deployment, previous: r.previous, replicas: r.replicas };
+  } finally {
+    await c.dispose();
+  }
+}

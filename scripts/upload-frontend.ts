@@ -1,11 +1,9 @@
 // gantry frontend: run the frontend build, then publish only what changed to OSS, assets
-// first and index.html last. --dry-run prints the plan.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { ciContextFromEnv } from '../src/ci/context.js';
+// first and index.html last (src/site/publish.ts). --dry-run prints the plan.
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
+import { publishSite } from '../src/site/publish.js';
 
 export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--config <file>] [--set path=value] [-C <dir>]';
 
@@ -29,157 +27,9 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
   }
-
-  // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
-  // git runs while the modules load.
-  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../src/ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
-  const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] = await Promise.all([
-    import('../src/config/load.js'),
-    import('../src/oss/files.js'),
-    import('../src/oss/stage.js'),
-    import('../src/oss/plan.js'),
-    import('../src/oss/publish.js'),
-    import('../src/oss/client.js'),
-    import('../src/oss/release.js'),
-    import('../src/oss/previews.js'),
-  ]);
-  const { config } = await loadConfig({ cwd, env, file: values.config, set: values.set, setString: values['set-string'] });
-  const fe = config.frontend;
-  if (!fe && values['if-configured']) {
-    // The review component runs this for every project: a backend-only one has nothing to publish.
-    ctx.logger.info('no frontend in gantry.yaml: nothing to publish (--if-configured)');
-    return 0;
-  }
-  if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
-  if (!config.environments[envName]) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
-  }
-  const ci = ciContextFromEnv(env, await git);
-  if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
-  const target = previews.ossTargetFromEnv(ctx, fe, values.stop ? 'delete the preview' : 'publish');
-  const { accessKeyId, accessKeySecret } = target;
-  // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
-  const cdnCredentials = fe.cdn ? (await import('../src/oss/cdn.js')).cdnCredentialsFromEnv(env, { accessKeyId, accessKeySecret }) : undefined;
-  ctx.logger.addSecret(cdnCredentials?.accessKeySecret);
-  // Previews live under their own prefix, so a merge request never touches the live site.
-  const prefix = envName === 'review' ? previews.previewPrefix(fe.prefix, ci.mrIid!) : previews.sitePrefix(fe.prefix);
-
-  // Stopping a preview removes everything under its prefix, and nothing else.
-  if (values.stop) {
-    if (envName !== 'review') throw new GantryError('E_USAGE', '--stop removes a merge request preview: use it with the review environment', { fix: 'gantry frontend --stop --mr <iid>' });
-    const deleted = await previews.deletePreview(ctx, target, prefix);
-    process.stdout.write(`${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, deleted })}\n`);
-    return 0;
-  }
-  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
-  const store = openOss(ctx, target, retries);
-
-  // The build is told the path it is served at; a preview must load only its own files.
-  const site = await import('../src/oss/public-path.js');
-  const publicPath = site.publicPathFor(prefix);
-  if (fe.build && !values['skip-build']) {
-    await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
-      const { $ } = await import('zx/core');
-      const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') } })`sh -c ${fe.build}`;
-      for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
-      if (r.exitCode !== 0) {
-        throw new GantryError('E_FRONTEND_BUILD_FAILED', `"${fe.build}" exited with ${r.exitCode}`, {
-          details: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20).map((l) => `  ${l}`),
-          fix: 'fix the build (its output is above); it runs in the repository root',
-        });
-      }
-    });
-  }
-  const dir = path.resolve(cwd, fe.dir);
-  // The listing and the local scan are independent: run them together.
-  const listing = store.list(prefix);
-  listing.catch(() => undefined);
-  const { files: built, manifests } = existsSync(dir) ? await scanBundle(dir) : { files: [], manifests: [] };
-  for (const m of manifests) {
-    if (m.problem) ctx.logger.warn(`${m.key}: ${m.problem}; hashed names are judged by their names alone`);
-    else ctx.logger.info(`${m.key}: the bundler's manifest names ${m.outputs} outputs; it decides which of them carry a content hash`);
-  }
-  if (built.length === 0) {
-    throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
-      fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
-    });
-  }
-  await site.checkPublicPath(ctx, { files: built, publicPath, preview: envName === 'review', pkg: site.readFrontendPackage(cwd, dir) });
-
-  const version = fe.cacheBust ? ci.shortSha : '';
-  if (fe.cacheBust && !version) ctx.logger.warn('no commit sha (not in CI and not in a git repository): references to unhashed assets are not given ?v=');
-  const staged = await stageBundle(built, { version, encoding: fe.encoding, compress: fe.compress, publicPath });
-  const files = staged.files;
-  for (const r of staged.rewritten) ctx.logger.info(`${r.key}: ${r.references} reference(s) to unhashed assets get ?v=${version}`);
-  if (staged.compressed > 0) ctx.logger.info(`${staged.compressed} files stored with Content-Encoding: ${fe.encoding} (${staged.saved} B smaller)`);
-
-  let remote: Awaited<ReturnType<typeof store.list>> = [];
-  const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
-    remote = await listing;
-    const p = await planUpload(files, remote, prefix, (key) => store.head(key));
-    ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
-    for (const f of p.changedInPlace) {
-      ctx.logger.warn(`${prefix}${f.key}: its name carries a content hash, yet its bytes differ from the ones an earlier release published under it; sent with Cache-Control: no-cache instead of immutable (a browser or CDN may still hold the old bytes under this name: make the build hash what it writes)`);
-    }
-    for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`);
-    return p;
-  });
-  if (!ctx.dryRun && plan.upload.length > 0) {
-    const started = Date.now();
-    await ctx.logger.section('gantry_frontend_publish', `publish ${plan.upload.length} files to ${fe.bucket}/${prefix}`, () =>
-      publish(ctx, store, plan.upload, { prefix, concurrency, retries }).catch((error: unknown) => {
-        throw ossError('publish', target, error);
-      }),
-    );
-    ctx.logger.info(`published in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  }
-
-  // The release record (also one a cut-off earlier run did not write), then retention.
-  const release = await recordRelease(ctx, store, {
-    prefix, keys: files.map((f) => f.key), remote, uploaded: plan.upload.length, retention: fe.retention,
-    sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, time: new Date(),
-  });
-  const deleted = release.deleted;
-
-  // Website hosting on request (--website), once the pages it names are live. The bucket has one
-  // configuration, so it describes the live site under the base prefix, also from a preview job.
-  let website: { changed: boolean; applied: boolean } | undefined;
-  if (values.website) {
-    const web = await import('../src/oss/website.js');
-    const settings = fe.website ?? { index: 'index.html', spa: false };
-    const page = settings.spa ? settings.index : settings.notFound;
-    if (page && !files.some((f) => f.key === page)) ctx.logger.warn(`frontend.website: ${page} is not in ${fe.dir}; OSS will answer its own error page until it is`);
-    const outcome = await ctx.logger.section('gantry_frontend_website', `website hosting of ${fe.bucket}`, () =>
-      web.applyWebsite(ctx, web.ossWebsiteApi(ctx, target, retries), web.desiredWebsite(settings, previews.sitePrefix(fe.prefix))),
-    );
-    website = { changed: outcome.changed, applied: outcome.applied };
-  }
-
-  // CDN: refresh the HTML this publish uploaded (assets get new hashed names and need none). It
-  // runs after a complete publish, so a failure still writes the summary, then fails the step.
-  let cdnSummary: { urls: string[]; taskIds: string[] } | undefined;
-  let cdnFailure: GantryError | undefined;
-  if (fe.cdn && cdnCredentials) {
-    const cdn = await import('../src/oss/cdn.js');
-    const { domain, endpoint } = fe.cdn;
-    const urls = cdn.refreshUrls(domain, prefix, plan.upload, fe.website?.index);
-    const summary = { urls, taskIds: [] as string[] };
-    cdnSummary = summary;
-    await ctx.logger.section('gantry_frontend_cdn', `CDN refresh on ${domain}`, async () => {
-      if (urls.length === 0) return ctx.logger.info('no HTML changed: nothing to refresh');
-      for (const url of urls) ctx.logger.info(`  ${ctx.dryRun ? 'would refresh' : 'refresh'} ${url}`);
-      if (ctx.dryRun) return;
-      try {
-        summary.taskIds = (await cdn.aliyunCdnRefresher(ctx, { endpoint, ...cdnCredentials, retries }).refresh(urls)).taskIds;
-      } catch (error) {
-        cdnFailure = cdn.cdnError(error, `${fe.bucket}/${prefix}`, urls);
-      }
-    });
-  }
-  const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
-  process.stdout.write(
-    `${JSON.stringify({ environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, ...(release.record ? { release: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}), planned: plan.upload.map((f) => prefix + f.key), ...(website ? { website } : {}), ...(cdnSummary ? { cdn: cdnSummary } : {}) })}\n`,
-  );
-  if (cdnFailure) throw cdnFailure;
+  const result = await publishSite(ctx, { cwd, env, envName, config: values.config, set: values.set, setString: values['set-string'], skipBuild: Boolean(values['skip-build']), concurrency, stop: Boolean(values.stop), website: Boolean(values.website), ifConfigured: Boolean(values['if-configured']) });
+  if (result.status === 'skipped') return 0;
+  process.stdout.write(`${JSON.stringify(result.report)}\n`);
+  if (result.status === 'published' && result.error) throw result.error;
   return 0;
 }

@@ -1,0 +1,189 @@
+// gantry frontend as a flow: run the frontend build, then publish only what changed to OSS,
+// assets first and index.html last; or (--stop) remove a merge request's preview files. The
+// OSS protocol, plan, staging and publishing waves are in src/oss/; this is their order.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ciContextFromEnv } from '../ci/context.js';
+import type { Ctx } from '../context.js';
+import { GantryError } from '../errors.js';
+
+export interface PublishSiteInput {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  envName: string;
+  config?: string | undefined;
+  set?: string[] | undefined;
+  setString?: string[] | undefined;
+  /** --skip-build: publish what frontend.dir holds. */
+  skipBuild: boolean;
+  /** Parallel uploads, 1 to 64. */
+  concurrency: number;
+  /** --stop: delete the review environment's preview files instead. */
+  stop: boolean;
+  /** --website: apply the bucket's website hosting settings after publishing. */
+  website: boolean;
+  /** --if-configured: a gantry.yaml without frontend is nothing to do, not an error. */
+  ifConfigured: boolean;
+}
+
+/** What gantry frontend prints: nothing (skipped), the deleted preview, or the publish summary. */
+export type PublishSiteResult =
+  | { status: 'skipped' }
+  | { status: 'stopped'; report: { environment: string; bucket: string; prefix: string; deleted: number } }
+  | { status: 'published'; report: Record<string, unknown>; error: GantryError | undefined };
+
+export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<PublishSiteResult> {
+  const { cwd, env, envName, concurrency } = input;
+  // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
+  // git runs while the modules load.
+  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
+  const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] = await Promise.all([
+    import('../config/load.js'),
+    import('../oss/files.js'),
+    import('../oss/stage.js'),
+    import('../oss/plan.js'),
+    import('../oss/publish.js'),
+    import('../oss/client.js'),
+    import('../oss/release.js'),
+    import('../oss/previews.js'),
+  ]);
+  const { config } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
+  const fe = config.frontend;
+  if (!fe && input.ifConfigured) {
+    // The review component runs this for every project: a backend-only one has nothing to publish.
+    ctx.logger.info('no frontend in gantry.yaml: nothing to publish (--if-configured)');
+    return { status: 'skipped' };
+  }
+  if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
+  if (!config.environments[envName]) {
+    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
+  }
+  const ci = ciContextFromEnv(env, await git);
+  if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
+  const target = previews.ossTargetFromEnv(ctx, fe, input.stop ? 'delete the preview' : 'publish');
+  const { accessKeyId, accessKeySecret } = target;
+  // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
+  const cdnCredentials = fe.cdn ? (await import('../oss/cdn.js')).cdnCredentialsFromEnv(env, { accessKeyId, accessKeySecret }) : undefined;
+  ctx.logger.addSecret(cdnCredentials?.accessKeySecret);
+  // Previews live under their own prefix, so a merge request never touches the live site.
+  const prefix = envName === 'review' ? previews.previewPrefix(fe.prefix, ci.mrIid!) : previews.sitePrefix(fe.prefix);
+
+  // Stopping a preview removes everything under its prefix, and nothing else.
+  if (input.stop) {
+    if (envName !== 'review') throw new GantryError('E_USAGE', '--stop removes a merge request preview: use it with the review environment', { fix: 'gantry frontend --stop --mr <iid>' });
+    const deleted = await previews.deletePreview(ctx, target, prefix);
+    return { status: 'stopped', report: { environment: envName, bucket: fe.bucket, prefix, deleted } };
+  }
+  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
+  const store = openOss(ctx, target, retries);
+
+  // The build is told the path it is served at; a preview must load only its own files.
+  const site = await import('../oss/public-path.js');
+  const publicPath = site.publicPathFor(prefix);
+  if (fe.build && !input.skipBuild) {
+    await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
+      const { $ } = await import('zx/core');
+      const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') } })`sh -c ${fe.build}`;
+      for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
+      if (r.exitCode !== 0) {
+        throw new GantryError('E_FRONTEND_BUILD_FAILED', `"${fe.build}" exited with ${r.exitCode}`, {
+          details: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20).map((l) => `  ${l}`),
+          fix: 'fix the build (its output is above); it runs in the repository root',
+        });
+      }
+    });
+  }
+  const dir = path.resolve(cwd, fe.dir);
+  // The listing and the local scan are independent: run them together.
+  const listing = store.list(prefix);
+  listing.catch(() => undefined);
+  const { files: built, manifests } = existsSync(dir) ? await scanBundle(dir) : { files: [], manifests: [] };
+  for (const m of manifests) {
+    if (m.problem) ctx.logger.warn(`${m.key}: ${m.problem}; hashed names are judged by their names alone`);
+    else ctx.logger.info(`${m.key}: the bundler's manifest names ${m.outputs} outputs; it decides which of them carry a content hash`);
+  }
+  if (built.length === 0) {
+    throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
+      fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
+    });
+  }
+  await site.checkPublicPath(ctx, { files: built, publicPath, preview: envName === 'review', pkg: site.readFrontendPackage(cwd, dir) });
+
+  const version = fe.cacheBust ? ci.shortSha : '';
+  if (fe.cacheBust && !version) ctx.logger.warn('no commit sha (not in CI and not in a git repository): references to unhashed assets are not given ?v=');
+  const staged = await stageBundle(built, { version, encoding: fe.encoding, compress: fe.compress, publicPath });
+  const files = staged.files;
+  for (const r of staged.rewritten) ctx.logger.info(`${r.key}: ${r.references} reference(s) to unhashed assets get ?v=${version}`);
+  if (staged.compressed > 0) ctx.logger.info(`${staged.compressed} files stored with Content-Encoding: ${fe.encoding} (${staged.saved} B smaller)`);
+
+  let remote: Awaited<ReturnType<typeof store.list>> = [];
+  const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
+    remote = await listing;
+    const p = await planUpload(files, remote, prefix, (key) => store.head(key));
+    ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
+    for (const f of p.changedInPlace) {
+      ctx.logger.warn(`${prefix}${f.key}: its name carries a content hash, yet its bytes differ from the ones an earlier release published under it; sent with Cache-Control: no-cache instead of immutable (a browser or CDN may still hold the old bytes under this name: make the build hash what it writes)`);
+    }
+    for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`);
+    return p;
+  });
+  if (!ctx.dryRun && plan.upload.length > 0) {
+    const started = Date.now();
+    await ctx.logger.section('gantry_frontend_publish', `publish ${plan.upload.length} files to ${fe.bucket}/${prefix}`, () =>
+      publish(ctx, store, plan.upload, { prefix, concurrency, retries }).catch((error: unknown) => {
+        throw ossError('publish', target, error);
+      }),
+    );
+    ctx.logger.info(`published in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  // The release record (also one a cut-off earlier run did not write), then retention.
+  const release = await recordRelease(ctx, store, {
+    prefix, keys: files.map((f) => f.key), remote, uploaded: plan.upload.length, retention: fe.retention,
+    sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, time: new Date(),
+  });
+  const deleted = release.deleted;
+
+  // Website hosting on request (--website), once the pages it names are live. The bucket has one
+  // configuration, so it describes the live site under the base prefix, also from a preview job.
+  let website: { changed: boolean; applied: boolean } | undefined;
+  if (input.website) {
+    const web = await import('../oss/website.js');
+    const settings = fe.website ?? { index: 'index.html', spa: false };
+    const page = settings.spa ? settings.index : settings.notFound;
+    if (page && !files.some((f) => f.key === page)) ctx.logger.warn(`frontend.website: ${page} is not in ${fe.dir}; OSS will answer its own error page until it is`);
+    const outcome = await ctx.logger.section('gantry_frontend_website', `website hosting of ${fe.bucket}`, () =>
+      web.applyWebsite(ctx, web.ossWebsiteApi(ctx, target, retries), web.desiredWebsite(settings, previews.sitePrefix(fe.prefix))),
+    );
+    website = { changed: outcome.changed, applied: outcome.applied };
+  }
+
+  // CDN: refresh the HTML this publish uploaded (assets get new hashed names and need none). It
+  // runs after a complete publish, so a failure still writes the summary, then fails the step.
+  let cdnSummary: { urls: string[]; taskIds: string[] } | undefined;
+  let cdnFailure: GantryError | undefined;
+  if (fe.cdn && cdnCredentials) {
+    const cdn = await import('../oss/cdn.js');
+    const { domain, endpoint } = fe.cdn;
+    const urls = cdn.refreshUrls(domain, prefix, plan.upload, fe.website?.index);
+    const summary = { urls, taskIds: [] as string[] };
+    cdnSummary = summary;
+    await ctx.logger.section('gantry_frontend_cdn', `CDN refresh on ${domain}`, async () => {
+      if (urls.length === 0) return ctx.logger.info('no HTML changed: nothing to refresh');
+      for (const url of urls) ctx.logger.info(`  ${ctx.dryRun ? 'would refresh' : 'refresh'} ${url}`);
+      if (ctx.dryRun) return;
+      try {
+        summary.taskIds = (await cdn.aliyunCdnRefresher(ctx, { endpoint, ...cdnCredentials, retries }).refresh(urls)).taskIds;
+      } catch (error) {
+        cdnFailure = cdn.cdnError(error, `${fe.bucket}/${prefix}`, urls);
+      }
+    });
+  }
+  const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
+  return {
+    status: 'published',
+    report: { environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, ...(release.record ? { release: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}), planned: plan.upload.map((f) => prefix + f.key), ...(website ? { website } : {}), ...(cdnSummary ? { cdn: cdnSummary } : {}) },
+    // A CDN refresh that failed after a complete publish: the summary is printed, then this fails the step.
+    error: cdnFailure,
+  };
+}

@@ -1,0 +1,145 @@
+// gantry doctor as a flow: is everything an environment's deploy needs in place? gantry.yaml,
+// the CI variables, the registry login, the cluster and the deployer's rights in the namespace,
+// OSS and the GitLab token. Read-only: it reports, it changes nothing.
+import path from 'node:path';
+import { ciContextFromEnv } from '../ci/context.js';
+import { loadConfig } from '../config/load.js';
+import { resolveEnvironment } from '../config/resolve.js';
+import type { Ctx } from '../context.js';
+import { failedRow, formatTable, masked, runCheck, type CheckRow } from './checks.js';
+
+export interface DoctorInput {
+  cwd: string;
+  /** The CI variables (with --mr as CI_MERGE_REQUEST_IID). */
+  env: NodeJS.ProcessEnv;
+  envName: string;
+  config?: string | undefined;
+  set?: string[] | undefined;
+  setString?: string[] | undefined;
+}
+
+export interface DoctorResult {
+  environment: string;
+  namespace: string;
+  ok: boolean;
+  failed: number;
+  warnings: number;
+  checks: CheckRow[];
+}
+
+export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorResult> {
+  // A review environment has one namespace per merge request: without one, MR 1 stands for them all.
+  const env = input.envName === 'review' && !input.env.CI_MERGE_REQUEST_IID ? { ...input.env, CI_MERGE_REQUEST_IID: '1' } : input.env;
+  const { envName } = input;
+  const cwd = path.resolve(input.cwd);
+
+  // A configuration that does not load is bad input (exit 2), with every problem listed.
+  const { config, file } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
+  const { kubeconfigVariable: kcVar, namespace } = resolveEnvironment(config, envName, ciContextFromEnv(env));
+  const rows: CheckRow[] = [{ check: 'gantry.yaml', status: 'pass', detail: `${path.relative(cwd, file) || file} is valid: app ${config.app}, environments ${Object.keys(config.environments).join(', ')}` }];
+  ctx.logger.info(`gantry doctor: environment ${envName}, namespace ${namespace}${envName === 'review' && !input.env.CI_MERGE_REQUEST_IID ? ' (merge request 1 stands for every preview; pass --mr)' : ''}`);
+
+  const [kube, { checkRegistryLogin }, { checkOssAccess }, { checkGitlabToken }, { checkPermissions, serverVersion, missingRule, resourceName }] = await Promise.all([
+    import('../kube/index.js'),
+    import('../image/registry-check.js'),
+    import('../oss/check.js'),
+    import('../gitlab/check.js'),
+    import('../kube/access.js'),
+  ]);
+
+  // CI variables: present (and the kubeconfig usable) before anything is called.
+  const missing = (names: string[]) => names.filter((n) => !env[n]?.trim());
+  const variableRow = (check: string, names: string[], fix: string, asWarning = false): CheckRow => {
+    const absent = missing(names);
+    if (absent.length === 0) return { check, status: 'pass', detail: `${names.join(', ')} set` };
+    return { check, status: asWarning ? 'warn' : 'fail', detail: `${absent.join(', ')} not set`, fix };
+  };
+  for (const name of ['GANTRY_REGISTRY_PASSWORD', 'GANTRY_OSS_ACCESS_KEY_SECRET', 'GANTRY_GITLAB_TOKEN']) ctx.logger.addSecret(env[name]);
+
+  const registryVars = config.registry
+    ? variableRow('variables: registry', ['GANTRY_REGISTRY_USER', 'GANTRY_REGISTRY_PASSWORD'], 'add the masked CI/CD variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password)')
+    : undefined;
+  if (registryVars) rows.push(registryVars);
+
+  let kc: ReturnType<typeof kube.decodeKubeconfig>['kc'] | undefined;
+  try {
+    const decoded = kube.decodeKubeconfig(kcVar, env[kcVar]);
+    for (const secret of decoded.secrets) ctx.logger.addSecret(secret);
+    kc = decoded.kc;
+    rows.push({ check: 'variables: kubeconfig', status: 'pass', detail: `${kcVar}: context ${kc.getCurrentContext()}, server ${kc.getCurrentCluster()?.server ?? '?'}` });
+  } catch (error) {
+    rows.push(failedRow('variables: kubeconfig', error));
+  }
+
+  const ossVars = config.frontend
+    ? variableRow('variables: OSS', ['GANTRY_OSS_ACCESS_KEY_ID', 'GANTRY_OSS_ACCESS_KEY_SECRET'], 'add the masked CI/CD variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may write to the bucket)')
+    : undefined;
+  if (ossVars) rows.push(ossVars);
+  if (config.environments.review) {
+    rows.push(variableRow('variables: GitLab token', ['GANTRY_GITLAB_TOKEN'], 'merge request notes need it: create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN', true));
+  }
+
+  // The outside world, each check under its own timeout, in parallel.
+  const skip = (check: string, detail: string): CheckRow[] => [{ check, status: 'skip', detail }];
+  const registryCheck = !config.registry
+    ? Promise.resolve(skip('registry login', 'no registry in gantry.yaml'))
+    : registryVars?.status !== 'pass'
+      ? Promise.resolve(skip('registry login', 'no credentials (see above)'))
+      : runCheck(ctx, 'registry login', async (c) => {
+          const r = await checkRegistryLogin(c, { host: config.registry!.pushHost, user: env.GANTRY_REGISTRY_USER!, password: env.GANTRY_REGISTRY_PASSWORD! });
+          return { check: 'registry login', status: 'pass', detail: `${config.registry!.pushHost} accepts ${env.GANTRY_REGISTRY_USER} (${r.scheme === 'bearer' ? 'token' : 'basic'} auth)` };
+        });
+
+  const clusterCheck = !kc
+    ? Promise.resolve(skip('cluster', 'no usable kubeconfig (see above)'))
+    : (async () => {
+        const reach = await runCheck(ctx, 'cluster', async (c) => {
+          const v = await serverVersion(c, kc);
+          return { check: 'cluster', status: 'pass', detail: `${v.server} answers: Kubernetes ${v.version}` };
+        });
+        if (reach[0]!.status !== 'pass') return reach;
+        const permissions = await runCheck(ctx, `permissions in ${namespace}`, async (c) => {
+          const results = await checkPermissions(c, kc, namespace);
+          return results.map((r): CheckRow => {
+            const what = `${r.permission.clusterScoped ? '' : `${namespace}: `}${resourceName(r.permission)}`;
+            if (r.denied.length === 0) return { check: `may ${r.permission.verbs.join('/')} ${what}`, status: 'pass', detail: r.permission.why };
+            const denied = r.denied.map((d) => d.verb).join('/');
+            return {
+              check: `may ${r.permission.verbs.join('/')} ${what}`,
+              status: r.permission.optional ? 'warn' : 'fail',
+              detail: `denied: ${denied} (${r.permission.why})`,
+              fix: r.permission.clusterScoped
+                ? `create the namespace ${namespace} once (kubectl create namespace ${namespace}), or bind a ClusterRole with { apiGroups: [""], resources: ["namespaces"], verbs: ["create"] } to the deployer`
+                : `grant the kubeconfig's user in ${namespace} a Role rule ${missingRule([r])} (kubectl auth can-i ${r.denied[0]!.verb} ${resourceName(r.permission)} -n ${namespace} confirms it)`,
+            };
+          });
+        });
+        return [...reach, ...permissions];
+      })();
+
+  const fe = config.frontend;
+  const ossCheck = !fe
+    ? Promise.resolve(skip('OSS', 'no frontend in gantry.yaml'))
+    : ossVars?.status !== 'pass'
+      ? Promise.resolve(skip('OSS', 'no key pair (see above)'))
+      : runCheck(ctx, 'OSS', async (c) => {
+          const prefix = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
+          const r = await checkOssAccess(c, { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, pathStyle: fe.pathStyle, accessKeyId: env.GANTRY_OSS_ACCESS_KEY_ID!, accessKeySecret: env.GANTRY_OSS_ACCESS_KEY_SECRET! }, prefix);
+          return { check: 'OSS', status: 'pass', detail: `${r.bucket}/${r.prefix} can be listed with GANTRY_OSS_ACCESS_KEY_ID (${fe.endpoint ?? fe.region})` };
+        });
+
+  const gitlabCheck = !env.GANTRY_GITLAB_TOKEN?.trim()
+    ? Promise.resolve(skip('GitLab token', 'GANTRY_GITLAB_TOKEN not set'))
+    : runCheck(ctx, 'GitLab token', async (c) => {
+        const r = await checkGitlabToken(c, env);
+        return { check: 'GitLab token', status: 'pass', detail: `${r.host} accepts GANTRY_GITLAB_TOKEN (${r.checked})` };
+      });
+
+  for (const group of await Promise.all([registryCheck, clusterCheck, ossCheck, gitlabCheck])) rows.push(...group);
+  const all = masked(ctx, rows);
+  const failed = all.filter((r) => r.status === 'fail').length;
+  const warnings = all.filter((r) => r.status === 'warn').length;
+  ctx.logger.info(formatTable(all));
+  ctx.logger.info(failed === 0 ? `all checks passed${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}` : `${failed} check${failed === 1 ? '' : 's'} failed: see the fix under each`);
+  return { environment: envName, namespace, ok: failed === 0, failed, warnings, checks: all };
+}

@@ -1,13 +1,9 @@
 // gantry build: the app's source -> an image in the registry, tagged with the short commit and
-// the branch slug, built once and handed to later jobs by digest (dotenv report GANTRY_IMAGE).
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+// the branch slug, built once and handed to later jobs by digest (src/image/build.ts).
 import path from 'node:path';
-import { ciContextFromEnv } from '../src/ci/context.js';
-import { gitFacts } from '../src/ci/git.js';
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs } from '../src/args.js';
+import { buildImage } from '../src/image/build.js';
 
 export const usage =
   'gantry build [--print-dockerfile] [--dotenv <file>] [--no-push] [--config <file>] [--set path=value] [-C <dir>]';
@@ -24,101 +20,8 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
     return 0;
   }
   const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
-  const [{ loadConfig }, { detectNodeApp, generateDockerfile }, { defaultPullHost, imagePath }] = await Promise.all([
-    import('../src/config/load.js'),
-    import('../src/image/dockerfile.js'),
-    import('../src/image/acr.js'),
-  ]);
-  const { config } = await loadConfig({ cwd, env: ctx.env, file: values.config, set: values.set, setString: values['set-string'] });
-  const { backend } = config;
-  const context = path.resolve(cwd, backend.context);
-  const dockerfilePath = path.resolve(cwd, backend.dockerfile);
-  const own = existsSync(dockerfilePath);
-  const dockerfile = own
-    ? await readFile(dockerfilePath, 'utf8')
-    : generateDockerfile(await detectNodeApp(context), { baseImage: backend.baseImage, port: backend.port });
-  if (values['print-dockerfile']) {
-    process.stdout.write(dockerfile);
-    return 0;
-  }
-
-  const registry = config.registry;
-  if (!registry) {
-    throw new GantryError('E_CONFIG_INVALID', 'gantry build needs registry in gantry.yaml', {
-      fix: 'add registry: { pushHost, namespace } (see README "gantry.yaml reference")',
-    });
-  }
-  const user = ctx.env.GANTRY_REGISTRY_USER;
-  const password = ctx.env.GANTRY_REGISTRY_PASSWORD;
-  if (Boolean(user) !== Boolean(password)) {
-    throw new GantryError('E_INPUT', `only one of GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD is set`, { fix: 'set both CI variables (masked), or neither for a registry without auth' });
-  }
-  ctx.logger.addSecret(password);
-  const ci = ciContextFromEnv(ctx.env, ctx.env.CI_COMMIT_SHA ? {} : await gitFacts(cwd));
-  if (!ci.shortSha) throw new GantryError('E_INPUT', 'no commit to tag the image with', { fix: 'run inside a git repository or a CI job' });
-  const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;
-  const tags = [...new Set([ci.shortSha, ci.refSlug].filter(Boolean))].map((t) => `${repository}:${t}`);
-  const dotenvFile = path.resolve(cwd, values.dotenv ?? 'gantry-build.env');
-
-  if (ctx.dryRun) {
-    ctx.logger.info(`would build ${own ? dockerfilePath : 'a generated Dockerfile'} in ${context} as ${tags.join(', ')}${values['no-push'] ? '' : `, push, and write ${dotenvFile}`}`);
-    return 0;
-  }
-
-  const { openDocker, login, push, pushedDigest } = await import('../src/image/docker.js');
-  const docker = await openDocker(ctx);
-  try {
-    if (user && password) await ctx.logger.section('gantry_login', `docker login ${registry.pushHost}`, () => login(ctx, docker, registry.pushHost, user, password));
-
-    // The branch's previous image seeds the layer cache on a runner that has never built it
-    // (a docker:dind service starts empty for every job); a daemon that has it skips the pull.
-    const cacheFrom = `${repository}:${ci.refSlug}`;
-    const local = (await docker.run(['image', 'inspect', '--format', '{{.Id}}', cacheFrom])).exitCode === 0;
-    const cached = local || (!values['no-push'] && (await docker.run(['pull', '--quiet', cacheFrom])).exitCode === 0);
-
-    await ctx.logger.section('gantry_build', `docker build ${tags[0]}`, async () => {
-      const args = ['build', '--file', own ? dockerfilePath : '-', ...tags.flatMap((t) => ['--tag', t])];
-      if (cached) args.push('--cache-from', cacheFrom);
-      for (const [k, v] of Object.entries(backend.buildArgs)) args.push('--build-arg', `${k}=${v}`);
-      args.push('--label', `org.opencontainers.image.revision=${ci.sha}`);
-      if (ci.projectUrl) args.push('--label', `org.opencontainers.image.source=${ci.projectUrl}`);
-      args.push(context);
-      const started = Date.now();
-      const r = await docker.run(args, { input: own ? undefined : dockerfile, stream: true });
-      if (r.exitCode !== 0) {
-        throw new GantryError('E_BUILD_FAILED', `docker build failed (${own ? path.relative(cwd, dockerfilePath) : 'generated Dockerfile'})`, {
-          details: ['the failing step and its output:', ...failingStep(ctx.logger.mask(r.output))],
-          fix: own ? 'fix the step shown above in your Dockerfile' : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it',
-        });
-      }
-      ctx.logger.info(`built in ${((Date.now() - started) / 1000).toFixed(1)} s${cached ? ` (cache from ${cacheFrom})` : ''}`);
-    });
-
-    if (values['no-push']) {
-      process.stdout.write(`${JSON.stringify({ tags, pushed: false })}\n`);
-      return 0;
-    }
-    await ctx.logger.section('gantry_push', `docker push ${repository}`, async () => {
-      for (const tag of tags) await push(ctx, docker, tag, registry.pushHost);
-    });
-    const digest = await pushedDigest(docker, tags[0]!, repository);
-    const image = `${defaultPullHost(registry.pushHost, registry.pullHost)}/${imagePath(registry, config.app)}@${digest}`;
-    await writeFile(dotenvFile, `GANTRY_IMAGE=${image}\nGANTRY_IMAGE_DIGEST=${digest}\nGANTRY_IMAGE_TAG=${tags[0]}\n`);
-    ctx.logger.info(`pushed ${tags.join(', ')}\nimage for deploys: ${image} (written to ${path.relative(cwd, dotenvFile)})`);
-    process.stdout.write(`${JSON.stringify({ image, digest, tags, dotenv: dotenvFile })}\n`);
-    return 0;
-  } finally {
-    await docker.dispose();
-  }
-}
-
-/** The output of the step that failed: from its "Step N/M" header (or the last 30 lines). */
-function failingStep(output: string): string[] {
-  const lines = output.trimEnd().split('\n');
-  let start = -1;
-  lines.forEach((line, i) => {
-    if (/^Step \d+\/\d+ :/.test(line) || /^#\d+ \[/.test(line)) start = i;
-  });
-  const from = start >= 0 ? Math.max(start, lines.length - 40) : Math.max(0, lines.length - 30);
-  return lines.slice(from).map((l) => `  ${l}`);
+  const result = await buildImage(ctx, { cwd, config: values.config, set: values.set, setString: values['set-string'], printDockerfile: Boolean(values['print-dockerfile']), dotenv: values.dotenv, noPush: Boolean(values['no-push']) });
+  if (result.status === 'dockerfile') process.stdout.write(result.dockerfile);
+  else if (result.status !== 'dry-run') process.stdout.write(`${JSON.stringify(result.report)}\n`);
+  return 0;
 }

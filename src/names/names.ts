@@ -63,6 +63,9 @@ export function fillPlaceholders(text: string, values: { app: string; iid: strin
 /** The label that marks what Gantry made: previews are only deleted when their namespace has it. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
+/** The preview namespace as a template of environments.review.namespace: what previewNamespace makes. */
+export const PREVIEW_NAMESPACE_TEMPLATE = '{app}-mr-{iid}';
+
 /**
  * A merge request's preview namespace (and instance name) when gantry.yaml names none:
  * <app>-mr-<iid>. The iid is placed as given, so a missing one reads "undefined", as it always has.

@@ -6,7 +6,7 @@
 // it is counted in errors (the command then exits 1).
 import type { Ctx } from '../context.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../errors.js';
-import { MANAGED_BY_LABEL, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
+import { MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../oss/previews.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
 import { removePreview, type StopPreviewResult } from './stop.js';
@@ -55,7 +55,7 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   const kubeconfigVar = where.kubeconfigVariable;
   const namespaceTemplate = flags.namespace ?? where.config?.environments.review?.namespace;
   const oss = frontend ? ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'list the frontend previews') : undefined;
-  const names = previewNamespaceNames(app, namespaceTemplate ?? '{app}-mr-{iid}');
+  const names = previewNamespaceNames(app, namespaceTemplate ?? PREVIEW_NAMESPACE_TEMPLATE);
   if (!names) {
     ctx.logger.warn(`the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`);
   }

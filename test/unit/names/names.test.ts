@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { dns1035Label, dnsLabel, labelValue, slugify } from '../../../src/names/names.js';
+import { dns1035Label, dnsLabel, environmentLabels, fillPlaceholders, instanceName, kubeconfigVariableName, labelValue, MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, selectorLabels, slugify } from '../../../src/names/names.js';
 
 const rfc1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -47,4 +47,38 @@ describe('DNS-safe names', () => {
     expect(slugify('_Release/1.2_')).toBe('release-1-2');
     expect(slugify(`${'a'.repeat(62)}/b`)).toBe('a'.repeat(62));
   });
+});
+
+describe('preview namespaces', () => {
+  test('<app>-mr-<iid>, as the default template of a review namespace makes it', () => {
+    expect(previewNamespace('shop', '17')).toBe('shop-mr-17');
+    expect(previewNamespace('shop', '17')).toBe(dnsLabel(fillPlaceholders(PREVIEW_NAMESPACE_TEMPLATE, { app: 'shop', iid: '17', slug: '', env: 'review' })));
+    expect(instanceName('shop', 'review', '17')).toBe('shop-mr-17');
+    expect(instanceName('shop', 'staging', undefined)).toBe('shop-staging');
+  });
+
+  test('a namespace maps back to its merge request only when the template makes exactly that name', () => {
+    const names = previewNamespaceNames('shop', 'previews-{app}-{iid}')!;
+    expect(names.nameOf('5')).toBe('previews-shop-5');
+    expect(names.iidOf('previews-shop-5')).toBe('5');
+    expect(names.iidOf('previews-other-5')).toBeUndefined();
+    expect(names.iidOf('previews-shop-05')).toBeUndefined();
+    expect(previewNamespaceNames('shop', '{app}-{slug}-{iid}')).toBeUndefined();
+    expect(previewNamespaceNames('shop', 'shop-previews')).toBeUndefined();
+  });
+});
+
+test('the kubeconfig variable: the configured one, else KUBECONFIG_<ENV>', () => {
+  expect(kubeconfigVariableName('review-apps')).toBe('KUBECONFIG_REVIEW_APPS');
+  expect(kubeconfigVariableName('production', 'ACK_PROD')).toBe('ACK_PROD');
+});
+
+test('environment labels and selector', () => {
+  expect(environmentLabels('shop', 'shop-mr-3', 'review')).toEqual({
+    'app.kubernetes.io/name': 'shop',
+    'app.kubernetes.io/instance': 'shop-mr-3',
+    [MANAGED_BY_LABEL]: 'gantry',
+    'gantry.dev/environment': 'review',
+  });
+  expect(selectorLabels('shop', 'shop-mr-3')).toEqual({ 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/instance': 'shop-mr-3' });
 });

@@ -13,9 +13,9 @@
 //                        `mrState` and `listOpenMrIids` need GANTRY_GITLAB_TOKEN; a job token
 //                        answers 401 there. `stopEnvironment` works with either.
 import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest';
-import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -170,19 +170,13 @@ export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: strin
     });
   try {
     if (!options.idempotent) return await attempt();
-    return await pRetry(attempt, {
+    return await withRetry(ctx, doing, attempt, {
+      isTransient: isTransientGitlabError,
       retries: gitlab.retries,
-      minTimeout: gitlab.minTimeoutMs,
-      maxTimeout: 4000,
-      factor: 2,
-      signal: ctx.signal,
-      shouldRetry: (error) => isTransientGitlabError(error),
-      onFailedAttempt: (error) => {
-        // p-retry 6 calls this even when shouldRetry said no: log real retries only.
-        if (error.retriesLeft > 0 && isTransientGitlabError(error)) {
-          ctx.logger.warn(`${gitlabError(gitlab, doing, error).message}; retrying (${error.retriesLeft} left)`);
-        }
-      },
+      minDelayMs: gitlab.minTimeoutMs,
+      maxDelayMs: 4000,
+      // gitlabError's message starts with "<doing>: ", which the warning already says.
+      describe: (error) => gitlabError(gitlab, doing, error).message.slice(doing.length + 2),
     });
   } catch (error) {
     throw gitlabError(gitlab, doing, error);

@@ -4,9 +4,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 type Zx = typeof import('zx/core');
 
@@ -78,20 +79,21 @@ export async function openDocker(ctx: Ctx): Promise<Docker> {
 /** Retries idempotent registry calls on network errors only, with bounded backoff. */
 async function withRegistryRetries<T>(ctx: Ctx, what: string, host: string, attempt: () => Promise<T | { retry: string }>): Promise<T> {
   try {
-    return await pRetry(
+    return await withRetry(
+      ctx,
+      what,
       async () => {
         const result = await attempt();
         if (result && typeof result === 'object' && 'retry' in result) throw new Error(result.retry);
         return result as T;
       },
       {
+        // Refusals are thrown as GantryErrors (inside AbortError); anything else may be the network.
+        isTransient: (error) => !(error instanceof GantryError),
         retries: Number(ctx.env.GANTRY_REGISTRY_RETRIES ?? 3),
-        minTimeout: 1000,
-        factor: 2,
-        maxTimeout: 8000,
-        onFailedAttempt: (error) => {
-          if (error.retriesLeft > 0) ctx.logger.warn(`${what}: ${firstLine(error.message)}; retrying (${error.retriesLeft} left)`);
-        },
+        minDelayMs: 1000,
+        maxDelayMs: 8000,
+        describe: (error) => firstLine((error as Error).message),
       },
     );
   } catch (error) {

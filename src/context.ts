@@ -10,12 +10,19 @@ export interface Ctx {
   signal: AbortSignal;
 }
 
+/**
+ * Registers every value in `env` whose variable name says it is a secret (and every kubeconfig's
+ * credentials): createCtx does it for ctx.env, so no step has to remember to; addSecret is left
+ * for values made later. Call it only for another environment a step is handed.
+ */
+export function maskEnvSecrets(logger: Logger, env: NodeJS.ProcessEnv): void {
+  for (const secret of secretValues(env)) logger.addSecret(secret);
+}
+
 export function createCtx(overrides: Partial<Ctx> = {}): Ctx {
   const env = overrides.env ?? process.env;
   const logger = overrides.logger ?? createLogger();
-  // Every variable whose name says it is a secret (and every kubeconfig) is masked from the
-  // start, so no step has to remember to register it; addSecret is left for values made later.
-  for (const secret of secretValues(env)) logger.addSecret(secret);
+  maskEnvSecrets(logger, env);
   return {
     logger,
     env,

@@ -5,6 +5,7 @@
 // throttling, resets) are retried; each attempt is signed afresh (new nonce and timestamp).
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
 import { GantryError } from '../errors.js';
 import { withRetry } from '../retry.js';
 
@@ -180,8 +181,7 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
 
 /** GANTRY_CDN_ACCESS_KEY_ID / _SECRET, else the OSS pair; half a pair is an input error. */
 export function cdnCredentialsFromEnv(env: NodeJS.ProcessEnv, oss: RpcCredentials): RpcCredentials {
-  const id = env.GANTRY_CDN_ACCESS_KEY_ID;
-  const secret = env.GANTRY_CDN_ACCESS_KEY_SECRET;
+  const { cdnAccessKeyId: id, cdnAccessKeySecret: secret } = ciVariables(env).gantry;
   if (!id && !secret) return oss;
   if (!id || !secret) {
     throw new GantryError('E_INPUT', `GANTRY_CDN_ACCESS_KEY_${id ? 'SECRET' : 'ID'} is missing: the CDN key pair is set only in part`, {

@@ -130,6 +130,16 @@ export const configOverrideVariables: Record<string, string> = {
   GANTRY_FRONTEND_REGION: 'frontend.region',
 };
 
+/** The config override variables that are set (not empty), in table order. */
+export function configOverrideValues(env: NodeJS.ProcessEnv): { variable: string; path: string; value: string }[] {
+  const out: { variable: string; path: string; value: string }[] = [];
+  for (const [variable, path] of Object.entries(configOverrideVariables)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') out.push({ variable, path, value });
+  }
+  return out;
+}
+
 /** The Auto DevOps convention: CI variables K8S_SECRET_<KEY> become key <KEY> of the app's Secret. */
 export const K8S_SECRET_PREFIX = 'K8S_SECRET_';
 

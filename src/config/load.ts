@@ -3,7 +3,7 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
-import { ciVariables, configOverrideVariables } from '../ci/variables.js';
+import { ciVariables, configOverrideValues, configOverrideVariables } from '../ci/variables.js';
 import { GantryError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { describeIssues, type Problem } from './problems.js';
@@ -152,10 +152,7 @@ export function frontendOverridesFromEnv(env: NodeJS.ProcessEnv): Record<string,
 
 function overridesFromEnv(env: NodeJS.ProcessEnv, problems: Problem[]): Override[] {
   const out: Override[] = [];
-  for (const [variable, dotted] of Object.entries(ciVariableOverrides)) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
-  }
+  for (const { variable, path: dotted, value } of configOverrideValues(env)) out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
   const set = ciVariables(env).gantry.set;
   if (set) {
     for (const line of set.split('\n').map((l) => l.trim()).filter(Boolean)) {

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ciVariables, isSecretVariable, k8sSecretVariables, kubeconfigSecrets, secretValues } from '../../../src/ci/variables.js';
+import { ciVariables, configOverrideValues, isSecretVariable, k8sSecretVariables, kubeconfigSecrets, secretValues } from '../../../src/ci/variables.js';
 
 const kubeconfig = (token: string, key = 'a2V5LWRhdGEtLS1QRU0tYm9keQ==') => `apiVersion: v1
 kind: Config
@@ -99,4 +99,11 @@ describe('kubeconfigSecrets', () => {
     expect(kubeconfigSecrets(`/nonexistent/a:${file}`)).toContain('file-tok-4321');
     expect(kubeconfigSecrets('/nonexistent/kubeconfig')).toEqual([]);
   });
+});
+
+test('configOverrideValues: the fixed-meaning variables that are set, with their gantry.yaml path', () => {
+  expect(configOverrideValues({ GANTRY_APP: 'shop', GANTRY_REPLICAS: '', GANTRY_FRONTEND_BUCKET: 'b' })).toEqual([
+    { variable: 'GANTRY_APP', path: 'app', value: 'shop' },
+    { variable: 'GANTRY_FRONTEND_BUCKET', path: 'frontend.bucket', value: 'b' },
+  ]);
 });

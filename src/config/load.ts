@@ -3,6 +3,7 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { ciVariables, configOverrideValues, configOverrideVariables } from '../ci/variables.js';
 import { GantryError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { describeIssues, type Problem } from './problems.js';
@@ -18,15 +19,7 @@ export interface Override {
 }
 
 /** CI variables with a fixed meaning; anything else goes through GANTRY_SET. */
-export const ciVariableOverrides: Record<string, string> = {
-  GANTRY_APP: 'app',
-  GANTRY_REGISTRY_PUSH_HOST: 'registry.pushHost',
-  GANTRY_REGISTRY_PULL_HOST: 'registry.pullHost',
-  GANTRY_REGISTRY_NAMESPACE: 'registry.namespace',
-  GANTRY_REPLICAS: 'backend.replicas',
-  GANTRY_FRONTEND_BUCKET: 'frontend.bucket',
-  GANTRY_FRONTEND_REGION: 'frontend.region',
-};
+export const ciVariableOverrides: Record<string, string> = configOverrideVariables;
 
 export interface LoadOptions {
   cwd: string;
@@ -84,7 +77,7 @@ export function parseConfigText(text: string, label: string, options: Pick<LoadO
 }
 
 async function findConfigFile(options: LoadOptions): Promise<string> {
-  const explicit = options.file ?? options.env.GANTRY_CONFIG;
+  const explicit = options.file ?? ciVariables(options.env).gantry.config;
   const candidates = explicit ? [explicit] : ['gantry.yaml', 'gantry.yml'];
   for (const candidate of candidates) {
     const full = path.resolve(options.cwd, candidate);
@@ -159,11 +152,8 @@ export function frontendOverridesFromEnv(env: NodeJS.ProcessEnv): Record<string,
 
 function overridesFromEnv(env: NodeJS.ProcessEnv, problems: Problem[]): Override[] {
   const out: Override[] = [];
-  for (const [variable, dotted] of Object.entries(ciVariableOverrides)) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
-  }
-  const set = env.GANTRY_SET;
+  for (const { variable, path: dotted, value } of configOverrideValues(env)) out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
+  const set = ciVariables(env).gantry.set;
   if (set) {
     for (const line of set.split('\n').map((l) => l.trim()).filter(Boolean)) {
       const parsed = parseAssignment(line, `CI variable GANTRY_SET`, false, problems);

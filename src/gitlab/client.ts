@@ -13,9 +13,10 @@
 //                        `mrState` and `listOpenMrIids` need GANTRY_GITLAB_TOKEN; a job token
 //                        answers 401 there. `stopEnvironment` works with either.
 import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest';
-import pRetry from 'p-retry';
-import type { Ctx } from '../context.js';
+import { maskEnvSecrets, type Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
 import { GantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -45,9 +46,10 @@ export interface GitlabClientOptions {
 export function gitlabHost(env: NodeJS.ProcessEnv): string {
   // GANTRY_GITLAB_URL first: a self-managed instance whose API is reached by another address
   // from the runners than the one GitLab announces in CI_SERVER_URL.
-  const explicit = env.GANTRY_GITLAB_URL?.trim();
-  const fromServer = env.CI_SERVER_URL?.trim();
-  const fromApi = env.CI_API_V4_URL?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+  const { predefined, gantry } = ciVariables(env);
+  const explicit = gantry.gitlabUrl?.trim();
+  const fromServer = predefined.serverUrl?.trim();
+  const fromApi = predefined.apiV4Url?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
   const raw = explicit || fromServer || fromApi;
   const source = explicit ? 'GANTRY_GITLAB_URL' : fromServer ? 'CI_SERVER_URL' : 'CI_API_V4_URL';
   if (!raw) {
@@ -70,11 +72,11 @@ export function gitlabHost(env: NodeJS.ProcessEnv): string {
 
 export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, options: GitlabClientOptions = {}): GitlabClient {
   const host = gitlabHost(env);
-  const privateToken = env.GANTRY_GITLAB_TOKEN?.trim();
-  const jobToken = env.CI_JOB_TOKEN?.trim();
-  // Both are masked even when only one is used: either may end up in an error text.
-  ctx.logger.addSecret(env.GANTRY_GITLAB_TOKEN);
-  ctx.logger.addSecret(env.CI_JOB_TOKEN);
+  const { predefined, gantry } = ciVariables(env);
+  const privateToken = gantry.gitlabToken?.trim();
+  const jobToken = predefined.jobToken?.trim();
+  // ctx masks both already (their names say they are tokens); an env other than ctx.env, too.
+  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   if (!privateToken && !jobToken) {
     throw new GantryError('E_GITLAB_TOKEN', 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set', {
       details: ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'],
@@ -91,7 +93,7 @@ export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, option
     notes: new MergeRequestNotes(base),
     mergeRequests: new MergeRequests(base),
     environments: new Environments(base),
-    retries: options.retries ?? Number(env.GANTRY_GITLAB_RETRIES ?? 3),
+    retries: options.retries ?? gantry.gitlabRetries,
     minTimeoutMs: options.minTimeoutMs ?? 500,
   };
 }
@@ -170,19 +172,13 @@ export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: strin
     });
   try {
     if (!options.idempotent) return await attempt();
-    return await pRetry(attempt, {
+    return await withRetry(ctx, doing, attempt, {
+      isTransient: isTransientGitlabError,
       retries: gitlab.retries,
-      minTimeout: gitlab.minTimeoutMs,
-      maxTimeout: 4000,
-      factor: 2,
-      signal: ctx.signal,
-      shouldRetry: (error) => isTransientGitlabError(error),
-      onFailedAttempt: (error) => {
-        // p-retry 6 calls this even when shouldRetry said no: log real retries only.
-        if (error.retriesLeft > 0 && isTransientGitlabError(error)) {
-          ctx.logger.warn(`${gitlabError(gitlab, doing, error).message}; retrying (${error.retriesLeft} left)`);
-        }
-      },
+      minDelayMs: gitlab.minTimeoutMs,
+      maxDelayMs: 4000,
+      // gitlabError's message starts with "<doing>: ", which the warning already says.
+      describe: (error) => gitlabError(gitlab, doing, error).message.slice(doing.length + 2),
     });
   } catch (error) {
     throw gitlabError(gitlab, doing, error);

@@ -4,9 +4,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import type { Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
 import { GantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 type Zx = typeof import('zx/core');
 
@@ -64,34 +66,36 @@ export async function openDocker(ctx: Ctx): Promise<Docker> {
     },
   };
   const version = await docker.run(['version', '--format', '{{.Server.Version}}']);
+  const dockerHost = ciVariables(ctx.env).local.dockerHost;
   if (version.exitCode !== 0) {
     await docker.dispose();
-    throw new GantryError('E_DOCKER_UNAVAILABLE', `no Docker daemon answers${ctx.env.DOCKER_HOST ? ` at DOCKER_HOST=${ctx.env.DOCKER_HOST}` : ''}`, {
+    throw new GantryError('E_DOCKER_UNAVAILABLE', `no Docker daemon answers${dockerHost ? ` at DOCKER_HOST=${dockerHost}` : ''}`, {
       details: tail(version.output, 5),
       fix: 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
     });
   }
-  ctx.logger.info(`docker daemon ${version.output.trim()}${ctx.env.DOCKER_HOST ? ` at ${ctx.env.DOCKER_HOST}` : ''}`);
+  ctx.logger.info(`docker daemon ${version.output.trim()}${dockerHost ? ` at ${dockerHost}` : ''}`);
   return docker;
 }
 
 /** Retries idempotent registry calls on network errors only, with bounded backoff. */
 async function withRegistryRetries<T>(ctx: Ctx, what: string, host: string, attempt: () => Promise<T | { retry: string }>): Promise<T> {
   try {
-    return await pRetry(
+    return await withRetry(
+      ctx,
+      what,
       async () => {
         const result = await attempt();
         if (result && typeof result === 'object' && 'retry' in result) throw new Error(result.retry);
         return result as T;
       },
       {
-        retries: Number(ctx.env.GANTRY_REGISTRY_RETRIES ?? 3),
-        minTimeout: 1000,
-        factor: 2,
-        maxTimeout: 8000,
-        onFailedAttempt: (error) => {
-          if (error.retriesLeft > 0) ctx.logger.warn(`${what}: ${firstLine(error.message)}; retrying (${error.retriesLeft} left)`);
-        },
+        // Refusals are thrown as GantryErrors (inside AbortError); anything else may be the network.
+        isTransient: (error) => !(error instanceof GantryError),
+        retries: ciVariables(ctx.env).gantry.registryRetries,
+        minDelayMs: 1000,
+        maxDelayMs: 8000,
+        describe: (error) => firstLine((error as Error).message),
       },
     );
   } catch (error) {
@@ -103,8 +107,8 @@ async function withRegistryRetries<T>(ctx: Ctx, what: string, host: string, atte
   }
 }
 
+/** docker login with the password on stdin; it is a CI variable (GANTRY_REGISTRY_PASSWORD), which ctx masks by its name. */
 export async function login(ctx: Ctx, docker: Docker, host: string, user: string, password: string): Promise<void> {
-  ctx.logger.addSecret(password);
   await withRegistryRetries(ctx, `docker login ${host}`, host, async () => {
     const r = await docker.run(['login', '--username', user, '--password-stdin', host], { input: password });
     if (r.exitCode === 0) return undefined;

@@ -35,11 +35,11 @@ export function parseChallenge(header: string | null): { scheme: string; params:
 }
 
 export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options: { timeoutMs?: number } = {}): Promise<RegistryCheckResult> {
-  ctx.logger.addSecret(login.password);
   const timeoutMs = options.timeoutMs ?? 5000;
   const base = registryBaseUrl(login.host);
   const url = `${base}/v2/`;
   const basic = `Basic ${Buffer.from(`${login.user}:${login.password}`).toString('base64')}`;
+  // The password is a CI variable ctx masks by its name; the basic auth made of it is new.
   ctx.logger.addSecret(basic.slice(6));
   const fix = 'check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password set under "Access Credential", not the console password)';
   const refused = (status: number, where: string) =>

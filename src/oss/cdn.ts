@@ -4,9 +4,10 @@
 // signature, at most 1,000 URLs a call. Refreshing twice does no harm, so failed calls (5xx,
 // throttling, resets) are retried; each attempt is signed afresh (new nonce and timestamp).
 import { createHmac, randomUUID } from 'node:crypto';
-import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
 import { GantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 export interface CdnRefresher {
   refresh(urls: string[]): Promise<{ taskIds: string[] }>;
@@ -164,16 +165,11 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
       for (let i = 0; i < urls.length; i += perCall) {
         const batch = urls.slice(i, i + perCall);
         const what = `refresh ${batch.length} URL${batch.length === 1 ? '' : 's'}`;
-        const ids = await pRetry(() => call(batch), {
+        const ids = await withRetry(ctx, what, () => call(batch), {
+          isTransient: isRetryableCdnError,
           retries: options.retries,
-          minTimeout: options.minRetryDelayMs ?? 500,
-          factor: 2,
-          maxTimeout: 8000,
-          signal: ctx.signal,
-          shouldRetry: (error) => isRetryableCdnError(error),
-          onFailedAttempt: (error) => {
-            if (error.retriesLeft > 0 && isRetryableCdnError(error)) ctx.logger.warn(`${what}: ${error.message.split('\n')[0]}; retrying (${error.retriesLeft} left)`);
-          },
+          minDelayMs: options.minRetryDelayMs ?? 500,
+          maxDelayMs: 8000,
         });
         ctx.logger.info(`${what}: task ${ids.join(', ')}`);
         taskIds.push(...ids);
@@ -185,8 +181,7 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
 
 /** GANTRY_CDN_ACCESS_KEY_ID / _SECRET, else the OSS pair; half a pair is an input error. */
 export function cdnCredentialsFromEnv(env: NodeJS.ProcessEnv, oss: RpcCredentials): RpcCredentials {
-  const id = env.GANTRY_CDN_ACCESS_KEY_ID;
-  const secret = env.GANTRY_CDN_ACCESS_KEY_SECRET;
+  const { cdnAccessKeyId: id, cdnAccessKeySecret: secret } = ciVariables(env).gantry;
   if (!id && !secret) return oss;
   if (!id || !secret) {
     throw new GantryError('E_INPUT', `GANTRY_CDN_ACCESS_KEY_${id ? 'SECRET' : 'ID'} is missing: the CDN key pair is set only in part`, {

@@ -2,13 +2,13 @@
 // (what the MR note needs: a job token or a token without access answers 401/403/404 there);
 // without it, GET /user (any valid token may).
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { gitlabHost } from './client.js';
 
 export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options: { timeoutMs?: number } = {}): Promise<{ host: string; checked: string }> {
   const token = env.GANTRY_GITLAB_TOKEN?.trim();
   ctx.logger.addSecret(env.GANTRY_GITLAB_TOKEN);
-  if (!token) throw new GantryError('E_GITLAB_TOKEN', 'GANTRY_GITLAB_TOKEN is not set', { fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN' });
+  if (!token) throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: false });
   const host = gitlabHost(env);
   const timeoutMs = options.timeoutMs ?? 5000;
   const project = env.CI_PROJECT_ID?.trim();

@@ -15,7 +15,7 @@
 import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest';
 import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -76,10 +76,7 @@ export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, option
   ctx.logger.addSecret(env.GANTRY_GITLAB_TOKEN);
   ctx.logger.addSecret(env.CI_JOB_TOKEN);
   if (!privateToken && !jobToken) {
-    throw new GantryError('E_GITLAB_TOKEN', 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set', {
-      details: ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'],
-      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
-    });
+    throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: true });
   }
   const timeoutMs = options.timeoutMs ?? 30_000;
   const auth = privateToken ? { token: privateToken } : { jobToken: jobToken! };

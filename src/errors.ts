@@ -48,19 +48,33 @@ export interface ErrorDetails {
   E_INIT_DIR_NOT_WRITABLE: { dir: string; reason: string };
   E_INIT_PATH_BLOCKED: { blocked: string[] };
   // Outside actions and the rest.
-  E_TEMPLATE: Said;
+  E_TEMPLATE:
+    | { problem: 'render'; template: string; reason: string; line: { number: string; text: string } | undefined }
+    | { problem: 'yaml'; template: string; lines: string[] }
+    | { problem: 'not-object' | 'no-kind'; where: string }
+    | { problem: 'no-name'; where: string; objectKind: string }
+    | { problem: 'label'; where: string; object: string; label: string; value: string };
   E_BUILD_NO_SOURCE: { dir: string; problem: 'nothing' | 'no-start' } | { dir: string; badJson: string };
   E_DOCKER_UNAVAILABLE: { dockerHost: string | undefined; output: string[] };
   E_BUILD_FAILED: Said;
-  E_REGISTRY_AUTH: Said | { host: string; user: string; output: string[] };
-  E_REGISTRY_UNREACHABLE: Said | { doing: string; host: string; output: string[] };
+  E_REGISTRY_AUTH: { host: string; user: string; output: string[] } | { host: string; user: string; answeredBy: string; status: number };
+  E_REGISTRY_UNREACHABLE:
+    | { problem: 'login'; doing: string; host: string; output: string[] }
+    | { problem: 'no-answer'; get: string; why: string; host: string; scheme: string }
+    | { problem: 'not-registry'; url: string; status: number; host: string }
+    | { problem: 'bad-realm'; host: string; realm: string }
+    | { problem: 'token-status'; tokenService: string; status: number }
+    | { problem: 'no-token'; tokenService: string; host: string };
   E_PUSH_DENIED: { host: string; image: string; output: string[] } | { image: string; failed: true; output: string[] };
   E_FRONTEND_BUILD_FAILED: Said;
   E_FRONTEND_EMPTY: Said;
   E_PREVIEW_ABSOLUTE_PATH: Said;
-  E_OSS_ACCESS: Said;
-  E_OSS_BUCKET: Said;
-  E_OSS_UNREACHABLE: Said;
+  E_OSS_ACCESS:
+    | { problem: 'path-style'; doing: string; where: string }
+    | { problem: 'refused'; doing: string; where: string; reason: string | number | undefined; pathStyleHint: boolean }
+    | { problem: 'website'; refused: string };
+  E_OSS_BUCKET: { doing: string; where: string; pathStyleHint: boolean };
+  E_OSS_UNREACHABLE: { doing: string; where: string; reason: string | number };
   E_KUBECONFIG: Said;
   E_KUBE_UNREACHABLE: Said;
   E_KUBE_UNAUTHORIZED: Said;
@@ -70,9 +84,12 @@ export interface ErrorDetails {
   E_APPLY_INVALID: Said;
   E_ROLLBACK_REVISION: Said;
   E_DEPLOY_LOCKED: Said;
-  E_OSS_WEBSITE: Said;
-  E_CDN_ACCESS: Said;
-  E_CDN_REFRESH: Said;
+  E_OSS_WEBSITE: { doing: string; reason: string | number | undefined; answer: string };
+  E_CDN_ACCESS: { published: string; urls: string[]; code: string; answer: string };
+  E_CDN_REFRESH:
+    | { problem: 'quota'; published: string; urls: string[]; code: string; answer: string }
+    | { problem: 'refused'; published: string; urls: string[]; code: string; answer: string }
+    | { problem: 'no-answer'; published: string; urls: string[]; reason: string; endpoint: string };
   E_ROLLOUT_IMAGE_PULL: Said;
   E_ROLLOUT_CRASHLOOP: Said;
   E_ROLLOUT_OOM: Said;
@@ -88,9 +105,15 @@ export interface ErrorDetails {
   E_ROLLOUT_ABORTED: Said;
   E_INTERNAL: Said | { doing: string; reason: string };
   E_GITLAB_TOKEN: { acceptsJobToken: boolean };
-  E_GITLAB_ACCESS: Said;
-  E_GITLAB_UNREACHABLE: Said;
-  E_GITLAB_API: Said;
+  E_GITLAB_ACCESS:
+    | { checked: string; status: 401 }
+    | { checked: string; status: 403 | 404; project: string | undefined }
+    | { doing: string; status: 401 | 403; tokenVariable: string; jobToken: boolean; host: string; answer: string };
+  E_GITLAB_UNREACHABLE: { checked: string; host: string; why: string } | { doing: string; reason: string; causeCode: string | undefined; host: string };
+  E_GITLAB_API:
+    | { checked: string; status: number }
+    | { doing: string; status: number; answer: string; host: string }
+    | { doing: string; retriesExhausted: string; host: string };
   E_INIT_NO_PACKAGE: Said;
   E_INIT_EXISTS: Said;
   E_INIT_WRITE: Said;
@@ -132,6 +155,13 @@ function saidOr<D extends object>(exitCode: 1 | 2, title: string, own: Omit<Cata
 const MR_FLAG = 'run it in a merge request pipeline';
 const PROJECT_FIX = 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>';
 const DIAGNOSIS_SHAPE = '{"code": string, "message": string, "evidence": string[]}';
+const PATH_STYLE_HINT = '; if this endpoint is an OSS-compatible store that takes only path-style requests (<endpoint>/<bucket>/<key>), set frontend.pathStyle: true';
+// A failed CDN refresh comes after a successful publish: say plainly that the files are live.
+const cdnPublished = (published: string) =>
+  `The files ARE published to ${published}; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires`;
+// A re-run finds nothing changed and refreshes nothing, so the URLs are for a refresh by hand.
+const cdnRetry = (urls: string[]) =>
+  `then refresh ${urls.length <= 3 ? urls.join(' ') : `the ${urls.length} URLs listed above`} in the CDN console (a re-run uploads nothing new, so it refreshes nothing)`;
 const GITLAB_TOKEN_FIX = 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN';
 
 export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = {
@@ -307,7 +337,31 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     message: (d) => `cannot write ${d.blocked.join(', ')}: a directory is in the way; nothing was written`,
     fix: (d) => `move ${d.blocked.join(', ')} aside and run gantry init again`,
   },
-  E_TEMPLATE: said(2, 'A manifest template failed'),
+  E_TEMPLATE: {
+    exitCode: 2,
+    title: 'A manifest template failed',
+    message: (d) => {
+      switch (d.problem) {
+        case 'render': return `${d.template}: ${d.reason}`;
+        case 'yaml': return `${d.template} rendered invalid YAML`;
+        case 'not-object': return `${d.where}: is not a Kubernetes object (a mapping)`;
+        case 'no-kind': return `${d.where}: has no apiVersion or kind`;
+        case 'no-name': return `${d.where}: ${d.objectKind} has no metadata.name`;
+        case 'label': return `${d.where}: ${d.object} lacks the label ${d.label}: ${d.value}`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'render': return 'check the field names against the template data listed in README.md ("Templates")';
+        case 'yaml': return 'write values with {{y value}} or {{json value}} so quoting and indentation are always right';
+        case 'not-object': return 'each document must be one object with apiVersion, kind and metadata';
+        case 'no-kind': return 'add apiVersion: and kind: to the object';
+        case 'no-name': return 'add metadata.name';
+        case 'label': return 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels';
+      }
+    },
+    lines: (d) => (d.problem === 'render' ? (d.line ? [`${d.line.number} | ${d.line.text}`] : []) : d.problem === 'yaml' ? d.lines : []),
+  },
   E_BUILD_NO_SOURCE: {
     exitCode: 2,
     title: 'Nothing to build an image from',
@@ -332,16 +386,37 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     lines: (d) => d.output,
   },
   E_BUILD_FAILED: said(1, 'The image build failed'),
-  E_REGISTRY_AUTH: saidOr(1, 'The registry refused the credentials', {
-    message: (d: { host: string; user: string; output: string[] }) => `${d.host} refused the login of ${d.user}`,
-    fix: () => 'check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password, not the console password)',
-    lines: (d) => d.output,
-  }),
-  E_REGISTRY_UNREACHABLE: saidOr(1, 'The registry cannot be reached', {
-    message: (d: { doing: string; host: string; output: string[] }) => `${d.doing}: cannot reach ${d.host}`,
-    fix: (d) => `check that ${d.host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`,
-    lines: (d) => d.output,
-  }),
+  E_REGISTRY_AUTH: {
+    exitCode: 1,
+    title: 'The registry refused the credentials',
+    message: (d) => ('output' in d ? `${d.host} refused the login of ${d.user}` : `${d.host} refused the credentials of ${d.user} (${d.answeredBy} answered ${d.status})`),
+    fix: (d) =>
+      `check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password${'output' in d ? '' : ' set under "Access Credential"'}, not the console password)`,
+    lines: (d) => ('output' in d ? d.output : []),
+  },
+  E_REGISTRY_UNREACHABLE: {
+    exitCode: 1,
+    title: 'The registry cannot be reached',
+    message: (d) => {
+      switch (d.problem) {
+        case 'login': return `${d.doing}: cannot reach ${d.host}`;
+        case 'no-answer': return `GET ${d.get}: ${d.why}`;
+        case 'not-registry': return `GET ${d.url} answered ${d.status}: not a Docker registry API`;
+        case 'bad-realm': return `${d.host} names an unusable token realm "${d.realm}"`;
+        case 'token-status': return `the token service ${d.tokenService} answered ${d.status}`;
+        case 'no-token': return `the token service ${d.tokenService} answered without a token`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'login': return `check that ${d.host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`;
+        case 'no-answer': return `check registry.pushHost (${d.host}) and that this runner can reach it over ${d.scheme}`;
+        case 'token-status': return 'retry later; the registry is having trouble';
+        default: return `check registry.pushHost (${d.host})`;
+      }
+    },
+    lines: (d) => (d.problem === 'login' ? d.output : []),
+  },
   E_PUSH_DENIED: {
     exitCode: 1,
     title: 'The registry refused the push',
@@ -352,9 +427,34 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_FRONTEND_BUILD_FAILED: said(1, 'The frontend build failed'),
   E_FRONTEND_EMPTY: said(1, 'Nothing to publish'),
   E_PREVIEW_ABSOLUTE_PATH: said(2, "The preview's build names its files from the site root"),
-  E_OSS_ACCESS: said(1, 'OSS refused the credentials'),
-  E_OSS_BUCKET: said(1, 'The OSS bucket does not exist'),
-  E_OSS_UNREACHABLE: said(1, 'OSS cannot be reached'),
+  E_OSS_ACCESS: {
+    exitCode: 1,
+    title: 'OSS refused the credentials',
+    message: (d) =>
+      d.problem === 'path-style'
+        ? `${d.doing}: ${d.where} refused a path-style request (SecondLevelDomainForbidden)`
+        : d.problem === 'refused'
+          ? `${d.doing}: OSS refused access to ${d.where} (${d.reason})`
+          : d.refused,
+    fix: (d) =>
+      d.problem === 'path-style'
+        ? 'Aliyun OSS takes only virtual-hosted-style requests (<bucket>.<endpoint>): remove frontend.pathStyle, or set it to false'
+        : d.problem === 'refused'
+          ? `check the CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET, and that the RAM user may write to this bucket${d.pathStyleHint ? PATH_STYLE_HINT : ''}`
+          : 'the RAM user needs oss:GetBucketWebsite and oss:PutBucketWebsite on the bucket (besides writing objects); check GANTRY_OSS_ACCESS_KEY_ID / _SECRET',
+  },
+  E_OSS_BUCKET: {
+    exitCode: 1,
+    title: 'The OSS bucket does not exist',
+    message: (d) => `${d.doing}: bucket ${d.where} does not exist`,
+    fix: (d) => `check frontend.bucket and frontend.region (the bucket lives in one region), or create the bucket${d.pathStyleHint ? PATH_STYLE_HINT : ''}`,
+  },
+  E_OSS_UNREACHABLE: {
+    exitCode: 1,
+    title: 'OSS cannot be reached',
+    message: (d) => `${d.doing}: ${d.where} did not answer (${d.reason})`,
+    fix: () => 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
+  },
   E_KUBECONFIG: said(2, 'The kubeconfig CI variable is missing or unusable'),
   E_KUBE_UNREACHABLE: said(1, 'The Kubernetes API server cannot be reached'),
   E_KUBE_UNAUTHORIZED: said(1, 'The Kubernetes API server rejected the credentials'),
@@ -364,9 +464,38 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_APPLY_INVALID: said(2, 'The API server rejected the manifests'),
   E_ROLLBACK_REVISION: said(2, 'No such revision to roll back to'),
   E_DEPLOY_LOCKED: said(1, 'Another deploy holds the environment'),
-  E_OSS_WEBSITE: said(1, 'OSS refused the bucket website configuration'),
-  E_CDN_ACCESS: said(1, 'The CDN refused the credentials (the files are published)'),
-  E_CDN_REFRESH: said(1, 'The CDN cache refresh failed (the files are published)'),
+  E_OSS_WEBSITE: {
+    exitCode: 1,
+    title: 'OSS refused the bucket website configuration',
+    message: (d) => `${d.doing}: OSS refused it (${d.reason})`,
+    fix: () => 'check frontend.website in gantry.yaml (index is a file name without "/", notFound an object in the bucket)',
+    lines: (d) => [d.answer],
+  },
+  E_CDN_ACCESS: {
+    exitCode: 1,
+    title: 'The CDN refused the credentials (the files are published)',
+    message: (d) => `${cdnPublished(d.published)}: the CDN refused the credentials (${d.code})`,
+    fix: (d) =>
+      `check GANTRY_CDN_ACCESS_KEY_ID / GANTRY_CDN_ACCESS_KEY_SECRET (when unset, the OSS key pair is used) and that the RAM user has cdn:RefreshObjectCaches on the domain; ${cdnRetry(d.urls)}`,
+    lines: (d) => [d.answer],
+  },
+  E_CDN_REFRESH: {
+    exitCode: 1,
+    title: 'The CDN cache refresh failed (the files are published)',
+    message: (d) =>
+      d.problem === 'quota'
+        ? `${cdnPublished(d.published)}: the refresh quota is used up (${d.code})`
+        : d.problem === 'refused'
+          ? `${cdnPublished(d.published)} (${d.code})`
+          : `${cdnPublished(d.published)}: the CDN API did not answer (${d.reason})`,
+    fix: (d) =>
+      d.problem === 'quota'
+        ? `wait for the quota (10,000 URLs a day by default) or ask Aliyun for more; ${cdnRetry(d.urls)}`
+        : d.problem === 'refused'
+          ? `check frontend.cdn.domain and frontend.cdn.endpoint; ${cdnRetry(d.urls)}`
+          : `check frontend.cdn.endpoint (default ${d.endpoint}) and the network; ${cdnRetry(d.urls)}`,
+    lines: (d) => (d.problem === 'no-answer' ? [] : [d.answer]),
+  },
   E_ROLLOUT_IMAGE_PULL: said(1, 'The cluster cannot pull the image'),
   E_ROLLOUT_CRASHLOOP: said(1, 'A container keeps crashing'),
   E_ROLLOUT_OOM: said(1, 'A container was killed for using more memory than its limit'),
@@ -391,9 +520,54 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: () => GITLAB_TOKEN_FIX,
     lines: (d) => (d.acceptsJobToken ? ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'] : []),
   },
-  E_GITLAB_ACCESS: said(1, 'GitLab refused the token'),
-  E_GITLAB_UNREACHABLE: said(1, 'The GitLab API cannot be reached'),
-  E_GITLAB_API: said(1, 'The GitLab API refused a request'),
+  E_GITLAB_ACCESS: {
+    exitCode: 1,
+    title: 'GitLab refused the token',
+    message: (d) =>
+      'doing' in d
+        ? `${d.doing}: GitLab answered ${d.status} ${d.status === 401 ? 'Unauthorized' : 'Forbidden'} for ${d.tokenVariable}`
+        : d.status === 401
+          ? `${d.checked}: GitLab answered 401 Unauthorized for GANTRY_GITLAB_TOKEN`
+          : `${d.checked}: GitLab answered ${d.status} for GANTRY_GITLAB_TOKEN`,
+    fix: (d) =>
+      'doing' in d
+        ? d.jobToken
+          ? 'CI_JOB_TOKEN cannot read merge requests or write notes; set GANTRY_GITLAB_TOKEN to a project access token (role Developer, scope api)'
+          : 'check that GANTRY_GITLAB_TOKEN is not expired or revoked, has the api scope and at least the Developer role in the project'
+        : d.status === 401
+          ? 'the token is wrong, expired or revoked: create a new project access token (role Developer, scope api) and update GANTRY_GITLAB_TOKEN'
+          : `give the token at least the Developer role and the api scope in project ${d.project ?? '(CI_PROJECT_ID)'}`,
+    lines: (d) => ('doing' in d ? [`${d.host}: ${d.answer}`] : []),
+  },
+  E_GITLAB_UNREACHABLE: {
+    exitCode: 1,
+    title: 'The GitLab API cannot be reached',
+    message: (d) => ('checked' in d ? `${d.checked} at ${d.host}: ${d.why}` : `${d.doing}: ${d.reason}${d.causeCode ? ` (${d.causeCode})` : ''}`),
+    fix: (d) =>
+      'checked' in d
+        ? 'check CI_SERVER_URL (or GANTRY_GITLAB_URL) and that this runner can reach GitLab'
+        : 'check CI_SERVER_URL and that the runner can reach it; retry the job if GitLab was down',
+    lines: (d) => ('checked' in d ? [] : [`instance: ${d.host}`]),
+  },
+  E_GITLAB_API: {
+    exitCode: 1,
+    title: 'The GitLab API refused a request',
+    message: (d) =>
+      'checked' in d
+        ? `${d.checked}: GitLab answered ${d.status}`
+        : 'retriesExhausted' in d
+          ? `${d.doing}: GitLab kept answering 429 (rate limit) or 502: ${d.retriesExhausted}`
+          : `${d.doing}: GitLab answered ${d.status}: ${d.answer}`,
+    fix: (d) =>
+      'checked' in d
+        ? 'retry later; GitLab is having trouble'
+        : 'retriesExhausted' in d
+          ? 'GitLab is overloaded or rate-limiting this token; retry the job later'
+          : d.status === 404
+            ? 'check CI_PROJECT_ID and the merge request iid; GitLab also answers 404 for projects the token cannot see'
+            : 'see the message above; retry the job if GitLab was having trouble',
+    lines: (d) => ('checked' in d ? [] : [`instance: ${d.host}`]),
+  },
   E_INIT_NO_PACKAGE: said(2, 'gantry init found no package.json'),
   E_INIT_EXISTS: said(2, 'gantry init would overwrite a file'),
   E_INIT_WRITE: said(1, 'gantry init could not write all its files'),
@@ -425,7 +599,8 @@ export class GantryError extends Error {
 
 /** The error for a code, its message, lines and fix said by the catalogue from the details. */
 export function gantryError<C extends ErrorCode>(code: C, details: ErrorDetails[C], options: { cause?: unknown } = {}): GantryError {
-  const entry = catalogue[code] as CatalogueEntry<ErrorDetails[C]>;
+  // One code's entry; TypeScript cannot follow the code into the mapped type by itself.
+  const entry = catalogue[code] as unknown as CatalogueEntry<ErrorDetails[C]>;
   const fix = entry.fix(details);
   return new GantryError(code, entry.message(details), {
     details: entry.lines?.(details) ?? [],

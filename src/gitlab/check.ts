@@ -2,7 +2,7 @@
 // (what the MR note needs: a job token or a token without access answers 401/403/404 there);
 // without it, GET /user (any valid token may).
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { gitlabHost } from './client.js';
 
 export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options: { timeoutMs?: number } = {}): Promise<{ host: string; checked: string }> {
@@ -21,14 +21,14 @@ export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options
   } catch (error) {
     const e = error as { name?: string; message?: string; cause?: { code?: string } };
     const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.code ?? e.message ?? String(error));
-    throw new GantryError('E_GITLAB_UNREACHABLE', `${checked} at ${host}: ${why}`, { fix: 'check CI_SERVER_URL (or GANTRY_GITLAB_URL) and that this runner can reach GitLab', cause: error });
+    throw gantryError('E_GITLAB_UNREACHABLE', { checked, host, why }, { cause: error });
   }
   if (res.ok) return { host, checked };
   if (res.status === 401) {
-    throw new GantryError('E_GITLAB_ACCESS', `${checked}: GitLab answered 401 Unauthorized for GANTRY_GITLAB_TOKEN`, { fix: 'the token is wrong, expired or revoked: create a new project access token (role Developer, scope api) and update GANTRY_GITLAB_TOKEN' });
+    throw gantryError('E_GITLAB_ACCESS', { checked, status: 401 });
   }
   if (res.status === 403 || res.status === 404) {
-    throw new GantryError('E_GITLAB_ACCESS', `${checked}: GitLab answered ${res.status} for GANTRY_GITLAB_TOKEN`, { fix: `give the token at least the Developer role and the api scope in project ${project ?? '(CI_PROJECT_ID)'}` });
+    throw gantryError('E_GITLAB_ACCESS', { checked, status: res.status, project });
   }
-  throw new GantryError('E_GITLAB_API', `${checked}: GitLab answered ${res.status}`, { fix: 'retry later; GitLab is having trouble' });
+  throw gantryError('E_GITLAB_API', { checked, status: res.status });
 }

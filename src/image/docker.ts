@@ -93,7 +93,7 @@ async function withRegistryRetries<T>(ctx: Ctx, what: string, host: string, atte
     );
   } catch (error) {
     if (error instanceof GantryError) throw error;
-    throw gantryError('E_REGISTRY_UNREACHABLE', { doing: what, host, output: tail((error as Error).message, 5) });
+    throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'login', doing: what, host, output: tail((error as Error).message, 5) });
   }
 }
 

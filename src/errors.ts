@@ -38,7 +38,7 @@ export interface ErrorDetails {
   E_CDN_KEY_PARTIAL: { missing: 'ID' | 'SECRET' };
   E_REGISTRY_CREDENTIALS_PARTIAL: Record<string, never>;
   E_BUCKET_REGION_MISSING: { bucket: string };
-  E_LEASE_SECONDS: { value: string };
+  E_LEASE_SECONDS: { value: string | undefined };
   E_SCALE_REPLICAS: { deployment: string; replicas: number };
   E_SCALE_AUTOSCALED: { envName: string; min: number; max: number };
   E_ROLLBACK_NO_PREVIOUS: { deployment: string; namespace: string; current: string | number };

@@ -78,6 +78,24 @@ describe('gantryError says the message, lines and fix from the details', () => {
     });
   });
 
+  test('the texts the scripts write today, said by the catalogue word for word', () => {
+    const said = (e: GantryError) => [e.message, e.fix];
+    expect(said(gantryError('E_APP_MISSING', { command: 'stop' }))).toEqual(['gantry stop does not know the app', 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP']);
+    expect(said(gantryError('E_APP_MISSING', { command: 'cleanup-previews' }))).toEqual(['gantry cleanup-previews does not know the app', 'pass --app (the app of gantry.yaml), or set GANTRY_APP']);
+    expect(said(gantryError('E_PROJECT_MISSING', { mergeRequestVariable: false }))).toEqual(['no project: CI_PROJECT_ID is not set', 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>']);
+    expect(gantryError('E_PROJECT_MISSING', { mergeRequestVariable: true }).message).toBe('no project: CI_PROJECT_ID (or CI_MERGE_REQUEST_PROJECT_ID) is not set');
+    expect(said(gantryError('E_COMMIT_MISSING', { canPassImage: false }))).toEqual(['no commit to tag the image with', 'run inside a git repository or a CI job']);
+    expect(said(gantryError('E_LEASE_SECONDS', { value: '3' }))).toEqual(['GANTRY_DEPLOY_LEASE_SECONDS=3: whole seconds from 5 to 600', 'unset it for the default of 60']);
+    expect(said(gantryError('E_SCALE_AUTOSCALED', { envName: 'production', min: 2, max: 5 }))).toEqual(['production is autoscaled (2-5 replicas): the HPA sets the replicas', 'change autoscale.min / autoscale.max in gantry.yaml and deploy']);
+    expect(said(gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment: 'hello', namespace: 'hello-staging', current: 1 }))).toEqual(['hello in hello-staging has no revision before 1', 'gantry history --env ... lists the revisions that are kept']);
+    expect(said(gantryError('E_NAMESPACE_NOT_GANTRY', { namespace: 'x', label: 'app.kubernetes.io/managed-by' }))).toEqual([
+      'namespace x was not created by Gantry (no label app.kubernetes.io/managed-by=gantry): not deleting it',
+      'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
+    ]);
+    expect(said(gantryError('E_INIT_PATH_BLOCKED', { blocked: ['a', 'b'] }))).toEqual(['cannot write a, b: a directory is in the way; nothing was written', 'move a, b aside and run gantry init again']);
+    expect(said(gantryError('E_BUCKET_REGION_MISSING', { bucket: 'b' }))).toEqual(['--bucket b needs --region', 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)']);
+  });
+
   test('lines come from the details: docker output under a daemon that does not answer', () => {
     const e = gantryError('E_DOCKER_UNAVAILABLE', { dockerHost: 'tcp://docker:2375', output: ['Cannot connect'] });
     expect(e.message).toBe('no Docker daemon answers at DOCKER_HOST=tcp://docker:2375');

@@ -3,7 +3,7 @@
 // Commands are imported lazily so `gantry --version` loads almost nothing.
 import { readFileSync } from 'node:fs';
 import { createCtx, type Ctx } from './context.js';
-import { formatError, GantryError, isGantryError, wrapError } from './errors.js';
+import { formatError, gantryError, isGantryError, wrapError } from './errors.js';
 
 type Command = (argv: string[], ctx: Ctx) => Promise<number>;
 
@@ -57,7 +57,7 @@ export async function main(argv: string[], ctx: Ctx = createCtx()): Promise<numb
     }
     const command = commands[name];
     if (!command) {
-      throw new GantryError('E_USAGE', `unknown command "${name}"`, { fix: `use one of: ${Object.keys(commands).join(', ')} (gantry --help)` });
+      throw gantryError('E_USAGE', { unknownCommand: name, commands: Object.keys(commands) });
     }
     return await (await command.load())(rest, { ...ctx, dryRun: ctx.dryRun || dryRun });
   } catch (error) {

@@ -4,7 +4,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { ciVariables, configOverrideValues, configOverrideVariables } from '../ci/variables.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { describeIssues, type Problem } from './problems.js';
 import { checkRules } from './rules.js';
@@ -49,20 +49,18 @@ export function parseConfigText(text: string, label: string, options: Pick<LoadO
   const lineCounter = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new GantryError('E_CONFIG_SYNTAX', `${label} is not valid YAML`, {
-      details: doc.errors.map((e) => {
+    throw gantryError('E_CONFIG_SYNTAX', {
+      label,
+      lines: doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
         return `${label}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
       }),
-      fix: 'correct the YAML syntax at the lines shown (indentation, a missing ":" or an unclosed quote)',
     });
   }
   keepEnvValuesAsWritten(doc, text);
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new GantryError('E_CONFIG_INVALID', `${label} must be a mapping of keys such as app, backend, environments`, {
-      fix: 'start from the example in README.md (gantry.yaml reference)',
-    });
+    throw gantryError('E_CONFIG_INVALID', { label, notMapping: true });
   }
   const problems: Problem[] = [];
   const overrides = [...overridesFromEnv(options.env, problems), ...overridesFromFlags(options.set ?? [], options.setString ?? [], problems)];
@@ -88,11 +86,7 @@ async function findConfigFile(options: LoadOptions): Promise<string> {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
-  throw new GantryError('E_CONFIG_MISSING', `no ${candidates.join(' or ')} in ${options.cwd}`, {
-    fix: explicit
-      ? 'check the --config path or the GANTRY_CONFIG variable'
-      : 'create gantry.yaml at the repository root (see "gantry.yaml reference" in the README), or pass --config <file>',
-  });
+  throw gantryError('E_CONFIG_MISSING', { candidates, cwd: options.cwd, explicit: Boolean(explicit) });
 }
 
 export function configProblems(label: string, problems: Problem[]): GantryError {
@@ -101,11 +95,7 @@ export function configProblems(label: string, problems: Problem[]): GantryError 
     details.push(`✗ ${p.path.join('.') || '(top level)'}${p.where ? ` (${p.where})` : ''}: ${p.message}`);
     if (p.fix) details.push(`    fix: ${p.fix}`);
   }
-  const n = problems.length;
-  return new GantryError('E_CONFIG_INVALID', `${label} has ${n} problem${n === 1 ? '' : 's'}; nothing was done`, {
-    details,
-    fix: 'correct each problem listed above and run again',
-  });
+  return gantryError('E_CONFIG_INVALID', { label, problems: details, count: problems.length });
 }
 
 // Env values are strings in Kubernetes. A YAML number such as 1.10 would come back as 1.1, so

@@ -15,7 +15,7 @@
 import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest';
 import { maskEnvSecrets, type Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
@@ -78,10 +78,7 @@ export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, option
   // ctx masks both already (their names say they are tokens); an env other than ctx.env, too.
   if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   if (!privateToken && !jobToken) {
-    throw new GantryError('E_GITLAB_TOKEN', 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set', {
-      details: ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'],
-      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
-    });
+    throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: true });
   }
   const timeoutMs = options.timeoutMs ?? 30_000;
   const auth = privateToken ? { token: privateToken } : { jobToken: jobToken! };
@@ -125,35 +122,20 @@ export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 't
   const status = gitlabStatus(error);
   const description = String((error as { cause?: { description?: unknown } })?.cause?.description ?? (error as Error)?.message ?? error).slice(0, 300);
   if (status === 401 || status === 403) {
-    const jobTokenHint = gitlab.tokenKind === 'job'
-      ? 'CI_JOB_TOKEN cannot read merge requests or write notes; set GANTRY_GITLAB_TOKEN to a project access token (role Developer, scope api)'
-      : 'check that GANTRY_GITLAB_TOKEN is not expired or revoked, has the api scope and at least the Developer role in the project';
-    return new GantryError('E_GITLAB_ACCESS', `${doing}: GitLab answered ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'} for ${gitlab.tokenVariable}`, {
-      details: [`${gitlab.host}: ${description}`],
-      fix: jobTokenHint,
-      cause: error,
-    });
+    return gantryError(
+      'E_GITLAB_ACCESS',
+      { doing, status, tokenVariable: gitlab.tokenVariable, jobToken: gitlab.tokenKind === 'job', host: gitlab.host, answer: description },
+      { cause: error },
+    );
   }
   if (status !== undefined) {
-    return new GantryError('E_GITLAB_API', `${doing}: GitLab answered ${status}: ${description}`, {
-      details: [`instance: ${gitlab.host}`],
-      fix: status === 404 ? 'check CI_PROJECT_ID and the merge request iid; GitLab also answers 404 for projects the token cannot see' : 'see the message above; retry the job if GitLab was having trouble',
-      cause: error,
-    });
+    return gantryError('E_GITLAB_API', { doing, status, answer: description, host: gitlab.host }, { cause: error });
   }
   if ((error as Error)?.name === 'GitbeakerRetryError') {
-    return new GantryError('E_GITLAB_API', `${doing}: GitLab kept answering 429 (rate limit) or 502: ${(error as Error).message}`, {
-      details: [`instance: ${gitlab.host}`],
-      fix: 'GitLab is overloaded or rate-limiting this token; retry the job later',
-      cause: error,
-    });
+    return gantryError('E_GITLAB_API', { doing, retriesExhausted: (error as Error).message, host: gitlab.host }, { cause: error });
   }
   const cause = (error as { cause?: { code?: string } })?.cause?.code;
-  return new GantryError('E_GITLAB_UNREACHABLE', `${doing}: ${(error as Error)?.message ?? String(error)}${cause ? ` (${cause})` : ''}`, {
-    details: [`instance: ${gitlab.host}`],
-    fix: 'check CI_SERVER_URL and that the runner can reach it; retry the job if GitLab was down',
-    cause: error,
-  });
+  return gantryError('E_GITLAB_UNREACHABLE', { doing, reason: (error as Error)?.message ?? String(error), causeCode: cause, host: gitlab.host }, { cause: error });
 }
 
 /**

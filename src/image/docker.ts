@@ -7,7 +7,7 @@ import path from 'node:path';
 import { AbortError } from 'p-retry';
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { withRetry } from '../retry.js';
 
 type Zx = typeof import('zx/core');
@@ -69,10 +69,7 @@ export async function openDocker(ctx: Ctx): Promise<Docker> {
   const dockerHost = ciVariables(ctx.env).local.dockerHost;
   if (version.exitCode !== 0) {
     await docker.dispose();
-    throw new GantryError('E_DOCKER_UNAVAILABLE', `no Docker daemon answers${dockerHost ? ` at DOCKER_HOST=${dockerHost}` : ''}`, {
-      details: tail(version.output, 5),
-      fix: 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
-    });
+    throw gantryError('E_DOCKER_UNAVAILABLE', { dockerHost, output: tail(version.output, 5) });
   }
   ctx.logger.info(`docker daemon ${version.output.trim()}${dockerHost ? ` at ${dockerHost}` : ''}`);
   return docker;
@@ -100,10 +97,7 @@ async function withRegistryRetries<T>(ctx: Ctx, what: string, host: string, atte
     );
   } catch (error) {
     if (error instanceof GantryError) throw error;
-    throw new GantryError('E_REGISTRY_UNREACHABLE', `${what}: cannot reach ${host}`, {
-      details: tail((error as Error).message, 5),
-      fix: `check that ${host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`,
-    });
+    throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'login', doing: what, host, output: tail((error as Error).message, 5) });
   }
 }
 
@@ -114,10 +108,7 @@ export async function login(ctx: Ctx, docker: Docker, host: string, user: string
     if (r.exitCode === 0) return undefined;
     if (unreachable.test(r.output)) return { retry: ctx.logger.mask(r.output) };
     throw new AbortError(
-      new GantryError('E_REGISTRY_AUTH', `${host} refused the login of ${user}`, {
-        details: tail(ctx.logger.mask(r.output), 3),
-        fix: 'check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password, not the console password)',
-      }),
+      gantryError('E_REGISTRY_AUTH', { host, user, output: tail(ctx.logger.mask(r.output), 3) }),
     );
   });
   ctx.logger.info(`logged in to ${host} as ${user}`);
@@ -129,14 +120,11 @@ export async function push(ctx: Ctx, docker: Docker, image: string, host: string
     if (r.exitCode === 0) return undefined;
     if (/denied|unauthorized|authentication required|no basic auth credentials|forbidden/i.test(r.output)) {
       throw new AbortError(
-        new GantryError('E_PUSH_DENIED', `${host} refused the push of ${image}`, {
-          details: tail(ctx.logger.mask(r.output), 3),
-          fix: 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it',
-        }),
+        gantryError('E_PUSH_DENIED', { host, image, output: tail(ctx.logger.mask(r.output), 3) }),
       );
     }
     if (unreachable.test(r.output)) return { retry: ctx.logger.mask(r.output) };
-    throw new AbortError(new GantryError('E_PUSH_DENIED', `docker push ${image} failed`, { details: tail(ctx.logger.mask(r.output), 5) }));
+    throw new AbortError(gantryError('E_PUSH_DENIED', { image, failed: true, output: tail(ctx.logger.mask(r.output), 5) }));
   });
 }
 

@@ -6,7 +6,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { withRetry } from '../retry.js';
 
 export interface CdnRefresher {
@@ -194,29 +194,18 @@ export function cdnCredentialsFromEnv(env: NodeJS.ProcessEnv, oss: RpcCredential
 /** A failed refresh after a successful publish: says plainly that the files are live. */
 export function cdnError(error: unknown, published: string, urls: string[]): GantryError {
   if (error instanceof GantryError) return error;
-  const where = `The files ARE published to ${published}; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires`;
-  // A re-run finds nothing changed and refreshes nothing, so the URLs are for a refresh by hand.
-  const retry = `then refresh ${urls.length <= 3 ? urls.join(' ') : `the ${urls.length} URLs listed above`} in the CDN console (a re-run uploads nothing new, so it refreshes nothing)`;
   if (error instanceof CdnApiError) {
     // The API's message, shortened: a refused signature echoes the whole string to sign.
     const said = error.apiMessage.replace(/\s*server string to sign is:.*$/s, '');
-    const details = [`${error.code} (HTTP ${error.status})${error.requestId ? `, request id ${error.requestId}` : ''}: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}`];
+    const answer = `${error.code} (HTTP ${error.status})${error.requestId ? `, request id ${error.requestId}` : ''}: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}`;
     if (/^InvalidAccessKeyId|^SignatureDoesNotMatch|^IncompleteSignature|^Forbidden|^NoPermission/.test(error.code) || error.status === 403) {
-      return new GantryError('E_CDN_ACCESS', `${where}: the CDN refused the credentials (${error.code})`, {
-        details,
-        fix: `check GANTRY_CDN_ACCESS_KEY_ID / GANTRY_CDN_ACCESS_KEY_SECRET (when unset, the OSS key pair is used) and that the RAM user has cdn:RefreshObjectCaches on the domain; ${retry}`,
-      });
+      return gantryError('E_CDN_ACCESS', { published, urls, code: error.code, answer });
     }
     if (/^QuotaExceeded|^QuotaPerMinuteExceeded|^TooMany/.test(error.code)) {
-      return new GantryError('E_CDN_REFRESH', `${where}: the refresh quota is used up (${error.code})`, {
-        details,
-        fix: `wait for the quota (10,000 URLs a day by default) or ask Aliyun for more; ${retry}`,
-      });
+      return gantryError('E_CDN_REFRESH', { problem: 'quota', published, urls, code: error.code, answer });
     }
-    return new GantryError('E_CDN_REFRESH', `${where} (${error.code})`, { details, fix: `check frontend.cdn.domain and frontend.cdn.endpoint; ${retry}` });
+    return gantryError('E_CDN_REFRESH', { problem: 'refused', published, urls, code: error.code, answer });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new GantryError('E_CDN_REFRESH', `${where}: the CDN API did not answer (${message})`, {
-    fix: `check frontend.cdn.endpoint (default ${DEFAULT_CDN_ENDPOINT}) and the network; ${retry}`,
-  });
+  return gantryError('E_CDN_REFRESH', { problem: 'no-answer', published, urls, reason: message, endpoint: DEFAULT_CDN_ENDPOINT });
 }

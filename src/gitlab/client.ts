@@ -53,18 +53,16 @@ export function gitlabHost(env: NodeJS.ProcessEnv): string {
   const raw = explicit || fromServer || fromApi;
   const source = explicit ? 'GANTRY_GITLAB_URL' : fromServer ? 'CI_SERVER_URL' : 'CI_API_V4_URL';
   if (!raw) {
-    throw new GantryError('E_INPUT', 'no GitLab instance: CI_SERVER_URL (or CI_API_V4_URL) is not set', {
-      fix: 'GitLab CI sets it; outside CI export CI_SERVER_URL=https://gitlab.example.com',
-    });
+    throw gantryError('E_GITLAB_URL_MISSING', {});
   }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new GantryError('E_INPUT', `${source}=${raw} is not a URL`, { fix: `e.g. ${source}=https://gitlab.example.com${source === 'CI_API_V4_URL' ? '/api/v4' : ''}` });
+    throw gantryError('E_GITLAB_URL', { variable: source, value: raw, notHttp: false });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new GantryError('E_INPUT', `${source}=${raw}: only http(s) URLs are GitLab instances`, { fix: `e.g. ${source}=https://gitlab.example.com` });
+    throw gantryError('E_GITLAB_URL', { variable: source, value: raw, notHttp: true });
   }
   // A relative-URL install (https://host/gitlab) keeps its path; the query and fragment never matter.
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;

@@ -184,9 +184,7 @@ export function cdnCredentialsFromEnv(env: NodeJS.ProcessEnv, oss: RpcCredential
   const { cdnAccessKeyId: id, cdnAccessKeySecret: secret } = ciVariables(env).gantry;
   if (!id && !secret) return oss;
   if (!id || !secret) {
-    throw new GantryError('E_INPUT', `GANTRY_CDN_ACCESS_KEY_${id ? 'SECRET' : 'ID'} is missing: the CDN key pair is set only in part`, {
-      fix: 'set both GANTRY_CDN_ACCESS_KEY_ID and GANTRY_CDN_ACCESS_KEY_SECRET, or neither (then the OSS key pair is used)',
-    });
+    throw gantryError('E_CDN_KEY_PARTIAL', { missing: id ? 'SECRET' : 'ID' });
   }
   return { accessKeyId: id, accessKeySecret: secret };
 }

@@ -3,7 +3,7 @@
 // `gantry cleanup-previews`, so all three agree on where a preview lives and what removing it means.
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { openOss, type OssTarget } from './client.js';
 
 /** Where the site lives in the bucket: frontend.prefix with one trailing "/", or "" for the bucket's root. */
@@ -32,9 +32,7 @@ export function ossTargetFromEnv(
 ): OssTarget {
   const { ossAccessKeyId: accessKeyId, ossAccessKeySecret: accessKeySecret } = ciVariables(ctx.env).gantry;
   if (!accessKeyId || !accessKeySecret) {
-    throw new GantryError('E_INPUT', `no OSS credentials to ${purpose} in ${where.bucket}`, {
-      fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user of the bucket)',
-    });
+    throw gantryError('E_OSS_CREDENTIALS_MISSING', { purpose, bucket: where.bucket });
   }
   return { bucket: where.bucket, region: where.region, endpoint: where.endpoint, pathStyle: where.pathStyle, accessKeyId, accessKeySecret };
 }

@@ -3,7 +3,7 @@
 // lets templates run in Handlebars strict mode and typos fail loudly.
 import { createHash } from 'node:crypto';
 import type { CiContext } from '../ci/context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { defaultPullHost, imagePath } from '../image/acr.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
 import { dns1035Label, dnsLabel, fillPlaceholders, labelValue } from '../names/names.js';
@@ -57,9 +57,7 @@ export interface View {
 export function targetOf(config: Config, envName: string, ci: CiContext) {
   const env = config.environments[envName];
   if (!env) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
-      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
-    });
+    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: true });
   }
   const app = config.app;
   const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });
@@ -72,15 +70,11 @@ export function buildView(input: RenderInput): View {
   const { config, envName, ci } = input;
   const env = config.environments[envName];
   if (!env) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
-      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
-    });
+    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: true });
   }
   const review = envName === 'review';
   if (review && !ci.mrIid) {
-    throw new GantryError('E_INPUT', 'the review environment needs a merge request', {
-      fix: 'run it in a merge request pipeline (CI_MERGE_REQUEST_IID is set there), or pass --mr <iid>',
-    });
+    throw gantryError('E_MR_MISSING', { needs: 'review', saysWhereCiSetsIt: true });
   }
   const app = config.app;
   const { instance, namespace, placeholders } = targetOf(config, envName, ci);

@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import type { Ctx } from '../context.js';
 import { GantryError, isGantryError } from '../errors.js';
-import type { K8sObject } from '../render/render.js';
+import type { K8sObject } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
 

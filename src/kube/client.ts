@@ -22,7 +22,7 @@ import {
 } from '@kubernetes/client-node';
 import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
-import type { K8sObject } from '../render/render.js';
+import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
 
 /** Every field manager Gantry applies with. */

@@ -16,7 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../context.js';
 import { GantryError, isGantryError } from '../errors.js';
-import type { K8sObject } from '../render/render.js';
+import { MANAGED_BY_LABEL, type K8sObject } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
 
@@ -76,7 +76,7 @@ function leaseObject(namespace: string, name: string, spec: LeaseSpec, resourceV
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'gantry' }, ...(resourceVersion ? { resourceVersion } : {}) },
+    metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: 'gantry' }, ...(resourceVersion ? { resourceVersion } : {}) },
     spec,
   };
 }

@@ -3,7 +3,7 @@
 // and every value is registered with the logger before anything could print it.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import type { K8sObject } from '../render/render.js';
+import type { K8sObject } from './objects.js';
 import { ciSecretNamed, SECRET_PREFIX } from '../render/secret.js';
 import { kubeClient } from './client.js';
 

@@ -8,7 +8,7 @@ import type { Ctx } from '../context.js';
 import { kubeError } from '../kube/failures.js';
 import { classifyDeployment, classifyPod, classifyReplicaSet, type Failure } from './classify.js';
 import { rolloutStatus, selectorString } from './status.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from './types.js';
+import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
 import { getJson } from './watch.js';
 
 export interface CurrentFailure {

@@ -11,7 +11,7 @@ import { apiStatus, kubeError } from '../kube/failures.js';
 import { beforeSince, classifyDeployment, classifyPod, classifyReplicaSet, eventTime, type Failure, type RolloutFailureCode } from './classify.js';
 import { rolloutStatus, selectorString, type RolloutStatus } from './status.js';
 import { formatSummary, podLastReason, summarize, type ResourceSummary } from './summary.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from './types.js';
+import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
 import { getJson, isFatal, startStream, type Stream } from './watch.js';
 
 export interface TrackOptions {

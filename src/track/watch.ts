@@ -12,7 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { apiStatus } from '../kube/failures.js';
-import type { KubeStatus } from './types.js';
+import type { KubeStatus } from '../kube/objects.js';
 
 export interface StreamSpec {
   /** For messages: "pods", "events"... */

@@ -24,7 +24,7 @@ import {
 } from '../../src/kube/index.js';
 import { microTime } from '../../src/kube/lease.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { K8sObject } from '../../src/render/render.js';
+import type { K8sObject } from '../../src/kube/objects.js';
 import { adminKubeconfig, authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, registryAuth, requireCluster } from '../support/cluster.js';
 
 const id = randomBytes(3).toString('hex');

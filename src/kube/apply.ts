@@ -85,12 +85,6 @@ async function dryRunAll(ctx: Ctx, client: KubeClient, objects: K8sObject[], nam
   return outcomes.filter((o) => o.ok).map((o) => ({ object: o.object, answer: o.answer }));
 }
 
-/** Server-side dry run of every object; throws one E_APPLY_INVALID listing every object the API server refused. */
-export async function validateObjects(ctx: Ctx, kc: KubeConfig, objects: K8sObject[], options: { namespace: string }): Promise<K8sObject[]> {
-  const validated = await dryRunAll(ctx, kubeClient(ctx, kc), objects, options.namespace);
-  return validated.map((v) => v.answer);
-}
-
 /** Validates all objects, then server-side applies them in order (field manager "gantry", force). */
 export async function applyObjects(ctx: Ctx, kc: KubeConfig, objects: K8sObject[], options: ApplyOptions): Promise<AppliedObject[]> {
   const client = kubeClient(ctx, kc);

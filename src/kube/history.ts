@@ -187,7 +187,7 @@ export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, na
   if (!target) {
     throw new GantryError('E_ROLLBACK_REVISION', `deployment/${name} has no revision ${revision}`, {
       details: [`revisions kept: ${replicaSets.map(revisionOf).join(', ') || '(none)'} (spec.revisionHistoryLimit old ones are kept)`],
-      fix: 'pick one of the listed revisions (gantry rollback --list shows them with their commits)',
+      fix: 'pick one of the listed revisions (`gantry history --env <name>` shows them with their commits)',
     });
   }
   const template = cleanTemplate(target.spec?.template ?? {});

@@ -12,7 +12,7 @@ import { beforeSince, classifyDeployment, classifyPod, classifyReplicaSet, event
 import { rolloutStatus, selectorString, type RolloutStatus } from './status.js';
 import { formatSummary, podLastReason, summarize, type ResourceSummary } from './summary.js';
 import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
-import { getJson, isFatal, startStream, type Stream } from './watch.js';
+import { getJson, isFatal, startStream, type Stream } from '../kube/watch.js';
 
 export interface TrackOptions {
   namespace: string;

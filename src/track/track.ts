@@ -29,7 +29,8 @@ export interface TrackOptions {
   timeoutSeconds?: number;
   /**
    * When the API server refuses to watch (RBAC with list but not watch, or a proxy that cannot
-   * stream), poll with lists every 2 s instead of failing (default true).
+   * stream), poll with lists every 2 s instead of failing (default true). Every command keeps the
+   * default; false is for checking a deployer's rights (test/e2e/track.test.ts asserts the error).
    */
   pollFallback?: boolean;
   /**

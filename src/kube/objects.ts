@@ -230,3 +230,20 @@ export interface KubeStatus {
   reason?: string;
   message?: string;
 }
+
+/** coordination.k8s.io/v1 Lease: the per-environment deploy lock (lease.ts). */
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  /** MicroTime: RFC 3339 with six fraction digits. */
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: LeaseSpec;
+}

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { defaultPullHost } from '../src/image/acr.js';
-import type { K8sObject } from '../src/render/render.js';
+import type { K8sObject } from '../src/kube/objects.js';
 import { configOptions, parseStepArgs, stepTarget } from './args.js';
 import { reportToMr } from './mr-note.js';
 import { renderEnvironment, writeManifests } from './render.js';

@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import { gantryError } from '../errors.js';
+import type { K8sObject } from '../kube/objects.js';
 import { packageRoot } from '../paths.js';
 import type { View } from './view.js';
 import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
@@ -12,7 +13,7 @@ import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } 
 export const manifestFiles = ['deploy.yaml', 'svc.yaml'] as const;
 export type ManifestFile = (typeof manifestFiles)[number];
 
-export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: Record<string, unknown> & { name: string } };
+export type { K8sObject };
 
 export interface RenderedManifest {
   file: ManifestFile;

@@ -2,7 +2,7 @@
 // `gantry <command>`: dispatch, one top-level catch, exit codes (0 ok, 1 failed, 2 bad input).
 // Commands are imported lazily so `gantry --version` loads almost nothing.
 import { createCtx, type Ctx } from './context.js';
-import { formatError, GantryError, isGantryError, wrapError } from './errors.js';
+import { formatError, GantryError, gantryError, isGantryError, wrapError } from './errors.js';
 import { gantryVersion } from './paths.js';
 
 type Command = (argv: string[], ctx: Ctx) => Promise<number>;
@@ -52,7 +52,7 @@ export async function main(argv: string[], ctx: Ctx = createCtx()): Promise<numb
     }
     const command = commands[name];
     if (!command) {
-      throw new GantryError('E_USAGE', `unknown command "${name}"`, { fix: `use one of: ${Object.keys(commands).join(', ')} (gantry --help)` });
+      throw gantryError('E_USAGE', { unknownCommand: name, commands: Object.keys(commands) });
     }
     return await (await command.load())(rest, { ...ctx, dryRun: ctx.dryRun || dryRun });
   } catch (error) {

@@ -1,3 +1,4 @@
+import { secretValues } from './ci/variables.js';
 import { createLogger, type Logger } from './log/logger.js';
 
 /** What every step receives: where it runs, what it may print, and whether it may act. */
@@ -9,10 +10,22 @@ export interface Ctx {
   signal: AbortSignal;
 }
 
+/**
+ * Registers every value in `env` whose variable name says it is a secret (and every kubeconfig's
+ * credentials): createCtx does it for ctx.env, so no step has to remember to; addSecret is left
+ * for values made later. Call it only for another environment a step is handed.
+ */
+export function maskEnvSecrets(logger: Logger, env: NodeJS.ProcessEnv): void {
+  for (const secret of secretValues(env)) logger.addSecret(secret);
+}
+
 export function createCtx(overrides: Partial<Ctx> = {}): Ctx {
+  const env = overrides.env ?? process.env;
+  const logger = overrides.logger ?? createLogger();
+  maskEnvSecrets(logger, env);
   return {
-    logger: overrides.logger ?? createLogger(),
-    env: overrides.env ?? process.env,
+    logger,
+    env,
     cwd: overrides.cwd ?? process.cwd(),
     dryRun: overrides.dryRun ?? false,
     signal: overrides.signal ?? new AbortController().signal,

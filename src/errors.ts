@@ -1,71 +1,581 @@
 // The error catalogue: every failure Gantry reports has a stable code, a one-line message,
 // details, and how to fix it. Exit codes: 1 = the deploy (or another outside action) failed,
 // 2 = bad input or configuration (nothing was done).
+//
+// Each code's message and fix are functions of a typed details object (ErrorDetails below), so the
+// text a user reads is written once, here, and a call site only says what it found:
+//   throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments) });
+// Codes whose sites have not moved their text here yet take Said ({ message, fix?, lines? }), and
+// `new GantryError(code, message, { details, fix, cause })` still works for them.
 
-export interface CatalogueEntry {
-  exitCode: 1 | 2;
-  title: string;
+/** The text a call site still writes itself; the catalogue passes it through. */
+export interface Said {
+  message: string;
+  fix?: string | undefined;
+  lines?: string[] | undefined;
 }
 
-export const catalogue = {
-  E_USAGE: { exitCode: 2, title: 'Bad command line' },
-  E_CONFIG_MISSING: { exitCode: 2, title: 'No gantry.yaml' },
-  E_CONFIG_SYNTAX: { exitCode: 2, title: 'gantry.yaml is not valid YAML' },
-  E_CONFIG_INVALID: { exitCode: 2, title: 'The configuration has problems' },
-  E_INPUT: { exitCode: 2, title: 'Missing or bad input' },
-  E_TEMPLATE: { exitCode: 2, title: 'A manifest template failed' },
-  E_BUILD_NO_SOURCE: { exitCode: 2, title: 'Nothing to build an image from' },
-  E_DOCKER_UNAVAILABLE: { exitCode: 1, title: 'No Docker daemon answers' },
-  E_BUILD_FAILED: { exitCode: 1, title: 'The image build failed' },
-  E_REGISTRY_AUTH: { exitCode: 1, title: 'The registry refused the credentials' },
-  E_REGISTRY_UNREACHABLE: { exitCode: 1, title: 'The registry cannot be reached' },
-  E_PUSH_DENIED: { exitCode: 1, title: 'The registry refused the push' },
-  E_FRONTEND_BUILD_FAILED: { exitCode: 1, title: 'The frontend build failed' },
-  E_FRONTEND_EMPTY: { exitCode: 1, title: 'Nothing to publish' },
-  E_PREVIEW_ABSOLUTE_PATH: { exitCode: 2, title: "The preview's build names its files from the site root" },
-  E_OSS_ACCESS: { exitCode: 1, title: 'OSS refused the credentials' },
-  E_OSS_BUCKET: { exitCode: 1, title: 'The OSS bucket does not exist' },
-  E_OSS_UNREACHABLE: { exitCode: 1, title: 'OSS cannot be reached' },
-  E_KUBECONFIG: { exitCode: 2, title: 'The kubeconfig CI variable is missing or unusable' },
-  E_KUBE_UNREACHABLE: { exitCode: 1, title: 'The Kubernetes API server cannot be reached' },
-  E_KUBE_UNAUTHORIZED: { exitCode: 1, title: 'The Kubernetes API server rejected the credentials' },
-  E_KUBE_FORBIDDEN: { exitCode: 1, title: 'The Kubernetes credentials lack a permission' },
-  E_KUBE_NOT_FOUND: { exitCode: 1, title: 'A Kubernetes object does not exist' },
-  E_KUBE_API: { exitCode: 1, title: 'The Kubernetes API server refused a request' },
-  E_APPLY_INVALID: { exitCode: 2, title: 'The API server rejected the manifests' },
-  E_ROLLBACK_REVISION: { exitCode: 2, title: 'No such revision to roll back to' },
-  E_DEPLOY_LOCKED: { exitCode: 1, title: 'Another deploy holds the environment' },
-  E_OSS_WEBSITE: { exitCode: 1, title: 'OSS refused the bucket website configuration' },
-  E_CDN_ACCESS: { exitCode: 1, title: 'The CDN refused the credentials (the files are published)' },
-  E_CDN_REFRESH: { exitCode: 1, title: 'The CDN cache refresh failed (the files are published)' },
-  E_ROLLOUT_IMAGE_PULL: { exitCode: 1, title: 'The cluster cannot pull the image' },
-  E_ROLLOUT_CRASHLOOP: { exitCode: 1, title: 'A container keeps crashing' },
-  E_ROLLOUT_OOM: { exitCode: 1, title: 'A container was killed for using more memory than its limit' },
-  E_ROLLOUT_CONFIG: { exitCode: 1, title: 'A container references a missing ConfigMap, Secret or key' },
-  E_ROLLOUT_CREATE: { exitCode: 1, title: 'The container runtime cannot create or start the container' },
-  E_ROLLOUT_UNSCHEDULABLE: { exitCode: 1, title: 'No node can run the pod' },
-  E_ROLLOUT_ECI: { exitCode: 1, title: 'Elastic Container Instance could not create the pod' },
-  E_ROLLOUT_READINESS: { exitCode: 1, title: 'The readiness probe keeps failing' },
-  E_ROLLOUT_REPLICA_FAILURE: { exitCode: 1, title: 'The ReplicaSet cannot create pods' },
-  E_ROLLOUT_DEADLINE: { exitCode: 1, title: 'The Deployment exceeded its progress deadline' },
-  E_ROLLOUT_TIMEOUT: { exitCode: 1, title: 'The rollout did not finish in time' },
-  E_ROLLOUT_DELETED: { exitCode: 1, title: 'The Deployment was deleted during the rollout' },
-  E_ROLLOUT_ABORTED: { exitCode: 1, title: 'Tracking the rollout was cancelled' },
-  E_INTERNAL: { exitCode: 1, title: 'Unexpected error' },
-  E_GITLAB_TOKEN: { exitCode: 2, title: 'No GitLab API token' },
-  E_GITLAB_ACCESS: { exitCode: 1, title: 'GitLab refused the token' },
-  E_GITLAB_UNREACHABLE: { exitCode: 1, title: 'The GitLab API cannot be reached' },
-  E_GITLAB_API: { exitCode: 1, title: 'The GitLab API refused a request' },
-  E_INIT_NO_PACKAGE: { exitCode: 2, title: 'gantry init found no package.json' },
-  E_INIT_EXISTS: { exitCode: 2, title: 'gantry init would overwrite a file' },
-  E_INIT_WRITE: { exitCode: 1, title: 'gantry init could not write all its files' },
-} as const satisfies Record<string, CatalogueEntry>;
+/** What each code needs to say its message and fix. */
+export interface ErrorDetails {
+  E_USAGE: Said | { unknownCommand: string; commands: string[] };
+  E_CONFIG_MISSING: { candidates: string[]; cwd: string; explicit: boolean };
+  E_CONFIG_SYNTAX: { label: string; lines: string[] };
+  E_CONFIG_INVALID: Said | { label: string; notMapping: true } | { label: string; problems: string[]; count: number };
+  /** @deprecated a catch-all: use one of the specific input codes below. */
+  E_INPUT: Said;
+  // Bad input, one code per thing the user got wrong (all exit 2; they were E_INPUT).
+  E_ENV_UNKNOWN: { envName: string; known: string[]; offerToAdd: boolean };
+  E_MR_MISSING: { needs: 'review' | 'stop'; saysWhereCiSetsIt: boolean };
+  E_MR_IID: { iid: string };
+  E_PROJECT_MISSING: { mergeRequestVariable: boolean };
+  E_APP_MISSING: { command: 'stop' | 'cleanup-previews' };
+  E_IMAGE_REF: { field: string; text: string; why: string };
+  E_IMAGE_MISSING: Record<string, never>;
+  E_COMMIT_MISSING: { canPassImage: boolean };
+  E_GITLAB_URL_MISSING: Record<string, never>;
+  E_GITLAB_URL: { variable: 'GANTRY_GITLAB_URL' | 'CI_SERVER_URL' | 'CI_API_V4_URL'; value: string; notHttp: boolean };
+  E_OSS_CREDENTIALS_MISSING: { purpose: string; bucket: string };
+  E_CDN_KEY_PARTIAL: { missing: 'ID' | 'SECRET' };
+  E_REGISTRY_CREDENTIALS_PARTIAL: Record<string, never>;
+  E_BUCKET_REGION_MISSING: { bucket: string };
+  E_LEASE_SECONDS: { value: string | undefined };
+  E_SCALE_REPLICAS: { deployment: string; replicas: number };
+  E_SCALE_AUTOSCALED: { envName: string; min: number; max: number };
+  E_ROLLBACK_NO_PREVIOUS: { deployment: string; namespace: string; current: string | number };
+  E_NAMESPACE_NOT_GANTRY: { namespace: string; label: string };
+  E_DIAGNOSIS_FILE: { file: string; unreadable: string } | { file: string; notJson: string } | { file: string; wrongShape: true };
+  E_INIT_PACKAGE_JSON: { path: string; reason: string };
+  E_INIT_DIR_NOT_WRITABLE: { dir: string; reason: string };
+  E_INIT_PATH_BLOCKED: { blocked: string[] };
+  // Outside actions and the rest.
+  E_TEMPLATE:
+    | { problem: 'render'; template: string; reason: string; line: { number: string; text: string } | undefined }
+    | { problem: 'yaml'; template: string; lines: string[] }
+    | { problem: 'not-object' | 'no-kind'; where: string }
+    | { problem: 'no-name'; where: string; objectKind: string }
+    | { problem: 'label'; where: string; object: string; label: string; value: string };
+  E_BUILD_NO_SOURCE: { dir: string; problem: 'nothing' | 'no-start' } | { dir: string; badJson: string };
+  E_DOCKER_UNAVAILABLE: { dockerHost: string | undefined; output: string[] };
+  E_BUILD_FAILED: Said;
+  E_REGISTRY_AUTH: { host: string; user: string; output: string[] } | { host: string; user: string; answeredBy: string; status: number };
+  E_REGISTRY_UNREACHABLE:
+    | { problem: 'login'; doing: string; host: string; output: string[] }
+    | { problem: 'no-answer'; get: string; why: string; host: string; scheme: string }
+    | { problem: 'not-registry'; url: string; status: number; host: string }
+    | { problem: 'bad-realm'; host: string; realm: string }
+    | { problem: 'token-status'; tokenService: string; status: number }
+    | { problem: 'no-token'; tokenService: string; host: string };
+  E_PUSH_DENIED: { host: string; image: string; output: string[] } | { image: string; failed: true; output: string[] };
+  E_FRONTEND_BUILD_FAILED: Said;
+  E_FRONTEND_EMPTY: Said;
+  E_PREVIEW_ABSOLUTE_PATH: Said;
+  E_OSS_ACCESS:
+    | { problem: 'path-style'; doing: string; where: string }
+    | { problem: 'refused'; doing: string; where: string; reason: string | number | undefined; pathStyleHint: boolean }
+    | { problem: 'website'; refused: string };
+  E_OSS_BUCKET: { doing: string; where: string; pathStyleHint: boolean };
+  E_OSS_UNREACHABLE: { doing: string; where: string; reason: string | number };
+  E_KUBECONFIG: Said;
+  E_KUBE_UNREACHABLE: Said;
+  E_KUBE_UNAUTHORIZED: Said;
+  E_KUBE_FORBIDDEN: Said;
+  E_KUBE_NOT_FOUND: Said;
+  E_KUBE_API: Said;
+  E_APPLY_INVALID: Said;
+  E_ROLLBACK_REVISION: Said;
+  E_DEPLOY_LOCKED: Said;
+  E_OSS_WEBSITE: { doing: string; reason: string | number | undefined; answer: string };
+  E_CDN_ACCESS: { published: string; urls: string[]; code: string; answer: string };
+  E_CDN_REFRESH:
+    | { problem: 'quota'; published: string; urls: string[]; code: string; answer: string }
+    | { problem: 'refused'; published: string; urls: string[]; code: string; answer: string }
+    | { problem: 'no-answer'; published: string; urls: string[]; reason: string; endpoint: string };
+  E_ROLLOUT_IMAGE_PULL: Said;
+  E_ROLLOUT_CRASHLOOP: Said;
+  E_ROLLOUT_OOM: Said;
+  E_ROLLOUT_CONFIG: Said;
+  E_ROLLOUT_CREATE: Said;
+  E_ROLLOUT_UNSCHEDULABLE: Said;
+  E_ROLLOUT_ECI: Said;
+  E_ROLLOUT_READINESS: Said;
+  E_ROLLOUT_REPLICA_FAILURE: Said;
+  E_ROLLOUT_DEADLINE: Said;
+  E_ROLLOUT_TIMEOUT: Said;
+  E_ROLLOUT_DELETED: Said;
+  E_ROLLOUT_ABORTED: Said;
+  E_INTERNAL: Said | { doing: string; reason: string };
+  E_GITLAB_TOKEN: { acceptsJobToken: boolean };
+  E_GITLAB_ACCESS:
+    | { checked: string; status: 401 }
+    | { checked: string; status: 403 | 404; project: string | undefined }
+    | { doing: string; status: 401 | 403; tokenVariable: string; jobToken: boolean; host: string; answer: string };
+  E_GITLAB_UNREACHABLE: { checked: string; host: string; why: string } | { doing: string; reason: string; causeCode: string | undefined; host: string };
+  E_GITLAB_API:
+    | { checked: string; status: number }
+    | { doing: string; status: number; answer: string; host: string }
+    | { doing: string; retriesExhausted: string; host: string };
+  E_INIT_NO_PACKAGE: Said;
+  E_INIT_EXISTS: Said;
+  E_INIT_WRITE: Said;
+}
 
-export type ErrorCode = keyof typeof catalogue;
+export type ErrorCode = keyof ErrorDetails;
+
+export interface CatalogueEntry<D = never> {
+  exitCode: 1 | 2;
+  title: string;
+  message: (details: D) => string;
+  fix: (details: D) => string | undefined;
+  /** The lines shown under the message (GantryError.details); none when absent. */
+  lines?: (details: D) => string[];
+}
+
+const isSaid = (d: object): d is Said => 'message' in d;
+
+/** An entry whose sites still write their own text. */
+const said = (exitCode: 1 | 2, title: string): CatalogueEntry<Said> => ({
+  exitCode,
+  title,
+  message: (d) => d.message,
+  fix: (d) => d.fix,
+  lines: (d) => d.lines ?? [],
+});
+
+/** Said, or the catalogue's own text for the shapes it knows. */
+function saidOr<D extends object>(exitCode: 1 | 2, title: string, own: Omit<CatalogueEntry<D>, 'exitCode' | 'title'>): CatalogueEntry<Said | D> {
+  return {
+    exitCode,
+    title,
+    message: (d) => (isSaid(d) ? d.message : own.message(d)),
+    fix: (d) => (isSaid(d) ? d.fix : own.fix(d)),
+    lines: (d) => (isSaid(d) ? (d.lines ?? []) : (own.lines?.(d) ?? [])),
+  };
+}
+
+const MR_FLAG = 'run it in a merge request pipeline';
+const PROJECT_FIX = 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>';
+const DIAGNOSIS_SHAPE = '{"code": string, "message": string, "evidence": string[]}';
+const PATH_STYLE_HINT = '; if this endpoint is an OSS-compatible store that takes only path-style requests (<endpoint>/<bucket>/<key>), set frontend.pathStyle: true';
+// A failed CDN refresh comes after a successful publish: say plainly that the files are live.
+const cdnPublished = (published: string) =>
+  `The files ARE published to ${published}; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires`;
+// A re-run finds nothing changed and refreshes nothing, so the URLs are for a refresh by hand.
+const cdnRetry = (urls: string[]) =>
+  `then refresh ${urls.length <= 3 ? urls.join(' ') : `the ${urls.length} URLs listed above`} in the CDN console (a re-run uploads nothing new, so it refreshes nothing)`;
+const GITLAB_TOKEN_FIX = 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN';
+
+export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = {
+  E_USAGE: saidOr(2, 'Bad command line', {
+    message: (d: { unknownCommand: string; commands: string[] }) => `unknown command "${d.unknownCommand}"`,
+    fix: (d) => `use one of: ${d.commands.join(', ')} (gantry --help)`,
+  }),
+  E_CONFIG_MISSING: {
+    exitCode: 2,
+    title: 'No gantry.yaml',
+    message: (d) => `no ${d.candidates.join(' or ')} in ${d.cwd}`,
+    fix: (d) =>
+      d.explicit
+        ? 'check the --config path or the GANTRY_CONFIG variable'
+        : 'create gantry.yaml at the repository root (see "gantry.yaml reference" in the README), or pass --config <file>',
+  },
+  E_CONFIG_SYNTAX: {
+    exitCode: 2,
+    title: 'gantry.yaml is not valid YAML',
+    message: (d) => `${d.label} is not valid YAML`,
+    fix: () => 'correct the YAML syntax at the lines shown (indentation, a missing ":" or an unclosed quote)',
+    lines: (d) => d.lines,
+  },
+  E_CONFIG_INVALID: saidOr(2, 'The configuration has problems', {
+    message: (d: { label: string; notMapping: true } | { label: string; problems: string[]; count: number }) =>
+      'notMapping' in d
+        ? `${d.label} must be a mapping of keys such as app, backend, environments`
+        : `${d.label} has ${d.count} problem${d.count === 1 ? '' : 's'}; nothing was done`,
+    fix: (d) => ('notMapping' in d ? 'start from the example in README.md (gantry.yaml reference)' : 'correct each problem listed above and run again'),
+    lines: (d) => ('problems' in d ? d.problems : []),
+  }),
+  E_INPUT: said(2, 'Missing or bad input'),
+  E_ENV_UNKNOWN: {
+    exitCode: 2,
+    title: 'No such environment in gantry.yaml',
+    message: (d) => `--env ${d.envName}: no such environment in gantry.yaml`,
+    fix: (d) => `use one of ${d.known.join(', ')}${d.offerToAdd ? `, or add environments.${d.envName}` : ''}`,
+  },
+  E_MR_MISSING: {
+    exitCode: 2,
+    title: 'No merge request: not in a merge request pipeline and no --mr',
+    message: (d) => (d.needs === 'review' ? 'the review environment needs a merge request' : 'gantry stop needs the merge request'),
+    fix: (d) => `${MR_FLAG}${d.saysWhereCiSetsIt ? ' (CI_MERGE_REQUEST_IID is set there)' : ''}, or pass --mr <iid>`,
+  },
+  E_MR_IID: {
+    exitCode: 2,
+    title: 'CI_MERGE_REQUEST_IID is not a merge request iid',
+    message: (d) => `CI_MERGE_REQUEST_IID=${d.iid} is not a merge request iid`,
+    fix: () => 'unset it, or pass --mr <iid>',
+  },
+  E_PROJECT_MISSING: {
+    exitCode: 2,
+    title: 'No GitLab project: CI_PROJECT_ID is not set',
+    message: (d) => `no project: CI_PROJECT_ID${d.mergeRequestVariable ? ' (or CI_MERGE_REQUEST_PROJECT_ID)' : ''} is not set`,
+    fix: () => PROJECT_FIX,
+  },
+  E_APP_MISSING: {
+    exitCode: 2,
+    title: 'The command does not know the app: no --app and no GANTRY_APP',
+    message: (d) => `gantry ${d.command} does not know the app`,
+    fix: (d) => `pass --app (the app of gantry.yaml${d.command === 'stop' ? '; the review component input "app"' : ''}), or set GANTRY_APP`,
+  },
+  E_IMAGE_REF: {
+    exitCode: 2,
+    title: 'Not an image reference',
+    message: (d) => `${d.field}: "${d.text}" is not an image reference (${d.why})`,
+    fix: () => 'use host/namespace/name:tag or host/namespace/name@sha256:<64 hex>, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello@sha256:...',
+  },
+  E_IMAGE_MISSING: {
+    exitCode: 2,
+    title: 'No image to deploy: no --image and no registry in gantry.yaml',
+    message: () => 'no image to deploy',
+    fix: () => 'pass --image <ref> (the build job writes GANTRY_IMAGE), or set registry in gantry.yaml',
+  },
+  E_COMMIT_MISSING: {
+    exitCode: 2,
+    title: 'No commit to tag the image with',
+    message: () => 'no commit to tag the image with',
+    fix: (d) => `run inside a git repository or a CI job${d.canPassImage ? ', or pass --image <ref>' : ''}`,
+  },
+  E_GITLAB_URL_MISSING: {
+    exitCode: 2,
+    title: 'No GitLab instance: CI_SERVER_URL is not set',
+    message: () => 'no GitLab instance: CI_SERVER_URL (or CI_API_V4_URL) is not set',
+    fix: () => 'GitLab CI sets it; outside CI export CI_SERVER_URL=https://gitlab.example.com',
+  },
+  E_GITLAB_URL: {
+    exitCode: 2,
+    title: 'The GitLab instance URL is not an http(s) URL',
+    message: (d) => (d.notHttp ? `${d.variable}=${d.value}: only http(s) URLs are GitLab instances` : `${d.variable}=${d.value} is not a URL`),
+    fix: (d) => `e.g. ${d.variable}=https://gitlab.example.com${!d.notHttp && d.variable === 'CI_API_V4_URL' ? '/api/v4' : ''}`,
+  },
+  E_OSS_CREDENTIALS_MISSING: {
+    exitCode: 2,
+    title: 'No OSS key pair: GANTRY_OSS_ACCESS_KEY_ID / _SECRET are not set',
+    message: (d) => `no OSS credentials to ${d.purpose} in ${d.bucket}`,
+    fix: () => 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user of the bucket)',
+  },
+  E_CDN_KEY_PARTIAL: {
+    exitCode: 2,
+    title: 'Half a CDN key pair: only one of GANTRY_CDN_ACCESS_KEY_ID / _SECRET is set',
+    message: (d) => `GANTRY_CDN_ACCESS_KEY_${d.missing} is missing: the CDN key pair is set only in part`,
+    fix: () => 'set both GANTRY_CDN_ACCESS_KEY_ID and GANTRY_CDN_ACCESS_KEY_SECRET, or neither (then the OSS key pair is used)',
+  },
+  E_REGISTRY_CREDENTIALS_PARTIAL: {
+    exitCode: 2,
+    title: 'Half the registry credentials: only one of GANTRY_REGISTRY_USER / _PASSWORD is set',
+    message: () => 'only one of GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD is set',
+    fix: () => 'set both CI variables (masked), or neither for a registry without auth',
+  },
+  E_BUCKET_REGION_MISSING: {
+    exitCode: 2,
+    title: 'An OSS bucket without its region',
+    message: (d) => `--bucket ${d.bucket} needs --region`,
+    fix: () => 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)',
+  },
+  E_LEASE_SECONDS: {
+    exitCode: 2,
+    title: 'GANTRY_DEPLOY_LEASE_SECONDS is out of range',
+    message: (d) => `GANTRY_DEPLOY_LEASE_SECONDS=${d.value}: whole seconds from 5 to 600`,
+    fix: () => 'unset it for the default of 60',
+  },
+  E_SCALE_REPLICAS: {
+    exitCode: 2,
+    title: 'Replicas must be a whole number, at least 0',
+    message: (d) => `scale deployment/${d.deployment}: replicas must be a whole number >= 0, not ${d.replicas}`,
+    fix: () => 'pass a number such as 0 or 2',
+  },
+  E_SCALE_AUTOSCALED: {
+    exitCode: 2,
+    title: 'An autoscaled environment cannot be scaled by hand',
+    message: (d) => `${d.envName} is autoscaled (${d.min}-${d.max} replicas): the HPA sets the replicas`,
+    fix: () => 'change autoscale.min / autoscale.max in gantry.yaml and deploy',
+  },
+  E_ROLLBACK_NO_PREVIOUS: {
+    exitCode: 2,
+    title: 'No earlier revision to roll back to',
+    message: (d) => `${d.deployment} in ${d.namespace} has no revision before ${d.current}`,
+    fix: () => 'gantry history --env ... lists the revisions that are kept',
+  },
+  E_NAMESPACE_NOT_GANTRY: {
+    exitCode: 2,
+    title: 'The namespace was not created by Gantry: not deleting it',
+    message: (d) => `namespace ${d.namespace} was not created by Gantry (no label ${d.label}=gantry): not deleting it`,
+    fix: () => 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
+  },
+  E_DIAGNOSIS_FILE: {
+    exitCode: 2,
+    title: 'The --diagnosis-file cannot be read or is not a diagnosis',
+    message: (d) =>
+      'unreadable' in d
+        ? `--diagnosis-file ${d.file}: ${d.unreadable}`
+        : 'notJson' in d
+          ? `--diagnosis-file ${d.file} is not JSON: ${d.notJson}`
+          : `--diagnosis-file ${d.file}: expected ${DIAGNOSIS_SHAPE}`,
+    fix: (d) => ('notJson' in d ? 'expected {"code": "...", "message": "...", "evidence": ["..."]}' : 'pass the JSON file the failed deploy wrote'),
+  },
+  E_INIT_PACKAGE_JSON: {
+    exitCode: 2,
+    title: 'gantry init cannot read package.json',
+    message: (d) => `${d.path} is not valid JSON: ${d.reason}`,
+    fix: () => 'correct package.json (npm pkg get name shows whether npm can read it)',
+  },
+  E_INIT_DIR_NOT_WRITABLE: {
+    exitCode: 2,
+    title: 'gantry init cannot write into the directory',
+    message: (d) => `cannot write into ${d.dir}: ${d.reason}; nothing was written`,
+    fix: () => 'check that the directory is writable',
+  },
+  E_INIT_PATH_BLOCKED: {
+    exitCode: 2,
+    title: 'gantry init finds a directory where a file goes',
+    message: (d) => `cannot write ${d.blocked.join(', ')}: a directory is in the way; nothing was written`,
+    fix: (d) => `move ${d.blocked.join(', ')} aside and run gantry init again`,
+  },
+  E_TEMPLATE: {
+    exitCode: 2,
+    title: 'A manifest template failed',
+    message: (d) => {
+      switch (d.problem) {
+        case 'render': return `${d.template}: ${d.reason}`;
+        case 'yaml': return `${d.template} rendered invalid YAML`;
+        case 'not-object': return `${d.where}: is not a Kubernetes object (a mapping)`;
+        case 'no-kind': return `${d.where}: has no apiVersion or kind`;
+        case 'no-name': return `${d.where}: ${d.objectKind} has no metadata.name`;
+        case 'label': return `${d.where}: ${d.object} lacks the label ${d.label}: ${d.value}`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'render': return 'check the field names against the template data listed in README.md ("Templates")';
+        case 'yaml': return 'write values with {{y value}} or {{json value}} so quoting and indentation are always right';
+        case 'not-object': return 'each document must be one object with apiVersion, kind and metadata';
+        case 'no-kind': return 'add apiVersion: and kind: to the object';
+        case 'no-name': return 'add metadata.name';
+        case 'label': return 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels';
+      }
+    },
+    lines: (d) => (d.problem === 'render' ? (d.line ? [`${d.line.number} | ${d.line.text}`] : []) : d.problem === 'yaml' ? d.lines : []),
+  },
+  E_BUILD_NO_SOURCE: {
+    exitCode: 2,
+    title: 'Nothing to build an image from',
+    message: (d) =>
+      'badJson' in d
+        ? `package.json in ${d.dir} is not valid JSON: ${d.badJson}`
+        : d.problem === 'nothing'
+          ? `no Dockerfile and no package.json in ${d.dir}`
+          : `package.json in ${d.dir} says nothing about how to start the app`,
+    fix: (d) =>
+      'badJson' in d
+        ? 'correct package.json'
+        : d.problem === 'nothing'
+          ? 'add a Dockerfile (backend.dockerfile names it), or build a Node app that has a package.json; backend.context sets the directory'
+          : 'add a "start" (or "start:prod") script or a "main" entry to package.json, or add a Dockerfile',
+  },
+  E_DOCKER_UNAVAILABLE: {
+    exitCode: 1,
+    title: 'No Docker daemon answers',
+    message: (d) => `no Docker daemon answers${d.dockerHost ? ` at DOCKER_HOST=${d.dockerHost}` : ''}`,
+    fix: () => 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
+    lines: (d) => d.output,
+  },
+  E_BUILD_FAILED: said(1, 'The image build failed'),
+  E_REGISTRY_AUTH: {
+    exitCode: 1,
+    title: 'The registry refused the credentials',
+    message: (d) => ('output' in d ? `${d.host} refused the login of ${d.user}` : `${d.host} refused the credentials of ${d.user} (${d.answeredBy} answered ${d.status})`),
+    fix: (d) =>
+      `check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password${'output' in d ? '' : ' set under "Access Credential"'}, not the console password)`,
+    lines: (d) => ('output' in d ? d.output : []),
+  },
+  E_REGISTRY_UNREACHABLE: {
+    exitCode: 1,
+    title: 'The registry cannot be reached',
+    message: (d) => {
+      switch (d.problem) {
+        case 'login': return `${d.doing}: cannot reach ${d.host}`;
+        case 'no-answer': return `GET ${d.get}: ${d.why}`;
+        case 'not-registry': return `GET ${d.url} answered ${d.status}: not a Docker registry API`;
+        case 'bad-realm': return `${d.host} names an unusable token realm "${d.realm}"`;
+        case 'token-status': return `the token service ${d.tokenService} answered ${d.status}`;
+        case 'no-token': return `the token service ${d.tokenService} answered without a token`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'login': return `check that ${d.host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`;
+        case 'no-answer': return `check registry.pushHost (${d.host}) and that this runner can reach it over ${d.scheme}`;
+        case 'token-status': return 'retry later; the registry is having trouble';
+        default: return `check registry.pushHost (${d.host})`;
+      }
+    },
+    lines: (d) => (d.problem === 'login' ? d.output : []),
+  },
+  E_PUSH_DENIED: {
+    exitCode: 1,
+    title: 'The registry refused the push',
+    message: (d) => ('failed' in d ? `docker push ${d.image} failed` : `${d.host} refused the push of ${d.image}`),
+    fix: (d) => ('failed' in d ? undefined : 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it'),
+    lines: (d) => d.output,
+  },
+  E_FRONTEND_BUILD_FAILED: said(1, 'The frontend build failed'),
+  E_FRONTEND_EMPTY: said(1, 'Nothing to publish'),
+  E_PREVIEW_ABSOLUTE_PATH: said(2, "The preview's build names its files from the site root"),
+  E_OSS_ACCESS: {
+    exitCode: 1,
+    title: 'OSS refused the credentials',
+    message: (d) =>
+      d.problem === 'path-style'
+        ? `${d.doing}: ${d.where} refused a path-style request (SecondLevelDomainForbidden)`
+        : d.problem === 'refused'
+          ? `${d.doing}: OSS refused access to ${d.where} (${d.reason})`
+          : d.refused,
+    fix: (d) =>
+      d.problem === 'path-style'
+        ? 'Aliyun OSS takes only virtual-hosted-style requests (<bucket>.<endpoint>): remove frontend.pathStyle, or set it to false'
+        : d.problem === 'refused'
+          ? `check the CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET, and that the RAM user may write to this bucket${d.pathStyleHint ? PATH_STYLE_HINT : ''}`
+          : 'the RAM user needs oss:GetBucketWebsite and oss:PutBucketWebsite on the bucket (besides writing objects); check GANTRY_OSS_ACCESS_KEY_ID / _SECRET',
+  },
+  E_OSS_BUCKET: {
+    exitCode: 1,
+    title: 'The OSS bucket does not exist',
+    message: (d) => `${d.doing}: bucket ${d.where} does not exist`,
+    fix: (d) => `check frontend.bucket and frontend.region (the bucket lives in one region), or create the bucket${d.pathStyleHint ? PATH_STYLE_HINT : ''}`,
+  },
+  E_OSS_UNREACHABLE: {
+    exitCode: 1,
+    title: 'OSS cannot be reached',
+    message: (d) => `${d.doing}: ${d.where} did not answer (${d.reason})`,
+    fix: () => 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
+  },
+  E_KUBECONFIG: said(2, 'The kubeconfig CI variable is missing or unusable'),
+  E_KUBE_UNREACHABLE: said(1, 'The Kubernetes API server cannot be reached'),
+  E_KUBE_UNAUTHORIZED: said(1, 'The Kubernetes API server rejected the credentials'),
+  E_KUBE_FORBIDDEN: said(1, 'The Kubernetes credentials lack a permission'),
+  E_KUBE_NOT_FOUND: said(1, 'A Kubernetes object does not exist'),
+  E_KUBE_API: said(1, 'The Kubernetes API server refused a request'),
+  E_APPLY_INVALID: said(2, 'The API server rejected the manifests'),
+  E_ROLLBACK_REVISION: said(2, 'No such revision to roll back to'),
+  E_DEPLOY_LOCKED: said(1, 'Another deploy holds the environment'),
+  E_OSS_WEBSITE: {
+    exitCode: 1,
+    title: 'OSS refused the bucket website configuration',
+    message: (d) => `${d.doing}: OSS refused it (${d.reason})`,
+    fix: () => 'check frontend.website in gantry.yaml (index is a file name without "/", notFound an object in the bucket)',
+    lines: (d) => [d.answer],
+  },
+  E_CDN_ACCESS: {
+    exitCode: 1,
+    title: 'The CDN refused the credentials (the files are published)',
+    message: (d) => `${cdnPublished(d.published)}: the CDN refused the credentials (${d.code})`,
+    fix: (d) =>
+      `check GANTRY_CDN_ACCESS_KEY_ID / GANTRY_CDN_ACCESS_KEY_SECRET (when unset, the OSS key pair is used) and that the RAM user has cdn:RefreshObjectCaches on the domain; ${cdnRetry(d.urls)}`,
+    lines: (d) => [d.answer],
+  },
+  E_CDN_REFRESH: {
+    exitCode: 1,
+    title: 'The CDN cache refresh failed (the files are published)',
+    message: (d) =>
+      d.problem === 'quota'
+        ? `${cdnPublished(d.published)}: the refresh quota is used up (${d.code})`
+        : d.problem === 'refused'
+          ? `${cdnPublished(d.published)} (${d.code})`
+          : `${cdnPublished(d.published)}: the CDN API did not answer (${d.reason})`,
+    fix: (d) =>
+      d.problem === 'quota'
+        ? `wait for the quota (10,000 URLs a day by default) or ask Aliyun for more; ${cdnRetry(d.urls)}`
+        : d.problem === 'refused'
+          ? `check frontend.cdn.domain and frontend.cdn.endpoint; ${cdnRetry(d.urls)}`
+          : `check frontend.cdn.endpoint (default ${d.endpoint}) and the network; ${cdnRetry(d.urls)}`,
+    lines: (d) => (d.problem === 'no-answer' ? [] : [d.answer]),
+  },
+  E_ROLLOUT_IMAGE_PULL: said(1, 'The cluster cannot pull the image'),
+  E_ROLLOUT_CRASHLOOP: said(1, 'A container keeps crashing'),
+  E_ROLLOUT_OOM: said(1, 'A container was killed for using more memory than its limit'),
+  E_ROLLOUT_CONFIG: said(1, 'A container references a missing ConfigMap, Secret or key'),
+  E_ROLLOUT_CREATE: said(1, 'The container runtime cannot create or start the container'),
+  E_ROLLOUT_UNSCHEDULABLE: said(1, 'No node can run the pod'),
+  E_ROLLOUT_ECI: said(1, 'Elastic Container Instance could not create the pod'),
+  E_ROLLOUT_READINESS: said(1, 'The readiness probe keeps failing'),
+  E_ROLLOUT_REPLICA_FAILURE: said(1, 'The ReplicaSet cannot create pods'),
+  E_ROLLOUT_DEADLINE: said(1, 'The Deployment exceeded its progress deadline'),
+  E_ROLLOUT_TIMEOUT: said(1, 'The rollout did not finish in time'),
+  E_ROLLOUT_DELETED: said(1, 'The Deployment was deleted during the rollout'),
+  E_ROLLOUT_ABORTED: said(1, 'Tracking the rollout was cancelled'),
+  E_INTERNAL: saidOr(1, 'Unexpected error', {
+    message: (d: { doing: string; reason: string }) => `${d.doing}: ${d.reason}`,
+    fix: () => undefined,
+  }),
+  E_GITLAB_TOKEN: {
+    exitCode: 2,
+    title: 'No GitLab API token',
+    message: (d) => (d.acceptsJobToken ? 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set' : 'GANTRY_GITLAB_TOKEN is not set'),
+    fix: () => GITLAB_TOKEN_FIX,
+    lines: (d) => (d.acceptsJobToken ? ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'] : []),
+  },
+  E_GITLAB_ACCESS: {
+    exitCode: 1,
+    title: 'GitLab refused the token',
+    message: (d) =>
+      'doing' in d
+        ? `${d.doing}: GitLab answered ${d.status} ${d.status === 401 ? 'Unauthorized' : 'Forbidden'} for ${d.tokenVariable}`
+        : d.status === 401
+          ? `${d.checked}: GitLab answered 401 Unauthorized for GANTRY_GITLAB_TOKEN`
+          : `${d.checked}: GitLab answered ${d.status} for GANTRY_GITLAB_TOKEN`,
+    fix: (d) =>
+      'doing' in d
+        ? d.jobToken
+          ? 'CI_JOB_TOKEN cannot read merge requests or write notes; set GANTRY_GITLAB_TOKEN to a project access token (role Developer, scope api)'
+          : 'check that GANTRY_GITLAB_TOKEN is not expired or revoked, has the api scope and at least the Developer role in the project'
+        : d.status === 401
+          ? 'the token is wrong, expired or revoked: create a new project access token (role Developer, scope api) and update GANTRY_GITLAB_TOKEN'
+          : `give the token at least the Developer role and the api scope in project ${d.project ?? '(CI_PROJECT_ID)'}`,
+    lines: (d) => ('doing' in d ? [`${d.host}: ${d.answer}`] : []),
+  },
+  E_GITLAB_UNREACHABLE: {
+    exitCode: 1,
+    title: 'The GitLab API cannot be reached',
+    message: (d) => ('checked' in d ? `${d.checked} at ${d.host}: ${d.why}` : `${d.doing}: ${d.reason}${d.causeCode ? ` (${d.causeCode})` : ''}`),
+    fix: (d) =>
+      'checked' in d
+        ? 'check CI_SERVER_URL (or GANTRY_GITLAB_URL) and that this runner can reach GitLab'
+        : 'check CI_SERVER_URL and that the runner can reach it; retry the job if GitLab was down',
+    lines: (d) => ('checked' in d ? [] : [`instance: ${d.host}`]),
+  },
+  E_GITLAB_API: {
+    exitCode: 1,
+    title: 'The GitLab API refused a request',
+    message: (d) =>
+      'checked' in d
+        ? `${d.checked}: GitLab answered ${d.status}`
+        : 'retriesExhausted' in d
+          ? `${d.doing}: GitLab kept answering 429 (rate limit) or 502: ${d.retriesExhausted}`
+          : `${d.doing}: GitLab answered ${d.status}: ${d.answer}`,
+    fix: (d) =>
+      'checked' in d
+        ? 'retry later; GitLab is having trouble'
+        : 'retriesExhausted' in d
+          ? 'GitLab is overloaded or rate-limiting this token; retry the job later'
+          : d.status === 404
+            ? 'check CI_PROJECT_ID and the merge request iid; GitLab also answers 404 for projects the token cannot see'
+            : 'see the message above; retry the job if GitLab was having trouble',
+    lines: (d) => ('checked' in d ? [] : [`instance: ${d.host}`]),
+  },
+  E_INIT_NO_PACKAGE: said(2, 'gantry init found no package.json'),
+  E_INIT_EXISTS: said(2, 'gantry init would overwrite a file'),
+  E_INIT_WRITE: said(1, 'gantry init could not write all its files'),
+};
 
 export interface GantryErrorOptions {
   details?: string[];
-  fix?: string;
+  fix?: string | undefined;
   cause?: unknown;
 }
 
@@ -87,6 +597,18 @@ export class GantryError extends Error {
   }
 }
 
+/** The error for a code, its message, lines and fix said by the catalogue from the details. */
+export function gantryError<C extends ErrorCode>(code: C, details: ErrorDetails[C], options: { cause?: unknown } = {}): GantryError {
+  // One code's entry; TypeScript cannot follow the code into the mapped type by itself.
+  const entry = catalogue[code] as unknown as CatalogueEntry<ErrorDetails[C]>;
+  const fix = entry.fix(details);
+  return new GantryError(code, entry.message(details), {
+    details: entry.lines?.(details) ?? [],
+    ...(fix === undefined ? {} : { fix }),
+    cause: options.cause,
+  });
+}
+
 export function isGantryError(error: unknown): error is GantryError {
   return error instanceof GantryError;
 }
@@ -94,8 +616,8 @@ export function isGantryError(error: unknown): error is GantryError {
 /** Wrap a lower-level error with what was being done, keeping Gantry errors as they are. */
 export function wrapError(doing: string, error: unknown): GantryError {
   if (isGantryError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new GantryError('E_INTERNAL', `${doing}: ${message}`, { cause: error });
+  const reason = error instanceof Error ? error.message : String(error);
+  return gantryError('E_INTERNAL', { doing, reason }, { cause: error });
 }
 
 /** The text a user sees for an error: code, message, details, fix. */

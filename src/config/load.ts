@@ -3,7 +3,8 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
-import { GantryError } from '../errors.js';
+import { ciVariables, configOverrideValues, configOverrideVariables } from '../ci/variables.js';
+import { GantryError, gantryError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { describeIssues, type Problem } from './problems.js';
 import { checkRules } from './rules.js';
@@ -18,15 +19,7 @@ export interface Override {
 }
 
 /** CI variables with a fixed meaning; anything else goes through GANTRY_SET. */
-export const ciVariableOverrides: Record<string, string> = {
-  GANTRY_APP: 'app',
-  GANTRY_REGISTRY_PUSH_HOST: 'registry.pushHost',
-  GANTRY_REGISTRY_PULL_HOST: 'registry.pullHost',
-  GANTRY_REGISTRY_NAMESPACE: 'registry.namespace',
-  GANTRY_REPLICAS: 'backend.replicas',
-  GANTRY_FRONTEND_BUCKET: 'frontend.bucket',
-  GANTRY_FRONTEND_REGION: 'frontend.region',
-};
+export const ciVariableOverrides: Record<string, string> = configOverrideVariables;
 
 export interface LoadOptions {
   cwd: string;
@@ -56,20 +49,18 @@ export function parseConfigText(text: string, label: string, options: Pick<LoadO
   const lineCounter = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new GantryError('E_CONFIG_SYNTAX', `${label} is not valid YAML`, {
-      details: doc.errors.map((e) => {
+    throw gantryError('E_CONFIG_SYNTAX', {
+      label,
+      lines: doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
         return `${label}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
       }),
-      fix: 'correct the YAML syntax at the lines shown (indentation, a missing ":" or an unclosed quote)',
     });
   }
   keepEnvValuesAsWritten(doc, text);
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new GantryError('E_CONFIG_INVALID', `${label} must be a mapping of keys such as app, backend, environments`, {
-      fix: 'start from the example in README.md (gantry.yaml reference)',
-    });
+    throw gantryError('E_CONFIG_INVALID', { label, notMapping: true });
   }
   const problems: Problem[] = [];
   const overrides = [...overridesFromEnv(options.env, problems), ...overridesFromFlags(options.set ?? [], options.setString ?? [], problems)];
@@ -84,7 +75,7 @@ export function parseConfigText(text: string, label: string, options: Pick<LoadO
 }
 
 async function findConfigFile(options: LoadOptions): Promise<string> {
-  const explicit = options.file ?? options.env.GANTRY_CONFIG;
+  const explicit = options.file ?? ciVariables(options.env).gantry.config;
   const candidates = explicit ? [explicit] : ['gantry.yaml', 'gantry.yml'];
   for (const candidate of candidates) {
     const full = path.resolve(options.cwd, candidate);
@@ -95,11 +86,7 @@ async function findConfigFile(options: LoadOptions): Promise<string> {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
-  throw new GantryError('E_CONFIG_MISSING', `no ${candidates.join(' or ')} in ${options.cwd}`, {
-    fix: explicit
-      ? 'check the --config path or the GANTRY_CONFIG variable'
-      : 'create gantry.yaml at the repository root (see "gantry.yaml reference" in the README), or pass --config <file>',
-  });
+  throw gantryError('E_CONFIG_MISSING', { candidates, cwd: options.cwd, explicit: Boolean(explicit) });
 }
 
 export function configProblems(label: string, problems: Problem[]): GantryError {
@@ -108,11 +95,7 @@ export function configProblems(label: string, problems: Problem[]): GantryError 
     details.push(`✗ ${p.path.join('.') || '(top level)'}${p.where ? ` (${p.where})` : ''}: ${p.message}`);
     if (p.fix) details.push(`    fix: ${p.fix}`);
   }
-  const n = problems.length;
-  return new GantryError('E_CONFIG_INVALID', `${label} has ${n} problem${n === 1 ? '' : 's'}; nothing was done`, {
-    details,
-    fix: 'correct each problem listed above and run again',
-  });
+  return gantryError('E_CONFIG_INVALID', { label, problems: details, count: problems.length });
 }
 
 // Env values are strings in Kubernetes. A YAML number such as 1.10 would come back as 1.1, so
@@ -159,11 +142,8 @@ export function frontendOverridesFromEnv(env: NodeJS.ProcessEnv): Record<string,
 
 function overridesFromEnv(env: NodeJS.ProcessEnv, problems: Problem[]): Override[] {
   const out: Override[] = [];
-  for (const [variable, dotted] of Object.entries(ciVariableOverrides)) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
-  }
-  const set = env.GANTRY_SET;
+  for (const { variable, path: dotted, value } of configOverrideValues(env)) out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
+  const set = ciVariables(env).gantry.set;
   if (set) {
     for (const line of set.split('\n').map((l) => l.trim()).filter(Boolean)) {
       const parsed = parseAssignment(line, `CI variable GANTRY_SET`, false, problems);

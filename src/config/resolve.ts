@@ -2,7 +2,7 @@
 // Every command starts from this target, so deploy, history, rollback, scale, stop and doctor
 // agree on the namespace, names, labels and kubeconfig variable instead of each working them out.
 import type { CiContext } from '../ci/context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { dnsLabel, environmentLabels, fillPlaceholders, instanceName, kubeconfigVariableName, selectorLabels } from '../names/names.js';
 import type { Autoscale, Config, EnvironmentConfig, Resources } from './schema.js';
 
@@ -52,9 +52,7 @@ export function frontendTarget(config: Config): FrontendTarget | undefined {
 export function resolveEnvironment(config: Config, envName: string, ci: CiContext): EnvironmentTarget {
   const env = config.environments[envName];
   if (!env) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, {
-      fix: `use one of ${Object.keys(config.environments).join(', ')}, or add environments.${envName}`,
-    });
+    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: true });
   }
   const app = config.app;
   const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });

@@ -1,17 +1,20 @@
 // Whether GANTRY_GITLAB_TOKEN works: with CI_PROJECT_ID, list one merge request of the project
 // (what the MR note needs: a job token or a token without access answers 401/403/404 there);
 // without it, GET /user (any valid token may).
-import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { maskEnvSecrets, type Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
+import { gantryError } from '../errors.js';
 import { gitlabHost } from './client.js';
 
 export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options: { timeoutMs?: number } = {}): Promise<{ host: string; checked: string }> {
-  const token = env.GANTRY_GITLAB_TOKEN?.trim();
-  ctx.logger.addSecret(env.GANTRY_GITLAB_TOKEN);
-  if (!token) throw new GantryError('E_GITLAB_TOKEN', 'GANTRY_GITLAB_TOKEN is not set', { fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN' });
+  const { predefined, gantry } = ciVariables(env);
+  const token = gantry.gitlabToken?.trim();
+  // ctx masks it already (its name says it is a token); an env other than ctx.env, too.
+  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
+  if (!token) throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: false });
   const host = gitlabHost(env);
   const timeoutMs = options.timeoutMs ?? 5000;
-  const project = env.CI_PROJECT_ID?.trim();
+  const project = predefined.projectId?.trim();
   const checked = project ? `GET /api/v4/projects/${project}/merge_requests` : 'GET /api/v4/user';
   const url = project ? `${host}/api/v4/projects/${encodeURIComponent(project)}/merge_requests?per_page=1` : `${host}/api/v4/user`;
   let res: Response;
@@ -21,14 +24,14 @@ export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options
   } catch (error) {
     const e = error as { name?: string; message?: string; cause?: { code?: string } };
     const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.code ?? e.message ?? String(error));
-    throw new GantryError('E_GITLAB_UNREACHABLE', `${checked} at ${host}: ${why}`, { fix: 'check CI_SERVER_URL (or GANTRY_GITLAB_URL) and that this runner can reach GitLab', cause: error });
+    throw gantryError('E_GITLAB_UNREACHABLE', { checked, host, why }, { cause: error });
   }
   if (res.ok) return { host, checked };
   if (res.status === 401) {
-    throw new GantryError('E_GITLAB_ACCESS', `${checked}: GitLab answered 401 Unauthorized for GANTRY_GITLAB_TOKEN`, { fix: 'the token is wrong, expired or revoked: create a new project access token (role Developer, scope api) and update GANTRY_GITLAB_TOKEN' });
+    throw gantryError('E_GITLAB_ACCESS', { checked, status: 401 });
   }
   if (res.status === 403 || res.status === 404) {
-    throw new GantryError('E_GITLAB_ACCESS', `${checked}: GitLab answered ${res.status} for GANTRY_GITLAB_TOKEN`, { fix: `give the token at least the Developer role and the api scope in project ${project ?? '(CI_PROJECT_ID)'}` });
+    throw gantryError('E_GITLAB_ACCESS', { checked, status: res.status, project });
   }
-  throw new GantryError('E_GITLAB_API', `${checked}: GitLab answered ${res.status}`, { fix: 'retry later; GitLab is having trouble' });
+  throw gantryError('E_GITLAB_API', { checked, status: res.status });
 }

@@ -13,9 +13,10 @@
 //                        `mrState` and `listOpenMrIids` need GANTRY_GITLAB_TOKEN; a job token
 //                        answers 401 there. `stopEnvironment` works with either.
 import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest';
-import pRetry from 'p-retry';
-import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { maskEnvSecrets, type Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
+import { GantryError, gantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -45,24 +46,23 @@ export interface GitlabClientOptions {
 export function gitlabHost(env: NodeJS.ProcessEnv): string {
   // GANTRY_GITLAB_URL first: a self-managed instance whose API is reached by another address
   // from the runners than the one GitLab announces in CI_SERVER_URL.
-  const explicit = env.GANTRY_GITLAB_URL?.trim();
-  const fromServer = env.CI_SERVER_URL?.trim();
-  const fromApi = env.CI_API_V4_URL?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+  const { predefined, gantry } = ciVariables(env);
+  const explicit = gantry.gitlabUrl?.trim();
+  const fromServer = predefined.serverUrl?.trim();
+  const fromApi = predefined.apiV4Url?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
   const raw = explicit || fromServer || fromApi;
   const source = explicit ? 'GANTRY_GITLAB_URL' : fromServer ? 'CI_SERVER_URL' : 'CI_API_V4_URL';
   if (!raw) {
-    throw new GantryError('E_INPUT', 'no GitLab instance: CI_SERVER_URL (or CI_API_V4_URL) is not set', {
-      fix: 'GitLab CI sets it; outside CI export CI_SERVER_URL=https://gitlab.example.com',
-    });
+    throw gantryError('E_GITLAB_URL_MISSING', {});
   }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new GantryError('E_INPUT', `${source}=${raw} is not a URL`, { fix: `e.g. ${source}=https://gitlab.example.com${source === 'CI_API_V4_URL' ? '/api/v4' : ''}` });
+    throw gantryError('E_GITLAB_URL', { variable: source, value: raw, notHttp: false });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new GantryError('E_INPUT', `${source}=${raw}: only http(s) URLs are GitLab instances`, { fix: `e.g. ${source}=https://gitlab.example.com` });
+    throw gantryError('E_GITLAB_URL', { variable: source, value: raw, notHttp: true });
   }
   // A relative-URL install (https://host/gitlab) keeps its path; the query and fragment never matter.
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
@@ -70,16 +70,13 @@ export function gitlabHost(env: NodeJS.ProcessEnv): string {
 
 export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, options: GitlabClientOptions = {}): GitlabClient {
   const host = gitlabHost(env);
-  const privateToken = env.GANTRY_GITLAB_TOKEN?.trim();
-  const jobToken = env.CI_JOB_TOKEN?.trim();
-  // Both are masked even when only one is used: either may end up in an error text.
-  ctx.logger.addSecret(env.GANTRY_GITLAB_TOKEN);
-  ctx.logger.addSecret(env.CI_JOB_TOKEN);
+  const { predefined, gantry } = ciVariables(env);
+  const privateToken = gantry.gitlabToken?.trim();
+  const jobToken = predefined.jobToken?.trim();
+  // ctx masks both already (their names say they are tokens); an env other than ctx.env, too.
+  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   if (!privateToken && !jobToken) {
-    throw new GantryError('E_GITLAB_TOKEN', 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set', {
-      details: ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'],
-      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
-    });
+    throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: true });
   }
   const timeoutMs = options.timeoutMs ?? 30_000;
   const auth = privateToken ? { token: privateToken } : { jobToken: jobToken! };
@@ -91,7 +88,7 @@ export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, option
     notes: new MergeRequestNotes(base),
     mergeRequests: new MergeRequests(base),
     environments: new Environments(base),
-    retries: options.retries ?? Number(env.GANTRY_GITLAB_RETRIES ?? 3),
+    retries: options.retries ?? gantry.gitlabRetries,
     minTimeoutMs: options.minTimeoutMs ?? 500,
   };
 }
@@ -123,35 +120,20 @@ export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 't
   const status = gitlabStatus(error);
   const description = String((error as { cause?: { description?: unknown } })?.cause?.description ?? (error as Error)?.message ?? error).slice(0, 300);
   if (status === 401 || status === 403) {
-    const jobTokenHint = gitlab.tokenKind === 'job'
-      ? 'CI_JOB_TOKEN cannot read merge requests or write notes; set GANTRY_GITLAB_TOKEN to a project access token (role Developer, scope api)'
-      : 'check that GANTRY_GITLAB_TOKEN is not expired or revoked, has the api scope and at least the Developer role in the project';
-    return new GantryError('E_GITLAB_ACCESS', `${doing}: GitLab answered ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'} for ${gitlab.tokenVariable}`, {
-      details: [`${gitlab.host}: ${description}`],
-      fix: jobTokenHint,
-      cause: error,
-    });
+    return gantryError(
+      'E_GITLAB_ACCESS',
+      { doing, status, tokenVariable: gitlab.tokenVariable, jobToken: gitlab.tokenKind === 'job', host: gitlab.host, answer: description },
+      { cause: error },
+    );
   }
   if (status !== undefined) {
-    return new GantryError('E_GITLAB_API', `${doing}: GitLab answered ${status}: ${description}`, {
-      details: [`instance: ${gitlab.host}`],
-      fix: status === 404 ? 'check CI_PROJECT_ID and the merge request iid; GitLab also answers 404 for projects the token cannot see' : 'see the message above; retry the job if GitLab was having trouble',
-      cause: error,
-    });
+    return gantryError('E_GITLAB_API', { doing, status, answer: description, host: gitlab.host }, { cause: error });
   }
   if ((error as Error)?.name === 'GitbeakerRetryError') {
-    return new GantryError('E_GITLAB_API', `${doing}: GitLab kept answering 429 (rate limit) or 502: ${(error as Error).message}`, {
-      details: [`instance: ${gitlab.host}`],
-      fix: 'GitLab is overloaded or rate-limiting this token; retry the job later',
-      cause: error,
-    });
+    return gantryError('E_GITLAB_API', { doing, retriesExhausted: (error as Error).message, host: gitlab.host }, { cause: error });
   }
   const cause = (error as { cause?: { code?: string } })?.cause?.code;
-  return new GantryError('E_GITLAB_UNREACHABLE', `${doing}: ${(error as Error)?.message ?? String(error)}${cause ? ` (${cause})` : ''}`, {
-    details: [`instance: ${gitlab.host}`],
-    fix: 'check CI_SERVER_URL and that the runner can reach it; retry the job if GitLab was down',
-    cause: error,
-  });
+  return gantryError('E_GITLAB_UNREACHABLE', { doing, reason: (error as Error)?.message ?? String(error), causeCode: cause, host: gitlab.host }, { cause: error });
 }
 
 /**
@@ -170,19 +152,13 @@ export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: strin
     });
   try {
     if (!options.idempotent) return await attempt();
-    return await pRetry(attempt, {
+    return await withRetry(ctx, doing, attempt, {
+      isTransient: isTransientGitlabError,
       retries: gitlab.retries,
-      minTimeout: gitlab.minTimeoutMs,
-      maxTimeout: 4000,
-      factor: 2,
-      signal: ctx.signal,
-      shouldRetry: (error) => isTransientGitlabError(error),
-      onFailedAttempt: (error) => {
-        // p-retry 6 calls this even when shouldRetry said no: log real retries only.
-        if (error.retriesLeft > 0 && isTransientGitlabError(error)) {
-          ctx.logger.warn(`${gitlabError(gitlab, doing, error).message}; retrying (${error.retriesLeft} left)`);
-        }
-      },
+      minDelayMs: gitlab.minTimeoutMs,
+      maxDelayMs: 4000,
+      // gitlabError's message starts with "<doing>: ", which the warning already says.
+      describe: (error) => gitlabError(gitlab, doing, error).message.slice(doing.length + 2),
     });
   } catch (error) {
     throw gitlabError(gitlab, doing, error);

@@ -4,9 +4,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { ciVariables } from '../ci/variables.js';
+import { GantryError, gantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 type Zx = typeof import('zx/core');
 
@@ -64,56 +66,49 @@ export async function openDocker(ctx: Ctx): Promise<Docker> {
     },
   };
   const version = await docker.run(['version', '--format', '{{.Server.Version}}']);
+  const dockerHost = ciVariables(ctx.env).local.dockerHost;
   if (version.exitCode !== 0) {
     await docker.dispose();
-    throw new GantryError('E_DOCKER_UNAVAILABLE', `no Docker daemon answers${ctx.env.DOCKER_HOST ? ` at DOCKER_HOST=${ctx.env.DOCKER_HOST}` : ''}`, {
-      details: tail(version.output, 5),
-      fix: 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
-    });
+    throw gantryError('E_DOCKER_UNAVAILABLE', { dockerHost, output: tail(version.output, 5) });
   }
-  ctx.logger.info(`docker daemon ${version.output.trim()}${ctx.env.DOCKER_HOST ? ` at ${ctx.env.DOCKER_HOST}` : ''}`);
+  ctx.logger.info(`docker daemon ${version.output.trim()}${dockerHost ? ` at ${dockerHost}` : ''}`);
   return docker;
 }
 
 /** Retries idempotent registry calls on network errors only, with bounded backoff. */
 async function withRegistryRetries<T>(ctx: Ctx, what: string, host: string, attempt: () => Promise<T | { retry: string }>): Promise<T> {
   try {
-    return await pRetry(
+    return await withRetry(
+      ctx,
+      what,
       async () => {
         const result = await attempt();
         if (result && typeof result === 'object' && 'retry' in result) throw new Error(result.retry);
         return result as T;
       },
       {
-        retries: Number(ctx.env.GANTRY_REGISTRY_RETRIES ?? 3),
-        minTimeout: 1000,
-        factor: 2,
-        maxTimeout: 8000,
-        onFailedAttempt: (error) => {
-          if (error.retriesLeft > 0) ctx.logger.warn(`${what}: ${firstLine(error.message)}; retrying (${error.retriesLeft} left)`);
-        },
+        // Refusals are thrown as GantryErrors (inside AbortError); anything else may be the network.
+        isTransient: (error) => !(error instanceof GantryError),
+        retries: ciVariables(ctx.env).gantry.registryRetries,
+        minDelayMs: 1000,
+        maxDelayMs: 8000,
+        describe: (error) => firstLine((error as Error).message),
       },
     );
   } catch (error) {
     if (error instanceof GantryError) throw error;
-    throw new GantryError('E_REGISTRY_UNREACHABLE', `${what}: cannot reach ${host}`, {
-      details: tail((error as Error).message, 5),
-      fix: `check that ${host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`,
-    });
+    throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'login', doing: what, host, output: tail((error as Error).message, 5) });
   }
 }
 
+/** docker login with the password on stdin; it is a CI variable (GANTRY_REGISTRY_PASSWORD), which ctx masks by its name. */
 export async function login(ctx: Ctx, docker: Docker, host: string, user: string, password: string): Promise<void> {
-  ctx.logger.addSecret(password);
   await withRegistryRetries(ctx, `docker login ${host}`, host, async () => {
     const r = await docker.run(['login', '--username', user, '--password-stdin', host], { input: password });
     if (r.exitCode === 0) return undefined;
     if (unreachable.test(r.output)) return { retry: ctx.logger.mask(r.output) };
     throw new AbortError(
-      new GantryError('E_REGISTRY_AUTH', `${host} refused the login of ${user}`, {
-        details: tail(ctx.logger.mask(r.output), 3),
-        fix: 'check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password, not the console password)',
-      }),
+      gantryError('E_REGISTRY_AUTH', { host, user, output: tail(ctx.logger.mask(r.output), 3) }),
     );
   });
   ctx.logger.info(`logged in to ${host} as ${user}`);
@@ -125,14 +120,11 @@ export async function push(ctx: Ctx, docker: Docker, image: string, host: string
     if (r.exitCode === 0) return undefined;
     if (/denied|unauthorized|authentication required|no basic auth credentials|forbidden/i.test(r.output)) {
       throw new AbortError(
-        new GantryError('E_PUSH_DENIED', `${host} refused the push of ${image}`, {
-          details: tail(ctx.logger.mask(r.output), 3),
-          fix: 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it',
-        }),
+        gantryError('E_PUSH_DENIED', { host, image, output: tail(ctx.logger.mask(r.output), 3) }),
       );
     }
     if (unreachable.test(r.output)) return { retry: ctx.logger.mask(r.output) };
-    throw new AbortError(new GantryError('E_PUSH_DENIED', `docker push ${image} failed`, { details: tail(ctx.logger.mask(r.output), 5) }));
+    throw new AbortError(gantryError('E_PUSH_DENIED', { image, failed: true, output: tail(ctx.logger.mask(r.output), 5) }));
   });
 }
 

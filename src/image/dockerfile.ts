@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 
 export type PackageManager = 'npm' | 'yarn' | 'pnpm';
 
@@ -30,15 +30,13 @@ const lockfiles: [string, PackageManager][] = [
 export async function detectNodeApp(dir: string): Promise<NodeAppFacts> {
   const pkgPath = path.join(dir, 'package.json');
   if (!existsSync(pkgPath)) {
-    throw new GantryError('E_BUILD_NO_SOURCE', `no Dockerfile and no package.json in ${dir}`, {
-      fix: 'add a Dockerfile (backend.dockerfile names it), or build a Node app that has a package.json; backend.context sets the directory',
-    });
+    throw gantryError('E_BUILD_NO_SOURCE', { dir, problem: 'nothing' });
   }
   let pkg: { scripts?: Record<string, string>; main?: string; engines?: { node?: string } };
   try {
     pkg = JSON.parse(await readFile(pkgPath, 'utf8'));
   } catch (error) {
-    throw new GantryError('E_BUILD_NO_SOURCE', `package.json in ${dir} is not valid JSON: ${(error as Error).message}`, { fix: 'correct package.json' });
+    throw gantryError('E_BUILD_NO_SOURCE', { dir, badJson: (error as Error).message });
   }
   const found = lockfiles.find(([file]) => existsSync(path.join(dir, file)));
   const scripts = pkg.scripts ?? {};
@@ -50,9 +48,7 @@ export async function detectNodeApp(dir: string): Promise<NodeAppFacts> {
   else if (pkg.main) [start, startSource] = [['node', pkg.main], 'main'];
   else if (existsSync(path.join(dir, 'server.js'))) [start, startSource] = [['node', 'server.js'], 'server.js (npm start default)'];
   else {
-    throw new GantryError('E_BUILD_NO_SOURCE', `package.json in ${dir} says nothing about how to start the app`, {
-      fix: 'add a "start" (or "start:prod") script or a "main" entry to package.json, or add a Dockerfile',
-    });
+    throw gantryError('E_BUILD_NO_SOURCE', { dir, problem: 'no-start' });
   }
   return {
     packageManager: found?.[1] ?? 'npm',

@@ -1,5 +1,5 @@
 // Image references: parse, validate, and point them at the host the cluster pulls from.
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 
 export interface ImageRef {
   /** Registry host[:port]; empty for Docker Hub style names. */
@@ -14,10 +14,7 @@ const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const componentPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 
 export function parseImageRef(text: string, field = '--image'): ImageRef {
-  const bad = (why: string) =>
-    new GantryError('E_INPUT', `${field}: "${text}" is not an image reference (${why})`, {
-      fix: 'use host/namespace/name:tag or host/namespace/name@sha256:<64 hex>, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello@sha256:...',
-    });
+  const bad = (why: string) => gantryError('E_IMAGE_REF', { field, text, why });
   let rest = text.trim();
   let digest: string | undefined;
   const at = rest.indexOf('@');

@@ -3,7 +3,7 @@
 // Hub, Harbor), the token flow of the distribution spec: ask the realm for a token with the
 // same basic auth, then GET /v2/ with it. The password only ever goes into Authorization.
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 
 export interface RegistryLogin {
   host: string;
@@ -35,15 +35,13 @@ export function parseChallenge(header: string | null): { scheme: string; params:
 }
 
 export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options: { timeoutMs?: number } = {}): Promise<RegistryCheckResult> {
-  ctx.logger.addSecret(login.password);
   const timeoutMs = options.timeoutMs ?? 5000;
   const base = registryBaseUrl(login.host);
   const url = `${base}/v2/`;
   const basic = `Basic ${Buffer.from(`${login.user}:${login.password}`).toString('base64')}`;
+  // The password is a CI variable ctx masks by its name; the basic auth made of it is new.
   ctx.logger.addSecret(basic.slice(6));
-  const fix = 'check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password set under "Access Credential", not the console password)';
-  const refused = (status: number, where: string) =>
-    new GantryError('E_REGISTRY_AUTH', `${login.host} refused the credentials of ${login.user} (${where} answered ${status})`, { fix });
+  const refused = (status: number, answeredBy: string) => gantryError('E_REGISTRY_AUTH', { host: login.host, user: login.user, answeredBy, status });
 
   const get = async (target: string, authorization: string, readJson = false): Promise<{ status: number; ok: boolean; headers: Headers; json: unknown }> => {
     try {
@@ -56,17 +54,18 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
     } catch (error) {
       const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
       const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : `${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}`;
-      throw new GantryError('E_REGISTRY_UNREACHABLE', `GET ${new URL(target).origin}${new URL(target).pathname}: ${why}`, {
-        fix: `check registry.pushHost (${login.host}) and that this runner can reach it over ${base.split(':')[0]}`,
-        cause: error,
-      });
+      throw gantryError(
+        'E_REGISTRY_UNREACHABLE',
+        { problem: 'no-answer', get: `${new URL(target).origin}${new URL(target).pathname}`, why, host: login.host, scheme: base.split(':')[0]! },
+        { cause: error },
+      );
     }
   };
 
   const first = await get(url, basic);
   if (first.ok) return { url, scheme: 'basic' };
   if (first.status !== 401) {
-    throw new GantryError('E_REGISTRY_UNREACHABLE', `GET ${url} answered ${first.status}: not a Docker registry API`, { fix: `check registry.pushHost (${login.host})` });
+    throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'not-registry', url, status: first.status, host: login.host });
   }
   const challenge = parseChallenge(first.headers.get('www-authenticate'));
   if (challenge?.scheme !== 'bearer' || !challenge.params.realm) throw refused(401, '/v2/');
@@ -76,16 +75,16 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
   try {
     realm = new URL(challenge.params.realm);
   } catch {
-    throw new GantryError('E_REGISTRY_UNREACHABLE', `${login.host} names an unusable token realm "${challenge.params.realm}"`, { fix: `check registry.pushHost (${login.host})` });
+    throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'bad-realm', host: login.host, realm: challenge.params.realm });
   }
   if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
   if (challenge.params.scope) realm.searchParams.set('scope', challenge.params.scope);
   const tokenAnswer = await get(realm.toString(), basic, true);
   if (tokenAnswer.status === 401 || tokenAnswer.status === 403) throw refused(tokenAnswer.status, `the token service ${realm.origin}${realm.pathname}`);
-  if (!tokenAnswer.ok) throw new GantryError('E_REGISTRY_UNREACHABLE', `the token service ${realm.origin}${realm.pathname} answered ${tokenAnswer.status}`, { fix: 'retry later; the registry is having trouble' });
+  if (!tokenAnswer.ok) throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'token-status', tokenService: `${realm.origin}${realm.pathname}`, status: tokenAnswer.status });
   const body = (tokenAnswer.json ?? {}) as { token?: unknown; access_token?: unknown };
   const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' && body.access_token ? body.access_token : undefined;
-  if (!token) throw new GantryError('E_REGISTRY_UNREACHABLE', `the token service ${realm.origin}${realm.pathname} answered without a token`, { fix: `check registry.pushHost (${login.host})` });
+  if (!token) throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'no-token', tokenService: `${realm.origin}${realm.pathname}`, host: login.host });
   ctx.logger.addSecret(token);
   const second = await get(url, `Bearer ${token}`);
   if (second.ok) return { url, scheme: 'bearer' };

@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import type { Ctx } from '../context.js';
 import { GantryError, isGantryError } from '../errors.js';
-import type { K8sObject } from '../render/render.js';
+import type { K8sObject } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
 
@@ -83,12 +83,6 @@ async function dryRunAll(ctx: Ctx, client: KubeClient, objects: K8sObject[], nam
     });
   }
   return outcomes.filter((o) => o.ok).map((o) => ({ object: o.object, answer: o.answer }));
-}
-
-/** Server-side dry run of every object; throws one E_APPLY_INVALID listing every object the API server refused. */
-export async function validateObjects(ctx: Ctx, kc: KubeConfig, objects: K8sObject[], options: { namespace: string }): Promise<K8sObject[]> {
-  const validated = await dryRunAll(ctx, kubeClient(ctx, kc), objects, options.namespace);
-  return validated.map((v) => v.answer);
 }
 
 /** Validates all objects, then server-side applies them in order (field manager "gantry", force). */

@@ -10,6 +10,7 @@
 // Discovery, URL building, auth and the HTTP stack are still client-node's.
 import {
   ApiException,
+  CoreV1Api,
   createConfiguration,
   HttpMethod,
   KubernetesObjectApi,
@@ -22,8 +23,9 @@ import {
 } from '@kubernetes/client-node';
 import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
-import type { K8sObject } from '../render/render.js';
+import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
+import { getJson, startStream, type Stream, type StreamHandlers, type StreamOptions, type StreamSpec } from './watch.js';
 
 /** Every field manager Gantry applies with. */
 export const FIELD_MANAGER = 'gantry';
@@ -67,6 +69,16 @@ export interface KubeClient {
   namespaced(apiVersion: string, kind: string): Promise<boolean | undefined>;
   /** Now by the API server's clock (from the Date header of its last answer), in ms. */
   serverNow(): number;
+  /**
+   * GET of an API path as plain JSON, with the answer's Date header (ms). Not retried and errors
+   * not translated: the tracker retries and judges them itself (watch.ts isFatal). Ends with
+   * `signal` (default: the step's) or after `timeoutMs` (default 15 s).
+   */
+  getJson<T>(path: string, params?: Record<string, string>, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ body: T; date: number | undefined }>;
+  /** List, then watch, one collection until options.signal ends: a complete picture first, then changes (watch.ts). */
+  stream<T extends { metadata?: { resourceVersion?: string } }>(spec: StreamSpec, handlers: StreamHandlers<T>, options: StreamOptions): Stream;
+  /** A container's log as text, as the API server sends it. Not retried (the caller has its own fallback). */
+  podLog(namespace: string, pod: string, container: string, options: { previous: boolean; tailLines: number; limitBytes: number }): Promise<string>;
 }
 
 const RAW = 'gantry:raw-json';
@@ -202,6 +214,12 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
   return {
     server,
     serverNow: () => Date.now() + clockOffset,
+    getJson: (path, params = {}, opts = {}) => getJson(kc, path, params, opts.signal ?? ctx.signal, opts.timeoutMs),
+    stream: (spec, handlers, opts) => startStream(kc, spec, handlers, opts),
+    async podLog(namespace, pod, container, opts) {
+      const api = kc.makeApiClient(CoreV1Api);
+      return String(await api.readNamespacedPodLog({ name: pod, namespace, container, previous: opts.previous, tailLines: opts.tailLines, limitBytes: opts.limitBytes }));
+    },
     async read<T>(ref: ObjectRef, doing = `get ${kindPath(ref.kind, ref.name)}`) {
       try {
         return (await run(doing, true, () => api.send(HttpMethod.GET, header(ref), 'read'))).body as T;

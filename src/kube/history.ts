@@ -6,20 +6,28 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
-import type { K8sObject } from '../render/render.js';
 import { FIELD_MANAGER, kubeClient, type KubeClient } from './client.js';
-import { extractOwned, ownedFields, type ManagedFieldsEntry } from './managed-fields.js';
-
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
-/** What `kubectl rollout restart` sets on the pod template; Gantry's restart sets the same. */
-export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+import { extractOwned, ownedFields } from './managed-fields.js';
+import {
+  CHANGE_CAUSE_ANNOTATION,
+  COMMIT_ANNOTATION,
+  DEPLOYED_BY_ANNOTATION,
+  GANTRY_ANNOTATION_PREFIX,
+  PIPELINE_URL_ANNOTATION,
+  POD_TEMPLATE_HASH_LABEL,
+  RESTARTED_AT_ANNOTATION,
+  REVISION_ANNOTATION,
+  type Deployment,
+  type K8sObject,
+  type PodTemplateSpec,
+  type ReplicaSet,
+} from './objects.js';
 /**
  * The field manager of a restart, apart from "gantry" (as kubectl's is "kubectl-rollout"): the
  * deploy's server-side apply does not own the annotation, so the next apply leaves it in place
  * instead of removing it, which would change the pod template and roll every pod once more.
  */
 export const RESTART_FIELD_MANAGER = 'gantry-rollout';
-const HASH_LABEL = 'pod-template-hash';
 // Annotations the deployment controller keeps for itself; `kubectl rollout undo` skips the same.
 const CONTROLLER_ANNOTATIONS = new Set([
   'kubectl.kubernetes.io/last-applied-configuration',
@@ -48,35 +56,10 @@ export interface Revision {
   current: boolean;
 }
 
-interface Meta {
-  name: string;
-  uid?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  creationTimestamp?: string;
-  ownerReferences?: { uid: string; controller?: boolean }[];
-  managedFields?: ManagedFieldsEntry[];
-}
-interface PodTemplate {
-  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: unknown };
-  spec?: { containers?: { image?: string }[] };
-}
-interface DeploymentJson {
-  metadata: Meta;
-  spec: { selector?: { matchLabels?: Record<string, string> }; template: PodTemplate };
-  status?: { observedGeneration?: number };
-}
-interface ReplicaSetJson {
-  metadata: Meta;
-  spec: { template: PodTemplate };
-  status?: { replicas?: number; readyReplicas?: number };
-}
+const revisionOf = (o: Deployment | ReplicaSet) => Number(o.metadata.annotations?.[REVISION_ANNOTATION] ?? NaN);
 
-const revisionOf = (o: { metadata: Meta }) => Number(o.metadata.annotations?.[REVISION_ANNOTATION] ?? NaN);
-
-async function readDeployment(client: KubeClient, namespace: string, name: string): Promise<DeploymentJson> {
-  const deployment = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+async function readDeployment(client: KubeClient, namespace: string, name: string): Promise<Deployment> {
+  const deployment = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
   if (!deployment) {
     throw new GantryError('E_KUBE_NOT_FOUND', `deployment/${name} does not exist in namespace ${namespace}`, {
       fix: 'check the app name and environment (namespace); a first deploy has no history to list or roll back to',
@@ -85,10 +68,10 @@ async function readDeployment(client: KubeClient, namespace: string, name: strin
   return deployment;
 }
 
-async function ownedReplicaSets(client: KubeClient, namespace: string, deployment: DeploymentJson): Promise<ReplicaSetJson[]> {
-  const matchLabels = deployment.spec.selector?.matchLabels ?? {};
+async function ownedReplicaSets(client: KubeClient, namespace: string, deployment: Deployment): Promise<ReplicaSet[]> {
+  const matchLabels = deployment.spec?.selector?.matchLabels ?? {};
   const labelSelector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-  const all = await client.list<ReplicaSetJson>('apps/v1', 'ReplicaSet', namespace, labelSelector ? { labelSelector } : {});
+  const all = await client.list<ReplicaSet>('apps/v1', 'ReplicaSet', namespace, labelSelector ? { labelSelector } : {});
   return all
     .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === deployment.metadata.uid))
     .filter((rs) => Number.isFinite(revisionOf(rs)))
@@ -97,21 +80,21 @@ async function ownedReplicaSets(client: KubeClient, namespace: string, deploymen
 
 function gantryAnnotations(...sources: (Record<string, string> | undefined)[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const source of sources) for (const [k, v] of Object.entries(source ?? {})) if (k.startsWith('gantry.dev/')) out[k] = v;
+  for (const source of sources) for (const [k, v] of Object.entries(source ?? {})) if (k.startsWith(GANTRY_ANNOTATION_PREFIX)) out[k] = v;
   return out;
 }
 
-function toRevision(rs: ReplicaSetJson, currentRevision: number): Revision {
-  const annotations = gantryAnnotations(rs.metadata.annotations, rs.spec.template.metadata?.annotations);
+function toRevision(rs: ReplicaSet, currentRevision: number): Revision {
+  const annotations = gantryAnnotations(rs.metadata.annotations, rs.spec?.template?.metadata?.annotations);
   return {
     revision: revisionOf(rs),
     replicaSet: rs.metadata.name,
-    images: (rs.spec.template.spec?.containers ?? []).map((c) => c.image ?? ''),
+    images: (rs.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
     annotations,
-    commit: annotations['gantry.dev/commit'] || undefined,
-    pipelineUrl: annotations['gantry.dev/pipeline-url'] || undefined,
-    deployedBy: annotations['gantry.dev/deployed-by'] || undefined,
-    changeCause: rs.metadata.annotations?.['kubernetes.io/change-cause'],
+    commit: annotations[COMMIT_ANNOTATION] || undefined,
+    pipelineUrl: annotations[PIPELINE_URL_ANNOTATION] || undefined,
+    deployedBy: annotations[DEPLOYED_BY_ANNOTATION] || undefined,
+    changeCause: rs.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION],
     createdAt: rs.metadata.creationTimestamp ?? '',
     replicas: rs.status?.replicas ?? 0,
     readyReplicas: rs.status?.readyReplicas ?? 0,
@@ -139,11 +122,11 @@ export interface RollbackResult {
 }
 
 /** A pod template as it goes back into a Deployment: without the controller's hash label. */
-function cleanTemplate(template: PodTemplate): PodTemplate {
+function cleanTemplate(template: PodTemplateSpec): PodTemplateSpec {
   const copy = structuredClone(template);
   if (copy.metadata) {
     delete copy.metadata.creationTimestamp;
-    if (copy.metadata.labels) delete copy.metadata.labels[HASH_LABEL];
+    if (copy.metadata.labels) delete copy.metadata.labels[POD_TEMPLATE_HASH_LABEL];
   }
   return copy;
 }
@@ -160,7 +143,7 @@ function stable(value: unknown): string {
  */
 export function samePodTemplate(a: { spec?: { template?: unknown } } | undefined, b: { spec?: { template?: unknown } } | undefined): boolean {
   if (!a?.spec?.template || !b?.spec?.template) return false;
-  return stable(cleanTemplate(a.spec.template as PodTemplate)) === stable(cleanTemplate(b.spec.template as PodTemplate));
+  return stable(cleanTemplate(a.spec.template as PodTemplateSpec)) === stable(cleanTemplate(b.spec.template as PodTemplateSpec));
 }
 
 /**
@@ -204,12 +187,12 @@ export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, na
   if (!target) {
     throw new GantryError('E_ROLLBACK_REVISION', `deployment/${name} has no revision ${revision}`, {
       details: [`revisions kept: ${replicaSets.map(revisionOf).join(', ') || '(none)'} (spec.revisionHistoryLimit old ones are kept)`],
-      fix: 'pick one of the listed revisions (gantry rollback --list shows them with their commits)',
+      fix: 'pick one of the listed revisions (`gantry history --env <name>` shows them with their commits)',
     });
   }
-  const template = cleanTemplate(target.spec.template);
+  const template = cleanTemplate(target.spec?.template ?? {});
   const images = (template.spec?.containers ?? []).map((c) => c.image ?? '');
-  if (stable(template) === stable(cleanTemplate(deployment.spec.template))) {
+  if (stable(template) === stable(cleanTemplate(deployment.spec?.template ?? {}))) {
     ctx.logger.info(`deployment/${name} already runs the template of revision ${revision} (revision ${from}); nothing to roll back`);
     return { skipped: true, from, to: revision, revision: from, images };
   }
@@ -224,9 +207,9 @@ export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, na
     metadata: { ...(base.metadata ?? {}), name, namespace, annotations },
     spec: { ...(base.spec ?? {}), template },
   };
-  const commit = annotations['gantry.dev/commit'];
+  const commit = annotations[COMMIT_ANNOTATION];
   ctx.logger.info(`rolling deployment/${name} back from revision ${from} to revision ${revision}${commit ? ` (commit ${commit.slice(0, 8)})` : ''}: ${images.join(', ')}`);
-  const applied = await client.apply<DeploymentJson>(object, { dryRun: ctx.dryRun, doing: `roll back deployment/${name}` });
+  const applied = await client.apply<Deployment>(object, { dryRun: ctx.dryRun, doing: `roll back deployment/${name}` });
   if (ctx.dryRun) return { skipped: false, from, to: revision, revision: from, images };
 
   const newRevision = await waitForRevision(ctx, client, namespace, name, applied.metadata.generation ?? 0, from);

@@ -16,7 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../context.js';
 import { GantryError, isGantryError } from '../errors.js';
-import type { K8sObject } from '../render/render.js';
+import { MANAGED_BY_LABEL, type K8sObject, type Lease, type LeaseSpec } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
 
@@ -45,18 +45,6 @@ export interface HeldLease {
   signal: AbortSignal;
 }
 
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
-interface LeaseJson {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
-  spec?: LeaseSpec;
-}
-
 /** Kubernetes MicroTime: RFC 3339 with exactly six fraction digits. */
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -76,7 +64,7 @@ function leaseObject(namespace: string, name: string, spec: LeaseSpec, resourceV
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'gantry' }, ...(resourceVersion ? { resourceVersion } : {}) },
+    metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: 'gantry' }, ...(resourceVersion ? { resourceVersion } : {}) },
     spec,
   };
 }
@@ -96,7 +84,7 @@ export async function withDeployLease<T>(
   const where = `lease ${namespace}/${leaseName}`;
 
   if (ctx.dryRun) {
-    const lease = await client.read<LeaseJson>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: leaseName, namespace });
+    const lease = await client.read<Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: leaseName, namespace });
     const held = lease?.spec?.holderIdentity && expiresAt(lease.spec) > client.serverNow() ? ` (now held by ${lease.spec.holderIdentity})` : '';
     ctx.logger.info(`dry run: would take the deploy ${where}${held}`);
     return fn({ signal: ctx.signal });
@@ -127,7 +115,7 @@ async function acquire(
   holder: string,
   ttlSeconds: number,
   options: DeployLeaseOptions,
-): Promise<LeaseJson> {
+): Promise<Lease> {
   const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name, namespace };
   const where = `lease ${namespace}/${name}`;
   const pollMs = options.pollMs ?? Math.min(2000, (ttlSeconds * 1000) / 4);
@@ -135,7 +123,7 @@ async function acquire(
   let announced = '';
   let observed = { resourceVersion: '', since: 0 };
   for (;;) {
-    const current = await client.read<LeaseJson>(ref, `get ${where}`);
+    const current = await client.read<Lease>(ref, `get ${where}`);
     const now = client.serverNow();
     const mine = (transitions: number): LeaseSpec => ({
       holderIdentity: holder,
@@ -146,7 +134,7 @@ async function acquire(
     });
     try {
       if (!current) {
-        const created = await client.create<LeaseJson>(leaseObject(namespace, name, mine(0)), { doing: `create ${where}` });
+        const created = await client.create<Lease>(leaseObject(namespace, name, mine(0)), { doing: `create ${where}` });
         ctx.logger.info(`took the deploy ${where} as ${holder}`);
         return created;
       }
@@ -158,7 +146,7 @@ async function acquire(
       if (!spec.holderIdentity || spec.holderIdentity === holder || expired) {
         // Counted as client-go's leader election counts them: every change of holder, a released lease included.
         const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === holder ? 0 : 1);
-        const taken = await client.replace<LeaseJson>(leaseObject(namespace, name, mine(transitions), current.metadata.resourceVersion), { doing: `take ${where}` });
+        const taken = await client.replace<Lease>(leaseObject(namespace, name, mine(transitions), current.metadata.resourceVersion), { doing: `take ${where}` });
         if (spec.holderIdentity && spec.holderIdentity !== holder) {
           const last = spec.renewTime ?? spec.acquireTime ?? '(never)';
           ctx.logger.warn(`took over the deploy ${where} from ${spec.holderIdentity}: last renewed at ${last}, not renewed within its ${spec.leaseDurationSeconds ?? 0} s since (that deploy died or lost its connection)`);
@@ -199,8 +187,8 @@ async function renewLoop(
   where: string,
   holder: string,
   ttlSeconds: number,
-  get: () => LeaseJson,
-  set: (lease: LeaseJson) => void,
+  get: () => Lease,
+  set: (lease: Lease) => void,
   lost: AbortController,
   stop: AbortSignal,
 ): Promise<void> {
@@ -215,12 +203,12 @@ async function renewLoop(
     const lease = get();
     try {
       const spec = { ...lease.spec, renewTime: microTime(client.serverNow()) };
-      set(await client.replace<LeaseJson>(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `renew ${where}` }));
+      set(await client.replace<Lease>(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `renew ${where}` }));
       renewedAt = Date.now();
       continue;
     } catch (error) {
       if (isConflict(error)) {
-        const now = await client.read<LeaseJson>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: lease.metadata.name, namespace: lease.metadata.namespace }).catch(() => undefined);
+        const now = await client.read<Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: lease.metadata.name, namespace: lease.metadata.namespace }).catch(() => undefined);
         if (now?.spec?.holderIdentity === holder) {
           set(now); // our own lease at a newer resourceVersion: renew it at the next tick
           continue;
@@ -241,7 +229,7 @@ async function renewLoop(
   }
 }
 
-async function release(ctx: Ctx, client: KubeClient, where: string, holder: string, lease: LeaseJson): Promise<void> {
+async function release(ctx: Ctx, client: KubeClient, where: string, holder: string, lease: Lease): Promise<void> {
   const spec: LeaseSpec = { ...lease.spec, renewTime: microTime(client.serverNow()) };
   delete spec.holderIdentity;
   delete spec.acquireTime;

@@ -5,16 +5,9 @@
 //
 // fieldsV1 is a trie: "f:<name>" a field of a map, "k:<json>" a list item picked by its key
 // fields, "v:<json>" an item of a set, "i:<n>" a list item by index, "." the node itself.
+import type { ManagedFieldsEntry } from './objects.js';
 
 type Trie = { [key: string]: Trie };
-
-export interface ManagedFieldsEntry {
-  manager?: string;
-  operation?: string;
-  fieldsType?: string;
-  fieldsV1?: Trie;
-  subresource?: string;
-}
 
 /** The fields `manager` owns through Apply, merged over its entries; undefined when it owns none. */
 export function ownedFields(managedFields: ManagedFieldsEntry[] | undefined, manager: string): Trie | undefined {

@@ -5,23 +5,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { kubeClient } from './client.js';
-
-interface PodTemplateOwner {
-  metadata: { name: string; ownerReferences?: { uid: string }[]; uid?: string };
-  spec?: { template?: { spec?: PodSpecRefs } };
-}
-interface PodSpecRefs {
-  containers?: Container[];
-  initContainers?: Container[];
-  volumes?: { configMap?: { name?: string }; projected?: { sources?: { configMap?: { name?: string } }[] } }[];
-}
-interface Container {
-  envFrom?: { configMapRef?: { name?: string } }[];
-  env?: { valueFrom?: { configMapKeyRef?: { name?: string } } }[];
-}
+import { APP_LABEL_PREFIX, type Deployment, type PodSpec, type ReplicaSet } from './objects.js';
 
 /** Every ConfigMap a pod spec names. */
-export function configMapsNamed(spec: PodSpecRefs | undefined): Set<string> {
+export function configMapsNamed(spec: PodSpec | undefined): Set<string> {
   const names = new Set<string>();
   const add = (n: string | undefined) => n && names.add(n);
   for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) {
@@ -37,11 +24,11 @@ export function configMapsNamed(spec: PodSpecRefs | undefined): Set<string> {
 
 export async function pruneConfigMaps(ctx: Ctx, kc: KubeConfig, namespace: string, deploymentName: string, labels: Record<string, string>): Promise<string[]> {
   const client = kubeClient(ctx, kc);
-  const deployment = await client.read<PodTemplateOwner>({ apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName, namespace });
+  const deployment = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName, namespace });
   if (!deployment) return [];
-  const selector = Object.entries(labels).filter(([k]) => k.startsWith('app.kubernetes.io/')).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = Object.entries(labels).filter(([k]) => k.startsWith(APP_LABEL_PREFIX)).map(([k, v]) => `${k}=${v}`).join(',');
   const [replicaSets, configMaps] = await Promise.all([
-    client.list<PodTemplateOwner>('apps/v1', 'ReplicaSet', namespace, { labelSelector: selector }),
+    client.list<ReplicaSet>('apps/v1', 'ReplicaSet', namespace, { labelSelector: selector }),
     client.list<{ metadata: { name: string } }>('v1', 'ConfigMap', namespace, { labelSelector: selector }),
   ]);
   const used = configMapsNamed(deployment.spec?.template?.spec);

@@ -1,13 +1,12 @@
 // Secrets Gantry creates in the target namespace: the registry pull secret, and the app Secret
-// made of K8S_SECRET_* CI variables (the Auto DevOps convention). Both are server-side applied,
-// and every value is registered with the logger before anything could print it.
-import type { KubeConfig } from '@kubernetes/client-node';
-import type { Ctx } from '../context.js';
-import type { K8sObject } from '../render/render.js';
-import { ciSecretNamed, SECRET_PREFIX } from '../render/secret.js';
-import { kubeClient } from './client.js';
+// made of K8S_SECRET_* CI variables (the Auto DevOps convention). Pure: these build the objects;
+// the deploy registers every value with the logger before anything could print it, and applies
+// them with the other manifests.
+import { createHmac } from 'node:crypto';
+import { K8S_SECRET_PREFIX, k8sSecretVariables } from '../ci/variables.js';
+import type { K8sObject } from './objects.js';
 
-export const CI_SECRET_PREFIX = SECRET_PREFIX;
+export const CI_SECRET_PREFIX = K8S_SECRET_PREFIX;
 
 export interface RegistryCredentials {
   /** Registry host as images name it, e.g. registry-vpc.cn-hangzhou.aliyuncs.com. */
@@ -23,6 +22,7 @@ export function dockerConfigJson(credentials: RegistryCredentials): string {
   return JSON.stringify({ auths: { [server]: { username, password, auth } } });
 }
 
+/** The kubernetes.io/dockerconfigjson Secret that lets the kubelet pull from the registry. */
 export function pullSecretObject(namespace: string, name: string, credentials: RegistryCredentials, labels: Record<string, string> = {}): K8sObject {
   return {
     apiVersion: 'v1',
@@ -33,21 +33,27 @@ export function pullSecretObject(namespace: string, name: string, credentials: R
   };
 }
 
-/** Creates or updates the kubernetes.io/dockerconfigjson Secret that lets the kubelet pull from the registry. */
-export async function ensurePullSecret(
-  ctx: Ctx,
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-  credentials: RegistryCredentials,
-  options: { labels?: Record<string, string> } = {},
-): Promise<void> {
-  const secret = pullSecretObject(namespace, name, credentials, options.labels);
-  ctx.logger.addSecret(credentials.password);
-  ctx.logger.addSecret(Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'));
-  ctx.logger.addSecret((secret.data as Record<string, string>)['.dockerconfigjson']);
-  await kubeClient(ctx, kc).apply(secret, { dryRun: ctx.dryRun, doing: `apply secret/${name}` });
-  ctx.logger.info(`${ctx.dryRun ? 'dry run: would apply' : 'applied'} pull secret ${namespace}/${name} for ${credentials.server} (user ${credentials.username})`);
+/** The K8S_SECRET_* variables selected for one Secret. */
+export interface CiSecret {
+  name: string;
+  /** Keys without the prefix, sorted, with their plain values. */
+  entries: (readonly [string, string])[];
+  checksum: string;
+}
+
+/**
+ * The K8S_SECRET_* variables as a Secret named `name`; null when there are none. The one place
+ * that selects them: render puts this checksum on the pod template (src/render/secret.ts), and
+ * the Secret applied is made of the same selection (secretFromCiVariables).
+ */
+export function ciSecretNamed(env: NodeJS.ProcessEnv, name: string): CiSecret | null {
+  const entries = k8sSecretVariables(env);
+  if (entries.length === 0) return null;
+  // An HMAC keyed by the Secret's name, so it is not a plain hash of the values. The key is not
+  // secret: whoever can read the Deployment can still test a guess of every value, as with
+  // Helm's checksum/secret. It only has to change when a key or value does.
+  const checksum = createHmac('sha256', `gantry:${name}`).update(JSON.stringify(entries)).digest('hex');
+  return { name, entries, checksum };
 }
 
 export interface CiVariablesSecret {
@@ -60,8 +66,7 @@ export interface CiVariablesSecret {
 
 /**
  * CI variables named K8S_SECRET_<KEY> become key <KEY> of one Opaque Secret; null when there are
- * none. Selection and checksum come from src/render/secret.ts, so the checksum render puts on
- * the pod template is the one of the Secret applied here.
+ * none. Server-side applied as a whole, so keys dropped from CI disappear from the Secret.
  */
 export function secretFromCiVariables(env: NodeJS.ProcessEnv, options: { name: string; labels?: Record<string, string>; namespace?: string }): CiVariablesSecret | null {
   const selected = ciSecretNamed(env, options.name);
@@ -75,24 +80,4 @@ export function secretFromCiVariables(env: NodeJS.ProcessEnv, options: { name: s
     keys: selected.entries.map(([k]) => k),
     checksum: selected.checksum,
   };
-}
-
-/**
- * Applies the Secret made of the K8S_SECRET_* variables in ctx.env to `namespace`; null (and
- * nothing applied) when there are none. Keys dropped from CI disappear from the Secret, since
- * Gantry owns the whole data map under server-side apply.
- */
-export async function applyCiSecret(
-  ctx: Ctx,
-  kc: KubeConfig,
-  namespace: string,
-  options: { name: string; labels?: Record<string, string> },
-): Promise<{ name: string; keys: string[]; checksum: string } | null> {
-  for (const [key, value] of Object.entries(ctx.env)) if (key.startsWith(CI_SECRET_PREFIX)) ctx.logger.addSecret(value);
-  const built = secretFromCiVariables(ctx.env, { ...options, namespace });
-  if (!built) return null;
-  for (const value of Object.values(built.secret.data as Record<string, string>)) ctx.logger.addSecret(value);
-  await kubeClient(ctx, kc).apply(built.secret, { dryRun: ctx.dryRun, doing: `apply secret/${options.name}` });
-  ctx.logger.info(`${ctx.dryRun ? 'dry run: would apply' : 'applied'} secret ${namespace}/${options.name} from CI variables: ${built.keys.join(', ')}`);
-  return { name: options.name, keys: built.keys, checksum: built.checksum };
 }

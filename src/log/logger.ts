@@ -1,5 +1,6 @@
 // CI log: everything human goes to stderr (stdout carries only machine output), in GitLab
 // collapsible sections, colour only on a TTY, and every known secret value masked.
+import { ciVariables } from '../ci/variables.js';
 
 export interface Logger {
   info(message: string): void;
@@ -7,7 +8,11 @@ export interface Logger {
   error(message: string): void;
   /** Run `fn` inside a collapsible GitLab section (plain headers outside GitLab CI). */
   section<T>(name: string, header: string, fn: () => Promise<T>): Promise<T>;
-  /** Register values that must never be printed. */
+  /**
+   * Register values that must never be printed. createCtx registers the secret-named CI
+   * variables (src/ci/variables.ts secretValues) itself; this is for values made later (a
+   * token from a token service, a decoded credential, basic auth built from a pair).
+   */
   addSecret(value: string | undefined): void;
   mask(text: string): string;
 }
@@ -24,7 +29,7 @@ const ESC = '\u001b';
 export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? ((text: string) => process.stderr.write(text));
   const color = options.color ?? Boolean(process.stderr.isTTY);
-  const gitlab = options.gitlab ?? process.env.GITLAB_CI === 'true';
+  const gitlab = options.gitlab ?? ciVariables(process.env).predefined.gitlabCi === 'true';
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const secrets = new Set<string>();
 

@@ -4,9 +4,10 @@
 // signature, at most 1,000 URLs a call. Refreshing twice does no harm, so failed calls (5xx,
 // throttling, resets) are retried; each attempt is signed afresh (new nonce and timestamp).
 import { createHmac, randomUUID } from 'node:crypto';
-import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { ciVariables } from '../ci/variables.js';
+import { GantryError, gantryError } from '../errors.js';
+import { withRetry } from '../retry.js';
 
 export interface CdnRefresher {
   refresh(urls: string[]): Promise<{ taskIds: string[] }>;
@@ -164,16 +165,11 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
       for (let i = 0; i < urls.length; i += perCall) {
         const batch = urls.slice(i, i + perCall);
         const what = `refresh ${batch.length} URL${batch.length === 1 ? '' : 's'}`;
-        const ids = await pRetry(() => call(batch), {
+        const ids = await withRetry(ctx, what, () => call(batch), {
+          isTransient: isRetryableCdnError,
           retries: options.retries,
-          minTimeout: options.minRetryDelayMs ?? 500,
-          factor: 2,
-          maxTimeout: 8000,
-          signal: ctx.signal,
-          shouldRetry: (error) => isRetryableCdnError(error),
-          onFailedAttempt: (error) => {
-            if (error.retriesLeft > 0 && isRetryableCdnError(error)) ctx.logger.warn(`${what}: ${error.message.split('\n')[0]}; retrying (${error.retriesLeft} left)`);
-          },
+          minDelayMs: options.minRetryDelayMs ?? 500,
+          maxDelayMs: 8000,
         });
         ctx.logger.info(`${what}: task ${ids.join(', ')}`);
         taskIds.push(...ids);
@@ -185,13 +181,10 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
 
 /** GANTRY_CDN_ACCESS_KEY_ID / _SECRET, else the OSS pair; half a pair is an input error. */
 export function cdnCredentialsFromEnv(env: NodeJS.ProcessEnv, oss: RpcCredentials): RpcCredentials {
-  const id = env.GANTRY_CDN_ACCESS_KEY_ID;
-  const secret = env.GANTRY_CDN_ACCESS_KEY_SECRET;
+  const { cdnAccessKeyId: id, cdnAccessKeySecret: secret } = ciVariables(env).gantry;
   if (!id && !secret) return oss;
   if (!id || !secret) {
-    throw new GantryError('E_INPUT', `GANTRY_CDN_ACCESS_KEY_${id ? 'SECRET' : 'ID'} is missing: the CDN key pair is set only in part`, {
-      fix: 'set both GANTRY_CDN_ACCESS_KEY_ID and GANTRY_CDN_ACCESS_KEY_SECRET, or neither (then the OSS key pair is used)',
-    });
+    throw gantryError('E_CDN_KEY_PARTIAL', { missing: id ? 'SECRET' : 'ID' });
   }
   return { accessKeyId: id, accessKeySecret: secret };
 }
@@ -199,29 +192,18 @@ export function cdnCredentialsFromEnv(env: NodeJS.ProcessEnv, oss: RpcCredential
 /** A failed refresh after a successful publish: says plainly that the files are live. */
 export function cdnError(error: unknown, published: string, urls: string[]): GantryError {
   if (error instanceof GantryError) return error;
-  const where = `The files ARE published to ${published}; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires`;
-  // A re-run finds nothing changed and refreshes nothing, so the URLs are for a refresh by hand.
-  const retry = `then refresh ${urls.length <= 3 ? urls.join(' ') : `the ${urls.length} URLs listed above`} in the CDN console (a re-run uploads nothing new, so it refreshes nothing)`;
   if (error instanceof CdnApiError) {
     // The API's message, shortened: a refused signature echoes the whole string to sign.
     const said = error.apiMessage.replace(/\s*server string to sign is:.*$/s, '');
-    const details = [`${error.code} (HTTP ${error.status})${error.requestId ? `, request id ${error.requestId}` : ''}: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}`];
+    const answer = `${error.code} (HTTP ${error.status})${error.requestId ? `, request id ${error.requestId}` : ''}: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}`;
     if (/^InvalidAccessKeyId|^SignatureDoesNotMatch|^IncompleteSignature|^Forbidden|^NoPermission/.test(error.code) || error.status === 403) {
-      return new GantryError('E_CDN_ACCESS', `${where}: the CDN refused the credentials (${error.code})`, {
-        details,
-        fix: `check GANTRY_CDN_ACCESS_KEY_ID / GANTRY_CDN_ACCESS_KEY_SECRET (when unset, the OSS key pair is used) and that the RAM user has cdn:RefreshObjectCaches on the domain; ${retry}`,
-      });
+      return gantryError('E_CDN_ACCESS', { published, urls, code: error.code, answer });
     }
     if (/^QuotaExceeded|^QuotaPerMinuteExceeded|^TooMany/.test(error.code)) {
-      return new GantryError('E_CDN_REFRESH', `${where}: the refresh quota is used up (${error.code})`, {
-        details,
-        fix: `wait for the quota (10,000 URLs a day by default) or ask Aliyun for more; ${retry}`,
-      });
+      return gantryError('E_CDN_REFRESH', { problem: 'quota', published, urls, code: error.code, answer });
     }
-    return new GantryError('E_CDN_REFRESH', `${where} (${error.code})`, { details, fix: `check frontend.cdn.domain and frontend.cdn.endpoint; ${retry}` });
+    return gantryError('E_CDN_REFRESH', { problem: 'refused', published, urls, code: error.code, answer });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new GantryError('E_CDN_REFRESH', `${where}: the CDN API did not answer (${message})`, {
-    fix: `check frontend.cdn.endpoint (default ${DEFAULT_CDN_ENDPOINT}) and the network; ${retry}`,
-  });
+  return gantryError('E_CDN_REFRESH', { problem: 'no-answer', published, urls, reason: message, endpoint: DEFAULT_CDN_ENDPOINT });
 }

@@ -1,6 +1,6 @@
 // ali-oss behind the small ObjectStore interface, with OSS error codes turned into Gantry's.
 import OSS from 'ali-oss';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import type { LocalFile } from './files.js';
 import { normaliseEtag, type RemoteObject, type StoredObjectInfo } from './plan.js';
 import type { Ctx } from '../context.js';
@@ -108,21 +108,15 @@ export function ossError(doing: string, target: OssTarget, error: unknown): Gant
   // An OSS-compatible store that takes only path-style requests does not see the bucket of a
   // virtual-hosted one: it answers for another bucket, or finds the signature (which names the
   // bucket) wrong.
-  const maybePathStyle = target.endpoint && !target.pathStyle ? '; if this endpoint is an OSS-compatible store that takes only path-style requests (<endpoint>/<bucket>/<key>), set frontend.pathStyle: true' : '';
+  const maybePathStyle = Boolean(target.endpoint && !target.pathStyle);
   if (e.code === 'SecondLevelDomainForbidden') {
-    return new GantryError('E_OSS_ACCESS', `${doing}: ${where} refused a path-style request (SecondLevelDomainForbidden)`, {
-      fix: 'Aliyun OSS takes only virtual-hosted-style requests (<bucket>.<endpoint>): remove frontend.pathStyle, or set it to false',
-    });
+    return gantryError('E_OSS_ACCESS', { problem: 'path-style', doing, where });
   }
   if (e.code === 'NoSuchBucket') {
-    return new GantryError('E_OSS_BUCKET', `${doing}: bucket ${where} does not exist`, { fix: `check frontend.bucket and frontend.region (the bucket lives in one region), or create the bucket${maybePathStyle}` });
+    return gantryError('E_OSS_BUCKET', { doing, where, pathStyleHint: maybePathStyle });
   }
   if (e.code === 'InvalidAccessKeyId' || e.code === 'SignatureDoesNotMatch' || e.code === 'AccessDenied' || e.status === 403) {
-    return new GantryError('E_OSS_ACCESS', `${doing}: OSS refused access to ${where} (${e.code ?? e.status})`, {
-      fix: `check the CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET, and that the RAM user may write to this bucket${e.code === 'SignatureDoesNotMatch' ? maybePathStyle : ''}`,
-    });
+    return gantryError('E_OSS_ACCESS', { problem: 'refused', doing, where, reason: e.code ?? e.status, pathStyleHint: e.code === 'SignatureDoesNotMatch' && maybePathStyle });
   }
-  return new GantryError('E_OSS_UNREACHABLE', `${doing}: ${where} did not answer (${e.code ?? e.status ?? 'network error'})`, {
-    fix: 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
-  });
+  return gantryError('E_OSS_UNREACHABLE', { doing, where, reason: e.code ?? e.status ?? 'network error' });
 }

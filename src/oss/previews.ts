@@ -2,7 +2,8 @@
 // `gantry frontend` (which publishes and, with --stop, deletes one), `gantry stop` and
 // `gantry cleanup-previews`, so all three agree on where a preview lives and what removing it means.
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { ciVariables } from '../ci/variables.js';
+import { gantryError } from '../errors.js';
 import { openOss, type OssTarget } from './client.js';
 
 /** Where the site lives in the bucket: frontend.prefix with one trailing "/", or "" for the bucket's root. */
@@ -21,7 +22,7 @@ export function previewPrefix(prefix: string | undefined, iid: string): string {
 }
 
 /**
- * The OSS key pair from the CI variables (the secret is masked from then on), or a clear error
+ * The OSS key pair from the CI variables (ctx masks the secret, by its name), or a clear error
  * saying what the pair is needed for.
  */
 export function ossTargetFromEnv(
@@ -29,21 +30,17 @@ export function ossTargetFromEnv(
   where: { bucket: string; region: string; endpoint?: string | undefined; pathStyle?: boolean | undefined },
   purpose: string,
 ): OssTarget {
-  const accessKeyId = ctx.env.GANTRY_OSS_ACCESS_KEY_ID;
-  const accessKeySecret = ctx.env.GANTRY_OSS_ACCESS_KEY_SECRET;
+  const { ossAccessKeyId: accessKeyId, ossAccessKeySecret: accessKeySecret } = ciVariables(ctx.env).gantry;
   if (!accessKeyId || !accessKeySecret) {
-    throw new GantryError('E_INPUT', `no OSS credentials to ${purpose} in ${where.bucket}`, {
-      fix: 'set the masked CI variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user of the bucket)',
-    });
+    throw gantryError('E_OSS_CREDENTIALS_MISSING', { purpose, bucket: where.bucket });
   }
-  ctx.logger.addSecret(accessKeySecret);
   return { bucket: where.bucket, region: where.region, endpoint: where.endpoint, pathStyle: where.pathStyle, accessKeyId, accessKeySecret };
 }
 
 /** Deletes every object under one preview's prefix (and nothing else); returns how many there were. */
 export async function deletePreview(ctx: Ctx, target: OssTarget, prefix: string): Promise<number> {
   if (!/(^|\/)previews\/mr-[1-9][0-9]*\/$/.test(prefix)) throw new Error(`deletePreview: ${prefix} is not a preview prefix`);
-  const store = openOss(ctx, target, Number(ctx.env.GANTRY_OSS_RETRIES ?? 3));
+  const store = openOss(ctx, target, ciVariables(ctx.env).gantry.ossRetries);
   const objects = await store.list(prefix);
   ctx.logger.info(`${ctx.dryRun ? 'would delete' : 'deleting'} ${objects.length} objects under ${target.bucket}/${prefix}`);
   if (!ctx.dryRun) await store.deleteMany(objects.map((o) => o.key));

@@ -2,10 +2,11 @@
 // index.html last (the root one very last), so no published page ever references a file
 // that is not there yet. Uploads run with bounded concurrency; transient failures are retried.
 import pLimit from 'p-limit';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import mime from 'mime-types';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
+import { withRetry, type RetryOptions } from '../retry.js';
 import type { LocalFile } from './files.js';
 
 export interface ObjectStore {
@@ -59,18 +60,12 @@ export async function publish(ctx: Ctx, store: ObjectStore, files: LocalFile[], 
   }
 }
 
+/** How OSS calls are retried: transient failures only, from 200 ms doubling up to 5 s. */
+export const ossRetry: RetryOptions = { isTransient: (error) => isTransient(error), minDelayMs: 200, maxDelayMs: 5000 };
+
 /** Runs an idempotent OSS call, retrying transient failures with bounded exponential backoff. */
 export function retryTransient<T>(ctx: Ctx, what: string, retries: number, call: () => Promise<T>): Promise<T> {
-  return pRetry(call, {
-    retries,
-    minTimeout: 200,
-    factor: 2,
-    maxTimeout: 5000,
-    shouldRetry: (error) => isTransient(error),
-    onFailedAttempt: (error) => {
-      if (error.retriesLeft > 0 && isTransient(error)) ctx.logger.warn(`${what}: ${error.message.split('\n')[0]}; retrying (${error.retriesLeft} left)`);
-    },
-  });
+  return withRetry(ctx, what, call, { ...ossRetry, retries });
 }
 
 /** 5xx answers, resets and timeouts are worth retrying; 4xx (denied, missing bucket) are not. */

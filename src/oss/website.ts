@@ -6,7 +6,7 @@
 // own signed `request()` with the XML built here. A bucket has one website configuration, so it
 // always describes the live site under the base prefix, never a preview.
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { ossClient, ossError, type OssTarget } from './client.js';
 import { retryTransient } from './publish.js';
 
@@ -219,16 +219,11 @@ function websiteError(doing: string, target: OssTarget, error: unknown): GantryE
   const e = error as { code?: string; status?: number; message?: string };
   // A refused document (InvalidArgument, MalformedXML) is not an access or network problem.
   if (e.status === 400) {
-    return new GantryError('E_OSS_WEBSITE', `${doing}: OSS refused it (${e.code ?? e.status})`, {
-      details: [(e.message ?? '').split('\n')[0] ?? ''],
-      fix: 'check frontend.website in gantry.yaml (index is a file name without "/", notFound an object in the bucket)',
-    });
+    return gantryError('E_OSS_WEBSITE', { doing, reason: e.code ?? e.status, answer: (e.message ?? '').split('\n')[0] ?? '' });
   }
   if (e.code === 'AccessDenied' || e.status === 403) {
     const denied = ossError(doing, target, error);
-    return new GantryError('E_OSS_ACCESS', denied.message, {
-      fix: 'the RAM user needs oss:GetBucketWebsite and oss:PutBucketWebsite on the bucket (besides writing objects); check GANTRY_OSS_ACCESS_KEY_ID / _SECRET',
-    });
+    return gantryError('E_OSS_ACCESS', { problem: 'website', refused: denied.message });
   }
   return ossError(doing, target, error);
 }

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
+import type { K8sObject } from '../kube/objects.js';
 import { packageRoot } from '../paths.js';
 import type { View } from './view.js';
 import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
@@ -12,7 +13,7 @@ import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } 
 export const manifestFiles = ['deploy.yaml', 'svc.yaml'] as const;
 export type ManifestFile = (typeof manifestFiles)[number];
 
-export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: Record<string, unknown> & { name: string } };
+export type { K8sObject };
 
 export interface RenderedManifest {
   file: ManifestFile;
@@ -54,18 +55,15 @@ function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string,
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? '';
     const line = /^line (\d+):/.exec(message);
-    throw new GantryError('E_TEMPLATE', `${template}: ${message}`, {
-      details: line ? [`${line[1]} | ${source.split('\n')[Number(line[1]) - 1]?.trim() ?? ''}`] : [],
-      fix: 'check the field names against the template data listed in README.md ("Templates")',
-      cause: error,
-    });
+    throw gantryError(
+      'E_TEMPLATE',
+      { problem: 'render', template, reason: message, line: line ? { number: line[1]!, text: source.split('\n')[Number(line[1]) - 1]?.trim() ?? '' } : undefined },
+      { cause: error },
+    );
   }
   const { docs, errors } = parseYamlStream(text);
   if (errors.length > 0) {
-    throw new GantryError('E_TEMPLATE', `${template} rendered invalid YAML`, {
-      details: [...errors, ...excerpt(text, errors)],
-      fix: 'write values with {{y value}} or {{json value}} so quoting and indentation are always right',
-    });
+    throw gantryError('E_TEMPLATE', { problem: 'yaml', template, lines: [...errors, ...excerpt(text, errors)] });
   }
   const objects: K8sObject[] = [];
   for (const doc of docs) {
@@ -76,16 +74,15 @@ function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string,
 }
 
 function checkObject(value: unknown, where: string, view: View): K8sObject {
-  const fail = (what: string, fix: string) => new GantryError('E_TEMPLATE', `${where}: ${what}`, { fix });
-  if (typeof value !== 'object' || Array.isArray(value) || value === null) throw fail('is not a Kubernetes object (a mapping)', 'each document must be one object with apiVersion, kind and metadata');
+  if (typeof value !== 'object' || Array.isArray(value) || value === null) throw gantryError('E_TEMPLATE', { problem: 'not-object', where });
   const o = value as Record<string, unknown>;
-  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw fail('has no apiVersion or kind', 'add apiVersion: and kind: to the object');
+  if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw gantryError('E_TEMPLATE', { problem: 'no-kind', where });
   const metadata = o.metadata as Record<string, unknown> | undefined;
-  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '') throw fail(`${o.kind} has no metadata.name`, 'add metadata.name');
+  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '') throw gantryError('E_TEMPLATE', { problem: 'no-name', where, objectKind: o.kind });
   const labels = (metadata.labels ?? {}) as Record<string, unknown>;
   for (const key of ['app.kubernetes.io/managed-by', 'app.kubernetes.io/instance'] as const) {
     if (labels[key] !== view.labels[key]) {
-      throw fail(`${o.kind}/${metadata.name} lacks the label ${key}: ${view.labels[key]}`, 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels');
+      throw gantryError('E_TEMPLATE', { problem: 'label', where, object: `${o.kind}/${metadata.name}`, label: key, value: `${view.labels[key]}` });
     }
   }
   return o as K8sObject;

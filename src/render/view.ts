@@ -3,7 +3,7 @@
 // lets templates run in Handlebars strict mode and typos fail loudly.
 import { createHash } from 'node:crypto';
 import type { CiContext } from '../ci/context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { defaultPullHost, imagePath } from '../image/acr.js';
 import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
 import { deployAnnotations, dns1035Label, dnsLabel } from '../names/names.js';
@@ -61,9 +61,7 @@ export function buildView(input: RenderInput): View {
   const target = input.target ?? resolveEnvironment(config, envName, ci);
   const { env, review } = target;
   if (review && !ci.mrIid) {
-    throw new GantryError('E_INPUT', 'the review environment needs a merge request', {
-      fix: 'run it in a merge request pipeline (CI_MERGE_REQUEST_IID is set there), or pass --mr <iid>',
-    });
+    throw gantryError('E_MR_MISSING', { needs: 'review', saysWhereCiSetsIt: true });
   }
   const app = config.app;
   const { namespace, labels, selector } = target;
@@ -208,14 +206,10 @@ function resolveImage(input: RenderInput): string {
     return formatImageRef(toPullHost(ref, registry?.pushHost, registry ? defaultPullHost(registry.pushHost, registry.pullHost) : undefined));
   }
   if (!registry) {
-    throw new GantryError('E_INPUT', 'no image to deploy', {
-      fix: 'pass --image <ref> (the build job writes GANTRY_IMAGE), or set registry in gantry.yaml',
-    });
+    throw gantryError('E_IMAGE_MISSING', {});
   }
   if (!ci.shortSha) {
-    throw new GantryError('E_INPUT', 'no commit to tag the image with', {
-      fix: 'run inside a git repository or a CI job, or pass --image <ref>',
-    });
+    throw gantryError('E_COMMIT_MISSING', { canPassImage: true });
   }
   const host = defaultPullHost(registry.pushHost, registry.pullHost);
   return `${host}/${imagePath(registry, config.app)}:${ci.shortSha}`;

@@ -8,7 +8,7 @@
 // old pods are still releasing capacity or the cluster-autoscaler is adding a node; readiness
 // failures count only after the probe's own budget (kubedog's probes.go) has passed.
 import type { ErrorCode } from '../errors.js';
-import type { Condition, Container, ContainerStatus, ContainerStateTerminated, Deployment, KubeEvent, Pod, ReplicaSet } from './types.js';
+import type { Condition, Container, ContainerStatus, ContainerStateTerminated, Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
 
 export type RolloutFailureCode = Extract<ErrorCode, `E_ROLLOUT_${string}`>;
 

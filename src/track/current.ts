@@ -5,11 +5,11 @@
 // than a verdict on what they did before the fix (a job re-run after a fix must pass).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
+import { kubeClient } from '../kube/client.js';
 import { kubeError } from '../kube/failures.js';
 import { classifyDeployment, classifyPod, classifyReplicaSet, type Failure } from './classify.js';
 import { rolloutStatus, selectorString } from './status.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from './types.js';
-import { getJson } from './watch.js';
+import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
 
 export interface CurrentFailure {
   /** The revision whose pods were judged. */
@@ -38,11 +38,12 @@ export async function currentFailure(ctx: Ctx, kc: KubeConfig, options: { namesp
   const ns = encodeURIComponent(options.namespace);
   const what = `deployment/${options.name} in ${options.namespace}`;
   try {
+    const client = kubeClient(ctx, kc);
     // The controller numbers the revision once it has seen the spec: wait a moment for it (it
     // normally takes milliseconds); a spec it has not seen in 5 s is not judged here.
     for (let attempt = 0; attempt < 25; attempt++) {
       const sent = Date.now();
-      const answer = await getJson<{ items?: Deployment[] }>(kc, `/apis/apps/v1/namespaces/${ns}/deployments`, { fieldSelector: `metadata.name=${options.name}` }, ctx.signal);
+      const answer = await client.getJson<{ items?: Deployment[] }>(`/apis/apps/v1/namespaces/${ns}/deployments`, { fieldSelector: `metadata.name=${options.name}` });
       const d = answer.body.items?.[0];
       if (!d) return undefined;
       if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) {
@@ -51,9 +52,9 @@ export async function currentFailure(ctx: Ctx, kc: KubeConfig, options: { namesp
       }
       const labelSelector = selectorString(d.spec?.selector);
       const [replicaSets, pods, events] = await Promise.all([
-        getJson<{ items?: ReplicaSet[] }>(kc, `/apis/apps/v1/namespaces/${ns}/replicasets`, { labelSelector }, ctx.signal),
-        getJson<{ items?: Pod[] }>(kc, `/api/v1/namespaces/${ns}/pods`, { labelSelector }, ctx.signal),
-        getJson<{ items?: KubeEvent[] }>(kc, `/api/v1/namespaces/${ns}/events`, {}, ctx.signal),
+        client.getJson<{ items?: ReplicaSet[] }>(`/apis/apps/v1/namespaces/${ns}/replicasets`, { labelSelector }),
+        client.getJson<{ items?: Pod[] }>(`/api/v1/namespaces/${ns}/pods`, { labelSelector }),
+        client.getJson<{ items?: KubeEvent[] }>(`/api/v1/namespaces/${ns}/events`, {}),
       ]);
       // Times in the objects are the API server's: judge by its clock (its Date header has whole seconds).
       const now = answer.date !== undefined ? answer.date + 500 + (Date.now() - sent) : Date.now();

@@ -2,9 +2,8 @@
 // which ReplicaSet is the new one, how many of its pods are ready, whether old pods remain,
 // and whether the rollout is complete. Pure: the watcher calls it on every change.
 import { condition } from './classify.js';
-import type { Deployment, LabelSelector, Pod, ReplicaSet } from './types.js';
+import { REVISION_ANNOTATION, type Deployment, type LabelSelector, type Pod, type ReplicaSet } from '../kube/objects.js';
 
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 /** A container without a readiness probe, or one that has restarted, must run this long to count as up. */
 export const STABLE_MS = 3_000;
 

@@ -2,8 +2,8 @@
 // Deployment, its ReplicaSets that still matter, and every pod with phase, readiness,
 // restarts and the last reason anything gave. Pure.
 import { condition, eventTime, failureCount, lastTermination } from './classify.js';
-import { desiredReplicas, isPodReady, REVISION_ANNOTATION, type RolloutStatus } from './status.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from './types.js';
+import { REVISION_ANNOTATION, type Deployment, type KubeEvent, type Pod, type ReplicaSet } from '../kube/objects.js';
+import { desiredReplicas, isPodReady, type RolloutStatus } from './status.js';
 
 export interface ResourceSummary {
   kind: 'Deployment' | 'ReplicaSet' | 'Pod';

@@ -237,7 +237,7 @@ describe('CDN refresh after a publish', () => {
     const ossMark = oss.requests.length;
     const half = await frontend(siteRepo(), ['--env', 'staging', '--set', 'frontend.prefix=c6'], { cdn: true, env: { GANTRY_CDN_ACCESS_KEY_SECRET: '' } });
     expect(half.code).toBe(2);
-    expect(half.stderr).toContain('error E_INPUT: GANTRY_CDN_ACCESS_KEY_SECRET is missing');
+    expect(half.stderr).toContain('error E_CDN_KEY_PARTIAL: GANTRY_CDN_ACCESS_KEY_SECRET is missing');
     expect(oss.requests.slice(ossMark).filter((q) => q.method === 'PUT')).toEqual([]);
   }, 60_000);
 });

@@ -10,21 +10,21 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createCtx, type Ctx } from '../../src/context.js';
 import { GantryError } from '../../src/errors.js';
 import {
-  applyCiSecret,
   applyObjects,
   ensureNamespace,
-  ensurePullSecret,
   kubeconfigFromCi,
   listRevisions,
+  pullSecretObject,
   rollbackTo,
   scaleDeployment,
+  secretFromCiVariables,
   withDeployLease,
   type CiKubeconfig,
   type LeaseHolder,
 } from '../../src/kube/index.js';
 import { microTime } from '../../src/kube/lease.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { K8sObject } from '../../src/render/render.js';
+import type { K8sObject } from '../../src/kube/objects.js';
 import { adminKubeconfig, authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, registryAuth, requireCluster } from '../support/cluster.js';
 
 const id = randomBytes(3).toString('hex');
@@ -247,9 +247,10 @@ test('the pull secret lets the kubelet pull from the password-protected registry
   }
 
   const { ctx, log } = capture();
-  await ensurePullSecret(ctx, deployer.kc, ns, 'gantry-registry', { server: authRegistry, username: user, password });
-  await ensurePullSecret(ctx, deployer.kc, ns, 'gantry-registry', { server: authRegistry, username: user, password });
-  expect(log()).toContain(`applied pull secret ${ns}/gantry-registry for ${authRegistry} (user ${user})`);
+  // As the deploy does it: the pull secret is applied with the other objects (twice: a re-run applies it again).
+  const pullSecret = pullSecretObject(ns, 'gantry-registry', { server: authRegistry, username: user, password });
+  await applyObjects(ctx, deployer.kc, [pullSecret], { namespace: ns });
+  await applyObjects(ctx, deployer.kc, [pullSecret], { namespace: ns });
   expect(log()).not.toContain(password);
   const secret = getJson(['-n', ns, 'get', 'secret', 'gantry-registry']);
   expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
@@ -281,13 +282,21 @@ test('the pull secret lets the kubelet pull from the password-protected registry
 test('K8S_SECRET_* variables end up in the Secret, never in the log, and keys dropped from CI leave the Secret', async () => {
   const values = { DATABASE_URL: 'postgres://app:Sup3r-S3cret-Pw@db:5432/app', API_TOKEN: 'tok_live_9f8e7d6c5b4a3f2e' };
   const { ctx, log } = capture({ K8S_SECRET_DATABASE_URL: values.DATABASE_URL, K8S_SECRET_API_TOKEN: values.API_TOKEN, CI_JOB_ID: '42' });
-  const first = await applyCiSecret(ctx, deployer.kc, ns, { name: 'web-secrets', labels: { 'app.kubernetes.io/managed-by': 'gantry' } });
-  expect(first).toMatchObject({ name: 'web-secrets', keys: ['API_TOKEN', 'DATABASE_URL'] });
+  // As the deploy does it: every K8S_SECRET_* value and its base64 are registered with the logger, then the Secret is applied with the other objects.
+  const applyCiSecret = async (c: Ctx, labels?: Record<string, string>) => {
+    for (const [key, value] of Object.entries(c.env)) if (key.startsWith('K8S_SECRET_')) c.logger.addSecret(value);
+    const built = secretFromCiVariables(c.env, { name: 'web-secrets', namespace: ns, ...(labels ? { labels } : {}) });
+    if (!built) return null;
+    for (const value of Object.values(built.secret.data as Record<string, string>)) c.logger.addSecret(value);
+    await applyObjects(c, deployer.kc, [built.secret], { namespace: ns });
+    return built;
+  };
+  const first = await applyCiSecret(ctx, { 'app.kubernetes.io/managed-by': 'gantry' });
+  expect(first).toMatchObject({ secret: { metadata: { name: 'web-secrets' } }, keys: ['API_TOKEN', 'DATABASE_URL'] });
   const data = getJson(['-n', ns, 'get', 'secret', 'web-secrets']).data as Record<string, string>;
   expect(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))).toEqual(values);
   // Whatever a later step prints with a value in it is masked too.
   ctx.logger.warn(`could not connect to ${values.DATABASE_URL}`);
-  expect(log()).toContain('from CI variables: API_TOKEN, DATABASE_URL');
   expect(log()).toContain('could not connect to [MASKED]');
   for (const value of Object.values(values)) {
     expect(log()).not.toContain(value);
@@ -295,10 +304,10 @@ test('K8S_SECRET_* variables end up in the Secret, never in the log, and keys dr
   }
 
   const rotated = capture({ K8S_SECRET_API_TOKEN: 'tok_live_rotated_0000' });
-  const second = await applyCiSecret(rotated.ctx, deployer.kc, ns, { name: 'web-secrets' });
+  const second = await applyCiSecret(rotated.ctx);
   expect(second!.checksum).not.toBe(first!.checksum);
   expect(Object.keys(getJson(['-n', ns, 'get', 'secret', 'web-secrets']).data)).toEqual(['API_TOKEN']);
-  expect(await applyCiSecret(capture({ PATH: '/bin' }).ctx, deployer.kc, ns, { name: 'web-secrets' })).toBeNull();
+  expect(await applyCiSecret(capture({ PATH: '/bin' }).ctx)).toBeNull();
 });
 
 test('history lists revisions with their commits, and rollbackTo restores an older image as a new revision', async () => {

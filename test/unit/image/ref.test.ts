@@ -16,7 +16,7 @@ describe('image references', () => {
   });
 
   test.each(['acme/Hello:1', 'acme/hello', 'acme/hello@sha256:short', 'acme/hello:-bad', ''])('%p is refused as bad input', (text) => {
-    expect(() => parseImageRef(text)).toThrow(expect.objectContaining({ code: 'E_INPUT', exitCode: 2 }));
+    expect(() => parseImageRef(text)).toThrow(expect.objectContaining({ code: 'E_IMAGE_REF', exitCode: 2 }));
   });
 
   test('only images on the push host move to the pull host', () => {

@@ -5,7 +5,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCtx } from '../../../src/context.js';
-import { restartRollout, RESTARTED_AT_ANNOTATION, samePodTemplate } from '../../../src/kube/history.js';
+import { restartRollout, samePodTemplate } from '../../../src/kube/history.js';
+import { RESTARTED_AT_ANNOTATION } from '../../../src/kube/objects.js';
 import { createLogger } from '../../../src/log/logger.js';
 
 interface Received {

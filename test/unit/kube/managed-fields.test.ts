@@ -1,4 +1,5 @@
-import { extractOwned, ownedFields, type ManagedFieldsEntry } from '../../../src/kube/managed-fields.js';
+import { extractOwned, ownedFields } from '../../../src/kube/managed-fields.js';
+import type { ManagedFieldsEntry } from '../../../src/kube/objects.js';
 
 // As the v1.31 API server recorded them for `kubectl apply --server-side --field-manager=gantry`
 // of a Deployment, followed by the deployment controller's status update.

@@ -238,6 +238,6 @@ describe('CDN credentials', () => {
   test('the CDN pair when set, else the OSS pair; half a pair is an input error (exit 2)', () => {
     expect(cdnCredentialsFromEnv({}, oss)).toEqual(oss);
     expect(cdnCredentialsFromEnv({ GANTRY_CDN_ACCESS_KEY_ID: 'c', GANTRY_CDN_ACCESS_KEY_SECRET: 's' }, oss)).toEqual({ accessKeyId: 'c', accessKeySecret: 's' });
-    expect(() => cdnCredentialsFromEnv({ GANTRY_CDN_ACCESS_KEY_ID: 'c' }, oss)).toThrow(expect.objectContaining({ code: 'E_INPUT', exitCode: 2 }));
+    expect(() => cdnCredentialsFromEnv({ GANTRY_CDN_ACCESS_KEY_ID: 'c' }, oss)).toThrow(expect.objectContaining({ code: 'E_CDN_KEY_PARTIAL', exitCode: 2 }));
   });
 });

@@ -56,9 +56,9 @@ test('a prefix that is not one preview is refused before any request', async () 
   expect(oss.requests.length).toBe(before);
 });
 
-test('without the key pair: E_INPUT naming both variables and what they are for', () => {
+test('without the key pair: E_OSS_CREDENTIALS_MISSING naming both variables and what they are for', () => {
   const { ctx } = ctxWith({ GANTRY_OSS_ACCESS_KEY_ID: keyId });
   expect(() => ossTargetFromEnv(ctx, { bucket, region: 'oss-cn-hangzhou' }, 'list the frontend previews')).toThrow(
-    expect.objectContaining({ code: 'E_INPUT', message: `no OSS credentials to list the frontend previews in ${bucket}`, fix: expect.stringContaining('GANTRY_OSS_ACCESS_KEY_SECRET') }),
+    expect.objectContaining({ code: 'E_OSS_CREDENTIALS_MISSING', message: `no OSS credentials to list the frontend previews in ${bucket}`, fix: expect.stringContaining('GANTRY_OSS_ACCESS_KEY_SECRET') }),
   );
 });

@@ -293,9 +293,9 @@ describe('inputs', () => {
 
   test('an unknown environment, a review without MR, and a bad image are input errors (exit 2)', () => {
     const base = { config: fullConfig(), ci: ciContext(), image: digestImage };
-    expect(() => buildView({ ...base, envName: 'qa' })).toThrow(expect.objectContaining({ code: 'E_INPUT', exitCode: 2, fix: expect.stringContaining('staging, production, review') }));
-    expect(() => buildView({ ...base, envName: 'review' })).toThrow(expect.objectContaining({ code: 'E_INPUT', message: 'the review environment needs a merge request' }));
-    expect(() => buildView({ ...base, envName: 'staging', image: 'Registry/App:latest' })).toThrow(expect.objectContaining({ code: 'E_INPUT' }));
+    expect(() => buildView({ ...base, envName: 'qa' })).toThrow(expect.objectContaining({ code: 'E_ENV_UNKNOWN', exitCode: 2, fix: expect.stringContaining('staging, production, review') }));
+    expect(() => buildView({ ...base, envName: 'review' })).toThrow(expect.objectContaining({ code: 'E_MR_MISSING', message: 'the review environment needs a merge request' }));
+    expect(() => buildView({ ...base, envName: 'staging', image: 'Registry/App:latest' })).toThrow(expect.objectContaining({ code: 'E_IMAGE_REF' }));
     expect(() => buildView({ ...base, envName: 'staging', image: 'r.example.com/app' })).toThrow(expect.objectContaining({ message: expect.stringContaining('never deploys an implicit :latest') }));
   });
 

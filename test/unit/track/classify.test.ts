@@ -3,7 +3,7 @@
 // instead of two, a later clock, an ECI condition) are made by editing copies of them.
 import { readFileSync } from 'node:fs';
 import { classifyDeployment, classifyPod, classifyReplicaSet, describeTermination, failureCount, readinessBudgetSeconds, registryHost, type PodContext } from '../../../src/track/classify.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/track/types.js';
+import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/kube/objects.js';
 import { fixture } from '../../support/fixtures.js';
 
 interface PodFixture {

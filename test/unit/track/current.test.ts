@@ -3,7 +3,7 @@
 // a fresh start. On the real mid-rollout Deployment with the real failing pods of the fixtures.
 import { readFileSync } from 'node:fs';
 import { failureNow } from '../../../src/track/current.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/track/types.js';
+import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/kube/objects.js';
 import { fixture } from '../../support/fixtures.js';
 
 interface Rollout {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { findNewReplicaSet, isPodSettled, rolloutStatus, selectorString } from '../../../src/track/status.js';
 import { formatSummary, summarize } from '../../../src/track/summary.js';
-import type { Deployment, Pod, ReplicaSet } from '../../../src/track/types.js';
+import type { Deployment, Pod, ReplicaSet } from '../../../src/kube/objects.js';
 import { fixture } from '../../support/fixtures.js';
 
 interface Rollout {

@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createCtx } from '../../../src/context.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { rolloutError, trackRollout } from '../../../src/track/index.js';
-import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/track/types.js';
+import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/kube/objects.js';
 import { fixture } from '../../support/fixtures.js';
 
 interface Cluster {

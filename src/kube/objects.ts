@@ -1,6 +1,29 @@
-// The objects the tracker reads, as the API server sends them (JSON wire format: timestamps
-// are RFC 3339 strings). Only the fields the tracker uses are declared. Watches deliver this
-// format, `kubectl get -o json` prints it, so test fixtures are real objects taken verbatim.
+// The Kubernetes objects Gantry reads and writes, as the API server sends them (JSON wire format:
+// timestamps are RFC 3339 strings), and the well-known label and annotation keys. Only the
+// fields Gantry uses are declared. Watches deliver this format, `kubectl get -o json` prints it,
+// so test fixtures are real objects taken verbatim. Every module (render, kube, track, the
+// flows) takes these types from here; kube itself imports nothing from render or track.
+
+/** Any object as rendered or applied: a kind, a name, and whatever else the manifest holds. */
+export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: Record<string, unknown> & { name: string } };
+
+/** The deployment controller numbers each pod template it rolls out (on the Deployment and its ReplicaSet). */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+/** What `kubectl rollout restart` sets on the pod template; Gantry's restart sets the same. */
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+/** `kubectl annotate ... kubernetes.io/change-cause`: shown in the history. */
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+/** The label the deployment controller adds to a ReplicaSet's pod template (and pods): the template's hash. */
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+/** On everything Gantry creates, as `app.kubernetes.io/managed-by: gantry`. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** Prefix of the recommended app labels (name, instance, managed-by) that select an app's objects. */
+export const APP_LABEL_PREFIX = 'app.kubernetes.io/';
+/** Prefix of Gantry's own annotations (commit, pipeline, deployer, checksums). */
+export const GANTRY_ANNOTATION_PREFIX = 'gantry.dev/';
+export const COMMIT_ANNOTATION = 'gantry.dev/commit';
+export const PIPELINE_URL_ANNOTATION = 'gantry.dev/pipeline-url';
+export const DEPLOYED_BY_ANNOTATION = 'gantry.dev/deployed-by';
 
 export interface OwnerReference {
   apiVersion?: string;
@@ -21,6 +44,18 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  managedFields?: ManagedFieldsEntry[];
+}
+
+type FieldsTrie = { [key: string]: FieldsTrie };
+
+/** One field manager's claim in metadata.managedFields (see managed-fields.ts). */
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  fieldsType?: string;
+  fieldsV1?: FieldsTrie;
+  subresource?: string;
 }
 
 export interface Condition {
@@ -64,7 +99,10 @@ export interface Container {
   livenessProbe?: Probe;
   startupProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  // env is deliberately not declared: the tracker never reads (or prints) env values.
+  /** Where env comes from (the ConfigMaps named, for pruning). */
+  envFrom?: { configMapRef?: { name?: string } }[];
+  // Env values are deliberately not declared: nothing reads (or prints) them, only which ConfigMap a variable comes from.
+  env?: { name?: string; valueFrom?: { configMapKeyRef?: { name?: string } } }[];
 }
 
 export interface PodTemplateSpec {
@@ -77,6 +115,14 @@ export interface PodSpec {
   initContainers?: Container[];
   imagePullSecrets?: { name: string }[];
   nodeName?: string;
+  volumes?: Volume[];
+}
+
+/** Only the ConfigMaps a volume names are declared (for pruning). */
+export interface Volume {
+  name?: string;
+  configMap?: { name?: string };
+  projected?: { sources?: { configMap?: { name?: string } }[] };
 }
 
 export interface ContainerStateTerminated {
@@ -183,4 +229,21 @@ export interface KubeStatus {
   code?: number;
   reason?: string;
   message?: string;
+}
+
+/** coordination.k8s.io/v1 Lease: the per-environment deploy lock (lease.ts). */
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  /** MicroTime: RFC 3339 with six fraction digits. */
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: LeaseSpec;
 }

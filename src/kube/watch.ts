@@ -6,13 +6,13 @@
 // When the API server refuses watches (RBAC without "watch", or a proxy that cannot stream) and
 // pollFallback is on, the stream lists every pollIntervalMs instead.
 //
-// Objects are kept as the JSON the API server sends (see types.ts): lists are plain GETs here,
+// Objects are kept as the JSON the API server sends (see objects.ts): lists are plain GETs here,
 // watches use client-node's Watch, which also hands over the parsed JSON.
 import http from 'node:http';
 import https from 'node:https';
 import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { apiStatus } from '../kube/failures.js';
-import type { KubeStatus } from './types.js';
+import { apiStatus } from './failures.js';
+import type { KubeStatus } from './objects.js';
 
 export interface StreamSpec {
   /** For messages: "pods", "events"... */

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startStream, type StreamHandlers } from '../../../src/track/watch.js';
+import { startStream, type StreamHandlers } from '../../../src/kube/watch.js';
 
 interface Obj {
   metadata: { name: string; uid: string; resourceVersion: string };

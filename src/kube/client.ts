@@ -21,8 +21,8 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import pRetry from 'p-retry';
 import type { Ctx } from '../context.js';
+import { withRetry } from '../retry.js';
 import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
 import { getJson, startStream, type Stream, type StreamHandlers, type StreamOptions, type StreamSpec } from './watch.js';
@@ -191,17 +191,13 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
   async function run<T>(doing: string, idempotent: boolean, call: () => Promise<T>): Promise<T> {
     try {
       if (!idempotent) return await call();
-      return await pRetry(call, {
+      return await withRetry(ctx, doing, call, {
+        isTransient: (error) => isTransient(error, ctx.signal),
         retries,
-        minTimeout,
-        maxTimeout: 4000,
-        factor: 2,
-        signal: ctx.signal,
-        shouldRetry: (error) => isTransient(error, ctx.signal),
-        onFailedAttempt: (error) => {
-          // p-retry 6 calls this even when shouldRetry said no: log real retries only.
-          if (error.retriesLeft > 0 && isTransient(error, ctx.signal)) ctx.logger.warn(`${doing}: ${kubeError(doing, error, server).message.slice(doing.length + 2)}; retrying (${error.retriesLeft} left)`);
-        },
+        minDelayMs: minTimeout,
+        maxDelayMs: 4000,
+        // The retry warning names the failure as the final error would, without repeating "<doing>: ".
+        describe: (error) => kubeError(doing, error, server).message.slice(doing.length + 2),
       });
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? error;

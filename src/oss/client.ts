@@ -4,7 +4,8 @@ import { GantryError, gantryError } from '../errors.js';
 import type { LocalFile } from './files.js';
 import { normaliseEtag, type RemoteObject, type StoredObjectInfo } from './plan.js';
 import type { Ctx } from '../context.js';
-import { isTransient, retryTransient, type ObjectStore } from './publish.js';
+import { withRetry } from '../retry.js';
+import { isTransient, ossRetry, type ObjectStore } from './publish.js';
 
 export interface OssTarget {
   bucket: string;
@@ -57,7 +58,7 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       let token: string | undefined;
       do {
         const query = { prefix, 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
-        const page = await retryTransient(ctx, `list ${target.bucket}/${prefix}`, retries, () => client.listV2(query as never, {})).catch(
+        const page = await withRetry(ctx, `list ${target.bucket}/${prefix}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }).catch(
           fail(`list ${target.bucket}/${prefix}`),
         );
         // An empty <ETag/> parses as '' or not at all: the plan then asks for the stored MD5.
@@ -67,21 +68,21 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       return out;
     },
     async head(key) {
-      const head = await retryTransient(ctx, `head ${key}`, retries, () => client.head(key)).catch(fail(`head ${key}`));
+      const head = await withRetry(ctx, `head ${key}`, () => client.head(key), { ...ossRetry, retries }).catch(fail(`head ${key}`));
       const headers = (head.res as { headers?: Record<string, string> } | undefined)?.headers ?? {};
       return { md5: (head.meta as Record<string, string> | undefined)?.md5, encoding: headers['content-encoding'], cacheControl: headers['cache-control'] };
     },
     async getBuffer(key) {
-      const r = await retryTransient(ctx, `get ${key}`, retries, () => client.get(key)).catch(fail(`get ${key}`));
+      const r = await withRetry(ctx, `get ${key}`, () => client.get(key), { ...ossRetry, retries }).catch(fail(`get ${key}`));
       return Buffer.from(r.content as Buffer);
     },
     async putBuffer(key, body, headers) {
-      await retryTransient(ctx, `put ${key}`, retries, () => client.put(key, body, { headers })).catch(fail(`put ${key}`));
+      await withRetry(ctx, `put ${key}`, () => client.put(key, body, { headers }), { ...ossRetry, retries }).catch(fail(`put ${key}`));
     },
     async deleteMany(keys) {
       for (let i = 0; i < keys.length; i += 1000) {
         const batch = keys.slice(i, i + 1000);
-        await retryTransient(ctx, `delete ${batch.length} objects`, retries, () => client.deleteMulti(batch, { quiet: true })).catch(fail(`delete ${batch.length} objects`));
+        await withRetry(ctx, `delete ${batch.length} objects`, () => client.deleteMulti(batch, { quiet: true }), { ...ossRetry, retries }).catch(fail(`delete ${batch.length} objects`));
       }
     },
     async put(key, file: LocalFile, headers) {

@@ -54,7 +54,7 @@ export async function publish(ctx: Ctx, store: ObjectStore, files: LocalFile[], 
     await Promise.all(
       wave.map((file) => {
         const key = options.prefix + file.key;
-        return limit(() => retryTransient(ctx, `put ${key}`, options.retries, () => store.put(key, file, headersFor(file))));
+        return limit(() => withRetry(ctx, `put ${key}`, () => store.put(key, file, headersFor(file)), { ...ossRetry, retries: options.retries }));
       }),
     );
   }
@@ -62,11 +62,6 @@ export async function publish(ctx: Ctx, store: ObjectStore, files: LocalFile[], 
 
 /** How OSS calls are retried: transient failures only, from 200 ms doubling up to 5 s. */
 export const ossRetry: RetryOptions = { isTransient: (error) => isTransient(error), minDelayMs: 200, maxDelayMs: 5000 };
-
-/** Runs an idempotent OSS call, retrying transient failures with bounded exponential backoff. */
-export function retryTransient<T>(ctx: Ctx, what: string, retries: number, call: () => Promise<T>): Promise<T> {
-  return withRetry(ctx, what, call, { ...ossRetry, retries });
-}
 
 /** 5xx answers, resets and timeouts are worth retrying; 4xx (denied, missing bucket) are not. */
 export function isTransient(error: unknown): boolean {

@@ -8,7 +8,8 @@
 import type { Ctx } from '../context.js';
 import { GantryError, gantryError } from '../errors.js';
 import { ossClient, ossError, type OssTarget } from './client.js';
-import { retryTransient } from './publish.js';
+import { withRetry } from '../retry.js';
+import { ossRetry } from './publish.js';
 
 /** frontend.website in gantry.yaml. */
 export interface WebsiteSettings {
@@ -197,7 +198,7 @@ export function ossWebsiteApi(ctx: Ctx, target: OssTarget, retries: number): Web
     async get() {
       const doing = `get the website configuration of ${target.bucket}`;
       try {
-        const r = await retryTransient(ctx, doing, retries, () => client.request({ method: 'GET', bucket: target.bucket, subres: 'website', successStatuses: [200] }));
+        const r = await withRetry(ctx, doing, () => client.request({ method: 'GET', bucket: target.bucket, subres: 'website', successStatuses: [200] }), { ...ossRetry, retries });
         return Buffer.isBuffer(r.data) ? r.data.toString('utf8') : String(r.data);
       } catch (error) {
         if ((error as { code?: string }).code === 'NoSuchWebsiteConfiguration') return null;
@@ -208,8 +209,11 @@ export function ossWebsiteApi(ctx: Ctx, target: OssTarget, retries: number): Web
       const doing = `put the website configuration of ${target.bucket}`;
       // A Buffer, so Content-Length counts bytes (ali-oss takes .length) and Content-MD5 is sent.
       const content = Buffer.from(xml, 'utf8');
-      await retryTransient(ctx, doing, retries, () =>
-        client.request({ method: 'PUT', bucket: target.bucket, subres: 'website', content, mime: 'xml', successStatuses: [200] }),
+      await withRetry(
+        ctx,
+        doing,
+        () => client.request({ method: 'PUT', bucket: target.bucket, subres: 'website', content, mime: 'xml', successStatuses: [200] }),
+        { ...ossRetry, retries },
       ).catch(fail(doing));
     },
   };

@@ -168,14 +168,14 @@ async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNulla
 
 /** iid -> prefix, from a delimiter listing of <base>: one entry per mr-<iid>/ "directory", whatever it holds. */
 async function listPreviewPrefixes(ctx: Ctx, target: import('../oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
-  const [{ ossClient, ossError }, { retryTransient }] = await Promise.all([import('../oss/client.js'), import('../oss/publish.js')]);
+  const [{ ossClient, ossError }, { ossRetry }, { withRetry }] = await Promise.all([import('../oss/client.js'), import('../oss/publish.js'), import('../retry.js')]);
   const client = ossClient(target);
   const retries = Number(ctx.env.GANTRY_OSS_RETRIES ?? 3);
   const found = new Map<string, string>();
   let token: string | undefined;
   do {
     const query = { prefix: base, delimiter: '/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
-    const page = (await retryTransient(ctx, `list ${target.bucket}/${base}`, retries, () => client.listV2(query as never, {})).catch((error: unknown) => {
+    const page = (await withRetry(ctx, `list ${target.bucket}/${base}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }).catch((error: unknown) => {
       throw ossError(`list ${target.bucket}/${base}`, target, error);
     })) as { prefixes?: string[] | null; nextContinuationToken?: string };
     for (const prefix of page.prefixes ?? []) {

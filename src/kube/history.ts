@@ -3,9 +3,9 @@
 // annotations the Deployment had when that template was rolled out (the controller copies
 // them onto the ReplicaSet) and on the pod template (config/secret checksums).
 import type { KubeConfig } from '@kubernetes/client-node';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
+import { pollUntil } from '../retry.js';
 import { FIELD_MANAGER, kubeClient, type KubeClient } from './client.js';
 import { extractOwned, ownedFields } from './managed-fields.js';
 import {
@@ -219,15 +219,21 @@ export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, na
 
 /** The controller numbers the new revision once it has seen the new generation (normally within milliseconds). */
 async function waitForRevision(ctx: Ctx, client: KubeClient, namespace: string, name: string, generation: number, previous: number): Promise<number> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const d = await readDeployment(client, namespace, name);
-    if ((d.status?.observedGeneration ?? 0) >= generation && revisionOf(d) !== previous) return revisionOf(d);
-    if (Date.now() > deadline) {
-      throw new GantryError('E_KUBE_API', `roll back deployment/${name}: the deployment controller has not picked up the change after 30 s`, {
-        fix: 'check that kube-controller-manager is running (kubectl get events); the rollback is applied and will proceed when it does',
-      });
-    }
-    await sleep(200, undefined, { signal: ctx.signal });
-  }
+  return pollUntil(
+    ctx,
+    `roll back deployment/${name}`,
+    async () => {
+      const d = await readDeployment(client, namespace, name);
+      return (d.status?.observedGeneration ?? 0) >= generation && revisionOf(d) !== previous ? revisionOf(d) : undefined;
+    },
+    {
+      intervalMs: 200,
+      timeoutMs: 30_000,
+      onTimeout: () => {
+        throw new GantryError('E_KUBE_API', `roll back deployment/${name}: the deployment controller has not picked up the change after 30 s`, {
+          fix: 'check that kube-controller-manager is running (kubectl get events); the rollback is applied and will proceed when it does',
+        });
+      },
+    },
+  );
 }

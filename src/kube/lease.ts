@@ -19,6 +19,7 @@ import { GantryError, isGantryError } from '../errors.js';
 import { MANAGED_BY_LABEL, type K8sObject, type Lease, type LeaseSpec } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
+import { pollUntil } from '../retry.js';
 
 export interface LeaseHolder {
   holder: string;
@@ -119,66 +120,73 @@ async function acquire(
   const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name, namespace };
   const where = `lease ${namespace}/${name}`;
   const pollMs = options.pollMs ?? Math.min(2000, (ttlSeconds * 1000) / 4);
-  const started = Date.now();
   let announced = '';
   let observed = { resourceVersion: '', since: 0 };
-  for (;;) {
-    const current = await client.read<Lease>(ref, `get ${where}`);
-    const now = client.serverNow();
-    const mine = (transitions: number): LeaseSpec => ({
-      holderIdentity: holder,
-      leaseDurationSeconds: ttlSeconds,
-      acquireTime: microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: transitions,
-    });
-    try {
-      if (!current) {
-        const created = await client.create<Lease>(leaseObject(namespace, name, mine(0)), { doing: `create ${where}` });
-        ctx.logger.info(`took the deploy ${where} as ${holder}`);
-        return created;
-      }
-      const spec = current.spec ?? {};
-      if (current.metadata.resourceVersion !== observed.resourceVersion) observed = { resourceVersion: current.metadata.resourceVersion ?? '', since: Date.now() };
-      const unchangedForMs = Date.now() - observed.since;
-      const durationMs = (spec.leaseDurationSeconds ?? 0) * 1000;
-      const expired = unchangedForMs >= durationMs || expiresAt(spec) + CLOCK_MARGIN_MS <= now;
-      if (!spec.holderIdentity || spec.holderIdentity === holder || expired) {
-        // Counted as client-go's leader election counts them: every change of holder, a released lease included.
-        const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === holder ? 0 : 1);
-        const taken = await client.replace<Lease>(leaseObject(namespace, name, mine(transitions), current.metadata.resourceVersion), { doing: `take ${where}` });
-        if (spec.holderIdentity && spec.holderIdentity !== holder) {
-          const last = spec.renewTime ?? spec.acquireTime ?? '(never)';
-          ctx.logger.warn(`took over the deploy ${where} from ${spec.holderIdentity}: last renewed at ${last}, not renewed within its ${spec.leaseDurationSeconds ?? 0} s since (that deploy died or lost its connection)`);
-        } else {
-          ctx.logger.info(`took the deploy ${where} as ${holder}`);
-        }
-        return taken;
-      }
-      const held: LeaseHolder = {
-        holder: spec.holderIdentity,
-        since: spec.acquireTime,
-        renewedAt: spec.renewTime,
-        expiresAt: new Date(expiresAt(spec)).toISOString(),
-      };
-      const key = `${held.holder}@${held.since ?? ''}`;
-      if (key !== announced) {
-        announced = key;
-        options.onWait?.(held);
-        ctx.logger.info(`waiting for the deploy ${where}: held by ${held.holder} since ${held.since ?? '(unknown)'}; it expires at ${held.expiresAt} unless renewed`);
-      }
-    } catch (error) {
-      // Someone else wrote the Lease between our read and our write: read again.
-      if (!isConflict(error)) throw error;
-    }
-    if (options.maxWaitSeconds !== undefined && Date.now() - started > options.maxWaitSeconds * 1000) {
-      throw new GantryError('E_DEPLOY_LOCKED', `gave up waiting for the deploy ${where} after ${options.maxWaitSeconds} s`, {
-        details: announced ? [`held by ${announced.split('@')[0]}`] : [],
-        fix: 'wait for the other deploy to finish and retry the job; if no deploy is running, the lease expires by itself within its TTL',
+  return pollUntil(
+    ctx,
+    `wait for the deploy ${where}`,
+    async (): Promise<Lease | undefined> => {
+      const current = await client.read<Lease>(ref, `get ${where}`);
+      const now = client.serverNow();
+      const mine = (transitions: number): LeaseSpec => ({
+        holderIdentity: holder,
+        leaseDurationSeconds: ttlSeconds,
+        acquireTime: microTime(now),
+        renewTime: microTime(now),
+        leaseTransitions: transitions,
       });
-    }
-    await sleep(pollMs, undefined, { signal: ctx.signal });
-  }
+      try {
+        if (!current) {
+          const created = await client.create<Lease>(leaseObject(namespace, name, mine(0)), { doing: `create ${where}` });
+          ctx.logger.info(`took the deploy ${where} as ${holder}`);
+          return created;
+        }
+        const spec = current.spec ?? {};
+        if (current.metadata.resourceVersion !== observed.resourceVersion) observed = { resourceVersion: current.metadata.resourceVersion ?? '', since: Date.now() };
+        const unchangedForMs = Date.now() - observed.since;
+        const durationMs = (spec.leaseDurationSeconds ?? 0) * 1000;
+        const expired = unchangedForMs >= durationMs || expiresAt(spec) + CLOCK_MARGIN_MS <= now;
+        if (!spec.holderIdentity || spec.holderIdentity === holder || expired) {
+          // Counted as client-go's leader election counts them: every change of holder, a released lease included.
+          const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === holder ? 0 : 1);
+          const taken = await client.replace<Lease>(leaseObject(namespace, name, mine(transitions), current.metadata.resourceVersion), { doing: `take ${where}` });
+          if (spec.holderIdentity && spec.holderIdentity !== holder) {
+            const last = spec.renewTime ?? spec.acquireTime ?? '(never)';
+            ctx.logger.warn(`took over the deploy ${where} from ${spec.holderIdentity}: last renewed at ${last}, not renewed within its ${spec.leaseDurationSeconds ?? 0} s since (that deploy died or lost its connection)`);
+          } else {
+            ctx.logger.info(`took the deploy ${where} as ${holder}`);
+          }
+          return taken;
+        }
+        const held: LeaseHolder = {
+          holder: spec.holderIdentity,
+          since: spec.acquireTime,
+          renewedAt: spec.renewTime,
+          expiresAt: new Date(expiresAt(spec)).toISOString(),
+        };
+        const key = `${held.holder}@${held.since ?? ''}`;
+        if (key !== announced) {
+          announced = key;
+          options.onWait?.(held);
+          ctx.logger.info(`waiting for the deploy ${where}: held by ${held.holder} since ${held.since ?? '(unknown)'}; it expires at ${held.expiresAt} unless renewed`);
+        }
+      } catch (error) {
+        // Someone else wrote the Lease between our read and our write: read again.
+        if (!isConflict(error)) throw error;
+      }
+      return undefined;
+    },
+    {
+      intervalMs: pollMs,
+      timeoutMs: options.maxWaitSeconds !== undefined ? options.maxWaitSeconds * 1000 : Infinity,
+      onTimeout: () => {
+        throw new GantryError('E_DEPLOY_LOCKED', `gave up waiting for the deploy ${where} after ${options.maxWaitSeconds} s`, {
+          details: announced ? [`held by ${announced.split('@')[0]}`] : [],
+          fix: 'wait for the other deploy to finish and retry the job; if no deploy is running, the lease expires by itself within its TTL',
+        });
+      },
+    },
+  );
 }
 
 async function renewLoop(

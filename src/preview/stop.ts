@@ -11,6 +11,7 @@ import { GantryError, isGantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
 import { previewPrefix } from '../oss/previews.js';
+import { pollUntil } from '../retry.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
 
 export interface StopPreviewInput {
@@ -140,18 +141,17 @@ async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing:
   if (!terminating && !(await client.remove(ref))) return 'already gone';
   ctx.logger.info(terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`);
   const started = Date.now();
-  const deadline = started + timeoutSeconds * 1000;
-  let delay = 250;
-  while (await client.read(ref)) {
-    if (Date.now() > deadline) {
+  await pollUntil(ctx, `wait for namespace ${name} to be gone`, async () => ((await client.read(ref)) ? undefined : true), {
+    intervalMs: 250,
+    maxIntervalMs: 2000,
+    timeoutMs: timeoutSeconds * 1000,
+    onTimeout: () => {
       throw new GantryError('E_KUBE_API', `namespace ${name} is still terminating after ${timeoutSeconds} s`, {
         details: [`kubectl get namespace ${name} -o yaml shows what holds it (status.conditions, finalizers)`],
         fix: 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout',
       });
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 2000);
-  }
+    },
+  });
   ctx.logger.info(`namespace ${name} is gone (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return 'deleted';
 }

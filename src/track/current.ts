@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { kubeClient } from '../kube/client.js';
 import { kubeError } from '../kube/failures.js';
+import { pollUntil } from '../retry.js';
 import { classifyDeployment, classifyPod, classifyReplicaSet, type Failure } from './classify.js';
 import { rolloutStatus, selectorString } from './status.js';
 import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
@@ -41,26 +42,28 @@ export async function currentFailure(ctx: Ctx, kc: KubeConfig, options: { namesp
     const client = kubeClient(ctx, kc);
     // The controller numbers the revision once it has seen the spec: wait a moment for it (it
     // normally takes milliseconds); a spec it has not seen in 5 s is not judged here.
-    for (let attempt = 0; attempt < 25; attempt++) {
-      const sent = Date.now();
-      const answer = await client.getJson<{ items?: Deployment[] }>(`/apis/apps/v1/namespaces/${ns}/deployments`, { fieldSelector: `metadata.name=${options.name}` });
-      const d = answer.body.items?.[0];
-      if (!d) return undefined;
-      if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        continue;
-      }
-      const labelSelector = selectorString(d.spec?.selector);
-      const [replicaSets, pods, events] = await Promise.all([
-        client.getJson<{ items?: ReplicaSet[] }>(`/apis/apps/v1/namespaces/${ns}/replicasets`, { labelSelector }),
-        client.getJson<{ items?: Pod[] }>(`/api/v1/namespaces/${ns}/pods`, { labelSelector }),
-        client.getJson<{ items?: KubeEvent[] }>(`/api/v1/namespaces/${ns}/events`, {}),
-      ]);
-      // Times in the objects are the API server's: judge by its clock (its Date header has whole seconds).
-      const now = answer.date !== undefined ? answer.date + 500 + (Date.now() - sent) : Date.now();
-      return failureNow(d, replicaSets.body.items ?? [], pods.body.items ?? [], events.body.items ?? [], now);
-    }
-    return undefined;
+    const judged = await pollUntil(
+      ctx,
+      `wait for ${what} to be observed`,
+      async (): Promise<{ failure: CurrentFailure | undefined } | undefined> => {
+        const sent = Date.now();
+        const answer = await client.getJson<{ items?: Deployment[] }>(`/apis/apps/v1/namespaces/${ns}/deployments`, { fieldSelector: `metadata.name=${options.name}` });
+        const d = answer.body.items?.[0];
+        if (!d) return { failure: undefined };
+        if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return undefined;
+        const labelSelector = selectorString(d.spec?.selector);
+        const [replicaSets, pods, events] = await Promise.all([
+          client.getJson<{ items?: ReplicaSet[] }>(`/apis/apps/v1/namespaces/${ns}/replicasets`, { labelSelector }),
+          client.getJson<{ items?: Pod[] }>(`/api/v1/namespaces/${ns}/pods`, { labelSelector }),
+          client.getJson<{ items?: KubeEvent[] }>(`/api/v1/namespaces/${ns}/events`, {}),
+        ]);
+        // Times in the objects are the API server's: judge by its clock (its Date header has whole seconds).
+        const now = answer.date !== undefined ? answer.date + 500 + (Date.now() - sent) : Date.now();
+        return { failure: failureNow(d, replicaSets.body.items ?? [], pods.body.items ?? [], events.body.items ?? [], now) };
+      },
+      { intervalMs: 200, timeoutMs: 4800, onTimeout: () => ({ failure: undefined }) },
+    );
+    return judged.failure;
   } catch (error) {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
     throw kubeError(`read the pods of ${what}`, error, kc.getCurrentCluster()?.server ?? '(no cluster)');

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
 import type { GantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
@@ -35,7 +36,8 @@ export type DeployResult =
 
 export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<DeployResult> {
   const { cwd, env, envName } = input;
-  for (const [key, value] of Object.entries(env)) if (key.startsWith('K8S_SECRET_')) ctx.logger.addSecret(value);
+  // The env handed in may be a copy of ctx.env (with --mr) or another one: its secrets are masked too.
+  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
 
   // Everything that can be checked without the cluster is checked first.
   const { config, ci, target, view, manifests, secret } = await renderEnvironment(ctx, input);
@@ -51,7 +53,6 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   if (pull && config.registry) objects.push(kube.pullSecretObject(namespace, config.registry.pullSecret, pull, view.labels));
   if (secret) {
     const built = kube.secretFromCiVariables(env, { name: secret.name, namespace, labels: view.labels })!;
-    for (const v of Object.values(built.secret.data as Record<string, string>)) ctx.logger.addSecret(v);
     objects.push(built.secret);
   }
   for (const m of manifests) objects.push(...m.objects);
@@ -177,7 +178,6 @@ function pullCredentials(ctx: Ctx, config: { registry?: { pushHost: string; pull
     ctx.logger.warn('no GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD: no pull secret is created (fine for a public repository or a cluster with its own registry access)');
     return undefined;
   }
-  ctx.logger.addSecret(password);
   // The cluster pulls from the pull host (an ACR -vpc twin), so that is what the secret is for.
   return { server: defaultPullHost(config.registry.pushHost, config.registry.pullHost), username, password };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { loadConfig } from '../config/load.js';
 import { resolveEnvironment } from '../config/resolve.js';
+import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
 import { failedRow, formatTable, masked, runCheck, type CheckRow } from './checks.js';
 
@@ -54,7 +55,8 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
     if (absent.length === 0) return { check, status: 'pass', detail: `${names.join(', ')} set` };
     return { check, status: asWarning ? 'warn' : 'fail', detail: `${absent.join(', ')} not set`, fix };
   };
-  for (const name of ['GANTRY_REGISTRY_PASSWORD', 'GANTRY_OSS_ACCESS_KEY_SECRET', 'GANTRY_GITLAB_TOKEN']) ctx.logger.addSecret(env[name]);
+  // The secret-named variables of the env handed in (a copy of ctx.env, or another one) are masked like ctx.env's.
+  if (input.env !== ctx.env) maskEnvSecrets(ctx.logger, input.env);
 
   const registryVars = config.registry
     ? variableRow('variables: registry', ['GANTRY_REGISTRY_USER', 'GANTRY_REGISTRY_PASSWORD'], 'add the masked CI/CD variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password)')

@@ -56,7 +56,6 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
   if (Boolean(user) !== Boolean(password)) {
     throw new GantryError('E_INPUT', `only one of GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD is set`, { fix: 'set both CI variables (masked), or neither for a registry without auth' });
   }
-  ctx.logger.addSecret(password);
   const ci = ciContextFromEnv(ctx.env, ctx.env.CI_COMMIT_SHA ? {} : await gitFacts(cwd));
   if (!ci.shortSha) throw new GantryError('E_INPUT', 'no commit to tag the image with', { fix: 'run inside a git repository or a CI job' });
   const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;

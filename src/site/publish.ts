@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
+import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
 
@@ -34,6 +35,8 @@ export type PublishSiteResult =
 
 export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<PublishSiteResult> {
   const { cwd, env, envName, concurrency } = input;
+  // The env handed in may be a copy of ctx.env (with --mr) or another one: its secrets are masked too.
+  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
   // git runs while the modules load.
   const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
@@ -64,7 +67,6 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   const { accessKeyId, accessKeySecret } = target;
   // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
   const cdnCredentials = fe.cdn ? (await import('../oss/cdn.js')).cdnCredentialsFromEnv(env, { accessKeyId, accessKeySecret }) : undefined;
-  ctx.logger.addSecret(cdnCredentials?.accessKeySecret);
   // Previews live under their own prefix, so a merge request never touches the live site.
   const prefix = envName === 'review' ? previews.previewPrefix(fe.prefix, ci.mrIid!) : previews.sitePrefix(fe.prefix);
 

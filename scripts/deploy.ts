@@ -4,6 +4,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 import { deployEnvironment } from '../src/deploy/deploy.js';
+import { ciVariables } from '../src/ci/variables.js';
 
 export const usage =
   'gantry deploy --env <name> [--image <ref>] [--mr <iid>] [--no-rollback] [--timeout <seconds>] [--out <dir>] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';
@@ -28,7 +29,7 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 10 || timeout > 3600)) {
     throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 10 to 3600`, { fix: 'e.g. --timeout 300 (default: backend.progressDeadlineSeconds + 30)' });
   }
-  const leaseSeconds = Number(env.GANTRY_DEPLOY_LEASE_SECONDS ?? 60);
+  const leaseSeconds = Number(ciVariables(env).gantry.deployLeaseSeconds ?? 60);
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 5 || leaseSeconds > 600) {
     throw new GantryError('E_INPUT', `GANTRY_DEPLOY_LEASE_SECONDS=${env.GANTRY_DEPLOY_LEASE_SECONDS}: whole seconds from 5 to 600`, { fix: 'unset it for the default of 60' });
   }

@@ -4,6 +4,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { parseStepArgs, previewOptions, stepTarget, withoutEmpty } from '../src/args.js';
 import { stopPreview } from '../src/preview/stop.js';
+import { ciVariables } from '../src/ci/variables.js';
 
 export const usage =
   'gantry stop --env review [--mr <iid>] [--app <name>] [--namespace <name>] [--kubeconfig <CI variable>] [--bucket <name> --region <id> [--endpoint <url>] [--prefix <frontend.prefix>]] [--timeout <seconds>] [--config <file>] [-C <dir>]';
@@ -19,7 +20,7 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   if (envName !== 'review') {
     throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, { fix: 'use --env review (gantry rollback and scale are for the other environments)' });
   }
-  const mr = env.CI_MERGE_REQUEST_IID || undefined;
+  const mr = ciVariables(env).predefined.mergeRequestIid || undefined;
   if (!mr) throw new GantryError('E_INPUT', 'gantry stop needs the merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
   const timeout = Number(values.timeout ?? 300);
   if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {

@@ -1,6 +1,7 @@
 // Shared argument parsing for the step scripts: strict, with errors that name the flag.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import path from 'node:path';
+import { ciVariables } from './ci/variables.js';
 import type { Ctx } from './context.js';
 import { GantryError } from './errors.js';
 
@@ -31,7 +32,7 @@ export function stepTarget(command: string, values: { cwd?: string | undefined; 
   }
   const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
   const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
-  const envName = values.env ?? (env.CI_MERGE_REQUEST_IID ? 'review' : undefined);
+  const envName = values.env ?? (ciVariables(env).predefined.mergeRequestIid ? 'review' : undefined);
   if (!envName) throw new GantryError('E_USAGE', `gantry ${command}: --env is required`, { fix: `usage: ${usage}` });
   return { cwd, env, envName };
 }

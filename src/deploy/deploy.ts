@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ciVariables } from '../ci/variables.js';
 import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
 import type { GantryError } from '../errors.js';
@@ -172,8 +173,9 @@ interface DeploymentJson {
 /** Pull credentials: a read-only pair when given, else the push pair; none means no pull secret. */
 function pullCredentials(ctx: Ctx, config: { registry?: { pushHost: string; pullHost?: string | undefined } | undefined }, env: NodeJS.ProcessEnv) {
   if (!config.registry) return undefined;
-  const username = env.GANTRY_REGISTRY_PULL_USER || env.GANTRY_REGISTRY_USER;
-  const password = env.GANTRY_REGISTRY_PULL_PASSWORD || env.GANTRY_REGISTRY_PASSWORD;
+  const { gantry } = ciVariables(env);
+  const username = gantry.registryPullUser || gantry.registryUser;
+  const password = gantry.registryPullPassword || gantry.registryPassword;
   if (!username || !password) {
     ctx.logger.warn('no GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD: no pull secret is created (fine for a public repository or a cluster with its own registry access)');
     return undefined;

@@ -3,6 +3,7 @@
 // kubeconfig variable; the cluster holds the rest (ReplicaSets annotated by deploy).
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ciContextFromEnv } from '../ci/context.js';
+import { ciVariables } from '../ci/variables.js';
 import type { Config } from '../config/schema.js';
 import type { EnvironmentTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
@@ -82,7 +83,7 @@ export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?:
     const { namespace, deployment } = c.target;
     // A failed rollout leaves the lease as a thrown error does, and comes back as the result it is.
     let failed: RollbackResult | undefined;
-    return await c.kube.withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `rollback by ${ctx.env.CI_JOB_URL || ctx.env.USER || 'gantry'}`, async () => {
+    return await c.kube.withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `rollback by ${rollbackHolder(ctx)}`, async () => {
       const revisions = await c.kube.listRevisions(ctx, c.kc, namespace, deployment);
       const current = revisions.find((r) => r.current)?.revision ?? 0;
       const chosen = to ?? revisions.filter((r) => r.revision < current).map((r) => r.revision).sort((a, b) => b - a)[0];
@@ -147,4 +148,10 @@ export async function scaleEnvironment(ctx: Ctx, input: OperateInput & { replica
   } finally {
     await c.dispose();
   }
+}
+
+/** Who holds the deploy lease during a rollback: the job, else the local user. */
+function rollbackHolder(ctx: Ctx): string {
+  const { predefined, local } = ciVariables(ctx.env);
+  return predefined.jobUrl || local.user || 'gantry';
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { gitFacts } from '../ci/git.js';
+import { ciVariables } from '../ci/variables.js';
 import { resolveEnvironment } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
 
@@ -54,7 +55,8 @@ export interface RenderEnvironmentInput {
 export async function renderEnvironment(ctx: Ctx, input: RenderEnvironmentInput) {
   const { cwd, env, envName, values } = input;
   // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
-  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : gitFacts(cwd);
+  const variables = ciVariables(env);
+  const git = variables.predefined.commitSha ? Promise.resolve({}) : gitFacts(cwd);
   const [{ loadConfig }, { buildView }, { renderManifests }, { ciSecret }] = await Promise.all([
     import('../config/load.js'),
     import('../render/view.js'),
@@ -65,7 +67,7 @@ export async function renderEnvironment(ctx: Ctx, input: RenderEnvironmentInput)
   const ci = ciContextFromEnv(env, await git);
   const secret = ciSecret(env, config.app);
   const target = resolveEnvironment(config, envName, ci);
-  const view = buildView({ config, envName, ci, image: values.image ?? env.GANTRY_IMAGE, secret: secret && { name: secret.name, checksum: secret.checksum }, target });
+  const view = buildView({ config, envName, ci, image: values.image ?? variables.gantry.image, secret: secret && { name: secret.name, checksum: secret.checksum }, target });
   const manifests = await renderManifests(view, { userDir: cwd });
   return { config, ci, target, view, manifests, secret };
 }

@@ -3,6 +3,7 @@
 // OSS and the GitLab token. Read-only: it reports, it changes nothing.
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
+import { ciVariables } from '../ci/variables.js';
 import { loadConfig } from '../config/load.js';
 import { resolveEnvironment } from '../config/resolve.js';
 import { maskEnvSecrets } from '../context.js';
@@ -30,7 +31,9 @@ export interface DoctorResult {
 
 export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorResult> {
   // A review environment has one namespace per merge request: without one, MR 1 stands for them all.
-  const env = input.envName === 'review' && !input.env.CI_MERGE_REQUEST_IID ? { ...input.env, CI_MERGE_REQUEST_IID: '1' } : input.env;
+  const noMr = input.envName === 'review' && !ciVariables(input.env).predefined.mergeRequestIid;
+  const env = noMr ? { ...input.env, CI_MERGE_REQUEST_IID: '1' } : input.env;
+  const { gantry } = ciVariables(env);
   const { envName } = input;
   const cwd = path.resolve(input.cwd);
 
@@ -38,7 +41,7 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   const { config, file } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
   const { kubeconfigVariable: kcVar, namespace } = resolveEnvironment(config, envName, ciContextFromEnv(env));
   const rows: CheckRow[] = [{ check: 'gantry.yaml', status: 'pass', detail: `${path.relative(cwd, file) || file} is valid: app ${config.app}, environments ${Object.keys(config.environments).join(', ')}` }];
-  ctx.logger.info(`gantry doctor: environment ${envName}, namespace ${namespace}${envName === 'review' && !input.env.CI_MERGE_REQUEST_IID ? ' (merge request 1 stands for every preview; pass --mr)' : ''}`);
+  ctx.logger.info(`gantry doctor: environment ${envName}, namespace ${namespace}${noMr ? ' (merge request 1 stands for every preview; pass --mr)' : ''}`);
 
   const [kube, { checkRegistryLogin }, { checkOssAccess }, { checkGitlabToken }, { checkPermissions, serverVersion, missingRule, resourceName }] = await Promise.all([
     import('../kube/index.js'),
@@ -88,8 +91,8 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
     : registryVars?.status !== 'pass'
       ? Promise.resolve(skip('registry login', 'no credentials (see above)'))
       : runCheck(ctx, 'registry login', async (c) => {
-          const r = await checkRegistryLogin(c, { host: config.registry!.pushHost, user: env.GANTRY_REGISTRY_USER!, password: env.GANTRY_REGISTRY_PASSWORD! });
-          return { check: 'registry login', status: 'pass', detail: `${config.registry!.pushHost} accepts ${env.GANTRY_REGISTRY_USER} (${r.scheme === 'bearer' ? 'token' : 'basic'} auth)` };
+          const r = await checkRegistryLogin(c, { host: config.registry!.pushHost, user: gantry.registryUser!, password: gantry.registryPassword! });
+          return { check: 'registry login', status: 'pass', detail: `${config.registry!.pushHost} accepts ${gantry.registryUser} (${r.scheme === 'bearer' ? 'token' : 'basic'} auth)` };
         });
 
   const clusterCheck = !kc
@@ -126,11 +129,11 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
       ? Promise.resolve(skip('OSS', 'no key pair (see above)'))
       : runCheck(ctx, 'OSS', async (c) => {
           const prefix = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
-          const r = await checkOssAccess(c, { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, pathStyle: fe.pathStyle, accessKeyId: env.GANTRY_OSS_ACCESS_KEY_ID!, accessKeySecret: env.GANTRY_OSS_ACCESS_KEY_SECRET! }, prefix);
+          const r = await checkOssAccess(c, { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, pathStyle: fe.pathStyle, accessKeyId: gantry.ossAccessKeyId!, accessKeySecret: gantry.ossAccessKeySecret! }, prefix);
           return { check: 'OSS', status: 'pass', detail: `${r.bucket}/${r.prefix} can be listed with GANTRY_OSS_ACCESS_KEY_ID (${fe.endpoint ?? fe.region})` };
         });
 
-  const gitlabCheck = !env.GANTRY_GITLAB_TOKEN?.trim()
+  const gitlabCheck = !gantry.gitlabToken?.trim()
     ? Promise.resolve(skip('GitLab token', 'GANTRY_GITLAB_TOKEN not set'))
     : runCheck(ctx, 'GitLab token', async (c) => {
         const r = await checkGitlabToken(c, env);

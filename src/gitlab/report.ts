@@ -2,6 +2,7 @@
 // or, for deploy and stop, write it when it can and warn when it cannot.
 import { readFile } from 'node:fs/promises';
 import { ciContextFromEnv } from '../ci/context.js';
+import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
 import type { Diagnosis, MrNoteStatus } from './note.js';
@@ -18,12 +19,13 @@ export interface MrNoteInput {
 /** Creates or updates the merge request's Gantry note; null outside a merge request. Used by deploy and stop too. */
 export async function postMrNote(ctx: Ctx, input: MrNoteInput) {
   const env = ctx.env;
-  const iid = input.mr ?? env.CI_MERGE_REQUEST_IID;
+  const { predefined, gantry } = ciVariables(env);
+  const iid = input.mr ?? predefined.mergeRequestIid;
   if (!iid) return null;
   if (!/^[1-9][0-9]*$/.test(iid)) {
     throw new GantryError('E_INPUT', `CI_MERGE_REQUEST_IID=${iid} is not a merge request iid`, { fix: 'unset it, or pass --mr <iid>' });
   }
-  const projectId = env.CI_MERGE_REQUEST_PROJECT_ID || env.CI_PROJECT_ID;
+  const projectId = predefined.mergeRequestProjectId || predefined.projectId;
   if (!projectId) {
     throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID (or CI_MERGE_REQUEST_PROJECT_ID) is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
   }
@@ -32,11 +34,11 @@ export async function postMrNote(ctx: Ctx, input: MrNoteInput) {
   const gitlab = gitlabFromEnv(ctx, env);
   const body = renderMrNote({
     status: input.status,
-    environment: input.environment ?? env.CI_ENVIRONMENT_NAME ?? 'review',
-    url: input.url ?? (env.GANTRY_ENVIRONMENT_URL || env.CI_ENVIRONMENT_URL || undefined),
+    environment: input.environment ?? predefined.environmentName ?? 'review',
+    url: input.url ?? (gantry.environmentUrl || predefined.environmentUrl || undefined),
     commit: ci.sha,
     pipelineUrl: ci.pipelineUrl,
-    image: input.image ?? (env.GANTRY_IMAGE || undefined),
+    image: input.image ?? (gantry.image || undefined),
     diagnosis: input.diagnosis,
   });
   const result = await upsertMrNote(ctx, gitlab, { projectId, mrIid: Number(iid), body });
@@ -48,8 +50,9 @@ export async function postMrNote(ctx: Ctx, input: MrNoteInput) {
  * step's failure. Written only with GANTRY_GITLAB_TOKEN: a job token may not write notes.
  */
 export async function reportToMr(ctx: Ctx, input: MrNoteInput): Promise<void> {
-  if (!(input.mr ?? ctx.env.CI_MERGE_REQUEST_IID)) return;
-  if (!ctx.env.GANTRY_GITLAB_TOKEN) {
+  const { predefined, gantry } = ciVariables(ctx.env);
+  if (!(input.mr ?? predefined.mergeRequestIid)) return;
+  if (!gantry.gitlabToken) {
     ctx.logger.info('no GANTRY_GITLAB_TOKEN: the merge request gets no Gantry note (a job token may not write notes)');
     return;
   }

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { gitFacts } from '../ci/git.js';
+import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
 
@@ -51,12 +52,13 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
       fix: 'add registry: { pushHost, namespace } (see README "gantry.yaml reference")',
     });
   }
-  const user = ctx.env.GANTRY_REGISTRY_USER;
-  const password = ctx.env.GANTRY_REGISTRY_PASSWORD;
+  const variables = ciVariables(ctx.env);
+  const user = variables.gantry.registryUser;
+  const password = variables.gantry.registryPassword;
   if (Boolean(user) !== Boolean(password)) {
     throw new GantryError('E_INPUT', `only one of GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD is set`, { fix: 'set both CI variables (masked), or neither for a registry without auth' });
   }
-  const ci = ciContextFromEnv(ctx.env, ctx.env.CI_COMMIT_SHA ? {} : await gitFacts(cwd));
+  const ci = ciContextFromEnv(ctx.env, variables.predefined.commitSha ? {} : await gitFacts(cwd));
   if (!ci.shortSha) throw new GantryError('E_INPUT', 'no commit to tag the image with', { fix: 'run inside a git repository or a CI job' });
   const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;
   const tags = [...new Set([ci.shortSha, ci.refSlug].filter(Boolean))].map((t) => `${repository}:${t}`);

@@ -3,6 +3,7 @@
 // review component's inputs) win over gantry.yaml, which is read only when it is there.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
 import { frontendTarget, type FrontendTarget } from '../config/resolve.js';
@@ -36,8 +37,9 @@ export interface PreviewLocation {
  */
 export async function locatePreviews(ctx: Ctx, input: { cwd: string; env: NodeJS.ProcessEnv; flags: PreviewFlags }, noApp: () => GantryError): Promise<PreviewLocation> {
   const { cwd, env, flags } = input;
-  const configFile = flags.config || env.GANTRY_CONFIG || ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
-  let app = flags.app || env.GANTRY_APP || undefined; // an empty GANTRY_APP (the classic include declares it) is unset
+  const { predefined, gantry } = ciVariables(env);
+  const configFile = flags.config || gantry.config || ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
+  let app = flags.app || gantry.app || undefined; // an empty GANTRY_APP (the classic include declares it) is unset
   let config: Config | undefined;
   let kubeconfig = flags.kubeconfig;
   let frontend: FrontendTarget | undefined;
@@ -53,7 +55,7 @@ export async function locatePreviews(ctx: Ctx, input: { cwd: string; env: NodeJS
     frontend = frontendTarget(loaded);
     ctx.logger.info(`read ${configFile}`);
   }
-  app ??= env.CI_PROJECT_NAME || undefined;
+  app ??= predefined.projectName || undefined;
   if (!app) throw noApp();
   return { app, config, kubeconfigVariable: kubeconfigVariableName('review', kubeconfig), frontend: await previewFrontend(flags, env, frontend, Boolean(configFile)) };
 }

@@ -5,6 +5,7 @@
 // open merge request's preview is never touched. One failed removal does not stop the others;
 // it is counted in errors (the command then exits 1).
 import type { Ctx } from '../context.js';
+import { ciVariables } from '../ci/variables.js';
 import { formatError, GantryError, isGantryError, wrapError } from '../errors.js';
 import { MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../oss/previews.js';
@@ -36,13 +37,14 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   const timeout = input.timeoutSeconds;
   // Which merge requests are still open is the whole point: without a token that may read them,
   // nothing may be removed. CI_JOB_TOKEN is no substitute (GitLab answers 401 for merge requests).
-  if (!env.GANTRY_GITLAB_TOKEN?.trim()) {
+  const { predefined, gantry } = ciVariables(env);
+  if (!gantry.gitlabToken?.trim()) {
     throw new GantryError('E_GITLAB_TOKEN', 'gantry cleanup-previews needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed', {
       details: ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it'],
       fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
     });
   }
-  const projectId = env.CI_PROJECT_ID;
+  const projectId = predefined.projectId;
   if (!projectId) {
     throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
   }
@@ -170,7 +172,7 @@ async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNulla
 async function listPreviewPrefixes(ctx: Ctx, target: import('../oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
   const [{ ossClient, ossError }, { ossRetry }, { withRetry }] = await Promise.all([import('../oss/client.js'), import('../oss/publish.js'), import('../retry.js')]);
   const client = ossClient(target);
-  const retries = Number(ctx.env.GANTRY_OSS_RETRIES ?? 3);
+  const retries = ciVariables(ctx.env).gantry.ossRetries;
   const found = new Map<string, string>();
   let token: string | undefined;
   do {

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
+import { ciVariables } from '../ci/variables.js';
 import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
@@ -39,7 +40,8 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
   // git runs while the modules load.
-  const git = env.CI_COMMIT_SHA ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
+  const variables = ciVariables(env);
+  const git = variables.predefined.commitSha ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
   const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] = await Promise.all([
     import('../config/load.js'),
     import('../oss/files.js'),
@@ -76,7 +78,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     const deleted = await previews.deletePreview(ctx, target, prefix);
     return { status: 'stopped', report: { environment: envName, bucket: fe.bucket, prefix, deleted } };
   }
-  const retries = Number(env.GANTRY_OSS_RETRIES ?? 3);
+  const retries = variables.gantry.ossRetries;
   const store = openOss(ctx, target, retries);
 
   // The build is told the path it is served at; a preview must load only its own files.

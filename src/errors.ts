@@ -21,9 +21,7 @@ export interface ErrorDetails {
   E_CONFIG_MISSING: { candidates: string[]; cwd: string; explicit: boolean };
   E_CONFIG_SYNTAX: { label: string; lines: string[] };
   E_CONFIG_INVALID: Said | { label: string; notMapping: true } | { label: string; problems: string[]; count: number };
-  /** @deprecated a catch-all: use one of the specific input codes below. */
-  E_INPUT: Said;
-  // Bad input, one code per thing the user got wrong (all exit 2; they were E_INPUT).
+  // Bad input, one code per thing the user got wrong (all exit 2).
   E_ENV_UNKNOWN: { envName: string; known: string[]; offerToAdd: boolean };
   E_MR_MISSING: { needs: 'review' | 'stop'; saysWhereCiSetsIt: boolean };
   E_MR_IID: { iid: string };
@@ -193,7 +191,6 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: (d) => ('notMapping' in d ? 'start from the example in README.md (gantry.yaml reference)' : 'correct each problem listed above and run again'),
     lines: (d) => ('problems' in d ? d.problems : []),
   }),
-  E_INPUT: said(2, 'Missing or bad input'),
   E_ENV_UNKNOWN: {
     exitCode: 2,
     title: 'No such environment in gantry.yaml',

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { gitFacts } from '../ci/git.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 
 export interface BuildImageInput {
   cwd: string;
@@ -54,11 +54,11 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
   const user = ctx.env.GANTRY_REGISTRY_USER;
   const password = ctx.env.GANTRY_REGISTRY_PASSWORD;
   if (Boolean(user) !== Boolean(password)) {
-    throw new GantryError('E_INPUT', `only one of GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD is set`, { fix: 'set both CI variables (masked), or neither for a registry without auth' });
+    throw gantryError('E_REGISTRY_CREDENTIALS_PARTIAL', {});
   }
   ctx.logger.addSecret(password);
   const ci = ciContextFromEnv(ctx.env, ctx.env.CI_COMMIT_SHA ? {} : await gitFacts(cwd));
-  if (!ci.shortSha) throw new GantryError('E_INPUT', 'no commit to tag the image with', { fix: 'run inside a git repository or a CI job' });
+  if (!ci.shortSha) throw gantryError('E_COMMIT_MISSING', { canPassImage: false });
   const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;
   const tags = [...new Set([ci.shortSha, ci.refSlug].filter(Boolean))].map((t) => `${repository}:${t}`);
   const dotenvFile = path.resolve(cwd, input.dotenv ?? 'gantry-build.env');

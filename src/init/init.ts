@@ -8,7 +8,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfigText } from '../config/load.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { detectProject, probeLine, readProjectFacts, type ProjectFacts } from './detect.js';
 import { componentsFor, renderDeployReadme, renderGantryYaml, renderGitlabCi, type InitPlan } from './files.js';
 
@@ -44,7 +44,7 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
   try {
     facts = readProjectFacts(dir);
   } catch (error) {
-    throw new GantryError('E_INPUT', `${path.join(dir, 'package.json')} is not valid JSON: ${(error as Error).message}`, { fix: 'correct package.json (npm pkg get name shows whether npm can read it)' });
+    throw gantryError('E_INIT_PACKAGE_JSON', { path: path.join(dir, 'package.json'), reason: (error as Error).message });
   }
   if (!facts) {
     throw new GantryError('E_INIT_NO_PACKAGE', `no package.json in ${dir}: gantry init sets up a Node.js repository`, {
@@ -123,14 +123,14 @@ async function writeAll(dir: string, files: { file: string; text: string }[]): P
     }
   } catch (error) {
     await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
-    throw new GantryError('E_INPUT', `cannot write into ${dir}: ${(error as Error).message}; nothing was written`, { fix: 'check that the directory is writable', cause: error });
+    throw gantryError('E_INIT_DIR_NOT_WRITABLE', { dir, reason: (error as Error).message }, { cause: error });
   }
   // A target that is a directory would make its rename fail halfway: found before any rename.
   const blocked: string[] = [];
   for (const t of temps) if ((await stat(t.target).catch(() => undefined))?.isDirectory()) blocked.push(path.relative(dir, t.target));
   if (blocked.length > 0) {
     await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
-    throw new GantryError('E_INPUT', `cannot write ${blocked.join(', ')}: a directory is in the way; nothing was written`, { fix: `move ${blocked.join(', ')} aside and run gantry init again` });
+    throw gantryError('E_INIT_PATH_BLOCKED', { blocked });
   }
   const renamed: string[] = [];
   try {

@@ -3,12 +3,12 @@
 // (idempotent, so retried), owned by the scale subresource rather than by Gantry's apply.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { kubeClient } from './client.js';
 
 export async function scaleDeployment(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, replicas: number): Promise<{ previous: number; replicas: number }> {
   if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new GantryError('E_INPUT', `scale deployment/${name}: replicas must be a whole number >= 0, not ${replicas}`, { fix: 'pass a number such as 0 or 2' });
+    throw gantryError('E_SCALE_REPLICAS', { deployment: name, replicas });
   }
   const client = kubeClient(ctx, kc);
   const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace };

@@ -7,7 +7,7 @@
 import { ciContextFromEnv } from '../ci/context.js';
 import type { FrontendTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
-import { GantryError, isGantryError } from '../errors.js';
+import { GantryError, gantryError, isGantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
 import { previewPrefix } from '../oss/previews.js';
@@ -29,7 +29,7 @@ export async function stopPreview(ctx: Ctx, input: StopPreviewInput): Promise<St
   const envName = 'review';
   const ci = ciContextFromEnv(env);
   const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
-    new GantryError('E_INPUT', 'gantry stop does not know the app', { fix: 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP' }),
+    gantryError('E_APP_MISSING', { command: 'stop' }),
   );
   const { app } = where;
   const namespace = flags.namespace
@@ -101,7 +101,7 @@ type Client = ReturnType<typeof import('../kube/index.js').kubeClient>;
 
 /**
  * The preview's Namespace, or undefined when there is none. One Gantry did not label is refused
- * (E_INPUT), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
+ * (E_NAMESPACE_NOT_GANTRY), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
  * there is no telling whose it is.
  */
 async function readPreviewNamespace(client: Client, variable: string, name: string): Promise<NamespaceObject | undefined> {
@@ -117,9 +117,7 @@ async function readPreviewNamespace(client: Client, variable: string, name: stri
     });
   }
   if (existing && existing.metadata?.labels?.[MANAGED_BY_LABEL] !== 'gantry') {
-    throw new GantryError('E_INPUT', `namespace ${name} was not created by Gantry (no label ${MANAGED_BY_LABEL}=gantry): not deleting it`, {
-      fix: 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
-    });
+    throw gantryError('E_NAMESPACE_NOT_GANTRY', { namespace: name, label: MANAGED_BY_LABEL });
   }
   return existing;
 }

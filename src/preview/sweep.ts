@@ -5,7 +5,7 @@
 // open merge request's preview is never touched. One failed removal does not stop the others;
 // it is counted in errors (the command then exits 1).
 import type { Ctx } from '../context.js';
-import { formatError, GantryError, isGantryError, wrapError } from '../errors.js';
+import { formatError, GantryError, gantryError, isGantryError, wrapError } from '../errors.js';
 import { MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../oss/previews.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
@@ -44,12 +44,12 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   }
   const projectId = env.CI_PROJECT_ID;
   if (!projectId) {
-    throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
+    throw gantryError('E_PROJECT_MISSING', { mergeRequestVariable: false });
   }
 
   // gantry.yaml when there is one (the scheduled pipeline has a checkout); flags win over it.
   const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
-    new GantryError('E_INPUT', 'gantry cleanup-previews does not know the app', { fix: 'pass --app (the app of gantry.yaml), or set GANTRY_APP' }),
+    gantryError('E_APP_MISSING', { command: 'cleanup-previews' }),
   );
   const { app, frontend } = where;
   const kubeconfigVar = where.kubeconfigVariable;

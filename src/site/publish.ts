@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 
 export interface PublishSiteInput {
   cwd: string;
@@ -56,10 +56,10 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   }
   if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
   if (!config.environments[envName]) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
+    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: false });
   }
   const ci = ciContextFromEnv(env, await git);
-  if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
+  if (envName === 'review' && !ci.mrIid) throw gantryError('E_MR_MISSING', { needs: 'review', saysWhereCiSetsIt: false });
   const target = previews.ossTargetFromEnv(ctx, fe, input.stop ? 'delete the preview' : 'publish');
   const { accessKeyId, accessKeySecret } = target;
   // The CDN key pair is checked now, before anything is published (the OSS pair when unset).

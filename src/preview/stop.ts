@@ -9,6 +9,7 @@ import type { FrontendTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
 import { GantryError, gantryError, isGantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
+import type { Namespace } from '../kube/objects.js';
 import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
 import { previewPrefix } from '../oss/previews.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
@@ -96,7 +97,6 @@ export async function removePreview(ctx: Ctx, target: PreviewTarget): Promise<St
   }
 }
 
-type NamespaceObject = { metadata?: { labels?: Record<string, string> }; status?: { phase?: string } };
 type Client = ReturnType<typeof import('../kube/index.js').kubeClient>;
 
 /**
@@ -104,8 +104,8 @@ type Client = ReturnType<typeof import('../kube/index.js').kubeClient>;
  * (E_NAMESPACE_NOT_GANTRY), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
  * there is no telling whose it is.
  */
-async function readPreviewNamespace(client: Client, variable: string, name: string): Promise<NamespaceObject | undefined> {
-  let existing: NamespaceObject | undefined;
+async function readPreviewNamespace(client: Client, variable: string, name: string): Promise<Namespace | undefined> {
+  let existing: Namespace | undefined;
   try {
     existing = await client.read({ apiVersion: 'v1', kind: 'Namespace', name });
   } catch (error) {
@@ -123,7 +123,7 @@ async function readPreviewNamespace(client: Client, variable: string, name: stri
 }
 
 /** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
-async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing: NamespaceObject | undefined, timeoutSeconds: number): Promise<string> {
+async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing: Namespace | undefined, timeoutSeconds: number): Promise<string> {
   const ref = { apiVersion: 'v1', kind: 'Namespace', name };
   if (!existing) {
     ctx.logger.info(`namespace ${name} does not exist: nothing to delete (the deploy never ran, or the preview was already stopped)`);

@@ -54,7 +54,7 @@ export interface ErrorDetails {
     | { problem: 'label'; where: string; object: string; label: string; value: string };
   E_BUILD_NO_SOURCE: { dir: string; problem: 'nothing' | 'no-start' } | { dir: string; badJson: string };
   E_DOCKER_UNAVAILABLE: { dockerHost: string | undefined; output: string[] };
-  E_BUILD_FAILED: Said;
+  E_BUILD_FAILED: { dockerfile: string | undefined; step: string[] };
   E_REGISTRY_AUTH: { host: string; user: string; output: string[] } | { host: string; user: string; answeredBy: string; status: number };
   E_REGISTRY_UNREACHABLE:
     | { problem: 'login'; doing: string; host: string; output: string[] }
@@ -64,8 +64,8 @@ export interface ErrorDetails {
     | { problem: 'token-status'; tokenService: string; status: number }
     | { problem: 'no-token'; tokenService: string; host: string };
   E_PUSH_DENIED: { host: string; image: string; output: string[] } | { image: string; failed: true; output: string[] };
-  E_FRONTEND_BUILD_FAILED: Said;
-  E_FRONTEND_EMPTY: Said;
+  E_FRONTEND_BUILD_FAILED: { command: string | undefined; exitCode: number | null; output: string[] };
+  E_FRONTEND_EMPTY: { dir: string; exists: boolean };
   E_PREVIEW_ABSOLUTE_PATH: Said;
   E_OSS_ACCESS:
     | { problem: 'path-style'; doing: string; where: string }
@@ -77,11 +77,18 @@ export interface ErrorDetails {
   E_KUBE_UNREACHABLE: Said;
   E_KUBE_UNAUTHORIZED: Said;
   E_KUBE_FORBIDDEN: Said;
-  E_KUBE_NOT_FOUND: Said;
+  E_KUBE_NOT_FOUND:
+    | Said
+    | { problem: 'track'; what: string }
+    | { problem: 'scale' | 'history'; deployment: string; namespace: string }
+    | { problem: 'namespace'; namespace: string; cannotRead: string };
   E_KUBE_API: Said;
   E_APPLY_INVALID: Said;
-  E_ROLLBACK_REVISION: Said;
-  E_DEPLOY_LOCKED: Said;
+  E_ROLLBACK_REVISION: { deployment: string; revision: number; kept: number[] };
+  E_DEPLOY_LOCKED:
+    | { where: string; gaveUpAfter: number | undefined; heldBy: string | undefined }
+    | { where: string; lostTo: string }
+    | { where: string; notRenewedFor: number };
   E_OSS_WEBSITE: { doing: string; reason: string | number | undefined; answer: string };
   E_CDN_ACCESS: { published: string; urls: string[]; code: string; answer: string };
   E_CDN_REFRESH:
@@ -112,9 +119,9 @@ export interface ErrorDetails {
     | { checked: string; status: number }
     | { doing: string; status: number; answer: string; host: string }
     | { doing: string; retriesExhausted: string; host: string };
-  E_INIT_NO_PACKAGE: Said;
-  E_INIT_EXISTS: Said;
-  E_INIT_WRITE: Said;
+  E_INIT_NO_PACKAGE: { dir: string };
+  E_INIT_EXISTS: { dir: string; existing: string[] };
+  E_INIT_WRITE: { dir: string; written: string[]; total: number; reason: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -382,7 +389,13 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: () => 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
     lines: (d) => d.output,
   },
-  E_BUILD_FAILED: said(1, 'The image build failed'),
+  E_BUILD_FAILED: {
+    exitCode: 1,
+    title: 'The image build failed',
+    message: (d) => `docker build failed (${d.dockerfile ?? 'generated Dockerfile'})`,
+    fix: (d) => (d.dockerfile !== undefined ? 'fix the step shown above in your Dockerfile' : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it'),
+    lines: (d) => ['the failing step and its output:', ...d.step],
+  },
   E_REGISTRY_AUTH: {
     exitCode: 1,
     title: 'The registry refused the credentials',
@@ -421,8 +434,19 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: (d) => ('failed' in d ? undefined : 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it'),
     lines: (d) => d.output,
   },
-  E_FRONTEND_BUILD_FAILED: said(1, 'The frontend build failed'),
-  E_FRONTEND_EMPTY: said(1, 'Nothing to publish'),
+  E_FRONTEND_BUILD_FAILED: {
+    exitCode: 1,
+    title: 'The frontend build failed',
+    message: (d) => `"${d.command}" exited with ${d.exitCode}`,
+    fix: () => 'fix the build (its output is above); it runs in the repository root',
+    lines: (d) => d.output.map((l) => `  ${l}`),
+  },
+  E_FRONTEND_EMPTY: {
+    exitCode: 1,
+    title: 'Nothing to publish',
+    message: (d) => `${d.dir} ${d.exists ? 'is empty' : 'does not exist'}: nothing to publish`,
+    fix: () => 'check frontend.dir against where the build writes its output (e.g. dist)',
+  },
   E_PREVIEW_ABSOLUTE_PATH: said(2, "The preview's build names its files from the site root"),
   E_OSS_ACCESS: {
     exitCode: 1,
@@ -456,11 +480,51 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_KUBE_UNREACHABLE: said(1, 'The Kubernetes API server cannot be reached'),
   E_KUBE_UNAUTHORIZED: said(1, 'The Kubernetes API server rejected the credentials'),
   E_KUBE_FORBIDDEN: said(1, 'The Kubernetes credentials lack a permission'),
-  E_KUBE_NOT_FOUND: said(1, 'A Kubernetes object does not exist'),
+  E_KUBE_NOT_FOUND: saidOr(1, 'A Kubernetes object does not exist', {
+    message: (d: Exclude<ErrorDetails['E_KUBE_NOT_FOUND'], Said>) => {
+      switch (d.problem) {
+        case 'track': return `track ${d.what}: the Deployment does not exist`;
+        case 'scale': return `scale deployment/${d.deployment}: it does not exist in namespace ${d.namespace}`;
+        case 'history': return `deployment/${d.deployment} does not exist in namespace ${d.namespace}`;
+        case 'namespace': return `namespace ${d.namespace} does not exist, and the kubeconfig's user may not create it`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'track': return 'apply the manifests before tracking, and check the Deployment name and namespace';
+        case 'scale': return 'check the app name and environment; deploy it first';
+        case 'history': return 'check the app name and environment (namespace); a first deploy has no history to list or roll back to';
+        case 'namespace': return `create it once as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role in it`;
+      }
+    },
+    lines: (d) => (d.problem === 'namespace' ? [d.cannotRead] : []),
+  }),
   E_KUBE_API: said(1, 'The Kubernetes API server refused a request'),
   E_APPLY_INVALID: said(2, 'The API server rejected the manifests'),
-  E_ROLLBACK_REVISION: said(2, 'No such revision to roll back to'),
-  E_DEPLOY_LOCKED: said(1, 'Another deploy holds the environment'),
+  E_ROLLBACK_REVISION: {
+    exitCode: 2,
+    title: 'No such revision to roll back to',
+    message: (d) => `deployment/${d.deployment} has no revision ${d.revision}`,
+    fix: () => 'pick one of the listed revisions (`gantry history --env <name>` shows them with their commits)',
+    lines: (d) => [`revisions kept: ${d.kept.join(', ') || '(none)'} (spec.revisionHistoryLimit old ones are kept)`],
+  },
+  E_DEPLOY_LOCKED: {
+    exitCode: 1,
+    title: 'Another deploy holds the environment',
+    message: (d) =>
+      'lostTo' in d
+        ? `lost the deploy ${d.where}: ${d.lostTo} holds it now`
+        : 'notRenewedFor' in d
+          ? `lost the deploy ${d.where}: not renewed for ${d.notRenewedFor} s`
+          : `gave up waiting for the deploy ${d.where} after ${d.gaveUpAfter} s`,
+    fix: (d) =>
+      'lostTo' in d
+        ? 'another deploy took over the environment while this one ran (this one could not renew in time); run this deploy again once that one has finished'
+        : 'notRenewedFor' in d
+          ? 'the API server was unreachable for longer than the lease TTL; run the deploy again'
+          : 'wait for the other deploy to finish and retry the job; if no deploy is running, the lease expires by itself within its TTL',
+    lines: (d) => ('heldBy' in d && d.heldBy !== undefined ? [`held by ${d.heldBy}`] : []),
+  },
   E_OSS_WEBSITE: {
     exitCode: 1,
     title: 'OSS refused the bucket website configuration',
@@ -565,9 +629,25 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
             : 'see the message above; retry the job if GitLab was having trouble',
     lines: (d) => ('checked' in d ? [] : [`instance: ${d.host}`]),
   },
-  E_INIT_NO_PACKAGE: said(2, 'gantry init found no package.json'),
-  E_INIT_EXISTS: said(2, 'gantry init would overwrite a file'),
-  E_INIT_WRITE: said(1, 'gantry init could not write all its files'),
+  E_INIT_NO_PACKAGE: {
+    exitCode: 2,
+    title: 'gantry init found no package.json',
+    message: (d) => `no package.json in ${d.dir}: gantry init sets up a Node.js repository`,
+    fix: () => 'run it at the root of the Node app (or pass -C <dir>); a new app starts with npm init -y',
+  },
+  E_INIT_EXISTS: {
+    exitCode: 2,
+    title: 'gantry init would overwrite a file',
+    message: (d) => `${d.existing.join(', ')} already exist${d.existing.length === 1 ? 's' : ''} in ${d.dir}; nothing was written`,
+    fix: () => 'move them aside, or pass --force to overwrite them',
+  },
+  E_INIT_WRITE: {
+    exitCode: 1,
+    title: 'gantry init could not write all its files',
+    message: (d) => `writing into ${d.dir} failed after ${d.written.length} of ${d.total} files: ${d.reason}`,
+    fix: () => 'check the directory, then run gantry init --force to write every file again',
+    lines: (d) => (d.written.length > 0 ? [`written: ${d.written.join(', ')}`] : []),
+  },
 };
 
 export interface GantryErrorOptions {

@@ -89,10 +89,7 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
       const started = Date.now();
       const r = await docker.run(args, { input: own ? undefined : dockerfile, stream: true });
       if (r.exitCode !== 0) {
-        throw new GantryError('E_BUILD_FAILED', `docker build failed (${own ? path.relative(cwd, dockerfilePath) : 'generated Dockerfile'})`, {
-          details: ['the failing step and its output:', ...failingStep(ctx.logger.mask(r.output))],
-          fix: own ? 'fix the step shown above in your Dockerfile' : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it',
-        });
+        throw gantryError('E_BUILD_FAILED', { dockerfile: own ? path.relative(cwd, dockerfilePath) : undefined, step: failingStep(ctx.logger.mask(r.output)) });
       }
       ctx.logger.info(`built in ${((Date.now() - started) / 1000).toFixed(1)} s${cached ? ` (cache from ${cacheFrom})` : ''}`);
     });

@@ -3,7 +3,7 @@
 // (idempotent, so retried), owned by the scale subresource rather than by Gantry's apply.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { kubeClient } from './client.js';
 
 export async function scaleDeployment(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, replicas: number): Promise<{ previous: number; replicas: number }> {
@@ -14,7 +14,7 @@ export async function scaleDeployment(ctx: Ctx, kc: KubeConfig, namespace: strin
   const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace };
   const before = await client.read<{ spec?: { replicas?: number } }>(ref, `get deployment/${name}`);
   if (!before) {
-    throw new GantryError('E_KUBE_NOT_FOUND', `scale deployment/${name}: it does not exist in namespace ${namespace}`, { fix: 'check the app name and environment; deploy it first' });
+    throw gantryError('E_KUBE_NOT_FOUND', { problem: 'scale', deployment: name, namespace });
   }
   const previous = before.spec?.replicas ?? 1;
   const scale = await client.mergePatch<{ spec?: { replicas?: number } }>(ref, { spec: { replicas } }, { subresource: 'scale', dryRun: ctx.dryRun, doing: `scale deployment/${name}` });

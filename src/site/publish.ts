@@ -86,10 +86,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
       const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') } })`sh -c ${fe.build}`;
       for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
       if (r.exitCode !== 0) {
-        throw new GantryError('E_FRONTEND_BUILD_FAILED', `"${fe.build}" exited with ${r.exitCode}`, {
-          details: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20).map((l) => `  ${l}`),
-          fix: 'fix the build (its output is above); it runs in the repository root',
-        });
+        throw gantryError('E_FRONTEND_BUILD_FAILED', { command: fe.build, exitCode: r.exitCode, output: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20) });
       }
     });
   }
@@ -103,9 +100,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     else ctx.logger.info(`${m.key}: the bundler's manifest names ${m.outputs} outputs; it decides which of them carry a content hash`);
   }
   if (built.length === 0) {
-    throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
-      fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
-    });
+    throw gantryError('E_FRONTEND_EMPTY', { dir: path.relative(cwd, dir) || dir, exists: existsSync(dir) });
   }
   await site.checkPublicPath(ctx, { files: built, publicPath, preview: envName === 'review', pkg: site.readFrontendPackage(cwd, dir) });
 

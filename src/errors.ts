@@ -74,8 +74,8 @@ export interface ErrorDetails {
   E_OSS_BUCKET: { doing: string; where: string; pathStyleHint: boolean };
   E_OSS_UNREACHABLE: { doing: string; where: string; reason: string | number };
   E_KUBECONFIG: Said;
-  E_KUBE_UNREACHABLE: Said;
-  E_KUBE_UNAUTHORIZED: Said;
+  E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string });
+  E_KUBE_UNAUTHORIZED: { doing: string; answer: string };
   E_KUBE_FORBIDDEN: Said;
   E_KUBE_NOT_FOUND:
     | Said
@@ -83,7 +83,7 @@ export interface ErrorDetails {
     | { problem: 'scale' | 'history'; deployment: string; namespace: string }
     | { problem: 'namespace'; namespace: string; cannotRead: string };
   E_KUBE_API: Said;
-  E_APPLY_INVALID: Said;
+  E_APPLY_INVALID: { refused: string[]; total: number };
   E_ROLLBACK_REVISION: { deployment: string; revision: number; kept: number[] };
   E_DEPLOY_LOCKED:
     | { where: string; gaveUpAfter: number | undefined; heldBy: string | undefined }
@@ -109,7 +109,7 @@ export interface ErrorDetails {
   E_ROLLOUT_DELETED: Said;
   E_ROLLOUT_ABORTED: Said;
   E_INTERNAL: Said | { doing: string; reason: string };
-  E_GITLAB_TOKEN: { acceptsJobToken: boolean };
+  E_GITLAB_TOKEN: { acceptsJobToken: boolean } | { command: 'cleanup-previews' };
   E_GITLAB_ACCESS:
     | { checked: string; status: 401 }
     | { checked: string; status: 403 | 404; project: string | undefined }
@@ -477,8 +477,25 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: () => 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
   },
   E_KUBECONFIG: said(2, 'The kubeconfig CI variable is missing or unusable'),
-  E_KUBE_UNREACHABLE: said(1, 'The Kubernetes API server cannot be reached'),
-  E_KUBE_UNAUTHORIZED: said(1, 'The Kubernetes API server rejected the credentials'),
+  E_KUBE_UNREACHABLE: {
+    exitCode: 1,
+    title: 'The Kubernetes API server cannot be reached',
+    message: (d) =>
+      d.tls
+        ? `${d.doing}: the TLS connection to ${d.server} failed: ${d.reason}`
+        : `${d.doing}: cannot reach the Kubernetes API server at ${d.server} (${d.code === 'TIMEOUT' ? 'timed out' : d.code})`,
+    fix: (d) =>
+      d.tls
+        ? "the kubeconfig's certificate-authority-data does not match the API server's certificate, or the server address is not the one the certificate names: download a fresh kubeconfig for the cluster"
+        : "check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)",
+    lines: (d) => (d.tls ? [] : [d.reason]),
+  },
+  E_KUBE_UNAUTHORIZED: {
+    exitCode: 1,
+    title: 'The Kubernetes API server rejected the credentials',
+    message: (d) => `${d.doing}: the API server did not accept the credentials (401 ${d.answer})`,
+    fix: () => "the kubeconfig's token or client certificate is wrong or expired: create a new one for the deployer and update the CI variable",
+  },
   E_KUBE_FORBIDDEN: said(1, 'The Kubernetes credentials lack a permission'),
   E_KUBE_NOT_FOUND: saidOr(1, 'A Kubernetes object does not exist', {
     message: (d: Exclude<ErrorDetails['E_KUBE_NOT_FOUND'], Said>) => {
@@ -500,7 +517,14 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     lines: (d) => (d.problem === 'namespace' ? [d.cannotRead] : []),
   }),
   E_KUBE_API: said(1, 'The Kubernetes API server refused a request'),
-  E_APPLY_INVALID: said(2, 'The API server rejected the manifests'),
+  E_APPLY_INVALID: {
+    exitCode: 2,
+    title: 'The API server rejected the manifests',
+    message: (d) => `the API server rejected ${d.refused.length} of ${d.total} objects; nothing was applied`,
+    fix: () =>
+      'correct the manifests (your deploy/*.hbs templates, or the gantry.yaml values they use); the rendered files are kept as job artifacts, and `kubectl apply --server-side --dry-run=server -f <file>` shows the same errors',
+    lines: (d) => d.refused,
+  },
   E_ROLLBACK_REVISION: {
     exitCode: 2,
     title: 'No such revision to roll back to',
@@ -577,9 +601,19 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_GITLAB_TOKEN: {
     exitCode: 2,
     title: 'No GitLab API token',
-    message: (d) => (d.acceptsJobToken ? 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set' : 'GANTRY_GITLAB_TOKEN is not set'),
+    message: (d) =>
+      'command' in d
+        ? `gantry ${d.command} needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed`
+        : d.acceptsJobToken
+          ? 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set'
+          : 'GANTRY_GITLAB_TOKEN is not set',
     fix: () => GITLAB_TOKEN_FIX,
-    lines: (d) => (d.acceptsJobToken ? ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'] : []),
+    lines: (d) =>
+      'command' in d
+        ? ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it']
+        : d.acceptsJobToken
+          ? ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes']
+          : [],
   },
   E_GITLAB_ACCESS: {
     exitCode: 1,

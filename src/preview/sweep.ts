@@ -37,10 +37,7 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   // Which merge requests are still open is the whole point: without a token that may read them,
   // nothing may be removed. CI_JOB_TOKEN is no substitute (GitLab answers 401 for merge requests).
   if (!env.GANTRY_GITLAB_TOKEN?.trim()) {
-    throw new GantryError('E_GITLAB_TOKEN', 'gantry cleanup-previews needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed', {
-      details: ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it'],
-      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
-    });
+    throw gantryError('E_GITLAB_TOKEN', { command: 'cleanup-previews' });
   }
   const projectId = env.CI_PROJECT_ID;
   if (!projectId) {

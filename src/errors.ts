@@ -82,7 +82,12 @@ export interface ErrorDetails {
     | { problem: 'track'; what: string }
     | { problem: 'scale' | 'history'; deployment: string; namespace: string }
     | { problem: 'namespace'; namespace: string; cannotRead: string };
-  E_KUBE_API: Said;
+  E_KUBE_API:
+    | Said
+    | { problem: 'not-served'; doing: string; groupVersion: string; kind: string }
+    | { problem: 'status'; doing: string; answer: string; status: number; reason: string | undefined }
+    | { problem: 'other'; doing: string; reason: string }
+    | { problem: 'namespace-terminating'; namespace: string };
   E_APPLY_INVALID: { refused: string[]; total: number };
   E_ROLLBACK_REVISION: { deployment: string; revision: number; kept: number[] };
   E_DEPLOY_LOCKED:
@@ -516,7 +521,24 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     },
     lines: (d) => (d.problem === 'namespace' ? [d.cannotRead] : []),
   }),
-  E_KUBE_API: said(1, 'The Kubernetes API server refused a request'),
+  E_KUBE_API: saidOr(1, 'The Kubernetes API server refused a request', {
+    message: (d: Exclude<ErrorDetails['E_KUBE_API'], Said>) => {
+      switch (d.problem) {
+        case 'not-served': return `${d.doing}: the cluster does not serve ${d.groupVersion} (no ${d.kind} there)`;
+        case 'status': return `${d.doing}: ${d.answer}`;
+        case 'other': return `${d.doing}: ${d.reason}`;
+        case 'namespace-terminating': return `namespace ${d.namespace} is being deleted`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'not-served': return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
+        case 'namespace-terminating': return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
+        default: return undefined;
+      }
+    },
+    lines: (d) => (d.problem === 'status' ? [`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`] : []),
+  }),
   E_APPLY_INVALID: {
     exitCode: 2,
     title: 'The API server rejected the manifests',

@@ -60,10 +60,7 @@ export function kubeError(doing: string, error: unknown, server: string): Gantry
   // client-node's discovery prefixes its failures; a 404 there means the group/version is not served.
   const discovery = /^Failed to fetch resource metadata for (.+)\/([^/:]+): /.exec((error as Error).message ?? '');
   if (status?.code === 404 && discovery) {
-    return new GantryError('E_KUBE_API', `${doing}: the cluster does not serve ${discovery[1]} (no ${discovery[2]} there)`, {
-      fix: 'check the apiVersion; `kubectl api-versions` lists what the cluster serves',
-      cause: error,
-    });
+    return gantryError('E_KUBE_API', { problem: 'not-served', doing, groupVersion: discovery[1]!, kind: discovery[2]! }, { cause: error });
   }
   if (status) return statusError(doing, status, error);
 
@@ -75,7 +72,7 @@ export function kubeError(doing: string, error: unknown, server: string): Gantry
   if (code) {
     return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason, tls: false, code }, { cause: error });
   }
-  return new GantryError('E_KUBE_API', `${doing}: ${reason}`, { cause: error });
+  return gantryError('E_KUBE_API', { problem: 'other', doing, reason }, { cause: error });
 }
 
 function statusError(doing: string, status: ApiStatus, cause: unknown): GantryError {
@@ -84,10 +81,7 @@ function statusError(doing: string, status: ApiStatus, cause: unknown): GantryEr
   }
   if (status.code === 403) return forbidden(doing, status, cause);
   if (status.code === 404) return new GantryError('E_KUBE_NOT_FOUND', `${doing}: ${status.message}`, { cause });
-  return new GantryError('E_KUBE_API', `${doing}: ${status.message}`, {
-    details: [`HTTP ${status.code}${status.reason ? ` ${status.reason}` : ''}`],
-    cause,
-  });
+  return gantryError('E_KUBE_API', { problem: 'status', doing, answer: status.message, status: status.code, reason: status.reason }, { cause });
 }
 
 // `configmaps is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "configmaps"

@@ -31,9 +31,7 @@ export async function ensureNamespace(ctx: Ctx, kc: KubeConfig, name: string, la
 
   if (existing) {
     if (existing.status?.phase === 'Terminating') {
-      throw new GantryError('E_KUBE_API', `namespace ${name} is being deleted`, {
-        fix: 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again',
-      });
+      throw gantryError('E_KUBE_API', { problem: 'namespace-terminating', namespace: name });
     }
     const missing = Object.entries(labels).filter(([k, v]) => existing.metadata?.labels?.[k] !== v);
     if (missing.length > 0 && !ctx.dryRun) {

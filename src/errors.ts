@@ -17,10 +17,20 @@ export interface Said {
 
 /** What each code needs to say its message and fix. */
 export interface ErrorDetails {
-  E_USAGE: Said | { unknownCommand: string; commands: string[] };
+  E_USAGE:
+    | Said
+    | { unknownCommand: string; commands: string[] }
+    | { flag: 'to'; value: string }
+    | { flag: 'replicas'; value: string | undefined; max: number }
+    | { flag: 'stop'; outsideReview: true };
   E_CONFIG_MISSING: { candidates: string[]; cwd: string; explicit: boolean };
   E_CONFIG_SYNTAX: { label: string; lines: string[] };
-  E_CONFIG_INVALID: Said | { label: string; notMapping: true } | { label: string; problems: string[]; count: number };
+  E_CONFIG_INVALID:
+    | Said
+    | { label: string; notMapping: true }
+    | { label: string; problems: string[]; count: number }
+    | { command: 'build'; needs: 'registry' }
+    | { command: 'frontend'; needs: 'frontend' };
   // Bad input, one code per thing the user got wrong (all exit 2).
   E_ENV_UNKNOWN: { envName: string; known: string[]; offerToAdd: boolean };
   E_MR_MISSING: { needs: 'review' | 'stop'; saysWhereCiSetsIt: boolean };
@@ -176,8 +186,22 @@ const GITLAB_TOKEN_FIX = 'create a project access token (role Developer, scope a
 
 export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = {
   E_USAGE: saidOr(2, 'Bad command line', {
-    message: (d: { unknownCommand: string; commands: string[] }) => `unknown command "${d.unknownCommand}"`,
-    fix: (d) => `use one of: ${d.commands.join(', ')} (gantry --help)`,
+    message: (d: Exclude<ErrorDetails['E_USAGE'], Said>) => {
+      if ('unknownCommand' in d) return `unknown command "${d.unknownCommand}"`;
+      switch (d.flag) {
+        case 'to': return `--to ${d.value}: a revision number (gantry history lists them)`;
+        case 'replicas': return `--replicas ${d.value ?? '(missing)'}: a whole number from 0 to ${d.max} (backend.maxReplicas)`;
+        case 'stop': return '--stop removes a merge request preview: use it with the review environment';
+      }
+    },
+    fix: (d) => {
+      if ('unknownCommand' in d) return `use one of: ${d.commands.join(', ')} (gantry --help)`;
+      switch (d.flag) {
+        case 'to': return 'e.g. --to 3, or leave it out for the previous revision';
+        case 'replicas': return `e.g. --replicas 2; raise backend.maxReplicas for more than ${d.max}`;
+        case 'stop': return 'gantry frontend --stop --mr <iid>';
+      }
+    },
   }),
   E_CONFIG_MISSING: {
     exitCode: 2,
@@ -196,11 +220,18 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     lines: (d) => d.lines,
   },
   E_CONFIG_INVALID: saidOr(2, 'The configuration has problems', {
-    message: (d: { label: string; notMapping: true } | { label: string; problems: string[]; count: number }) =>
-      'notMapping' in d
-        ? `${d.label} must be a mapping of keys such as app, backend, environments`
-        : `${d.label} has ${d.count} problem${d.count === 1 ? '' : 's'}; nothing was done`,
-    fix: (d) => ('notMapping' in d ? 'start from the example in README.md (gantry.yaml reference)' : 'correct each problem listed above and run again'),
+    message: (d: Exclude<ErrorDetails['E_CONFIG_INVALID'], Said>) =>
+      'needs' in d
+        ? `gantry ${d.command} needs ${d.needs} in gantry.yaml`
+        : 'notMapping' in d
+          ? `${d.label} must be a mapping of keys such as app, backend, environments`
+          : `${d.label} has ${d.count} problem${d.count === 1 ? '' : 's'}; nothing was done`,
+    fix: (d) =>
+      'needs' in d
+        ? `add ${d.needs === 'registry' ? 'registry: { pushHost, namespace }' : 'frontend: { dir, bucket, region }'} (see README "gantry.yaml reference")`
+        : 'notMapping' in d
+          ? 'start from the example in README.md (gantry.yaml reference)'
+          : 'correct each problem listed above and run again',
     lines: (d) => ('problems' in d ? d.problems : []),
   }),
   E_ENV_UNKNOWN: {

@@ -77,7 +77,7 @@ export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?:
   try {
     const to = input.to === undefined ? undefined : Number(input.to);
     if (to !== undefined && (!Number.isInteger(to) || to < 1)) {
-      throw new GantryError('E_USAGE', `--to ${String(input.to)}: a revision number (gantry history lists them)`, { fix: 'e.g. --to 3, or leave it out for the previous revision' });
+      throw gantryError('E_USAGE', { flag: 'to', value: String(input.to) });
     }
     const { namespace, deployment } = c.target;
     // A failed rollout leaves the lease as a thrown error does, and comes back as the result it is.
@@ -132,7 +132,7 @@ export async function scaleEnvironment(ctx: Ctx, input: OperateInput & { replica
     }
     const max = c.config.backend.maxReplicas;
     if (input.replicas === undefined || !Number.isInteger(replicas) || replicas < 0 || replicas > max) {
-      throw new GantryError('E_USAGE', `--replicas ${input.replicas ?? '(missing)'}: a whole number from 0 to ${max} (backend.maxReplicas)`, { fix: `e.g. --replicas 2; raise backend.maxReplicas for more than ${max}` });
+      throw gantryError('E_USAGE', { flag: 'replicas', value: input.replicas, max });
     }
     const { namespace, deployment } = c.target;
     const r = await c.kube.scaleDeployment(ctx, c.kc, namespace, deployment, replicas);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { gitFacts } from '../ci/git.js';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 
 export interface BuildImageInput {
   cwd: string;
@@ -47,9 +47,7 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
 
   const registry = config.registry;
   if (!registry) {
-    throw new GantryError('E_CONFIG_INVALID', 'gantry build needs registry in gantry.yaml', {
-      fix: 'add registry: { pushHost, namespace } (see README "gantry.yaml reference")',
-    });
+    throw gantryError('E_CONFIG_INVALID', { command: 'build', needs: 'registry' });
   }
   const user = ctx.env.GANTRY_REGISTRY_USER;
   const password = ctx.env.GANTRY_REGISTRY_PASSWORD;

@@ -54,7 +54,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     ctx.logger.info('no frontend in gantry.yaml: nothing to publish (--if-configured)');
     return { status: 'skipped' };
   }
-  if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
+  if (!fe) throw gantryError('E_CONFIG_INVALID', { command: 'frontend', needs: 'frontend' });
   if (!config.environments[envName]) {
     throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: false });
   }
@@ -70,7 +70,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
 
   // Stopping a preview removes everything under its prefix, and nothing else.
   if (input.stop) {
-    if (envName !== 'review') throw new GantryError('E_USAGE', '--stop removes a merge request preview: use it with the review environment', { fix: 'gantry frontend --stop --mr <iid>' });
+    if (envName !== 'review') throw gantryError('E_USAGE', { flag: 'stop', outsideReview: true });
     const deleted = await previews.deletePreview(ctx, target, prefix);
     return { status: 'stopped', report: { environment: envName, bucket: fe.bucket, prefix, deleted } };
   }

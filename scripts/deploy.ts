@@ -1,7 +1,7 @@
 // gantry deploy: render, apply, track until serving, or fail fast with the cause and roll back
 // (src/deploy/deploy.ts). stdout is one JSON line; a failed rollout exits 1 with its diagnosis.
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
+import { GantryError, gantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 import { deployEnvironment } from '../src/deploy/deploy.js';
 import { ciVariables } from '../src/ci/variables.js';
@@ -31,7 +31,7 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   }
   const leaseSeconds = Number(ciVariables(env).gantry.deployLeaseSeconds ?? 60);
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 5 || leaseSeconds > 600) {
-    throw new GantryError('E_INPUT', `GANTRY_DEPLOY_LEASE_SECONDS=${env.GANTRY_DEPLOY_LEASE_SECONDS}: whole seconds from 5 to 600`, { fix: 'unset it for the default of 60' });
+    throw gantryError('E_LEASE_SECONDS', { value: env.GANTRY_DEPLOY_LEASE_SECONDS });
   }
   const result = await deployEnvironment(ctx, { cwd, env, envName, values, mr: values.mr, noRollback: Boolean(values['no-rollback']), timeoutSeconds: timeout, out: values.out, dotenv: values.dotenv, leaseSeconds });
   process.stdout.write(`${JSON.stringify(result.report)}\n`);

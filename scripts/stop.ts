@@ -1,7 +1,7 @@
 // gantry stop: remove a merge request's preview (its namespace and frontend files); the flow is
 // src/preview/stop.ts. Everything can come from flags: the stop job may have no checkout.
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
+import { GantryError, gantryError } from '../src/errors.js';
 import { parseStepArgs, previewOptions, stepTarget, withoutEmpty } from '../src/args.js';
 import { stopPreview } from '../src/preview/stop.js';
 import { ciVariables } from '../src/ci/variables.js';
@@ -21,7 +21,7 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
     throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, { fix: 'use --env review (gantry rollback and scale are for the other environments)' });
   }
   const mr = ciVariables(env).predefined.mergeRequestIid || undefined;
-  if (!mr) throw new GantryError('E_INPUT', 'gantry stop needs the merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
+  if (!mr) throw gantryError('E_MR_MISSING', { needs: 'stop', saysWhereCiSetsIt: false });
   const timeout = Number(values.timeout ?? 300);
   if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {
     throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 5 to 3600`, { fix: 'e.g. --timeout 300 (the default)' });

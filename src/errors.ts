@@ -17,13 +17,21 @@ export interface Said {
 
 /** What each code needs to say its message and fix. */
 export interface ErrorDetails {
-  E_USAGE: Said | { unknownCommand: string; commands: string[] };
+  E_USAGE:
+    | Said
+    | { unknownCommand: string; commands: string[] }
+    | { flag: 'to'; value: string }
+    | { flag: 'replicas'; value: string | undefined; max: number }
+    | { flag: 'stop'; outsideReview: true };
   E_CONFIG_MISSING: { candidates: string[]; cwd: string; explicit: boolean };
   E_CONFIG_SYNTAX: { label: string; lines: string[] };
-  E_CONFIG_INVALID: Said | { label: string; notMapping: true } | { label: string; problems: string[]; count: number };
-  /** @deprecated a catch-all: use one of the specific input codes below. */
-  E_INPUT: Said;
-  // Bad input, one code per thing the user got wrong (all exit 2; they were E_INPUT).
+  E_CONFIG_INVALID:
+    | Said
+    | { label: string; notMapping: true }
+    | { label: string; problems: string[]; count: number }
+    | { command: 'build'; needs: 'registry' }
+    | { command: 'frontend'; needs: 'frontend' };
+  // Bad input, one code per thing the user got wrong (all exit 2).
   E_ENV_UNKNOWN: { envName: string; known: string[]; offerToAdd: boolean };
   E_MR_MISSING: { needs: 'review' | 'stop'; saysWhereCiSetsIt: boolean };
   E_MR_IID: { iid: string };
@@ -56,7 +64,7 @@ export interface ErrorDetails {
     | { problem: 'label'; where: string; object: string; label: string; value: string };
   E_BUILD_NO_SOURCE: { dir: string; problem: 'nothing' | 'no-start' } | { dir: string; badJson: string };
   E_DOCKER_UNAVAILABLE: { dockerHost: string | undefined; output: string[] };
-  E_BUILD_FAILED: Said;
+  E_BUILD_FAILED: { dockerfile: string | undefined; step: string[] };
   E_REGISTRY_AUTH: { host: string; user: string; output: string[] } | { host: string; user: string; answeredBy: string; status: number };
   E_REGISTRY_UNREACHABLE:
     | { problem: 'login'; doing: string; host: string; output: string[] }
@@ -66,8 +74,8 @@ export interface ErrorDetails {
     | { problem: 'token-status'; tokenService: string; status: number }
     | { problem: 'no-token'; tokenService: string; host: string };
   E_PUSH_DENIED: { host: string; image: string; output: string[] } | { image: string; failed: true; output: string[] };
-  E_FRONTEND_BUILD_FAILED: Said;
-  E_FRONTEND_EMPTY: Said;
+  E_FRONTEND_BUILD_FAILED: { command: string | undefined; exitCode: number | null; output: string[] };
+  E_FRONTEND_EMPTY: { dir: string; exists: boolean };
   E_PREVIEW_ABSOLUTE_PATH: Said;
   E_OSS_ACCESS:
     | { problem: 'path-style'; doing: string; where: string }
@@ -76,14 +84,26 @@ export interface ErrorDetails {
   E_OSS_BUCKET: { doing: string; where: string; pathStyleHint: boolean };
   E_OSS_UNREACHABLE: { doing: string; where: string; reason: string | number };
   E_KUBECONFIG: Said;
-  E_KUBE_UNREACHABLE: Said;
-  E_KUBE_UNAUTHORIZED: Said;
+  E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string });
+  E_KUBE_UNAUTHORIZED: { doing: string; answer: string };
   E_KUBE_FORBIDDEN: Said;
-  E_KUBE_NOT_FOUND: Said;
-  E_KUBE_API: Said;
-  E_APPLY_INVALID: Said;
-  E_ROLLBACK_REVISION: Said;
-  E_DEPLOY_LOCKED: Said;
+  E_KUBE_NOT_FOUND:
+    | Said
+    | { problem: 'track'; what: string }
+    | { problem: 'scale' | 'history'; deployment: string; namespace: string }
+    | { problem: 'namespace'; namespace: string; cannotRead: string };
+  E_KUBE_API:
+    | Said
+    | { problem: 'not-served'; doing: string; groupVersion: string; kind: string }
+    | { problem: 'status'; doing: string; answer: string; status: number; reason: string | undefined }
+    | { problem: 'other'; doing: string; reason: string }
+    | { problem: 'namespace-terminating'; namespace: string };
+  E_APPLY_INVALID: { refused: string[]; total: number };
+  E_ROLLBACK_REVISION: { deployment: string; revision: number; kept: number[] };
+  E_DEPLOY_LOCKED:
+    | { where: string; gaveUpAfter: number | undefined; heldBy: string | undefined }
+    | { where: string; lostTo: string }
+    | { where: string; notRenewedFor: number };
   E_OSS_WEBSITE: { doing: string; reason: string | number | undefined; answer: string };
   E_CDN_ACCESS: { published: string; urls: string[]; code: string; answer: string };
   E_CDN_REFRESH:
@@ -104,7 +124,7 @@ export interface ErrorDetails {
   E_ROLLOUT_DELETED: Said;
   E_ROLLOUT_ABORTED: Said;
   E_INTERNAL: Said | { doing: string; reason: string };
-  E_GITLAB_TOKEN: { acceptsJobToken: boolean };
+  E_GITLAB_TOKEN: { acceptsJobToken: boolean } | { command: 'cleanup-previews' };
   E_GITLAB_ACCESS:
     | { checked: string; status: 401 }
     | { checked: string; status: 403 | 404; project: string | undefined }
@@ -114,9 +134,9 @@ export interface ErrorDetails {
     | { checked: string; status: number }
     | { doing: string; status: number; answer: string; host: string }
     | { doing: string; retriesExhausted: string; host: string };
-  E_INIT_NO_PACKAGE: Said;
-  E_INIT_EXISTS: Said;
-  E_INIT_WRITE: Said;
+  E_INIT_NO_PACKAGE: { dir: string };
+  E_INIT_EXISTS: { dir: string; existing: string[] };
+  E_INIT_WRITE: { dir: string; written: string[]; total: number; reason: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -166,8 +186,22 @@ const GITLAB_TOKEN_FIX = 'create a project access token (role Developer, scope a
 
 export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = {
   E_USAGE: saidOr(2, 'Bad command line', {
-    message: (d: { unknownCommand: string; commands: string[] }) => `unknown command "${d.unknownCommand}"`,
-    fix: (d) => `use one of: ${d.commands.join(', ')} (gantry --help)`,
+    message: (d: Exclude<ErrorDetails['E_USAGE'], Said>) => {
+      if ('unknownCommand' in d) return `unknown command "${d.unknownCommand}"`;
+      switch (d.flag) {
+        case 'to': return `--to ${d.value}: a revision number (gantry history lists them)`;
+        case 'replicas': return `--replicas ${d.value ?? '(missing)'}: a whole number from 0 to ${d.max} (backend.maxReplicas)`;
+        case 'stop': return '--stop removes a merge request preview: use it with the review environment';
+      }
+    },
+    fix: (d) => {
+      if ('unknownCommand' in d) return `use one of: ${d.commands.join(', ')} (gantry --help)`;
+      switch (d.flag) {
+        case 'to': return 'e.g. --to 3, or leave it out for the previous revision';
+        case 'replicas': return `e.g. --replicas 2; raise backend.maxReplicas for more than ${d.max}`;
+        case 'stop': return 'gantry frontend --stop --mr <iid>';
+      }
+    },
   }),
   E_CONFIG_MISSING: {
     exitCode: 2,
@@ -186,14 +220,20 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     lines: (d) => d.lines,
   },
   E_CONFIG_INVALID: saidOr(2, 'The configuration has problems', {
-    message: (d: { label: string; notMapping: true } | { label: string; problems: string[]; count: number }) =>
-      'notMapping' in d
-        ? `${d.label} must be a mapping of keys such as app, backend, environments`
-        : `${d.label} has ${d.count} problem${d.count === 1 ? '' : 's'}; nothing was done`,
-    fix: (d) => ('notMapping' in d ? 'start from the example in README.md (gantry.yaml reference)' : 'correct each problem listed above and run again'),
+    message: (d: Exclude<ErrorDetails['E_CONFIG_INVALID'], Said>) =>
+      'needs' in d
+        ? `gantry ${d.command} needs ${d.needs} in gantry.yaml`
+        : 'notMapping' in d
+          ? `${d.label} must be a mapping of keys such as app, backend, environments`
+          : `${d.label} has ${d.count} problem${d.count === 1 ? '' : 's'}; nothing was done`,
+    fix: (d) =>
+      'needs' in d
+        ? `add ${d.needs === 'registry' ? 'registry: { pushHost, namespace }' : 'frontend: { dir, bucket, region }'} (see README "gantry.yaml reference")`
+        : 'notMapping' in d
+          ? 'start from the example in README.md (gantry.yaml reference)'
+          : 'correct each problem listed above and run again',
     lines: (d) => ('problems' in d ? d.problems : []),
   }),
-  E_INPUT: said(2, 'Missing or bad input'),
   E_ENV_UNKNOWN: {
     exitCode: 2,
     title: 'No such environment in gantry.yaml',
@@ -385,7 +425,13 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: () => 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
     lines: (d) => d.output,
   },
-  E_BUILD_FAILED: said(1, 'The image build failed'),
+  E_BUILD_FAILED: {
+    exitCode: 1,
+    title: 'The image build failed',
+    message: (d) => `docker build failed (${d.dockerfile ?? 'generated Dockerfile'})`,
+    fix: (d) => (d.dockerfile !== undefined ? 'fix the step shown above in your Dockerfile' : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it'),
+    lines: (d) => ['the failing step and its output:', ...d.step],
+  },
   E_REGISTRY_AUTH: {
     exitCode: 1,
     title: 'The registry refused the credentials',
@@ -424,8 +470,19 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: (d) => ('failed' in d ? undefined : 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it'),
     lines: (d) => d.output,
   },
-  E_FRONTEND_BUILD_FAILED: said(1, 'The frontend build failed'),
-  E_FRONTEND_EMPTY: said(1, 'Nothing to publish'),
+  E_FRONTEND_BUILD_FAILED: {
+    exitCode: 1,
+    title: 'The frontend build failed',
+    message: (d) => `"${d.command}" exited with ${d.exitCode}`,
+    fix: () => 'fix the build (its output is above); it runs in the repository root',
+    lines: (d) => d.output.map((l) => `  ${l}`),
+  },
+  E_FRONTEND_EMPTY: {
+    exitCode: 1,
+    title: 'Nothing to publish',
+    message: (d) => `${d.dir} ${d.exists ? 'is empty' : 'does not exist'}: nothing to publish`,
+    fix: () => 'check frontend.dir against where the build writes its output (e.g. dist)',
+  },
   E_PREVIEW_ABSOLUTE_PATH: said(2, "The preview's build names its files from the site root"),
   E_OSS_ACCESS: {
     exitCode: 1,
@@ -456,14 +513,95 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: () => 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
   },
   E_KUBECONFIG: said(2, 'The kubeconfig CI variable is missing or unusable'),
-  E_KUBE_UNREACHABLE: said(1, 'The Kubernetes API server cannot be reached'),
-  E_KUBE_UNAUTHORIZED: said(1, 'The Kubernetes API server rejected the credentials'),
+  E_KUBE_UNREACHABLE: {
+    exitCode: 1,
+    title: 'The Kubernetes API server cannot be reached',
+    message: (d) =>
+      d.tls
+        ? `${d.doing}: the TLS connection to ${d.server} failed: ${d.reason}`
+        : `${d.doing}: cannot reach the Kubernetes API server at ${d.server} (${d.code === 'TIMEOUT' ? 'timed out' : d.code})`,
+    fix: (d) =>
+      d.tls
+        ? "the kubeconfig's certificate-authority-data does not match the API server's certificate, or the server address is not the one the certificate names: download a fresh kubeconfig for the cluster"
+        : "check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)",
+    lines: (d) => (d.tls ? [] : [d.reason]),
+  },
+  E_KUBE_UNAUTHORIZED: {
+    exitCode: 1,
+    title: 'The Kubernetes API server rejected the credentials',
+    message: (d) => `${d.doing}: the API server did not accept the credentials (401 ${d.answer})`,
+    fix: () => "the kubeconfig's token or client certificate is wrong or expired: create a new one for the deployer and update the CI variable",
+  },
   E_KUBE_FORBIDDEN: said(1, 'The Kubernetes credentials lack a permission'),
-  E_KUBE_NOT_FOUND: said(1, 'A Kubernetes object does not exist'),
-  E_KUBE_API: said(1, 'The Kubernetes API server refused a request'),
-  E_APPLY_INVALID: said(2, 'The API server rejected the manifests'),
-  E_ROLLBACK_REVISION: said(2, 'No such revision to roll back to'),
-  E_DEPLOY_LOCKED: said(1, 'Another deploy holds the environment'),
+  E_KUBE_NOT_FOUND: saidOr(1, 'A Kubernetes object does not exist', {
+    message: (d: Exclude<ErrorDetails['E_KUBE_NOT_FOUND'], Said>) => {
+      switch (d.problem) {
+        case 'track': return `track ${d.what}: the Deployment does not exist`;
+        case 'scale': return `scale deployment/${d.deployment}: it does not exist in namespace ${d.namespace}`;
+        case 'history': return `deployment/${d.deployment} does not exist in namespace ${d.namespace}`;
+        case 'namespace': return `namespace ${d.namespace} does not exist, and the kubeconfig's user may not create it`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'track': return 'apply the manifests before tracking, and check the Deployment name and namespace';
+        case 'scale': return 'check the app name and environment; deploy it first';
+        case 'history': return 'check the app name and environment (namespace); a first deploy has no history to list or roll back to';
+        case 'namespace': return `create it once as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role in it`;
+      }
+    },
+    lines: (d) => (d.problem === 'namespace' ? [d.cannotRead] : []),
+  }),
+  E_KUBE_API: saidOr(1, 'The Kubernetes API server refused a request', {
+    message: (d: Exclude<ErrorDetails['E_KUBE_API'], Said>) => {
+      switch (d.problem) {
+        case 'not-served': return `${d.doing}: the cluster does not serve ${d.groupVersion} (no ${d.kind} there)`;
+        case 'status': return `${d.doing}: ${d.answer}`;
+        case 'other': return `${d.doing}: ${d.reason}`;
+        case 'namespace-terminating': return `namespace ${d.namespace} is being deleted`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'not-served': return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
+        case 'namespace-terminating': return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
+        default: return undefined;
+      }
+    },
+    lines: (d) => (d.problem === 'status' ? [`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`] : []),
+  }),
+  E_APPLY_INVALID: {
+    exitCode: 2,
+    title: 'The API server rejected the manifests',
+    message: (d) => `the API server rejected ${d.refused.length} of ${d.total} objects; nothing was applied`,
+    fix: () =>
+      'correct the manifests (your deploy/*.hbs templates, or the gantry.yaml values they use); the rendered files are kept as job artifacts, and `kubectl apply --server-side --dry-run=server -f <file>` shows the same errors',
+    lines: (d) => d.refused,
+  },
+  E_ROLLBACK_REVISION: {
+    exitCode: 2,
+    title: 'No such revision to roll back to',
+    message: (d) => `deployment/${d.deployment} has no revision ${d.revision}`,
+    fix: () => 'pick one of the listed revisions (`gantry history --env <name>` shows them with their commits)',
+    lines: (d) => [`revisions kept: ${d.kept.join(', ') || '(none)'} (spec.revisionHistoryLimit old ones are kept)`],
+  },
+  E_DEPLOY_LOCKED: {
+    exitCode: 1,
+    title: 'Another deploy holds the environment',
+    message: (d) =>
+      'lostTo' in d
+        ? `lost the deploy ${d.where}: ${d.lostTo} holds it now`
+        : 'notRenewedFor' in d
+          ? `lost the deploy ${d.where}: not renewed for ${d.notRenewedFor} s`
+          : `gave up waiting for the deploy ${d.where} after ${d.gaveUpAfter} s`,
+    fix: (d) =>
+      'lostTo' in d
+        ? 'another deploy took over the environment while this one ran (this one could not renew in time); run this deploy again once that one has finished'
+        : 'notRenewedFor' in d
+          ? 'the API server was unreachable for longer than the lease TTL; run the deploy again'
+          : 'wait for the other deploy to finish and retry the job; if no deploy is running, the lease expires by itself within its TTL',
+    lines: (d) => ('heldBy' in d && d.heldBy !== undefined ? [`held by ${d.heldBy}`] : []),
+  },
   E_OSS_WEBSITE: {
     exitCode: 1,
     title: 'OSS refused the bucket website configuration',
@@ -516,9 +654,19 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_GITLAB_TOKEN: {
     exitCode: 2,
     title: 'No GitLab API token',
-    message: (d) => (d.acceptsJobToken ? 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set' : 'GANTRY_GITLAB_TOKEN is not set'),
+    message: (d) =>
+      'command' in d
+        ? `gantry ${d.command} needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed`
+        : d.acceptsJobToken
+          ? 'no GitLab token: neither GANTRY_GITLAB_TOKEN nor CI_JOB_TOKEN is set'
+          : 'GANTRY_GITLAB_TOKEN is not set',
     fix: () => GITLAB_TOKEN_FIX,
-    lines: (d) => (d.acceptsJobToken ? ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes'] : []),
+    lines: (d) =>
+      'command' in d
+        ? ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it']
+        : d.acceptsJobToken
+          ? ['merge request notes need GANTRY_GITLAB_TOKEN: GitLab does not let CI_JOB_TOKEN read merge requests or write notes']
+          : [],
   },
   E_GITLAB_ACCESS: {
     exitCode: 1,
@@ -568,9 +716,25 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
             : 'see the message above; retry the job if GitLab was having trouble',
     lines: (d) => ('checked' in d ? [] : [`instance: ${d.host}`]),
   },
-  E_INIT_NO_PACKAGE: said(2, 'gantry init found no package.json'),
-  E_INIT_EXISTS: said(2, 'gantry init would overwrite a file'),
-  E_INIT_WRITE: said(1, 'gantry init could not write all its files'),
+  E_INIT_NO_PACKAGE: {
+    exitCode: 2,
+    title: 'gantry init found no package.json',
+    message: (d) => `no package.json in ${d.dir}: gantry init sets up a Node.js repository`,
+    fix: () => 'run it at the root of the Node app (or pass -C <dir>); a new app starts with npm init -y',
+  },
+  E_INIT_EXISTS: {
+    exitCode: 2,
+    title: 'gantry init would overwrite a file',
+    message: (d) => `${d.existing.join(', ')} already exist${d.existing.length === 1 ? 's' : ''} in ${d.dir}; nothing was written`,
+    fix: () => 'move them aside, or pass --force to overwrite them',
+  },
+  E_INIT_WRITE: {
+    exitCode: 1,
+    title: 'gantry init could not write all its files',
+    message: (d) => `writing into ${d.dir} failed after ${d.written.length} of ${d.total} files: ${d.reason}`,
+    fix: () => 'check the directory, then run gantry init --force to write every file again',
+    lines: (d) => (d.written.length > 0 ? [`written: ${d.written.join(', ')}`] : []),
+  },
 };
 
 export interface GantryErrorOptions {

@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import type { GantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import { defaultPullHost } from '../image/acr.js';
-import type { K8sObject } from '../render/render.js';
+import type { Deployment, K8sObject } from '../kube/objects.js';
 import { renderEnvironment, writeManifests, type RenderEnvironmentInput } from './render.js';
 
 export interface DeployInput extends RenderEnvironmentInput {
@@ -70,7 +70,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     let failed: Extract<DeployResult, { status: 'failed' }> | undefined;
     return await kube.withDeployLease(ctx, kc, namespace, `gantry-deploy-${name}`, holder, async (): Promise<DeployResult> => {
       const client = kube.kubeClient(ctx, kc);
-      const before = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+      const before = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
       const previous = Number(before?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0) || undefined;
       // This run is judged on what happens from its apply on, by the API server's clock: a re-run
       // after a fix must not fail on what the failed run's pods did (track: since).
@@ -83,7 +83,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
         return { status: 'dry-run', report: { environment: envName, namespace, image: view.image, dryRun: true, objects: applied.map((a) => ({ kind: a.kind, name: a.name, result: a.result })) } };
       }
 
-      const deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as DeploymentJson | undefined;
+      const deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as Deployment | undefined;
       const { rollbackTarget, restarted } = history.samePodTemplate(before, deployed)
         ? await restartIfFailing(ctx, kc, { namespace, name, previous })
         : { rollbackTarget: previous, restarted: undefined };
@@ -92,7 +92,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
       const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since });
       const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
       if (result.ok) {
-        const after = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+        const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
         const revision = Number(after?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
         ctx.logger.info(`${name} revision ${revision} is serving in ${namespace} (${(result.elapsedMs / 1000).toFixed(1)} s)${url ? `: ${url}` : ''}`);
         const pruned = await kube.pruneConfigMaps(ctx, kc, namespace, name, view.labels);
@@ -105,7 +105,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
       // Failed. The evidence (log tail included) was taken before a rollback replaces the failing
       // pods; it is printed once, with the fix, by the CLI's report of the error returned here,
       // so that the job log ends with the cause.
-      const now = await client.read<DeploymentJson>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+      const now = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
       const current = Number(now?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
       const rollingBack = !input.noRollback && rollbackTarget !== undefined && rollbackTarget !== current;
       if (input.noRollback) {
@@ -163,11 +163,6 @@ async function restartIfFailing(ctx: Ctx, kc: KubeConfig, d: { namespace: string
   // Rolling back to the restarted revision would bring the same pods back: the one before it is what ran before.
   const rollbackTarget = (await kube.listRevisions(ctx, kc, namespace, name)).map((r) => r.revision).filter((r) => r < (restarted ?? 0)).sort((a, b) => b - a)[0];
   return { rollbackTarget, restarted };
-}
-
-interface DeploymentJson {
-  metadata: { annotations?: Record<string, string> };
-  spec?: { template?: unknown };
 }
 
 /** Pull credentials: a read-only pair when given, else the push pair; none means no pull secret. */

@@ -7,7 +7,7 @@ import { ciVariables } from '../ci/variables.js';
 import type { Config } from '../config/schema.js';
 import type { EnvironmentTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 
 /** One environment of gantry.yaml: --env, the CI variables (with --mr) and the config flags. */
 export interface OperateInput {
@@ -78,7 +78,7 @@ export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?:
   try {
     const to = input.to === undefined ? undefined : Number(input.to);
     if (to !== undefined && (!Number.isInteger(to) || to < 1)) {
-      throw new GantryError('E_USAGE', `--to ${String(input.to)}: a revision number (gantry history lists them)`, { fix: 'e.g. --to 3, or leave it out for the previous revision' });
+      throw gantryError('E_USAGE', { flag: 'to', value: String(input.to) });
     }
     const { namespace, deployment } = c.target;
     // A failed rollout leaves the lease as a thrown error does, and comes back as the result it is.
@@ -88,7 +88,7 @@ export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?:
       const current = revisions.find((r) => r.current)?.revision ?? 0;
       const chosen = to ?? revisions.filter((r) => r.revision < current).map((r) => r.revision).sort((a, b) => b - a)[0];
       if (chosen === undefined) {
-        throw new GantryError('E_INPUT', `${deployment} in ${namespace} has no revision before ${current}`, { fix: 'gantry history --env ... lists the revisions that are kept' });
+        throw gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment, namespace, current });
       }
       // Judged on what happens from the rollback on (by the API server's clock, which a read tells):
       // the restored revision's pods may have crashed long before it.
@@ -129,13 +129,11 @@ export async function scaleEnvironment(ctx: Ctx, input: OperateInput & { replica
     const replicas = Number(input.replicas);
     const autoscale = c.target.autoscale;
     if (autoscale) {
-      throw new GantryError('E_INPUT', `${input.envName} is autoscaled (${autoscale.min}-${autoscale.max} replicas): the HPA sets the replicas`, {
-        fix: 'change autoscale.min / autoscale.max in gantry.yaml and deploy',
-      });
+      throw gantryError('E_SCALE_AUTOSCALED', { envName: input.envName, min: autoscale.min, max: autoscale.max });
     }
     const max = c.config.backend.maxReplicas;
     if (input.replicas === undefined || !Number.isInteger(replicas) || replicas < 0 || replicas > max) {
-      throw new GantryError('E_USAGE', `--replicas ${input.replicas ?? '(missing)'}: a whole number from 0 to ${max} (backend.maxReplicas)`, { fix: `e.g. --replicas 2; raise backend.maxReplicas for more than ${max}` });
+      throw gantryError('E_USAGE', { flag: 'replicas', value: input.replicas, max });
     }
     const { namespace, deployment } = c.target;
     const r = await c.kube.scaleDeployment(ctx, c.kc, namespace, deployment, replicas);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import type { Diagnosis, MrNoteStatus } from './note.js';
 
 export interface MrNoteInput {
@@ -23,11 +23,11 @@ export async function postMrNote(ctx: Ctx, input: MrNoteInput) {
   const iid = input.mr ?? predefined.mergeRequestIid;
   if (!iid) return null;
   if (!/^[1-9][0-9]*$/.test(iid)) {
-    throw new GantryError('E_INPUT', `CI_MERGE_REQUEST_IID=${iid} is not a merge request iid`, { fix: 'unset it, or pass --mr <iid>' });
+    throw gantryError('E_MR_IID', { iid });
   }
   const projectId = predefined.mergeRequestProjectId || predefined.projectId;
   if (!projectId) {
-    throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID (or CI_MERGE_REQUEST_PROJECT_ID) is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
+    throw gantryError('E_PROJECT_MISSING', { mergeRequestVariable: true });
   }
   const ci = ciContextFromEnv(env);
   const { gitlabFromEnv, renderMrNote, upsertMrNote } = await import('./index.js');
@@ -70,18 +70,18 @@ async function readDiagnosis(file: string): Promise<Diagnosis> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new GantryError('E_INPUT', `--diagnosis-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { fix: 'pass the JSON file the failed deploy wrote' });
+    throw gantryError('E_DIAGNOSIS_FILE', { file, unreadable: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new GantryError('E_INPUT', `--diagnosis-file ${file} is not JSON: ${(error as Error).message}`, { fix: 'expected {"code": "...", "message": "...", "evidence": ["..."]}' });
+    throw gantryError('E_DIAGNOSIS_FILE', { file, notJson: (error as Error).message });
   }
   const d = value as Partial<Diagnosis>;
   const evidence = d?.evidence ?? [];
   if (typeof d?.code !== 'string' || typeof d.message !== 'string' || !Array.isArray(evidence) || !evidence.every((e) => typeof e === 'string')) {
-    throw new GantryError('E_INPUT', `--diagnosis-file ${file}: expected {"code": string, "message": string, "evidence": string[]}`, { fix: 'pass the JSON file the failed deploy wrote' });
+    throw gantryError('E_DIAGNOSIS_FILE', { file, wrongShape: true });
   }
   return { code: d.code, message: d.message, evidence };
 }

@@ -8,7 +8,7 @@ import { ciContextFromEnv } from '../ci/context.js';
 import { gitFacts } from '../ci/git.js';
 import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 
 export interface BuildImageInput {
   cwd: string;
@@ -48,18 +48,16 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
 
   const registry = config.registry;
   if (!registry) {
-    throw new GantryError('E_CONFIG_INVALID', 'gantry build needs registry in gantry.yaml', {
-      fix: 'add registry: { pushHost, namespace } (see README "gantry.yaml reference")',
-    });
+    throw gantryError('E_CONFIG_INVALID', { command: 'build', needs: 'registry' });
   }
   const variables = ciVariables(ctx.env);
   const user = variables.gantry.registryUser;
   const password = variables.gantry.registryPassword;
   if (Boolean(user) !== Boolean(password)) {
-    throw new GantryError('E_INPUT', `only one of GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD is set`, { fix: 'set both CI variables (masked), or neither for a registry without auth' });
+    throw gantryError('E_REGISTRY_CREDENTIALS_PARTIAL', {});
   }
   const ci = ciContextFromEnv(ctx.env, variables.predefined.commitSha ? {} : await gitFacts(cwd));
-  if (!ci.shortSha) throw new GantryError('E_INPUT', 'no commit to tag the image with', { fix: 'run inside a git repository or a CI job' });
+  if (!ci.shortSha) throw gantryError('E_COMMIT_MISSING', { canPassImage: false });
   const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;
   const tags = [...new Set([ci.shortSha, ci.refSlug].filter(Boolean))].map((t) => `${repository}:${t}`);
   const dotenvFile = path.resolve(cwd, input.dotenv ?? 'gantry-build.env');
@@ -90,10 +88,7 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
       const started = Date.now();
       const r = await docker.run(args, { input: own ? undefined : dockerfile, stream: true });
       if (r.exitCode !== 0) {
-        throw new GantryError('E_BUILD_FAILED', `docker build failed (${own ? path.relative(cwd, dockerfilePath) : 'generated Dockerfile'})`, {
-          details: ['the failing step and its output:', ...failingStep(ctx.logger.mask(r.output))],
-          fix: own ? 'fix the step shown above in your Dockerfile' : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it',
-        });
+        throw gantryError('E_BUILD_FAILED', { dockerfile: own ? path.relative(cwd, dockerfilePath) : undefined, step: failingStep(ctx.logger.mask(r.output)) });
       }
       ctx.logger.info(`built in ${((Date.now() - started) / 1000).toFixed(1)} s${cached ? ` (cache from ${cacheFrom})` : ''}`);
     });

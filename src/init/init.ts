@@ -8,7 +8,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfigText } from '../config/load.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { detectProject, probeLine, readProjectFacts, type ProjectFacts } from './detect.js';
 import { componentsFor, renderDeployReadme, renderGantryYaml, renderGitlabCi, type InitPlan } from './files.js';
 
@@ -44,12 +44,10 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
   try {
     facts = readProjectFacts(dir);
   } catch (error) {
-    throw new GantryError('E_INPUT', `${path.join(dir, 'package.json')} is not valid JSON: ${(error as Error).message}`, { fix: 'correct package.json (npm pkg get name shows whether npm can read it)' });
+    throw gantryError('E_INIT_PACKAGE_JSON', { path: path.join(dir, 'package.json'), reason: (error as Error).message });
   }
   if (!facts) {
-    throw new GantryError('E_INIT_NO_PACKAGE', `no package.json in ${dir}: gantry init sets up a Node.js repository`, {
-      fix: 'run it at the root of the Node app (or pass -C <dir>); a new app starts with npm init -y',
-    });
+    throw gantryError('E_INIT_NO_PACKAGE', { dir });
   }
 
   const detected = detectProject(facts);
@@ -80,9 +78,7 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
   const existing = files.map((f) => f.file).filter((f) => existsSync(path.join(dir, f)));
   if (existsSync(path.join(dir, 'gantry.yml'))) existing.push('gantry.yml');
   if (existing.length > 0 && !input.force) {
-    throw new GantryError('E_INIT_EXISTS', `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${dir}; nothing was written`, {
-      fix: 'move them aside, or pass --force to overwrite them',
-    });
+    throw gantryError('E_INIT_EXISTS', { dir, existing });
   }
   // What init writes must pass `gantry validate` as it is: a failure here is Gantry's bug.
   parseConfigText(files[0]!.text, 'gantry.yaml (generated)', { env: {} });
@@ -123,14 +119,14 @@ async function writeAll(dir: string, files: { file: string; text: string }[]): P
     }
   } catch (error) {
     await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
-    throw new GantryError('E_INPUT', `cannot write into ${dir}: ${(error as Error).message}; nothing was written`, { fix: 'check that the directory is writable', cause: error });
+    throw gantryError('E_INIT_DIR_NOT_WRITABLE', { dir, reason: (error as Error).message }, { cause: error });
   }
   // A target that is a directory would make its rename fail halfway: found before any rename.
   const blocked: string[] = [];
   for (const t of temps) if ((await stat(t.target).catch(() => undefined))?.isDirectory()) blocked.push(path.relative(dir, t.target));
   if (blocked.length > 0) {
     await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
-    throw new GantryError('E_INPUT', `cannot write ${blocked.join(', ')}: a directory is in the way; nothing was written`, { fix: `move ${blocked.join(', ')} aside and run gantry init again` });
+    throw gantryError('E_INIT_PATH_BLOCKED', { blocked });
   }
   const renamed: string[] = [];
   try {
@@ -140,10 +136,6 @@ async function writeAll(dir: string, files: { file: string; text: string }[]): P
     }
   } catch (error) {
     await Promise.all(temps.map((t) => rm(t.temp, { force: true })));
-    throw new GantryError('E_INIT_WRITE', `writing into ${dir} failed after ${renamed.length} of ${temps.length} files: ${(error as Error).message}`, {
-      details: renamed.length > 0 ? [`written: ${renamed.join(', ')}`] : [],
-      fix: 'check the directory, then run gantry init --force to write every file again',
-      cause: error,
-    });
+    throw gantryError('E_INIT_WRITE', { dir, written: renamed, total: temps.length, reason: (error as Error).message }, { cause: error });
   }
 }

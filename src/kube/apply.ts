@@ -6,7 +6,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import type { Ctx } from '../context.js';
-import { GantryError, isGantryError } from '../errors.js';
+import { gantryError, isGantryError } from '../errors.js';
 import type { K8sObject } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
@@ -77,10 +77,7 @@ async function dryRunAll(ctx: Ctx, client: KubeClient, objects: K8sObject[], nam
     refused.push(`${label(original)}: ${message}`);
   }
   if (refused.length > 0) {
-    throw new GantryError('E_APPLY_INVALID', `the API server rejected ${refused.length} of ${objects.length} objects; nothing was applied`, {
-      details: refused,
-      fix: 'correct the manifests (your deploy/*.hbs templates, or the gantry.yaml values they use); the rendered files are kept as job artifacts, and `kubectl apply --server-side --dry-run=server -f <file>` shows the same errors',
-    });
+    throw gantryError('E_APPLY_INVALID', { refused, total: objects.length });
   }
   return outcomes.filter((o) => o.ok).map((o) => ({ object: o.object, answer: o.answer }));
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
+import { kubeconfigVariableName } from '../names/names.js';
 
 export interface CiKubeconfig {
   kc: KubeConfig;
@@ -18,9 +19,9 @@ export interface CiKubeconfig {
   dispose(): Promise<void>;
 }
 
-/** The CI variable that holds an environment's kubeconfig: gantry.yaml's choice or KUBECONFIG_<ENV>. */
+/** The CI variable that holds an environment's kubeconfig: gantry.yaml's choice or KUBECONFIG_<ENV> (the rule is src/names'). */
 export function kubeconfigVariable(environment: string, configured?: string): string {
-  return configured ?? `KUBECONFIG_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return kubeconfigVariableName(environment, configured);
 }
 
 export interface DecodedKubeconfig {

@@ -1,7 +1,7 @@
 // What went wrong talking to the API server, in Gantry's terms: which failures are worth a
 // retry, and which catalogue error (with the fix) a failure becomes.
 import { ApiException } from '@kubernetes/client-node';
-import { GantryError, isGantryError } from '../errors.js';
+import { GantryError, gantryError, isGantryError } from '../errors.js';
 
 export interface ApiStatus {
   code: number;
@@ -60,44 +60,28 @@ export function kubeError(doing: string, error: unknown, server: string): Gantry
   // client-node's discovery prefixes its failures; a 404 there means the group/version is not served.
   const discovery = /^Failed to fetch resource metadata for (.+)\/([^/:]+): /.exec((error as Error).message ?? '');
   if (status?.code === 404 && discovery) {
-    return new GantryError('E_KUBE_API', `${doing}: the cluster does not serve ${discovery[1]} (no ${discovery[2]} there)`, {
-      fix: 'check the apiVersion; `kubectl api-versions` lists what the cluster serves',
-      cause: error,
-    });
+    return gantryError('E_KUBE_API', { problem: 'not-served', doing, groupVersion: discovery[1]!, kind: discovery[2]! }, { cause: error });
   }
   if (status) return statusError(doing, status, error);
 
   const code = networkCode(error);
   const reason = ((error as Error).message ?? String(error)).replace(/^Failed to fetch resource metadata for [^:]+: /, '');
   if (code && TLS_CODES.test(code)) {
-    return new GantryError('E_KUBE_UNREACHABLE', `${doing}: the TLS connection to ${server} failed: ${reason}`, {
-      fix: "the kubeconfig's certificate-authority-data does not match the API server's certificate, or the server address is not the one the certificate names: download a fresh kubeconfig for the cluster",
-      cause: error,
-    });
+    return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason, tls: true }, { cause: error });
   }
   if (code) {
-    return new GantryError('E_KUBE_UNREACHABLE', `${doing}: cannot reach the Kubernetes API server at ${server} (${code === 'TIMEOUT' ? 'timed out' : code})`, {
-      details: [reason],
-      fix: "check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)",
-      cause: error,
-    });
+    return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason, tls: false, code }, { cause: error });
   }
-  return new GantryError('E_KUBE_API', `${doing}: ${reason}`, { cause: error });
+  return gantryError('E_KUBE_API', { problem: 'other', doing, reason }, { cause: error });
 }
 
 function statusError(doing: string, status: ApiStatus, cause: unknown): GantryError {
   if (status.code === 401) {
-    return new GantryError('E_KUBE_UNAUTHORIZED', `${doing}: the API server did not accept the credentials (401 ${status.message})`, {
-      fix: "the kubeconfig's token or client certificate is wrong or expired: create a new one for the deployer and update the CI variable",
-      cause,
-    });
+    return gantryError('E_KUBE_UNAUTHORIZED', { doing, answer: status.message }, { cause });
   }
   if (status.code === 403) return forbidden(doing, status, cause);
   if (status.code === 404) return new GantryError('E_KUBE_NOT_FOUND', `${doing}: ${status.message}`, { cause });
-  return new GantryError('E_KUBE_API', `${doing}: ${status.message}`, {
-    details: [`HTTP ${status.code}${status.reason ? ` ${status.reason}` : ''}`],
-    cause,
-  });
+  return gantryError('E_KUBE_API', { problem: 'status', doing, answer: status.message, status: status.code, reason: status.reason }, { cause });
 }
 
 // `configmaps is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "configmaps"

@@ -4,7 +4,7 @@
 // them onto the ReplicaSet) and on the pod template (config/secret checksums).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { pollUntil } from '../retry.js';
 import { FIELD_MANAGER, kubeClient, type KubeClient } from './client.js';
 import { extractOwned, ownedFields } from './managed-fields.js';
@@ -61,9 +61,7 @@ const revisionOf = (o: Deployment | ReplicaSet) => Number(o.metadata.annotations
 async function readDeployment(client: KubeClient, namespace: string, name: string): Promise<Deployment> {
   const deployment = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
   if (!deployment) {
-    throw new GantryError('E_KUBE_NOT_FOUND', `deployment/${name} does not exist in namespace ${namespace}`, {
-      fix: 'check the app name and environment (namespace); a first deploy has no history to list or roll back to',
-    });
+    throw gantryError('E_KUBE_NOT_FOUND', { problem: 'history', deployment: name, namespace });
   }
   return deployment;
 }
@@ -185,10 +183,7 @@ export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, na
   const from = revisionOf(deployment);
   const target = replicaSets.find((rs) => revisionOf(rs) === revision);
   if (!target) {
-    throw new GantryError('E_ROLLBACK_REVISION', `deployment/${name} has no revision ${revision}`, {
-      details: [`revisions kept: ${replicaSets.map(revisionOf).join(', ') || '(none)'} (spec.revisionHistoryLimit old ones are kept)`],
-      fix: 'pick one of the listed revisions (`gantry history --env <name>` shows them with their commits)',
-    });
+    throw gantryError('E_ROLLBACK_REVISION', { deployment: name, revision, kept: replicaSets.map(revisionOf) });
   }
   const template = cleanTemplate(target.spec?.template ?? {});
   const images = (template.spec?.containers ?? []).map((c) => c.image ?? '');

@@ -15,7 +15,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../context.js';
-import { GantryError, isGantryError } from '../errors.js';
+import { gantryError, isGantryError } from '../errors.js';
 import { MANAGED_BY_LABEL, type K8sObject, type Lease, type LeaseSpec } from './objects.js';
 import { kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
@@ -180,10 +180,7 @@ async function acquire(
       intervalMs: pollMs,
       timeoutMs: options.maxWaitSeconds !== undefined ? options.maxWaitSeconds * 1000 : Infinity,
       onTimeout: () => {
-        throw new GantryError('E_DEPLOY_LOCKED', `gave up waiting for the deploy ${where} after ${options.maxWaitSeconds} s`, {
-          details: announced ? [`held by ${announced.split('@')[0]}`] : [],
-          fix: 'wait for the other deploy to finish and retry the job; if no deploy is running, the lease expires by itself within its TTL',
-        });
+        throw gantryError('E_DEPLOY_LOCKED', { where, gaveUpAfter: options.maxWaitSeconds, heldBy: announced ? announced.split('@')[0] : undefined });
       },
     },
   );
@@ -221,16 +218,16 @@ async function renewLoop(
           set(now); // our own lease at a newer resourceVersion: renew it at the next tick
           continue;
         }
-        const message = `lost the deploy ${where}: ${now?.spec?.holderIdentity ?? 'nobody'} holds it now`;
-        ctx.logger.error(message);
-        lost.abort(new GantryError('E_DEPLOY_LOCKED', message, { fix: 'another deploy took over the environment while this one ran (this one could not renew in time); run this deploy again once that one has finished' }));
+        const lostIt = gantryError('E_DEPLOY_LOCKED', { where, lostTo: now?.spec?.holderIdentity ?? 'nobody' });
+        ctx.logger.error(lostIt.message);
+        lost.abort(lostIt);
         return;
       }
       ctx.logger.warn(`could not renew the deploy ${where}: ${(error as Error).message}; trying again`);
       if (Date.now() - renewedAt > ttlSeconds * 1000) {
-        const message = `lost the deploy ${where}: not renewed for ${ttlSeconds} s`;
-        ctx.logger.error(message);
-        lost.abort(new GantryError('E_DEPLOY_LOCKED', message, { fix: 'the API server was unreachable for longer than the lease TTL; run the deploy again' }));
+        const lostIt = gantryError('E_DEPLOY_LOCKED', { where, notRenewedFor: ttlSeconds });
+        ctx.logger.error(lostIt.message);
+        lost.abort(lostIt);
         return;
       }
     }

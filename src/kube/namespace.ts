@@ -4,7 +4,7 @@
 // (the API server answers NotFound for a namespace that does not exist, Forbidden for no rights).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError, isGantryError } from '../errors.js';
+import { GantryError, gantryError, isGantryError } from '../errors.js';
 import { kubeClient, type KubeClient } from './client.js';
 
 export interface NamespaceResult {
@@ -31,9 +31,7 @@ export async function ensureNamespace(ctx: Ctx, kc: KubeConfig, name: string, la
 
   if (existing) {
     if (existing.status?.phase === 'Terminating') {
-      throw new GantryError('E_KUBE_API', `namespace ${name} is being deleted`, {
-        fix: 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again',
-      });
+      throw gantryError('E_KUBE_API', { problem: 'namespace-terminating', namespace: name });
     }
     const missing = Object.entries(labels).filter(([k, v]) => existing.metadata?.labels?.[k] !== v);
     if (missing.length > 0 && !ctx.dryRun) {
@@ -78,11 +76,7 @@ async function proveUsable(ctx: Ctx, client: KubeClient, name: string, cannotRea
     await client.create(probe, { dryRun: true, doing: `check access to namespace ${name}` });
   } catch (error) {
     if (isCode(error, 'E_KUBE_NOT_FOUND')) {
-      throw new GantryError('E_KUBE_NOT_FOUND', `namespace ${name} does not exist, and the kubeconfig's user may not create it`, {
-        details: [cannotRead.message],
-        fix: `create it once as a cluster admin (kubectl create namespace ${name}) and give the deployer a Role in it`,
-        cause: error,
-      });
+      throw gantryError('E_KUBE_NOT_FOUND', { problem: 'namespace', namespace: name, cannotRead: cannotRead.message }, { cause: error });
     }
     // AlreadyExists means someone really has a ConfigMap of that name: access is proven all the same.
     if (isCode(error, 'E_KUBE_API') && /already exists/.test((error as Error).message)) return;

@@ -17,6 +17,12 @@ export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 /** On everything Gantry creates, as `app.kubernetes.io/managed-by: gantry`. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** The app's name (gantry.yaml app): with the instance, the Deployment's selector. */
+export const NAME_LABEL = 'app.kubernetes.io/name';
+/** One environment's copy of the app: <app>-<env>, or the preview's <app>-mr-<iid>. */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+/** The gantry.yaml environment an object belongs to. */
+export const ENVIRONMENT_LABEL = 'gantry.dev/environment';
 /** Prefix of the recommended app labels (name, instance, managed-by) that select an app's objects. */
 export const APP_LABEL_PREFIX = 'app.kubernetes.io/';
 /** Prefix of Gantry's own annotations (commit, pipeline, deployer, checksums). */
@@ -24,6 +30,7 @@ export const GANTRY_ANNOTATION_PREFIX = 'gantry.dev/';
 export const COMMIT_ANNOTATION = 'gantry.dev/commit';
 export const PIPELINE_URL_ANNOTATION = 'gantry.dev/pipeline-url';
 export const DEPLOYED_BY_ANNOTATION = 'gantry.dev/deployed-by';
+export const MR_ANNOTATION = 'gantry.dev/mr';
 
 export interface OwnerReference {
   apiVersion?: string;
@@ -229,6 +236,14 @@ export interface KubeStatus {
   code?: number;
   reason?: string;
   message?: string;
+}
+
+/** core/v1 Namespace: a preview's, read before `gantry stop` deletes it. */
+export interface Namespace {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  status?: { phase?: string };
 }
 
 /** coordination.k8s.io/v1 Lease: the per-environment deploy lock (lease.ts). */

@@ -3,18 +3,18 @@
 // (idempotent, so retried), owned by the scale subresource rather than by Gantry's apply.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { kubeClient } from './client.js';
 
 export async function scaleDeployment(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, replicas: number): Promise<{ previous: number; replicas: number }> {
   if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new GantryError('E_INPUT', `scale deployment/${name}: replicas must be a whole number >= 0, not ${replicas}`, { fix: 'pass a number such as 0 or 2' });
+    throw gantryError('E_SCALE_REPLICAS', { deployment: name, replicas });
   }
   const client = kubeClient(ctx, kc);
   const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace };
   const before = await client.read<{ spec?: { replicas?: number } }>(ref, `get deployment/${name}`);
   if (!before) {
-    throw new GantryError('E_KUBE_NOT_FOUND', `scale deployment/${name}: it does not exist in namespace ${namespace}`, { fix: 'check the app name and environment; deploy it first' });
+    throw gantryError('E_KUBE_NOT_FOUND', { problem: 'scale', deployment: name, namespace });
   }
   const previous = before.spec?.replicas ?? 1;
   const scale = await client.mergePatch<{ spec?: { replicas?: number } }>(ref, { spec: { replicas } }, { subresource: 'scale', dryRun: ctx.dryRun, doing: `scale deployment/${name}` });

@@ -1,5 +1,16 @@
 // DNS-safe names, label values and the labels/annotations every Gantry object carries.
 import { createHash } from 'node:crypto';
+// The keys only (objects.ts imports nothing), so names stay free of the Kubernetes client.
+import {
+  COMMIT_ANNOTATION,
+  DEPLOYED_BY_ANNOTATION,
+  ENVIRONMENT_LABEL,
+  INSTANCE_LABEL,
+  MANAGED_BY_LABEL,
+  MR_ANNOTATION,
+  NAME_LABEL,
+  PIPELINE_URL_ANNOTATION,
+} from '../kube/objects.js';
 
 export const MAX_LABEL = 63;
 
@@ -61,7 +72,7 @@ export function fillPlaceholders(text: string, values: { app: string; iid: strin
 }
 
 /** The label that marks what Gantry made: previews are only deleted when their namespace has it. */
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export { MANAGED_BY_LABEL };
 
 /** The preview namespace as a template of environments.review.namespace: what previewNamespace makes. */
 export const PREVIEW_NAMESPACE_TEMPLATE = '{app}-mr-{iid}';
@@ -81,8 +92,8 @@ export function instanceName(app: string, envName: string, iid: string | undefin
 
 /**
  * The CI variable that holds an environment's kubeconfig: the configured one, else
- * KUBECONFIG_<ENV> (the same rule as kubeconfigVariable of src/kube/config.ts, kept here so
- * resolving a target does not load the Kubernetes client).
+ * KUBECONFIG_<ENV>. The one rule (kubeconfigVariable of src/kube/config.ts calls it), kept here
+ * so resolving a target does not load the Kubernetes client.
  */
 export function kubeconfigVariableName(environment: string, configured?: string): string {
   return configured ?? `KUBECONFIG_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
@@ -91,25 +102,25 @@ export function kubeconfigVariableName(environment: string, configured?: string)
 /** The labels every object of one environment's app carries. */
 export function environmentLabels(app: string, instance: string, envName: string): Record<string, string> {
   return {
-    'app.kubernetes.io/name': app,
-    'app.kubernetes.io/instance': instance,
+    [NAME_LABEL]: app,
+    [INSTANCE_LABEL]: instance,
     [MANAGED_BY_LABEL]: 'gantry',
-    'gantry.dev/environment': labelValue(envName),
+    [ENVIRONMENT_LABEL]: labelValue(envName),
   };
 }
 
 /** The Deployment's selector: the labels that never change between revisions. */
 export function selectorLabels(app: string, instance: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': app, 'app.kubernetes.io/instance': instance };
+  return { [NAME_LABEL]: app, [INSTANCE_LABEL]: instance };
 }
 
 /** The annotations that tie an object to the commit, pipeline, merge request and person that deployed it. */
 export function deployAnnotations(ci: { sha: string; pipelineUrl: string; mrIid?: string | undefined; actor: string }): Record<string, string> {
   return {
-    'gantry.dev/commit': ci.sha,
-    'gantry.dev/pipeline-url': ci.pipelineUrl,
-    'gantry.dev/mr': ci.mrIid ?? '',
-    'gantry.dev/deployed-by': ci.actor,
+    [COMMIT_ANNOTATION]: ci.sha,
+    [PIPELINE_URL_ANNOTATION]: ci.pipelineUrl,
+    [MR_ANNOTATION]: ci.mrIid ?? '',
+    [DEPLOYED_BY_ANNOTATION]: ci.actor,
   };
 }
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 import { frontendTarget, type FrontendTarget } from '../config/resolve.js';
 import type { Config } from '../config/schema.js';
 import { kubeconfigVariableName } from '../names/names.js';
@@ -77,6 +77,6 @@ export async function previewFrontend(
   if (!bucket) return undefined;
   const pick = (key: 'region' | 'endpoint' | 'prefix') => values[key] ?? fromConfig?.[key] ?? o[key];
   const frontend = { bucket, region: pick('region'), endpoint: pick('endpoint'), prefix: pick('prefix'), pathStyle: fromConfig?.pathStyle ?? (o.pathStyle === undefined ? undefined : o.pathStyle === 'true') };
-  if (!frontend.region) throw new GantryError('E_INPUT', `--bucket ${bucket} needs --region`, { fix: 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)' });
+  if (!frontend.region) throw gantryError('E_BUCKET_REGION_MISSING', { bucket });
   return frontend;
 }

@@ -7,8 +7,9 @@
 import { ciContextFromEnv } from '../ci/context.js';
 import type { FrontendTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
-import { GantryError, isGantryError } from '../errors.js';
+import { GantryError, gantryError, isGantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
+import type { Namespace } from '../kube/objects.js';
 import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
 import { previewPrefix } from '../oss/previews.js';
 import { pollUntil } from '../retry.js';
@@ -30,7 +31,7 @@ export async function stopPreview(ctx: Ctx, input: StopPreviewInput): Promise<St
   const envName = 'review';
   const ci = ciContextFromEnv(env);
   const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
-    new GantryError('E_INPUT', 'gantry stop does not know the app', { fix: 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP' }),
+    gantryError('E_APP_MISSING', { command: 'stop' }),
   );
   const { app } = where;
   const namespace = flags.namespace
@@ -97,16 +98,15 @@ export async function removePreview(ctx: Ctx, target: PreviewTarget): Promise<St
   }
 }
 
-type NamespaceObject = { metadata?: { labels?: Record<string, string> }; status?: { phase?: string } };
 type Client = ReturnType<typeof import('../kube/index.js').kubeClient>;
 
 /**
  * The preview's Namespace, or undefined when there is none. One Gantry did not label is refused
- * (E_INPUT), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
+ * (E_NAMESPACE_NOT_GANTRY), and so is a deployer that may not read it (E_KUBE_FORBIDDEN): without its labels
  * there is no telling whose it is.
  */
-async function readPreviewNamespace(client: Client, variable: string, name: string): Promise<NamespaceObject | undefined> {
-  let existing: NamespaceObject | undefined;
+async function readPreviewNamespace(client: Client, variable: string, name: string): Promise<Namespace | undefined> {
+  let existing: Namespace | undefined;
   try {
     existing = await client.read({ apiVersion: 'v1', kind: 'Namespace', name });
   } catch (error) {
@@ -118,15 +118,13 @@ async function readPreviewNamespace(client: Client, variable: string, name: stri
     });
   }
   if (existing && existing.metadata?.labels?.[MANAGED_BY_LABEL] !== 'gantry') {
-    throw new GantryError('E_INPUT', `namespace ${name} was not created by Gantry (no label ${MANAGED_BY_LABEL}=gantry): not deleting it`, {
-      fix: 'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
-    });
+    throw gantryError('E_NAMESPACE_NOT_GANTRY', { namespace: name, label: MANAGED_BY_LABEL });
   }
   return existing;
 }
 
 /** Deletes the namespace and waits until it is gone; returns what happened ("deleted", "already gone", ...). */
-async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing: NamespaceObject | undefined, timeoutSeconds: number): Promise<string> {
+async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing: Namespace | undefined, timeoutSeconds: number): Promise<string> {
   const ref = { apiVersion: 'v1', kind: 'Namespace', name };
   if (!existing) {
     ctx.logger.info(`namespace ${name} does not exist: nothing to delete (the deploy never ran, or the preview was already stopped)`);

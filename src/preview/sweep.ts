@@ -6,7 +6,7 @@
 // it is counted in errors (the command then exits 1).
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
-import { formatError, GantryError, isGantryError, wrapError } from '../errors.js';
+import { formatError, GantryError, gantryError, isGantryError, wrapError } from '../errors.js';
 import { MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../oss/previews.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
@@ -39,19 +39,16 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   // nothing may be removed. CI_JOB_TOKEN is no substitute (GitLab answers 401 for merge requests).
   const { predefined, gantry } = ciVariables(env);
   if (!gantry.gitlabToken?.trim()) {
-    throw new GantryError('E_GITLAB_TOKEN', 'gantry cleanup-previews needs GANTRY_GITLAB_TOKEN to ask GitLab which merge requests are merged or closed', {
-      details: ['CI_JOB_TOKEN cannot read merge requests, so the scheduled job cannot tell an open preview from a stale one without it'],
-      fix: 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
-    });
+    throw gantryError('E_GITLAB_TOKEN', { command: 'cleanup-previews' });
   }
   const projectId = predefined.projectId;
   if (!projectId) {
-    throw new GantryError('E_INPUT', 'no project: CI_PROJECT_ID is not set', { fix: 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>' });
+    throw gantryError('E_PROJECT_MISSING', { mergeRequestVariable: false });
   }
 
   // gantry.yaml when there is one (the scheduled pipeline has a checkout); flags win over it.
   const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
-    new GantryError('E_INPUT', 'gantry cleanup-previews does not know the app', { fix: 'pass --app (the app of gantry.yaml), or set GANTRY_APP' }),
+    gantryError('E_APP_MISSING', { command: 'cleanup-previews' }),
   );
   const { app, frontend } = where;
   const kubeconfigVar = where.kubeconfigVariable;

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import { gantryError } from '../errors.js';
-import type { K8sObject } from '../kube/objects.js';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, type K8sObject } from '../kube/objects.js';
 import { packageRoot } from '../paths.js';
 import type { View } from './view.js';
 import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
@@ -80,7 +80,7 @@ function checkObject(value: unknown, where: string, view: View): K8sObject {
   const metadata = o.metadata as Record<string, unknown> | undefined;
   if (!metadata || typeof metadata.name !== 'string' || metadata.name === '') throw gantryError('E_TEMPLATE', { problem: 'no-name', where, objectKind: o.kind });
   const labels = (metadata.labels ?? {}) as Record<string, unknown>;
-  for (const key of ['app.kubernetes.io/managed-by', 'app.kubernetes.io/instance'] as const) {
+  for (const key of [MANAGED_BY_LABEL, INSTANCE_LABEL] as const) {
     if (labels[key] !== view.labels[key]) {
       throw gantryError('E_TEMPLATE', { problem: 'label', where, object: `${o.kind}/${metadata.name}`, label: key, value: `${view.labels[key]}` });
     }

@@ -7,7 +7,7 @@ import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
 import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
-import { GantryError } from '../errors.js';
+import { GantryError, gantryError } from '../errors.js';
 
 export interface PublishSiteInput {
   cwd: string;
@@ -59,12 +59,12 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     ctx.logger.info('no frontend in gantry.yaml: nothing to publish (--if-configured)');
     return { status: 'skipped' };
   }
-  if (!fe) throw new GantryError('E_CONFIG_INVALID', 'gantry frontend needs frontend in gantry.yaml', { fix: 'add frontend: { dir, bucket, region } (see README "gantry.yaml reference")' });
+  if (!fe) throw gantryError('E_CONFIG_INVALID', { command: 'frontend', needs: 'frontend' });
   if (!config.environments[envName]) {
-    throw new GantryError('E_INPUT', `--env ${envName}: no such environment in gantry.yaml`, { fix: `use one of ${Object.keys(config.environments).join(', ')}` });
+    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: false });
   }
   const ci = ciContextFromEnv(env, await git);
-  if (envName === 'review' && !ci.mrIid) throw new GantryError('E_INPUT', 'the review environment needs a merge request', { fix: 'run it in a merge request pipeline, or pass --mr <iid>' });
+  if (envName === 'review' && !ci.mrIid) throw gantryError('E_MR_MISSING', { needs: 'review', saysWhereCiSetsIt: false });
   const target = previews.ossTargetFromEnv(ctx, fe, input.stop ? 'delete the preview' : 'publish');
   const { accessKeyId, accessKeySecret } = target;
   // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
@@ -74,7 +74,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
 
   // Stopping a preview removes everything under its prefix, and nothing else.
   if (input.stop) {
-    if (envName !== 'review') throw new GantryError('E_USAGE', '--stop removes a merge request preview: use it with the review environment', { fix: 'gantry frontend --stop --mr <iid>' });
+    if (envName !== 'review') throw gantryError('E_USAGE', { flag: 'stop', outsideReview: true });
     const deleted = await previews.deletePreview(ctx, target, prefix);
     return { status: 'stopped', report: { environment: envName, bucket: fe.bucket, prefix, deleted } };
   }
@@ -90,10 +90,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
       const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') } })`sh -c ${fe.build}`;
       for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
       if (r.exitCode !== 0) {
-        throw new GantryError('E_FRONTEND_BUILD_FAILED', `"${fe.build}" exited with ${r.exitCode}`, {
-          details: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20).map((l) => `  ${l}`),
-          fix: 'fix the build (its output is above); it runs in the repository root',
-        });
+        throw gantryError('E_FRONTEND_BUILD_FAILED', { command: fe.build, exitCode: r.exitCode, output: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20) });
       }
     });
   }
@@ -107,9 +104,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     else ctx.logger.info(`${m.key}: the bundler's manifest names ${m.outputs} outputs; it decides which of them carry a content hash`);
   }
   if (built.length === 0) {
-    throw new GantryError('E_FRONTEND_EMPTY', `${path.relative(cwd, dir) || dir} ${existsSync(dir) ? 'is empty' : 'does not exist'}: nothing to publish`, {
-      fix: 'check frontend.dir against where the build writes its output (e.g. dist)',
-    });
+    throw gantryError('E_FRONTEND_EMPTY', { dir: path.relative(cwd, dir) || dir, exists: existsSync(dir) });
   }
   await site.checkPublicPath(ctx, { files: built, publicPath, preview: envName === 'review', pkg: site.readFrontendPackage(cwd, dir) });
 

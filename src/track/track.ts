@@ -8,7 +8,7 @@
 // evidence already collected (evidence.ts). Only problems reaching or reading the cluster throw.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { catalogue, GantryError } from '../errors.js';
+import { catalogue, GantryError, gantryError } from '../errors.js';
 import { kubeClient, type KubeClient } from '../kube/client.js';
 import { apiStatus, kubeError } from '../kube/failures.js';
 import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
@@ -95,9 +95,7 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
   let clockOffset = 0;
   const first = await readDeployment();
   if (!first) {
-    throw new GantryError('E_KUBE_NOT_FOUND', `track ${what}: the Deployment does not exist`, {
-      fix: 'apply the manifests before tracking, and check the Deployment name and namespace',
-    });
+    throw gantryError('E_KUBE_NOT_FOUND', { problem: 'track', what });
   }
 
   async function readDeployment(): Promise<Deployment | undefined> {

@@ -29,6 +29,6 @@ test('with gantry.yaml its frontend is the base, flags win over it, and the CI v
   expect(await previewFrontend({ bucket: 'flag', endpoint: 'http://127.0.0.1:1' }, {}, yaml, true)).toEqual({ bucket: 'flag', region: 'oss-cn-shanghai', endpoint: 'http://127.0.0.1:1', prefix: 'web' });
 });
 
-test('a bucket without a region is refused: E_INPUT with the fix', async () => {
-  await expect(previewFrontend({ bucket: 'b' }, {}, undefined, false)).rejects.toMatchObject({ code: 'E_INPUT', message: '--bucket b needs --region' });
+test('a bucket without a region is refused: E_BUCKET_REGION_MISSING with the fix', async () => {
+  await expect(previewFrontend({ bucket: 'b' }, {}, undefined, false)).rejects.toMatchObject({ code: 'E_BUCKET_REGION_MISSING', message: '--bucket b needs --region' });
 });

@@ -134,7 +134,7 @@ async function startProxy() {
   const server = net.createServer((client) => {
     stats.connections++;
     const pending = [];
-    const requests = new HttpStream((line, headers, headBytes) => {
+    const requests = new HttpStream((line, _headers, headBytes) => {
       const [method, target] = line.split(' ');
       const rec = { method, target, headerBytes: headBytes, bodyBytes: 0, framingBytes: 0, status: 0, location: '', response: { headerBytes: 0, bodyBytes: 0, framingBytes: 0 } };
       stats.requests.push(rec);

@@ -16,7 +16,7 @@
 // at its "== apply" section line; its whole process (start, render, dry run) is reported too.
 // Exit code 1 when a goal is missed. Raw results: $TMPDIR/gantry-bench-deploy.json.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

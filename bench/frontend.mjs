@@ -355,7 +355,7 @@ async function round(files, changed, log) {
   }
 
   // (b) re-publish with 1% changed, through the byte-counting proxy
-  await withProxiedServer(async (s, px) => {
+  await withProxiedServer(async (_s, px) => {
     const base = await gantry(px.endpoint);
     r.baseBytes = await px.stats();
     log(`base publish via proxy ${base.seconds.toFixed(2)} s`);
@@ -374,13 +374,13 @@ async function round(files, changed, log) {
     log(`re-publish (nothing changed) ${same.seconds.toFixed(2)} s`);
   });
   // full re-upload of the changed bundle: gantry to an empty bucket, and the raw loop, both via the proxy
-  r.full = await withProxiedServer(async (s, px) => {
+  r.full = await withProxiedServer(async (_s, px) => {
     const g = await gantry(px.endpoint);
     r.fullBytes = await px.stats();
     return g;
   });
   log(`full re-upload (gantry, empty bucket) ${r.full.seconds.toFixed(2)} s`);
-  r.fullRaw = await withProxiedServer(async (s, px) => parallelLoop(px.endpoint, files, 8));
+  r.fullRaw = await withProxiedServer(async (_s, px) => parallelLoop(px.endpoint, files, 8));
   log(`full re-upload (raw x8) ${r.fullRaw.toFixed(2)} s`);
   // Where the fixed cost of a run goes, measured apart: process start, the local scan (stat +
   // MD5 of every file, gantry's own scanDir), and listing 5,000 objects with ali-oss.

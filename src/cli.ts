@@ -2,7 +2,7 @@
 // `gantry <command>`: dispatch, one top-level catch, exit codes (0 ok, 1 failed, 2 bad input).
 // Commands are imported lazily so `gantry --version` loads almost nothing.
 import { createCtx, type Ctx } from './context.js';
-import { formatError, GantryError, gantryError, isGantryError, wrapError } from './errors.js';
+import { formatError, gantryError, isGantryError, wrapError } from './errors.js';
 import { gantryVersion } from './paths.js';
 
 type Command = (argv: string[], ctx: Ctx) => Promise<number>;

@@ -59,7 +59,7 @@ function fixedInputs(jobs: unknown): Set<string> {
   const visit = (value: unknown, keys: string[]) => {
     if (typeof value === 'string') {
       if (!namesAJobOrStage(keys) && !expandsVariables(keys)) for (const m of value.matchAll(INPUT)) fixed.add(m[1]!);
-    } else if (Array.isArray(value)) value.forEach((v, i) => visit(v, [...keys, String(i)]));
+    } else if (Array.isArray(value)) for (const [i, v] of value.entries()) visit(v, [...keys, String(i)]);
     else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, [...keys, k]);
   };
   for (const job of Object.values((jobs ?? {}) as Record<string, unknown>)) visit(job, []);
@@ -91,7 +91,11 @@ export function classicForm(component: string, text: string): { text: string; va
     let out = value;
     if (variables && inQuotedIf) {
       // rules:if compares with a string literal in quotes; a variable is compared bare.
-      out = out.replace(new RegExp(`"${INPUT.source}"`, 'g'), (m, name: string) => (fixed.has(name) ? m : (used.add(name), `$${classicVariable(component, name)}`)));
+      out = out.replace(new RegExp(`"${INPUT.source}"`, 'g'), (m, name: string) => {
+        if (fixed.has(name)) return m;
+        used.add(name);
+        return `$${classicVariable(component, name)}`;
+      });
     }
     return out.replace(INPUT, (_m, name: string, offset: number, whole: string) => {
       if (!variables || fixed.has(name)) return defaultText(inputs[name], name, component);

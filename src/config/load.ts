@@ -4,7 +4,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { ciVariables, configOverrideValues, configOverrideVariables } from '../ci/variables.js';
-import { GantryError, gantryError } from '../errors.js';
+import { type GantryError, gantryError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { describeIssues, type Problem } from './problems.js';
 import { checkRules } from './rules.js';

@@ -181,5 +181,5 @@ function pullCredentials(ctx: Ctx, config: { registry?: { pushHost: string; pull
 
 async function writeReport(file: string | undefined, cwd: string, values: Record<string, string>): Promise<void> {
   if (!file) return;
-  await writeFile(path.resolve(cwd, file), Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  await writeFile(path.resolve(cwd, file), `${Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
 }

@@ -7,7 +7,7 @@ import { ciVariables } from '../ci/variables.js';
 import type { Config } from '../config/schema.js';
 import type { EnvironmentTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { type GantryError, gantryError } from '../errors.js';
 
 /** One environment of gantry.yaml: --env, the CI variables (with --mr) and the config flags. */
 export interface OperateInput {

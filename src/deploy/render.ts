@@ -52,7 +52,7 @@ export interface RenderEnvironmentInput {
 }
 
 /** Config, CI facts, view and manifests for one environment: what render writes and deploy applies. */
-export async function renderEnvironment(ctx: Ctx, input: RenderEnvironmentInput) {
+export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput) {
   const { cwd, env, envName, values } = input;
   // Outside CI, git is asked for the commit first; the heavy modules load while it runs.
   const variables = ciVariables(env);

@@ -519,7 +519,7 @@ function readUse(m: FileModel, resolveSpec: (spec: string) => string | undefined
     const literal = stringAt(src, first) ?? m.strings.get(src.bare.slice(first[0], first[1]));
     let prefix: string | null = '';
     let targets = args;
-    if (literal !== undefined && literal.startsWith('/')) {
+    if (literal?.startsWith('/')) {
       prefix = literal;
       targets = args.slice(1);
     } else if (args.length > 1 && /['"`]/.test(src.bare.slice(first[0], first[1])) && !/^[\w$.]+\s*\(/.test(src.bare.slice(first[0], first[1]))) {

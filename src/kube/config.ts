@@ -105,7 +105,7 @@ function looksLikeYaml(text: string): boolean {
 
 function looksLikePath(value: string): boolean {
   // Base64 can start with "/" as well; a path is one short line without "=" or ":" (after a drive letter).
-  return value.length < 1024 && !value.includes('\n') && /^(\/|\.\/|[A-Za-z]:\\)[^:=]*$/.test(value) && (existsSync(value) || /^\/[\w.\/ -]+$/.test(value));
+  return value.length < 1024 && !value.includes('\n') && /^(\/|\.\/|[A-Za-z]:\\)[^:=]*$/.test(value) && (existsSync(value) || /^\/[\w./ -]+$/.test(value));
 }
 
 function credentialValues(kc: KubeConfig): string[] {

@@ -210,7 +210,6 @@ async function renewLoop(
       const spec = { ...lease.spec, renewTime: microTime(client.serverNow()) };
       set(await client.replace<Lease>(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `renew ${where}` }));
       renewedAt = Date.now();
-      continue;
     } catch (error) {
       if (isConflict(error)) {
         const now = await client.read<Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: lease.metadata.name, namespace: lease.metadata.namespace }).catch(() => undefined);

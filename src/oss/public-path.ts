@@ -117,8 +117,8 @@ export function referencesIn(text: string, file: string, keys: ReadonlySet<strin
   if (html && publicPath !== '/') {
     const base = BASE.exec(text);
     const href = base?.[2];
-    if (href && href.startsWith('/') && !href.startsWith('//') && !href.startsWith(publicPath)) {
-      const dir = href.endsWith('/') ? href : path.posix.dirname(href) + '/';
+    if (href?.startsWith('/') && !href.startsWith('//') && !href.startsWith(publicPath)) {
+      const dir = href.endsWith('/') ? href : `${path.posix.dirname(href)}/`;
       const misdirected = [...text.matchAll(RELATIVE_ATTRIBUTE)].some((m) => {
         const url = m[2]!;
         if (url.startsWith('/') || url.startsWith('#') || /^[a-z][a-z0-9+.-]*:/i.test(url)) return false;

@@ -6,7 +6,7 @@
 // own signed `request()` with the XML built here. A bucket has one website configuration, so it
 // always describes the live site under the base prefix, never a preview.
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { type GantryError, gantryError } from '../errors.js';
 import { ossClient, ossError, type OssTarget } from './client.js';
 import { withRetry } from '../retry.js';
 import { ossRetry } from './publish.js';

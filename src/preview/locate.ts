@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciVariables } from '../ci/variables.js';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { type GantryError, gantryError } from '../errors.js';
 import { frontendTarget, type FrontendTarget } from '../config/resolve.js';
 import type { Config } from '../config/schema.js';
 import { kubeconfigVariableName } from '../names/names.js';

@@ -7,7 +7,7 @@ import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
 import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { type GantryError, gantryError } from '../errors.js';
 
 export interface PublishSiteInput {
   cwd: string;

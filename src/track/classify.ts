@@ -250,7 +250,7 @@ function classifyEci(pod: Pod, events: KubeEvent[]): Failure | undefined {
 
 function classifyScheduling(pod: Pod, events: KubeEvent[], ctx: PodContext): Failure | undefined {
   const cond = condition(pod.status?.conditions, 'PodScheduled');
-  if (!cond || cond.status !== 'False' || cond.reason !== 'Unschedulable') return undefined;
+  if (cond?.status !== 'False' || cond.reason !== 'Unschedulable') return undefined;
   const since = ms(cond.lastTransitionTime) ?? ctx.now;
   // The cluster-autoscaler is adding a node for this pod: wait (the overall timeout still applies).
   if (events.some((e) => e.reason === 'TriggeredScaleUp' && eventTime(e) >= since - 1000)) return undefined;
@@ -529,7 +529,7 @@ function readinessFailure(pod: Pod, cs: ContainerStatus, spec: Container, events
  */
 export function classifyReplicaSet(rs: ReplicaSet, options: { oldPodsRemain: boolean; since?: number | undefined }): Failure | undefined {
   const cond = condition(rs.status?.conditions, 'ReplicaFailure');
-  if (!cond || cond.status !== 'True' || beforeSince(cond.lastTransitionTime, options.since)) return undefined;
+  if (cond?.status !== 'True' || beforeSince(cond.lastTransitionTime, options.since)) return undefined;
   const message = quote(cond.message);
   const quota = /exceeded quota/i.test(message);
   if (quota && options.oldPodsRemain) return undefined;
@@ -549,7 +549,7 @@ export function classifyReplicaSet(rs: ReplicaSet, options: { oldPodsRemain: boo
 export function classifyDeployment(d: Deployment, options: { since?: number | undefined } = {}): Failure | undefined {
   if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return undefined;
   const cond = condition(d.status?.conditions, 'Progressing');
-  if (!cond || cond.status !== 'False' || cond.reason !== 'ProgressDeadlineExceeded') return undefined;
+  if (cond?.status !== 'False' || cond.reason !== 'ProgressDeadlineExceeded') return undefined;
   if (beforeSince(cond.lastUpdateTime ?? cond.lastTransitionTime, options.since)) return undefined;
   const deadline = d.spec?.progressDeadlineSeconds ?? 600;
   return {

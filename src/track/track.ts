@@ -243,12 +243,17 @@ function untilVerdict(ctx: Ctx, client: KubeClient, picture: Picture, w: Wiring)
 
     function evaluate(): void {
       if (finished) return;
-      if (picture.fatal !== undefined) return fail(kubeError(`track ${what}`, picture.fatal, client.server));
+      if (picture.fatal !== undefined) {
+        fail(kubeError(`track ${what}`, picture.fatal, client.server));
+        return;
+      }
       const v = verdict(picture, { now: Date.now(), serverNow: Date.now() + picture.clockOffset }, w);
       remember(picture, v);
       if (v.judged && picture.deployment) progress.report(picture, picture.deployment, v.judged.status);
-      if (v.state === 'done') return finish();
-      if (v.state === 'failure') return finish(v.failure);
+      if (v.state !== 'in progress') {
+        finish(v.state === 'failure' ? v.failure : undefined);
+        return;
+      }
       if (v.confirm) void beat(); // check now: its answer runs this evaluation again
       if (v.stale) waitingOnServer();
     }

@@ -77,7 +77,7 @@ describe('gantry CLI', () => {
 
   test('frontend --if-configured is a no-op for a project without a frontend; without the flag that is a config error', () => {
     const repo = exampleRepo();
-    const text = readFileSync(path.join(repo, 'gantry.yaml'), 'utf8').replace(/^frontend:\n(  .*\n)+/m, '');
+    const text = readFileSync(path.join(repo, 'gantry.yaml'), 'utf8').replace(/^frontend:\n( {2}.*\n)+/m, '');
     expect(text).not.toContain('bucket:');
     writeFileSync(path.join(repo, 'gantry.yaml'), text);
     const env = { CI_MERGE_REQUEST_IID: '3', GANTRY_OSS_ACCESS_KEY_ID: 'id', GANTRY_OSS_ACCESS_KEY_SECRET: 'secret-value' };

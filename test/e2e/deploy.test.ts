@@ -2,7 +2,7 @@
 // with a namespaced ServiceAccount token (not admin), pulling from the htpasswd registry
 // through the pull secret Gantry creates. Every failure class is made real and must fail
 // fast with its code and evidence, and afterwards the previous version must answer again.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,7 +9,7 @@ const keyId = 'LTAI5tPathStyleKeyId';
 const secret = 'path-style-test-secret-0123456789';
 const bucket = 'acme-hello-web';
 
-function frontend(repo: string, server: OssServer, endpoint: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function frontend(repo: string, _server: OssServer, endpoint: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
   const child = spawn(process.execPath, [cliPath, 'frontend', '--env', 'staging', ...args], {
     cwd: repo,

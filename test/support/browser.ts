@@ -93,8 +93,7 @@ export async function visit(url: string, options: { timeoutMs?: number } = {}): 
   let buffered = '';
   output.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
-    let end: number;
-    while ((end = buffered.indexOf('\0')) !== -1) {
+    for (let end = buffered.indexOf('\0'); end !== -1; end = buffered.indexOf('\0')) {
       const message = JSON.parse(buffered.slice(0, end)) as Message;
       buffered = buffered.slice(end + 1);
       if (message.id !== undefined && pending.has(message.id)) {

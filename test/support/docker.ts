@@ -83,7 +83,10 @@ export function docker(args: string[], options: DockerOptions = {}): DockerResul
   let i = 0;
   while (i < args.length && args[i]!.startsWith('--')) {
     globals.push(args[i]!);
-    if (!args[i]!.includes('=')) globals.push(args[i + 1]!), i++;
+    if (!args[i]!.includes('=')) {
+      globals.push(args[i + 1]!);
+      i++;
+    }
     i++;
   }
   const [command, ...rest] = args.slice(i);

@@ -32,8 +32,7 @@ export async function startGitServer() {
     let buffered = '';
     child.stdout.on('data', (chunk) => {
       buffered += chunk.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         const listening = /^listening (\d+)$/.exec(line);

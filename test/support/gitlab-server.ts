@@ -283,7 +283,10 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
     }
     const input = params(req, body, query);
     entry.params = input;
-    let r: RegExpExecArray | null;
+    const mrPath = /^\/merge_requests\/([^/]+)$/.exec(rest);
+    const notesPath = /^\/merge_requests\/([^/]+)\/notes$/.exec(rest);
+    const notePath = /^\/merge_requests\/([^/]+)\/notes\/([^/]+)$/.exec(rest);
+    const stopPath = /^\/environments\/(\d+)\/stop$/.exec(rest);
 
     if (method === 'GET' && rest === '/merge_requests') {
       const state = query.state ?? 'all';
@@ -291,9 +294,9 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       const all = [...p.mrs.values()].filter((mr) => state === 'all' || mr.state === state).sort((a, b) => b.iid - a.iid);
       return send(res, 200, paginate(res, path, query, all).map((mr) => mrJson(p, mr)));
     }
-    if (method === 'GET' && (r = /^\/merge_requests\/([^/]+)$/.exec(rest))) return send(res, 200, mrJson(p, mrOf(p, r[1]!)));
-    if ((r = /^\/merge_requests\/([^/]+)\/notes$/.exec(rest))) {
-      const mr = mrOf(p, r[1]!);
+    if (method === 'GET' && mrPath) return send(res, 200, mrJson(p, mrOf(p, mrPath[1]!)));
+    if (notesPath) {
+      const mr = mrOf(p, notesPath[1]!);
       if (method === 'GET') {
         const sort = query.sort ?? 'desc';
         const orderBy = query.order_by ?? 'created_at';
@@ -309,9 +312,9 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
         return send(res, 201, note);
       }
     }
-    if ((r = /^\/merge_requests\/([^/]+)\/notes\/([^/]+)$/.exec(rest))) {
-      const mr = mrOf(p, r[1]!);
-      const note = mr.notes.find((n) => String(n.id) === r![2]);
+    if (notePath) {
+      const mr = mrOf(p, notePath[1]!);
+      const note = mr.notes.find((n) => String(n.id) === notePath[2]);
       if (!note) throw notFound('404 Note Not Found');
       if (method === 'GET') return send(res, 200, note);
       if (method === 'PUT') {
@@ -326,8 +329,8 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       const list = p.envs.filter((e) => (!query.name || e.name === query.name) && (!query.states || e.state === query.states) && (!query.search || e.name.includes(query.search)));
       return send(res, 200, paginate(res, path, query, list));
     }
-    if (method === 'POST' && (r = /^\/environments\/(\d+)\/stop$/.exec(rest))) {
-      const env = p.envs.find((e) => e.id === Number(r![1]));
+    if (method === 'POST' && stopPath) {
+      const env = p.envs.find((e) => e.id === Number(stopPath[1]));
       if (!env) throw notFound();
       env.state = 'stopped';
       return send(res, 200, env);

@@ -498,8 +498,8 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
 
   function listObjects(res: ServerResponse, bucketName: string, b: Bucket, q: Record<string, string>): void {
     const v2 = q['list-type'] === '2';
-    const prefix = q['prefix'] ?? '';
-    const delimiter = q['delimiter'] ?? '';
+    const prefix = q.prefix ?? '';
+    const delimiter = q.delimiter ?? '';
     const maxKeysRaw = q['max-keys'] ?? '100';
     const maxKeys = Number(maxKeysRaw);
     if (!/^\d+$/.test(maxKeysRaw) || maxKeys > 1000) {
@@ -515,7 +515,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       // Opaque to clients; here the last key or common prefix already returned.
       marker = Buffer.from(q['continuation-token'], 'base64url').toString('utf8');
     } else {
-      marker = (v2 ? q['start-after'] : q['marker']) ?? '';
+      marker = (v2 ? q['start-after'] : q.marker) ?? '';
     }
     const keys = [...b.objects.keys()].filter(k => k.startsWith(prefix) && compareBytes(k, marker) > 0).sort(compareBytes);
     const contents: string[] = [];
@@ -552,7 +552,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       if (q['start-after'] !== undefined) inner += el('StartAfter', enc(q['start-after']));
       if (q['continuation-token'] !== undefined) inner += el('ContinuationToken', q['continuation-token']);
     } else {
-      inner += el('Marker', enc(q['marker'] ?? ''));
+      inner += el('Marker', enc(q.marker ?? ''));
     }
     inner += `${el('MaxKeys', maxKeys)}${el('Delimiter', enc(delimiter))}`;
     if (urlEncode) inner += el('EncodingType', 'url');
@@ -670,7 +670,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     const bucket = p.bucket!;
     const q = p.query;
     const m = p.method;
-    const has = (k: string) => Object.prototype.hasOwnProperty.call(q, k);
+    const has = (k: string) => Object.hasOwn(q, k);
 
     if (p.key === '') {
       if (has('website')) {
@@ -694,11 +694,11 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       return send(res, 200, {}, xmlDoc('InitiateMultipartUploadResult', `${el('Bucket', bucket)}${el('Key', p.key)}${el('UploadId', id)}`));
     }
     if (has('uploadId')) {
-      const id = q['uploadId']!;
+      const id = q.uploadId!;
       if (m === 'PUT' && has('partNumber')) {
-        const n = Number(q['partNumber']);
+        const n = Number(q.partNumber);
         if (!Number.isInteger(n) || n < 1 || n > 10000) {
-          throw new OssError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', { ArgumentName: 'partNumber', ArgumentValue: q['partNumber'] ?? '' });
+          throw new OssError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', { ArgumentName: 'partNumber', ArgumentValue: q.partNumber ?? '' });
         }
         const u = getUpload(bucket, p.key, id);
         checkContentMd5(req, body);

@@ -13,7 +13,9 @@ import { buildView } from '../../../src/render/view.js';
 import { ciContext, digestImage, fixture } from '../../support/fixtures.js';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 async function runInit(starter: string, args: string[] = []) {
   const dir = mkdtempSync(path.join(tmpdir(), `gantry-init-${starter}-`));

@@ -48,7 +48,9 @@ const ctxWithLines = () => {
 };
 
 const made: string[] = [];
-afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A build directory with these files (path below dir -> content). */
 function buildDir(files: Record<string, string>): string {

@@ -79,7 +79,10 @@ test('complete as far as can be seen, on a picture that may be stale: in progres
   // Back, but the cluster may still be catching up after the outage.
   expect(verdict(pictureOf(completed(), (p) => (p.settledUntil = now + 5_000)), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: true });
   // A stream lost the server and has not listed again.
-  expect(verdict(pictureOf(completed(), (p) => ((p.lost.pods = true), (p.live.pods = false))), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: true });
+  expect(verdict(pictureOf(completed(), (p) => {
+    p.lost.pods = true;
+    p.live.pods = false;
+  }), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: true });
   // All fine, but the last heartbeat is 1 s old: ask again before saying done.
   expect(verdict(pictureOf(completed(), (p) => (p.beatOkAt = now - 1_000)), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: false });
 });

@@ -136,7 +136,16 @@ async function startProxy() {
     const pending = [];
     const requests = new HttpStream((line, _headers, headBytes) => {
       const [method, target] = line.split(' ');
-      const rec = { method, target, headerBytes: headBytes, bodyBytes: 0, framingBytes: 0, status: 0, location: '', response: { headerBytes: 0, bodyBytes: 0, framingBytes: 0 } };
+      const rec = {
+        method,
+        target,
+        headerBytes: headBytes,
+        bodyBytes: 0,
+        framingBytes: 0,
+        status: 0,
+        location: '',
+        response: { headerBytes: 0, bodyBytes: 0, framingBytes: 0 },
+      };
       stats.requests.push(rec);
       pending.push(rec);
       return { acc: rec, body: true };
@@ -211,10 +220,26 @@ function breakdown(stats, { changed = new Set(), configs = new Set() } = {}) {
     if (m) uploadDigest.set(m[1], decodeURIComponent(m[2]));
   }
   const b = {
-    changedLayerPayload: 0, otherLayerPayload: 0, configPayload: 0, manifestPayload: 0,
-    uploadOverhead: 0, configUploadOverhead: 0, manifestOverhead: 0, blobChecks: 0, mounts: 0, pullCheck: 0, ping: 0, other: 0,
-    tlsProbe: stats.tlsProbeBytes, total: stats.up, parsed: 0,
-    blobChecksCount: 0, blobChecksFound: 0, mountsCount: 0, manifestPuts: 0, layersUploaded: 0,
+    changedLayerPayload: 0,
+    otherLayerPayload: 0,
+    configPayload: 0,
+    manifestPayload: 0,
+    uploadOverhead: 0,
+    configUploadOverhead: 0,
+    manifestOverhead: 0,
+    blobChecks: 0,
+    mounts: 0,
+    pullCheck: 0,
+    ping: 0,
+    other: 0,
+    tlsProbe: stats.tlsProbeBytes,
+    total: stats.up,
+    parsed: 0,
+    blobChecksCount: 0,
+    blobChecksFound: 0,
+    mountsCount: 0,
+    manifestPuts: 0,
+    layersUploaded: 0,
   };
   for (const r of stats.requests) {
     const all = r.headerBytes + r.bodyBytes + r.framingBytes;
@@ -404,7 +429,11 @@ async function roundVia(index, template, proxy, cleanup) {
   const dockerEnv = cleanEnv({ DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false' });
   proxy.take();
   const naiveStarted = performance.now();
-  const naiveBuild = await run('docker', ['build', '--no-cache', '--file', '-', ...naiveTags.flatMap((t) => ['--tag', t]), '.'], { cwd: repo, env: dockerEnv, input: dockerfile });
+  const naiveBuild = await run('docker', ['build', '--no-cache', '--file', '-', ...naiveTags.flatMap((t) => ['--tag', t]), '.'], {
+    cwd: repo,
+    env: dockerEnv,
+    input: dockerfile,
+  });
   const naiveBuildMs = performance.now() - naiveStarted;
   for (const tag of naiveTags) await run('docker', ['push', tag], { env: dockerEnv });
   const naiveMs = performance.now() - naiveStarted;
@@ -420,11 +449,28 @@ async function roundVia(index, template, proxy, cleanup) {
     first: { ms: first.cold.ms, buildMs: first.cold.buildMs, up: first.cold.stats.up, down: first.cold.stats.down },
     cold: { ms: cold.ms, buildMs: cold.buildMs, up: cold.stats.up, down: cold.stats.down, bytes: coldBytes, pushedLines: cold.pushedLines },
     rebuild: {
-      ms: rebuild.ms, buildMs: rebuild.buildMs, up: rebuild.stats.up, down: rebuild.stats.down, bytes: rebuildBytes, usingCache: rebuild.usingCache, pushedLines: rebuild.pushedLines,
+      ms: rebuild.ms,
+      buildMs: rebuild.buildMs,
+      up: rebuild.stats.up,
+      down: rebuild.stats.down,
+      bytes: rebuildBytes,
+      usingCache: rebuild.usingCache,
+      pushedLines: rebuild.pushedLines,
       // Every request the daemon sent, for the raw results file.
-      requests: rebuild.stats.requests.map((r) => `${r.method} ${r.target.replace(/\?.*/, '')} -> ${r.status}; sent ${r.headerBytes}+${r.bodyBytes}+${r.framingBytes}, received ${r.response.headerBytes}+${r.response.bodyBytes}`),
+      requests: rebuild.stats.requests.map(
+        (r) =>
+          `${r.method} ${r.target.replace(/\?.*/, '')} -> ${r.status}; sent ${r.headerBytes}+${r.bodyBytes}+${r.framingBytes}, received ${r.response.headerBytes}+${r.response.bodyBytes}`,
+      ),
     },
-    naive: { ms: naiveMs, buildMs: naiveBuildMs, up: naiveStats.up, down: naiveStats.down, bytes: naiveBytes, newLayers: naiveNew.length, newLayerSize: naiveNew.reduce((n, l) => n + l.size, 0) },
+    naive: {
+      ms: naiveMs,
+      buildMs: naiveBuildMs,
+      up: naiveStats.up,
+      down: naiveStats.down,
+      bytes: naiveBytes,
+      newLayers: naiveNew.length,
+      newLayerSize: naiveNew.reduce((n, l) => n + l.size, 0),
+    },
     layers: after.layers.length,
     newLayers: newLayers.map((l) => ({ digest: l.digest, size: l.size })),
     changedLayerSize,
@@ -517,7 +563,11 @@ async function main() {
   const probe = proxy.take();
   await proxy.close();
   if (!viaProxy.ok || probe.up === 0 || probe.down === 0) throw new Error(`the proxy ${proxy.host} does not reach the registry`);
-  console.error(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; docker ${info.stdout.trim()}; proxy -> ${upstream.host}:${upstream.port}; ${rounds} round(s)`);
+  console.error(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}; docker ${info.stdout.trim()}; proxy -> ${upstream.host}:${upstream.port}; ${rounds} round(s)`,
+  );
 
   const cleanup = { dirs: [], images: [] };
   const results = [];
@@ -527,7 +577,10 @@ async function main() {
     for (let i = 1; i <= rounds; i++) {
       const r = await round(i, template, cleanup);
       results.push(r);
-      if (r.first.up < 0.9 * r.imageSize) console.error(`warning: round ${i}'s first push sent less than the image (${kb(r.first.up)} of ${kb(r.imageSize)}): the daemon had pushed to ${r.proxy} before and mounted layers`);
+      if (r.first.up < 0.9 * r.imageSize)
+        console.error(
+          `warning: round ${i}'s first push sent less than the image (${kb(r.first.up)} of ${kb(r.imageSize)}): the daemon had pushed to ${r.proxy} before and mounted layers`,
+        );
       console.error(
         `round ${i} (${r.namespace} via ${r.proxy}): first push ${sec(r.first.ms)} s ${kb(r.first.up)}; cold ${sec(r.cold.ms)} s ${kb(r.cold.up)}; rebuild ${sec(r.rebuild.ms)} s ${r.rebuild.up} B ` +
           `(${r.rebuild.usingCache} cache hits, ${r.rebuild.pushedLines} layer pushed, changed layer ${r.changedLayerSize} B); ` +
@@ -539,7 +592,11 @@ async function main() {
     for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
   }
 
-  console.error(`load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.error(
+    `load average at the end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const { table, detail, fails, mid } = report(results);
   console.log(table);
   console.log('');
@@ -549,7 +606,9 @@ async function main() {
     `Image: ${mid.layers} layers, ${kb(mid.imageSize)} compressed; config blob ${mid.configSize} B, manifest ${mid.manifestSize} B. ` +
       `Changed layers: ${mid.newLayers.map((l) => `${l.digest.slice(7, 19)} ${l.size} B`).join(', ')}.`,
   );
-  console.log(`Goals: rebuild time <= ${pct(goals.timeRatio)} of cold; rebuild bytes sent <= ${ratio(goals.bytesRatio)} the changed layer (all bytes the daemon sends, manifest and config included).`);
+  console.log(
+    `Goals: rebuild time <= ${pct(goals.timeRatio)} of cold; rebuild bytes sent <= ${ratio(goals.bytesRatio)} the changed layer (all bytes the daemon sends, manifest and config included).`,
+  );
   writeFileSync(path.join(tmpdir(), 'gantry-bench-build.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.error(`raw results: ${path.join(tmpdir(), 'gantry-bench-build.json')}`);
   process.exitCode = fails ? 1 : 0;

@@ -52,7 +52,10 @@ function run(cmd, args, { cwd, env, input, onStderr } = {}) {
 const kubectl = (args, input) => run(kubectlBin, ['--kubeconfig', adminKubeconfig, ...args], { input });
 
 async function registryDigest() {
-  const r = await fetch('http://127.0.0.1:5000/v2/gantry/node/manifests/20', { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  const r = await fetch('http://127.0.0.1:5000/v2/gantry/node/manifests/20', {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
   return `127.0.0.1:5000/gantry/node@${r.headers.get('docker-content-digest')}`;
 }
 
@@ -81,9 +84,25 @@ function config(namespace, o = {}) {
 
 const cases = [
   { name: 'container exits 1 (CrashLoopBackOff)', key: 'crash', code: 'E_ROLLOUT_CRASHLOOP', cfg: { env: { MODE: 'crash', VERSION: '2' } } },
-  { name: 'image tag does not exist', key: 'pull', code: 'E_ROLLOUT_IMAGE_PULL', cfg: { env: { VERSION: '2' } }, image: '127.0.0.1:5000/gantry/node:does-not-exist' },
-  { name: 'secretKeyRef to a missing key', key: 'secret', code: 'E_ROLLOUT_CONFIG', cfg: { env: { VERSION: '2', DB_PASSWORD: { secret: 'web-secrets', key: 'NO_SUCH_KEY' } } } },
-  { name: 'requests of 64 CPUs (Unschedulable)', key: 'sched', code: 'E_ROLLOUT_UNSCHEDULABLE', cfg: { env: { VERSION: '2' }, resources: { requests: { cpu: '64', memory: '32Mi' }, limits: { cpu: '64', memory: '128Mi' } } } },
+  {
+    name: 'image tag does not exist',
+    key: 'pull',
+    code: 'E_ROLLOUT_IMAGE_PULL',
+    cfg: { env: { VERSION: '2' } },
+    image: '127.0.0.1:5000/gantry/node:does-not-exist',
+  },
+  {
+    name: 'secretKeyRef to a missing key',
+    key: 'secret',
+    code: 'E_ROLLOUT_CONFIG',
+    cfg: { env: { VERSION: '2', DB_PASSWORD: { secret: 'web-secrets', key: 'NO_SUCH_KEY' } } },
+  },
+  {
+    name: 'requests of 64 CPUs (Unschedulable)',
+    key: 'sched',
+    code: 'E_ROLLOUT_UNSCHEDULABLE',
+    cfg: { env: { VERSION: '2' }, resources: { requests: { cpu: '64', memory: '32Mi' }, limits: { cpu: '64', memory: '128Mi' } } },
+  },
   { name: 'readiness path returns 500', key: 'ready', code: 'E_ROLLOUT_READINESS', cfg: { env: { MODE: 'unready', VERSION: '2' } } },
 ];
 
@@ -182,7 +201,9 @@ for (const c of cases) {
   const r = await gantryDeploy(c.gNs, c.cfg, c.image ?? image, ['--no-rollback']);
   c.gantry = r;
   c.detected = r.stderr.match(/\[\s*([\d.]+)s\] (E_ROLLOUT_[A-Z_]+)/);
-  console.error(`${c.key}: gantry exit ${r.code} in ${sec(r.fromApplyMs)} s from apply (${c.detected?.[2] ?? 'no code'} after ${c.detected?.[1] ?? '?'} s of tracking)`);
+  console.error(
+    `${c.key}: gantry exit ${r.code} in ${sec(r.fromApplyMs)} s from apply (${c.detected?.[2] ?? 'no code'} after ${c.detected?.[1] ?? '?'} s of tracking)`,
+  );
   load.push(loadavg()[0]);
 }
 await Promise.all(baselines);
@@ -202,7 +223,10 @@ const lines = [
   '',
   '| failure class | gantry: apply → failed exit, s | code | baseline: apply → rollout status exit, s | baseline exit | speedup | ok |',
   '| --- | ---: | --- | ---: | ---: | ---: | --- |',
-  ...rows.map((r) => `| ${r.name} | ${r.g.toFixed(1)} | ${r.right ? r.code : `WRONG (${r.detected?.[2] ?? r.gantry.code})`} | ${r.k.toFixed(1)} | ${r.baselineExit} | ${r.speedup.toFixed(0)}x | ${r.ok ? 'yes' : 'NO'} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.g.toFixed(1)} | ${r.right ? r.code : `WRONG (${r.detected?.[2] ?? r.gantry.code})`} | ${r.k.toFixed(1)} | ${r.baselineExit} | ${r.speedup.toFixed(0)}x | ${r.ok ? 'yes' : 'NO'} |`,
+  ),
   '',
   `| good deploy (${goodRounds} rounds, medians) | s |`,
   '| --- | ---: |',
@@ -212,6 +236,9 @@ const lines = [
   `| **ratio gantry / kubectl (from apply)** | **${(gm / km).toFixed(2)}** (goal <= ${goals.successRatio}) |`,
 ];
 console.log(lines.join('\n'));
-writeFileSync(path.join(tmpdir(), 'gantry-bench-deploy.json'), JSON.stringify({ good, rows: rows.map(({ gantry, baseline, ...r }) => ({ ...r, gantryStderr: gantry.stderr })) }, null, 2));
+writeFileSync(
+  path.join(tmpdir(), 'gantry-bench-deploy.json'),
+  JSON.stringify({ good, rows: rows.map(({ gantry, baseline, ...r }) => ({ ...r, gantryStderr: gantry.stderr })) }, null, 2),
+);
 for (const ns of namespaces) await kubectl(['delete', 'namespace', ns, '--wait=false']);
 process.exitCode = rows.every((r) => r.ok) && gm / km <= goals.successRatio ? 0 : 1;

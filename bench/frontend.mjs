@@ -65,7 +65,10 @@ function content(key, size, version) {
  */
 function makeBundle() {
   const rand = prng(`${SEED}/bundle`);
-  const hex = () => Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0');
+  const hex = () =>
+    Math.floor(rand() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
   const logUniform = (lo, hi) => Math.round(Math.exp(Math.log(lo) + rand() * (Math.log(hi) - Math.log(lo))));
   const files = [];
   const used = new Set();
@@ -78,17 +81,33 @@ function makeBundle() {
   add('index.html', 14_000, 'html');
   add('admin/index.html', 6_000, 'html');
   add('docs/index.html', 9_000, 'html');
-  const large = [['assets/vendor-', '.js'], ['assets/vendor-', '.js.map'], ['assets/hero-', '.webp'], ['assets/font-', '.woff2']];
+  const large = [
+    ['assets/vendor-', '.js'],
+    ['assets/vendor-', '.js.map'],
+    ['assets/hero-', '.webp'],
+    ['assets/font-', '.woff2'],
+  ];
   for (let i = 0; i < 12; i++) {
     const [stem, ext] = large[i % large.length];
     while (!add(`${stem}${hex()}${ext}`, logUniform(2e6, 4e6), 'large'));
   }
-  const medium = [['assets/index-', '.js'], ['assets/page-', '.js'], ['assets/img-', '.png'], ['assets/img-', '.jpg'], ['assets/index-', '.css']];
+  const medium = [
+    ['assets/index-', '.js'],
+    ['assets/page-', '.js'],
+    ['assets/img-', '.png'],
+    ['assets/img-', '.jpg'],
+    ['assets/index-', '.css'],
+  ];
   for (let i = 0; i < 80; i++) {
     const [stem, ext] = medium[Math.floor(rand() * medium.length)];
     while (!add(`${stem}${hex()}${ext}`, logUniform(1e5, 1e6), 'medium'));
   }
-  const small = [['assets/chunk-', '.js', 6], ['assets/chunk-', '.css', 2], ['assets/icon-', '.svg', 1], ['assets/img-', '.png', 1]];
+  const small = [
+    ['assets/chunk-', '.js', 6],
+    ['assets/chunk-', '.css', 2],
+    ['assets/icon-', '.svg', 1],
+    ['assets/img-', '.png', 1],
+  ];
   const weights = small.flatMap((s) => Array(s[2]).fill(s));
   while (files.length < 5000) {
     const [stem, ext] = weights[Math.floor(rand() * weights.length)];
@@ -127,7 +146,25 @@ const setVersion = (changed, version) => {
 
 function compileServer() {
   const out = path.join(tmp, 'ossc');
-  execFileSync('npx', ['tsc', '--outDir', out, '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node', 'test/support/oss-server.ts'], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    'npx',
+    [
+      'tsc',
+      '--outDir',
+      out,
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--target',
+      'ES2022',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      'test/support/oss-server.ts',
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
   writeFileSync(path.join(tmp, 'package.json'), '{"type":"module"}\n');
   writeFileSync(
     path.join(tmp, 'server.mjs'),
@@ -213,7 +250,11 @@ async function startServer() {
     endpoint,
     port,
     stats: () => c.ask('stats'),
-    close: () => new Promise((resolve) => { c.p.once('exit', resolve); c.p.send('close'); }),
+    close: () =>
+      new Promise((resolve) => {
+        c.p.once('exit', resolve);
+        c.p.send('close');
+      }),
   };
 }
 
@@ -224,7 +265,11 @@ async function startProxy(targetPort) {
     endpoint: `http://127.0.0.1:${port}`,
     reset: () => c.ask('reset'),
     stats: () => c.ask('stats'),
-    close: () => new Promise((resolve) => { c.p.once('exit', resolve); c.p.kill('SIGTERM'); }),
+    close: () =>
+      new Promise((resolve) => {
+        c.p.once('exit', resolve);
+        c.p.kill('SIGTERM');
+      }),
   };
 }
 
@@ -286,7 +331,12 @@ function gantry(endpoint, concurrency) {
       const lines = pending.split('\n');
       pending = lines.pop();
       for (const line of lines) {
-        for (const [name, re] of [['plan', /plan bench-web/], ['publish', /publish \d+ files to/], ['published', /published in/], ['release', /release .*keeping/]]) {
+        for (const [name, re] of [
+          ['plan', /plan bench-web/],
+          ['publish', /publish \d+ files to/],
+          ['published', /published in/],
+          ['release', /release .*keeping/],
+        ]) {
           if (re.test(line) && marks[name] === undefined) marks[name] = now;
         }
       }
@@ -341,15 +391,28 @@ async function round(files, changed, log) {
   };
   r.serverCpu = {};
   // (a) first publish, each against an empty bucket
-  r.naive = await withServer(async (s) => { const t = await naiveLoop(s.endpoint, files); await check(s, 'naive'); return t; });
+  r.naive = await withServer(async (s) => {
+    const t = await naiveLoop(s.endpoint, files);
+    await check(s, 'naive');
+    return t;
+  });
   log(`naive sequential ${r.naive.toFixed(2)} s`);
   for (const c of [8, 16]) {
-    r[`raw${c}`] = await withServer(async (s) => { const t = await parallelLoop(s.endpoint, files, c); await check(s, `raw ${c}`); return t; });
+    r[`raw${c}`] = await withServer(async (s) => {
+      const t = await parallelLoop(s.endpoint, files, c);
+      await check(s, `raw ${c}`);
+      return t;
+    });
     log(`parallel raw x${c} ${r[`raw${c}`].toFixed(2)} s`);
   }
   for (const c of [8, 16]) {
-    const g = await withServer(async (s) => { const g = await gantry(s.endpoint, c === 8 ? undefined : c); await check(s, `gantry ${c}`); return g; });
-    if (g.summary.uploaded !== files.length || g.summary.bytes !== total) throw new Error(`gantry first publish uploaded ${g.summary.uploaded} files / ${g.summary.bytes} B`);
+    const g = await withServer(async (s) => {
+      const g = await gantry(s.endpoint, c === 8 ? undefined : c);
+      await check(s, `gantry ${c}`);
+      return g;
+    });
+    if (g.summary.uploaded !== files.length || g.summary.bytes !== total)
+      throw new Error(`gantry first publish uploaded ${g.summary.uploaded} files / ${g.summary.bytes} B`);
     r[`gantry${c}`] = g;
     log(`gantry first publish x${c} ${g.seconds.toFixed(2)} s ${JSON.stringify(g.marks)}`);
   }
@@ -431,7 +494,14 @@ const classes = ['html', 'small', 'medium', 'large'].map((c) => {
   return `${c} ${l.length} files ${f1(l.reduce((n, f) => n + f.size, 0) / MB)} MB`;
 });
 log(`bundle: ${files.length} files, ${f1(total / MB)} MB (${classes.join('; ')}), written in ${f2((performance.now() - t0) / 1000)} s`);
-log(`changed set: ${changed.length} files, ${payload} B (${changed.map((f) => f.cls).filter((c) => c !== 'small').join(', ') || 'all small'} + small)`);
+log(
+  `changed set: ${changed.length} files, ${payload} B (${
+    changed
+      .map((f) => f.cls)
+      .filter((c) => c !== 'small')
+      .join(', ') || 'all small'
+  } + small)`,
+);
 log(`load before: ${loadavg().map(f2).join(' ')}; ${cpus().length} CPUs; node ${process.version}`);
 
 const results = [];
@@ -467,7 +537,9 @@ const phase = (g) => {
 
 const lines = [];
 const p = (s = '') => lines.push(s);
-p(`## Results: ${rounds} round(s), medians; ${files.length} files, ${f1(total / MB)} MB; node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map(f2).join(' ')}`);
+p(
+  `## Results: ${rounds} round(s), medians; ${files.length} files, ${f1(total / MB)} MB; node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map(f2).join(' ')}`,
+);
 p();
 p('### (a) First publish, empty bucket');
 p();
@@ -484,20 +556,31 @@ p();
 p(`gantry x8 phases (last round): ${phase(results.at(-1).gantry8)}`);
 p(`gantry x16 phases (last round): ${phase(results.at(-1).gantry16)}`);
 p();
-p(`OSS server process CPU (medians): naive ${f2(med((r) => r.serverCpu.naive))} s, raw x8 ${f2(med((r) => r.serverCpu['raw 8']))} s, raw x16 ${f2(med((r) => r.serverCpu['raw 16']))} s, gantry x8 ${f2(med((r) => r.serverCpu['gantry 8']))} s, gantry x16 ${f2(med((r) => r.serverCpu['gantry 16']))} s.`);
-p(`Fixed costs measured apart (medians): \`gantry frontend --help\` process ${f2(med((r) => r.help))} s; gantry's scanDir (stat + MD5 of ${files.length} files, in-process) ${f2(med((r) => r.scan))} s; ali-oss listV2 of ${files.length} objects ${f2(med((r) => r.list))} s.`);
+p(
+  `OSS server process CPU (medians): naive ${f2(med((r) => r.serverCpu.naive))} s, raw x8 ${f2(med((r) => r.serverCpu['raw 8']))} s, raw x16 ${f2(med((r) => r.serverCpu['raw 16']))} s, gantry x8 ${f2(med((r) => r.serverCpu['gantry 8']))} s, gantry x16 ${f2(med((r) => r.serverCpu['gantry 16']))} s.`,
+);
+p(
+  `Fixed costs measured apart (medians): \`gantry frontend --help\` process ${f2(med((r) => r.help))} s; gantry's scanDir (stat + MD5 of ${files.length} files, in-process) ${f2(med((r) => r.scan))} s; ali-oss listV2 of ${files.length} objects ${f2(med((r) => r.list))} s.`,
+);
 p();
 p('### (b) Re-publish with 1% changed (50 files rewritten in place, same names), via the byte-counting proxy');
 p();
 p('| run | s | client->server bytes | PUT bodies of files | manifest body | requests |');
 p('| --- | ---: | ---: | ---: | ---: | --- |');
-const req = (st) => Object.entries(st.requests).map(([k, v]) => `${k} ${v}`).join(', ');
+const req = (st) =>
+  Object.entries(st.requests)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 const last = results.at(-1);
 const putFiles = (st) => st.putBodies.filter((x) => !x.url.includes('.gantry/')).reduce((n, x) => n + x.bytes, 0);
 const putMan = (st) => st.putBodies.filter((x) => x.url.includes('.gantry/')).reduce((n, x) => n + x.bytes, 0);
 p(`| gantry re-publish, 50 changed | ${f2(reS)} | ${reAll} | ${rePut} | ${reManifest} | ${req(last.reBytes)} |`);
-p(`| gantry re-publish, nothing changed | ${f2(med((r) => r.noop.seconds))} | ${med((r) => r.noopBytes.c2s)} | ${putFiles(last.noopBytes)} | ${putMan(last.noopBytes)} | ${req(last.noopBytes)} |`);
-p(`| full re-upload: gantry, empty bucket | ${f2(med((r) => r.full.seconds))} | ${med((r) => r.fullBytes.c2s)} | ${putFiles(last.fullBytes)} | ${putMan(last.fullBytes)} | ${req(last.fullBytes)} |`);
+p(
+  `| gantry re-publish, nothing changed | ${f2(med((r) => r.noop.seconds))} | ${med((r) => r.noopBytes.c2s)} | ${putFiles(last.noopBytes)} | ${putMan(last.noopBytes)} | ${req(last.noopBytes)} |`,
+);
+p(
+  `| full re-upload: gantry, empty bucket | ${f2(med((r) => r.full.seconds))} | ${med((r) => r.fullBytes.c2s)} | ${putFiles(last.fullBytes)} | ${putMan(last.fullBytes)} | ${req(last.fullBytes)} |`,
+);
 p(`| full re-upload: parallel raw x8 | ${f2(med((r) => r.fullRaw))} | | | | |`);
 p();
 p(`Changed payload: ${payload} B in ${changed.length} files. re-publish phases (last round): ${phase(last.re)}`);

@@ -34,7 +34,11 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-console.error(`load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; warm-up round`);
+console.error(
+  `load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; warm-up round`,
+);
 round('warm-up');
 const results = [];
 for (let i = 1; i <= rounds; i++) {

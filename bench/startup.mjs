@@ -20,7 +20,14 @@ git('init', '-q');
 git('add', '-A');
 git('commit', '-qm', 'bench');
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB')));
-const ciEnv = { ...env, CI: 'true', GITLAB_CI: 'true', CI_COMMIT_SHA: 'f'.repeat(40), CI_COMMIT_SHORT_SHA: 'ffffffff', CI_PIPELINE_URL: 'https://gitlab.example.com/p/1' };
+const ciEnv = {
+  ...env,
+  CI: 'true',
+  GITLAB_CI: 'true',
+  CI_COMMIT_SHA: 'f'.repeat(40),
+  CI_COMMIT_SHORT_SHA: 'ffffffff',
+  CI_PIPELINE_URL: 'https://gitlab.example.com/p/1',
+};
 
 function time(args, environment) {
   const samples = [];

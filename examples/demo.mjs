@@ -53,7 +53,8 @@ const kubectl = (args, input) => $({ quiet: true, input })`${kubectlBin} --kubec
 // 1. The deployer: a ServiceAccount that may manage workloads in the demo namespace only, and a
 //    kubeconfig with its token, as a team keeps it in the CI variable KUBECONFIG_STAGING.
 const kubeconfigFile = await step('cluster access (namespace, ServiceAccount)', async () => {
-  if ((await kubectl(['--request-timeout=5s', 'get', '--raw', '/readyz']).nothrow()).exitCode !== 0) fail('the local cluster does not answer: run npm run cluster:up');
+  if ((await kubectl(['--request-timeout=5s', 'get', '--raw', '/readyz']).nothrow()).exitCode !== 0)
+    fail('the local cluster does not answer: run npm run cluster:up');
   const name = 'gantry-deployer';
   const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'gantry' } } };
   const access = [
@@ -94,7 +95,8 @@ const repo = await step('repository (copy + commit + push)', async () => {
   cpSync(path.join(root, 'examples', 'hello-node'), dir, { recursive: true });
   writeFileSync(path.join(dir, '.gitignore'), '.gitlab-ci-local/\nrendered/\n');
   // GANTRY_DEMO_CHANGE appends a line to server.js: a one-line source change (bench/pipeline.mjs).
-  if (process.env.GANTRY_DEMO_CHANGE) writeFileSync(path.join(dir, 'server.js'), `${readFileSync(path.join(dir, 'server.js'), 'utf8')}\n// ${process.env.GANTRY_DEMO_CHANGE}\n`);
+  if (process.env.GANTRY_DEMO_CHANGE)
+    writeFileSync(path.join(dir, 'server.js'), `${readFileSync(path.join(dir, 'server.js'), 'utf8')}\n// ${process.env.GANTRY_DEMO_CHANGE}\n`);
   const git = $({ cwd: dir, quiet: true });
   await git`git init -q -b k8s-backend`;
   await git`git add -A`;
@@ -112,7 +114,12 @@ chmodSync(path.join(bin, 'gantry'), 0o755);
 // test/support/gitlab-ci-local runs gitlab-ci-local once more after its own include-download race.
 const gcl = path.join(root, 'test', 'support', 'gitlab-ci-local');
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CI') && !k.startsWith('GITLAB') && !k.startsWith('GANTRY')));
-const auth = Object.fromEntries(readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+const auth = Object.fromEntries(
+  readFileSync(path.join(clusterState, 'registry-auth.env'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+);
 const variables = [
   'GANTRY_REGISTRY_PUSH_HOST=127.0.0.1:5001',
   'GANTRY_REGISTRY_PULL_HOST=127.0.0.1:5001',
@@ -125,7 +132,12 @@ const variables = [
 ].flatMap((v) => ['--variable', v]);
 let output = '';
 const run = await step('pipeline (gitlab-ci-local, all jobs)', async () => {
-  const p = $({ cwd: repo, env: { ...env, PATH: `${bin}:${process.env.PATH}` }, nothrow: true, quiet: true })`${gcl} --no-color --shell-isolation --force-shell-executor --no-artifacts-to-source --timestamps ${variables}`;
+  const p = $({
+    cwd: repo,
+    env: { ...env, PATH: `${bin}:${process.env.PATH}` },
+    nothrow: true,
+    quiet: true,
+  })`${gcl} --no-color --shell-isolation --force-shell-executor --no-artifacts-to-source --timestamps ${variables}`;
   for await (const chunk of p.stdout) {
     output += chunk;
     process.stderr.write(chunk);
@@ -137,7 +149,13 @@ for (const m of output.matchAll(/^\s*(?:PASS|FAIL|WARN)\s+\[\s*([^\]]+)\]\s+(\S+
 if (run.exitCode !== 0) fail(`the pipeline failed (exit ${run.exitCode}); job logs are in ${repo}/.gitlab-ci-local/output/`);
 
 // 4. What the jobs handed on, and the app answering through its Service.
-const report = (job, file) => Object.fromEntries(readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', job, '.gitlab-ci-reports', 'dotenv', file), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+const report = (job, file) =>
+  Object.fromEntries(
+    readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', job, '.gitlab-ci-reports', 'dotenv', file), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  );
 const built = report('gantry-build', 'gantry-build.env');
 const deployed = report('deploy-staging', 'gantry-deploy.env');
 console.error(`\ndemo: built and pushed ${built.GANTRY_IMAGE}`);
@@ -170,6 +188,6 @@ console.error(`\ndemo: run it again to update ${namespace}; remove it with: test
 function parseDuration(text) {
   // "1.23 s", "850 ms", "1 min 2 s"
   let s = 0;
-  for (const m of text.matchAll(/([\d.]+)\s*(ms|min|m|s)\b/g)) s += Number(m[1]) * ({ ms: 0.001, s: 1, m: 60, min: 60 }[m[2]]);
+  for (const m of text.matchAll(/([\d.]+)\s*(ms|min|m|s)\b/g)) s += Number(m[1]) * { ms: 0.001, s: 1, m: 60, min: 60 }[m[2]];
   return s;
 }

@@ -10,16 +10,21 @@ export const usage =
   'gantry deploy --env <name> [--image <ref>] [--mr <iid>] [--no-rollback] [--timeout <seconds>] [--out <dir>] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
-  const { values } = parseStepArgs('deploy', argv, {
-    ...configOptions,
-    env: { type: 'string', short: 'e' },
-    image: { type: 'string' },
-    mr: { type: 'string' },
-    'no-rollback': { type: 'boolean' },
-    timeout: { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    dotenv: { type: 'string' },
-  }, usage);
+  const { values } = parseStepArgs(
+    'deploy',
+    argv,
+    {
+      ...configOptions,
+      env: { type: 'string', short: 'e' },
+      image: { type: 'string' },
+      mr: { type: 'string' },
+      'no-rollback': { type: 'boolean' },
+      timeout: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      dotenv: { type: 'string' },
+    },
+    usage,
+  );
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
@@ -27,13 +32,26 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   const { cwd, env, envName } = stepTarget('deploy', values, ctx, usage);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 10 || timeout > 3600)) {
-    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 10 to 3600`, { fix: 'e.g. --timeout 300 (default: backend.progressDeadlineSeconds + 30)' });
+    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 10 to 3600`, {
+      fix: 'e.g. --timeout 300 (default: backend.progressDeadlineSeconds + 30)',
+    });
   }
   const leaseSeconds = Number(ciVariables(env).gantry.deployLeaseSeconds ?? 60);
   if (!Number.isInteger(leaseSeconds) || leaseSeconds < 5 || leaseSeconds > 600) {
     throw gantryError('E_LEASE_SECONDS', { value: env.GANTRY_DEPLOY_LEASE_SECONDS });
   }
-  const result = await deployEnvironment(ctx, { cwd, env, envName, values, mr: values.mr, noRollback: Boolean(values['no-rollback']), timeoutSeconds: timeout, out: values.out, dotenv: values.dotenv, leaseSeconds });
+  const result = await deployEnvironment(ctx, {
+    cwd,
+    env,
+    envName,
+    values,
+    mr: values.mr,
+    noRollback: Boolean(values['no-rollback']),
+    timeoutSeconds: timeout,
+    out: values.out,
+    dotenv: values.dotenv,
+    leaseSeconds,
+  });
   process.stdout.write(`${JSON.stringify(result.report)}\n`);
   if (result.status === 'failed') throw result.error;
   return 0;

@@ -9,19 +9,26 @@ import { initRepository } from '../src/init/init.js';
 export const usage = 'gantry init [-C <dir>] [--app <name>] [--port <N>] [--force]';
 
 export async function init(argv: string[], ctx: Ctx): Promise<number> {
-  const { values } = parseStepArgs('init', argv, {
-    cwd: { type: 'string', short: 'C' },
-    app: { type: 'string' },
-    port: { type: 'string' },
-    force: { type: 'boolean' },
-  }, usage);
+  const { values } = parseStepArgs(
+    'init',
+    argv,
+    {
+      cwd: { type: 'string', short: 'C' },
+      app: { type: 'string' },
+      port: { type: 'string' },
+      force: { type: 'boolean' },
+    },
+    usage,
+  );
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
   }
   const dir = path.resolve(ctx.cwd, values.cwd ?? '.');
   if (values.app !== undefined && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.app)) {
-    throw new GantryError('E_USAGE', `--app ${values.app}: not a DNS label`, { fix: 'lowercase letters, digits and "-", starting with a letter, at most 63 characters, e.g. --app shop-api' });
+    throw new GantryError('E_USAGE', `--app ${values.app}: not a DNS label`, {
+      fix: 'lowercase letters, digits and "-", starting with a letter, at most 63 characters, e.g. --app shop-api',
+    });
   }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!/^[0-9]+$/.test(values.port!) || port < 1 || port > 65535)) {

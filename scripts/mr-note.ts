@@ -8,17 +8,23 @@ import { MR_NOTE_STATUSES, type MrNoteStatus } from '../src/gitlab/note.js';
 import { postMrNote, readDiagnosis } from '../src/gitlab/report.js';
 import { parseStepArgs } from '../src/args.js';
 
-export const usage = 'gantry mr-note --status <deploying|deployed|failed|stopped> [--env <name>] [--url <u>] [--image <ref>] [--diagnosis-file <json>] [--mr <iid>]';
+export const usage =
+  'gantry mr-note --status <deploying|deployed|failed|stopped> [--env <name>] [--url <u>] [--image <ref>] [--diagnosis-file <json>] [--mr <iid>]';
 
 export async function mrNote(argv: string[], ctx: Ctx): Promise<number> {
-  const { values } = parseStepArgs('mr-note', argv, {
-    status: { type: 'string', short: 's' },
-    env: { type: 'string', short: 'e' },
-    url: { type: 'string' },
-    image: { type: 'string' },
-    'diagnosis-file': { type: 'string' },
-    mr: { type: 'string' },
-  }, usage);
+  const { values } = parseStepArgs(
+    'mr-note',
+    argv,
+    {
+      status: { type: 'string', short: 's' },
+      env: { type: 'string', short: 'e' },
+      url: { type: 'string' },
+      image: { type: 'string' },
+      'diagnosis-file': { type: 'string' },
+      mr: { type: 'string' },
+    },
+    usage,
+  );
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;

@@ -12,7 +12,13 @@ function parse(ctx: Ctx, command: string, argv: string[], extra: Options, usage:
   }
   const v = values as Record<string, string | undefined>;
   const lists = values as { set?: string[]; 'set-string'?: string[] };
-  return { ...stepTarget(command, values as { cwd?: string; mr?: string; env?: string }, ctx, usage), config: v.config, set: lists.set, setString: lists['set-string'], values: v };
+  return {
+    ...stepTarget(command, values as { cwd?: string; mr?: string; env?: string }, ctx, usage),
+    config: v.config,
+    set: lists.set,
+    setString: lists['set-string'],
+    values: v,
+  };
 }
 
 const print = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -7,13 +7,18 @@ export const usage =
   'gantry render --env <name> [--out <dir>] [--image <ref>] [--mr <iid>] [--config <file>] [--set path=value] [--set-string path=value] [-C <dir>]';
 
 export async function render(argv: string[], ctx: Ctx): Promise<number> {
-  const { values } = parseStepArgs('render', argv, {
-    ...configOptions,
-    env: { type: 'string', short: 'e' },
-    out: { type: 'string', short: 'o' },
-    image: { type: 'string' },
-    mr: { type: 'string' },
-  }, usage);
+  const { values } = parseStepArgs(
+    'render',
+    argv,
+    {
+      ...configOptions,
+      env: { type: 'string', short: 'e' },
+      out: { type: 'string', short: 'o' },
+      image: { type: 'string' },
+      mr: { type: 'string' },
+    },
+    usage,
+  );
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;

@@ -18,7 +18,9 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   const values = withoutEmpty(raw);
   const { cwd, env, envName } = stepTarget('stop', { ...values, env: values.env ?? 'review' }, ctx, usage);
   if (envName !== 'review') {
-    throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, { fix: 'use --env review (gantry rollback and scale are for the other environments)' });
+    throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, {
+      fix: 'use --env review (gantry rollback and scale are for the other environments)',
+    });
   }
   const mr = ciVariables(env).predefined.mergeRequestIid || undefined;
   if (!mr) throw gantryError('E_MR_MISSING', { needs: 'stop', saysWhereCiSetsIt: false });

@@ -5,19 +5,25 @@ import { GantryError } from '../src/errors.js';
 import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
 import { publishSite } from '../src/site/publish.js';
 
-export const usage = 'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--config <file>] [--set path=value] [-C <dir>]';
+export const usage =
+  'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
-  const { values } = parseStepArgs('frontend', argv, {
-    ...configOptions,
-    env: { type: 'string', short: 'e' },
-    'skip-build': { type: 'boolean' },
-    concurrency: { type: 'string' },
-    mr: { type: 'string' },
-    stop: { type: 'boolean' },
-    website: { type: 'boolean' },
-    'if-configured': { type: 'boolean' },
-  }, usage);
+  const { values } = parseStepArgs(
+    'frontend',
+    argv,
+    {
+      ...configOptions,
+      env: { type: 'string', short: 'e' },
+      'skip-build': { type: 'boolean' },
+      concurrency: { type: 'string' },
+      mr: { type: 'string' },
+      stop: { type: 'boolean' },
+      website: { type: 'boolean' },
+      'if-configured': { type: 'boolean' },
+    },
+    usage,
+  );
   if (values.help) {
     ctx.logger.info(`usage: ${usage}`);
     return 0;
@@ -27,7 +33,19 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
   }
-  const result = await publishSite(ctx, { cwd, env, envName, config: values.config, set: values.set, setString: values['set-string'], skipBuild: Boolean(values['skip-build']), concurrency, stop: Boolean(values.stop), website: Boolean(values.website), ifConfigured: Boolean(values['if-configured']) });
+  const result = await publishSite(ctx, {
+    cwd,
+    env,
+    envName,
+    config: values.config,
+    set: values.set,
+    setString: values['set-string'],
+    skipBuild: Boolean(values['skip-build']),
+    concurrency,
+    stop: Boolean(values.stop),
+    website: Boolean(values.website),
+    ifConfigured: Boolean(values['if-configured']),
+  });
   if (result.status === 'skipped') return 0;
   process.stdout.write(`${JSON.stringify(result.report)}\n`);
   if (result.status === 'published' && result.error) throw result.error;

@@ -8,20 +8,47 @@ import { gantryVersion } from './paths.js';
 type Command = (argv: string[], ctx: Ctx) => Promise<number>;
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  build: { summary: 'build the backend image, push it, and write its digest (GANTRY_IMAGE) as a dotenv report', load: async () => (await import('../scripts/build-image.js')).build },
-  frontend: { summary: 'build the frontend and publish what changed to OSS, index.html last', load: async () => (await import('../scripts/upload-frontend.js')).frontend },
+  build: {
+    summary: 'build the backend image, push it, and write its digest (GANTRY_IMAGE) as a dotenv report',
+    load: async () => (await import('../scripts/build-image.js')).build,
+  },
+  frontend: {
+    summary: 'build the frontend and publish what changed to OSS, index.html last',
+    load: async () => (await import('../scripts/upload-frontend.js')).frontend,
+  },
   render: { summary: 'render deploy.yaml and svc.yaml for an environment', load: async () => (await import('../scripts/render.js')).render },
-  deploy: { summary: 'apply the rendered manifests, track the rollout until it serves, roll back on failure', load: async () => (await import('../scripts/deploy.js')).deploy },
-  history: { summary: 'list the revisions of an environment with image, commit, pipeline and who deployed', load: async () => (await import('../scripts/operate.js')).history },
+  deploy: {
+    summary: 'apply the rendered manifests, track the rollout until it serves, roll back on failure',
+    load: async () => (await import('../scripts/deploy.js')).deploy,
+  },
+  history: {
+    summary: 'list the revisions of an environment with image, commit, pipeline and who deployed',
+    load: async () => (await import('../scripts/operate.js')).history,
+  },
   rollback: { summary: 'bring back the previous (or --to) revision and track it', load: async () => (await import('../scripts/operate.js')).rollback },
   scale: { summary: 'set the replicas of an environment within backend.maxReplicas', load: async () => (await import('../scripts/operate.js')).scale },
-  stop: { summary: 'remove a merge request preview: its namespace and its frontend files (works without gantry.yaml)', load: async () => (await import('../scripts/stop.js')).stop },
-  'cleanup-previews': { summary: 'remove the previews of merged or closed merge requests (scheduled; needs GANTRY_GITLAB_TOKEN)', load: async () => (await import('../scripts/cleanup-previews.js')).cleanupPreviews },
+  stop: {
+    summary: 'remove a merge request preview: its namespace and its frontend files (works without gantry.yaml)',
+    load: async () => (await import('../scripts/stop.js')).stop,
+  },
+  'cleanup-previews': {
+    summary: 'remove the previews of merged or closed merge requests (scheduled; needs GANTRY_GITLAB_TOKEN)',
+    load: async () => (await import('../scripts/cleanup-previews.js')).cleanupPreviews,
+  },
   validate: { summary: 'check gantry.yaml and report every problem', load: async () => (await import('../scripts/validate.js')).validate },
-  'mr-note': { summary: "create or update Gantry's note on the merge request (status, preview URL, commit, image, diagnosis)", load: async () => (await import('../scripts/mr-note.js')).mrNote },
+  'mr-note': {
+    summary: "create or update Gantry's note on the merge request (status, preview URL, commit, image, diagnosis)",
+    load: async () => (await import('../scripts/mr-note.js')).mrNote,
+  },
   schema: { summary: 'print the JSON Schema of gantry.yaml (for editors)', load: async () => (await import('../scripts/validate.js')).schema },
-  init: { summary: 'set a repository up: gantry.yaml, .gitlab-ci.yml with the Gantry components, a deploy/ override skeleton', load: async () => (await import('../scripts/init.js')).init },
-  doctor: { summary: "check an environment's CI variables, registry login, cluster rights, OSS and GitLab token", load: async () => (await import('../scripts/doctor.js')).doctor },
+  init: {
+    summary: 'set a repository up: gantry.yaml, .gitlab-ci.yml with the Gantry components, a deploy/ override skeleton',
+    load: async () => (await import('../scripts/init.js')).init,
+  },
+  doctor: {
+    summary: "check an environment's CI variables, registry login, cluster rights, OSS and GitLab token",
+    load: async () => (await import('../scripts/doctor.js')).doctor,
+  },
 };
 
 function help(): string {

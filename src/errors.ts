@@ -175,7 +175,8 @@ function saidOr<D extends object>(exitCode: 1 | 2, title: string, own: Omit<Cata
 const MR_FLAG = 'run it in a merge request pipeline';
 const PROJECT_FIX = 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>';
 const DIAGNOSIS_SHAPE = '{"code": string, "message": string, "evidence": string[]}';
-const PATH_STYLE_HINT = '; if this endpoint is an OSS-compatible store that takes only path-style requests (<endpoint>/<bucket>/<key>), set frontend.pathStyle: true';
+const PATH_STYLE_HINT =
+  '; if this endpoint is an OSS-compatible store that takes only path-style requests (<endpoint>/<bucket>/<key>), set frontend.pathStyle: true';
 // A failed CDN refresh comes after a successful publish: say plainly that the files are live.
 const cdnPublished = (published: string) =>
   `The files ARE published to ${published}; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires`;
@@ -189,17 +190,23 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     message: (d: Exclude<ErrorDetails['E_USAGE'], Said>) => {
       if ('unknownCommand' in d) return `unknown command "${d.unknownCommand}"`;
       switch (d.flag) {
-        case 'to': return `--to ${d.value}: a revision number (gantry history lists them)`;
-        case 'replicas': return `--replicas ${d.value ?? '(missing)'}: a whole number from 0 to ${d.max} (backend.maxReplicas)`;
-        case 'stop': return '--stop removes a merge request preview: use it with the review environment';
+        case 'to':
+          return `--to ${d.value}: a revision number (gantry history lists them)`;
+        case 'replicas':
+          return `--replicas ${d.value ?? '(missing)'}: a whole number from 0 to ${d.max} (backend.maxReplicas)`;
+        case 'stop':
+          return '--stop removes a merge request preview: use it with the review environment';
       }
     },
     fix: (d) => {
       if ('unknownCommand' in d) return `use one of: ${d.commands.join(', ')} (gantry --help)`;
       switch (d.flag) {
-        case 'to': return 'e.g. --to 3, or leave it out for the previous revision';
-        case 'replicas': return `e.g. --replicas 2; raise backend.maxReplicas for more than ${d.max}`;
-        case 'stop': return 'gantry frontend --stop --mr <iid>';
+        case 'to':
+          return 'e.g. --to 3, or leave it out for the previous revision';
+        case 'replicas':
+          return `e.g. --replicas 2; raise backend.maxReplicas for more than ${d.max}`;
+        case 'stop':
+          return 'gantry frontend --stop --mr <iid>';
       }
     },
   }),
@@ -382,22 +389,34 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     title: 'A manifest template failed',
     message: (d) => {
       switch (d.problem) {
-        case 'render': return `${d.template}: ${d.reason}`;
-        case 'yaml': return `${d.template} rendered invalid YAML`;
-        case 'not-object': return `${d.where}: is not a Kubernetes object (a mapping)`;
-        case 'no-kind': return `${d.where}: has no apiVersion or kind`;
-        case 'no-name': return `${d.where}: ${d.objectKind} has no metadata.name`;
-        case 'label': return `${d.where}: ${d.object} lacks the label ${d.label}: ${d.value}`;
+        case 'render':
+          return `${d.template}: ${d.reason}`;
+        case 'yaml':
+          return `${d.template} rendered invalid YAML`;
+        case 'not-object':
+          return `${d.where}: is not a Kubernetes object (a mapping)`;
+        case 'no-kind':
+          return `${d.where}: has no apiVersion or kind`;
+        case 'no-name':
+          return `${d.where}: ${d.objectKind} has no metadata.name`;
+        case 'label':
+          return `${d.where}: ${d.object} lacks the label ${d.label}: ${d.value}`;
       }
     },
     fix: (d) => {
       switch (d.problem) {
-        case 'render': return 'check the field names against the template data listed in README.md ("Templates")';
-        case 'yaml': return 'write values with {{y value}} or {{json value}} so quoting and indentation are always right';
-        case 'not-object': return 'each document must be one object with apiVersion, kind and metadata';
-        case 'no-kind': return 'add apiVersion: and kind: to the object';
-        case 'no-name': return 'add metadata.name';
-        case 'label': return 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels';
+        case 'render':
+          return 'check the field names against the template data listed in README.md ("Templates")';
+        case 'yaml':
+          return 'write values with {{y value}} or {{json value}} so quoting and indentation are always right';
+        case 'not-object':
+          return 'each document must be one object with apiVersion, kind and metadata';
+        case 'no-kind':
+          return 'add apiVersion: and kind: to the object';
+        case 'no-name':
+          return 'add metadata.name';
+        case 'label':
+          return 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels';
       }
     },
     lines: (d) => (d.problem === 'render' ? (d.line ? [`${d.line.number} | ${d.line.text}`] : []) : d.problem === 'yaml' ? d.lines : []),
@@ -422,20 +441,25 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     exitCode: 1,
     title: 'No Docker daemon answers',
     message: (d) => `no Docker daemon answers${d.dockerHost ? ` at DOCKER_HOST=${d.dockerHost}` : ''}`,
-    fix: () => 'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
+    fix: () =>
+      'mount the runner\'s socket (/var/run/docker.sock) or add a docker:dind service and set DOCKER_HOST=tcp://docker:2375 (see README "Building images")',
     lines: (d) => d.output,
   },
   E_BUILD_FAILED: {
     exitCode: 1,
     title: 'The image build failed',
     message: (d) => `docker build failed (${d.dockerfile ?? 'generated Dockerfile'})`,
-    fix: (d) => (d.dockerfile !== undefined ? 'fix the step shown above in your Dockerfile' : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it'),
+    fix: (d) =>
+      d.dockerfile !== undefined
+        ? 'fix the step shown above in your Dockerfile'
+        : 'fix the step shown above, or run gantry build --print-dockerfile, commit it as Dockerfile and adjust it',
     lines: (d) => ['the failing step and its output:', ...d.step],
   },
   E_REGISTRY_AUTH: {
     exitCode: 1,
     title: 'The registry refused the credentials',
-    message: (d) => ('output' in d ? `${d.host} refused the login of ${d.user}` : `${d.host} refused the credentials of ${d.user} (${d.answeredBy} answered ${d.status})`),
+    message: (d) =>
+      'output' in d ? `${d.host} refused the login of ${d.user}` : `${d.host} refused the credentials of ${d.user} (${d.answeredBy} answered ${d.status})`,
     fix: (d) =>
       `check the CI variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password${'output' in d ? '' : ' set under "Access Credential"'}, not the console password)`,
     lines: (d) => ('output' in d ? d.output : []),
@@ -445,20 +469,30 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     title: 'The registry cannot be reached',
     message: (d) => {
       switch (d.problem) {
-        case 'login': return `${d.doing}: cannot reach ${d.host}`;
-        case 'no-answer': return `GET ${d.get}: ${d.why}`;
-        case 'not-registry': return `GET ${d.url} answered ${d.status}: not a Docker registry API`;
-        case 'bad-realm': return `${d.host} names an unusable token realm "${d.realm}"`;
-        case 'token-status': return `the token service ${d.tokenService} answered ${d.status}`;
-        case 'no-token': return `the token service ${d.tokenService} answered without a token`;
+        case 'login':
+          return `${d.doing}: cannot reach ${d.host}`;
+        case 'no-answer':
+          return `GET ${d.get}: ${d.why}`;
+        case 'not-registry':
+          return `GET ${d.url} answered ${d.status}: not a Docker registry API`;
+        case 'bad-realm':
+          return `${d.host} names an unusable token realm "${d.realm}"`;
+        case 'token-status':
+          return `the token service ${d.tokenService} answered ${d.status}`;
+        case 'no-token':
+          return `the token service ${d.tokenService} answered without a token`;
       }
     },
     fix: (d) => {
       switch (d.problem) {
-        case 'login': return `check that ${d.host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`;
-        case 'no-answer': return `check registry.pushHost (${d.host}) and that this runner can reach it over ${d.scheme}`;
-        case 'token-status': return 'retry later; the registry is having trouble';
-        default: return `check registry.pushHost (${d.host})`;
+        case 'login':
+          return `check that ${d.host} is the host this runner can reach (inside the VPC use the -vpc host), and that it answers HTTPS`;
+        case 'no-answer':
+          return `check registry.pushHost (${d.host}) and that this runner can reach it over ${d.scheme}`;
+        case 'token-status':
+          return 'retry later; the registry is having trouble';
+        default:
+          return `check registry.pushHost (${d.host})`;
       }
     },
     lines: (d) => (d.problem === 'login' ? d.output : []),
@@ -467,7 +501,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     exitCode: 1,
     title: 'The registry refused the push',
     message: (d) => ('failed' in d ? `docker push ${d.image} failed` : `${d.host} refused the push of ${d.image}`),
-    fix: (d) => ('failed' in d ? undefined : 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it'),
+    fix: (d) =>
+      'failed' in d ? undefined : 'set GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD, and check that the namespace exists and the user may push to it',
     lines: (d) => d.output,
   },
   E_FRONTEND_BUILD_FAILED: {
@@ -536,18 +571,26 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_KUBE_NOT_FOUND: saidOr(1, 'A Kubernetes object does not exist', {
     message: (d: Exclude<ErrorDetails['E_KUBE_NOT_FOUND'], Said>) => {
       switch (d.problem) {
-        case 'track': return `track ${d.what}: the Deployment does not exist`;
-        case 'scale': return `scale deployment/${d.deployment}: it does not exist in namespace ${d.namespace}`;
-        case 'history': return `deployment/${d.deployment} does not exist in namespace ${d.namespace}`;
-        case 'namespace': return `namespace ${d.namespace} does not exist, and the kubeconfig's user may not create it`;
+        case 'track':
+          return `track ${d.what}: the Deployment does not exist`;
+        case 'scale':
+          return `scale deployment/${d.deployment}: it does not exist in namespace ${d.namespace}`;
+        case 'history':
+          return `deployment/${d.deployment} does not exist in namespace ${d.namespace}`;
+        case 'namespace':
+          return `namespace ${d.namespace} does not exist, and the kubeconfig's user may not create it`;
       }
     },
     fix: (d) => {
       switch (d.problem) {
-        case 'track': return 'apply the manifests before tracking, and check the Deployment name and namespace';
-        case 'scale': return 'check the app name and environment; deploy it first';
-        case 'history': return 'check the app name and environment (namespace); a first deploy has no history to list or roll back to';
-        case 'namespace': return `create it once as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role in it`;
+        case 'track':
+          return 'apply the manifests before tracking, and check the Deployment name and namespace';
+        case 'scale':
+          return 'check the app name and environment; deploy it first';
+        case 'history':
+          return 'check the app name and environment (namespace); a first deploy has no history to list or roll back to';
+        case 'namespace':
+          return `create it once as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role in it`;
       }
     },
     lines: (d) => (d.problem === 'namespace' ? [d.cannotRead] : []),
@@ -555,17 +598,24 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_KUBE_API: saidOr(1, 'The Kubernetes API server refused a request', {
     message: (d: Exclude<ErrorDetails['E_KUBE_API'], Said>) => {
       switch (d.problem) {
-        case 'not-served': return `${d.doing}: the cluster does not serve ${d.groupVersion} (no ${d.kind} there)`;
-        case 'status': return `${d.doing}: ${d.answer}`;
-        case 'other': return `${d.doing}: ${d.reason}`;
-        case 'namespace-terminating': return `namespace ${d.namespace} is being deleted`;
+        case 'not-served':
+          return `${d.doing}: the cluster does not serve ${d.groupVersion} (no ${d.kind} there)`;
+        case 'status':
+          return `${d.doing}: ${d.answer}`;
+        case 'other':
+          return `${d.doing}: ${d.reason}`;
+        case 'namespace-terminating':
+          return `namespace ${d.namespace} is being deleted`;
       }
     },
     fix: (d) => {
       switch (d.problem) {
-        case 'not-served': return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
-        case 'namespace-terminating': return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
-        default: return undefined;
+        case 'not-served':
+          return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
+        case 'namespace-terminating':
+          return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
+        default:
+          return undefined;
       }
     },
     lines: (d) => (d.problem === 'status' ? [`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`] : []),

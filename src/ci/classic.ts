@@ -141,7 +141,11 @@ export function classicForm(component: string, text: string): { text: string; va
   }
 
   const variables = new YAML.Document(
-    Object.fromEntries(Object.entries(inputs).filter(([name]) => used.has(name)).map(([name, input]) => [classicVariable(component, name), defaultText(input, name, component)])),
+    Object.fromEntries(
+      Object.entries(inputs)
+        .filter(([name]) => used.has(name))
+        .map(([name, input]) => [classicVariable(component, name), defaultText(input, name, component)]),
+    ),
   );
   if (isMap(variables.contents)) {
     for (const pair of variables.contents.items) {
@@ -159,14 +163,28 @@ export function classicForm(component: string, text: string): { text: string; va
     '#       ref: <version>',
     `#       file: ci-templates/${component}.yml`,
     '# Each input of the component is the variable below (set it in your .gitlab-ci.yml or the',
-    '# project\'s CI/CD variables); job names, stages and needs keep the inputs\' defaults (override a',
-    '# job\'s stage the usual way, e.g. `deploy-staging: { stage: release }`).',
+    "# project's CI/CD variables); job names, stages and needs keep the inputs' defaults (override a",
+    "# job's stage the usual way, e.g. `deploy-staging: { stage: release }`).",
   ].join('\n');
-  const variablesBlock = used.size > 0 ? `variables:\n${variables.toString().replace(/^/gm, '  ').replace(/^ {2}$/gm, '').trimEnd()}\n\n` : '';
-  const body = jobs.toString({ lineWidth: 0 }).replace(/^---\n/, '').trimStart();
+  const variablesBlock =
+    used.size > 0
+      ? `variables:\n${variables
+          .toString()
+          .replace(/^/gm, '  ')
+          .replace(/^ {2}$/gm, '')
+          .trimEnd()}\n\n`
+      : '';
+  const body = jobs
+    .toString({ lineWidth: 0 })
+    .replace(/^---\n/, '')
+    .trimStart();
   return {
     text: `${header}${usage}\n${variablesBlock}${body}`,
-    variables: Object.fromEntries(Object.keys(inputs).filter((name) => used.has(name)).map((name) => [name, classicVariable(component, name)])),
+    variables: Object.fromEntries(
+      Object.keys(inputs)
+        .filter((name) => used.has(name))
+        .map((name) => [name, classicVariable(component, name)]),
+    ),
   };
 }
 
@@ -177,14 +195,23 @@ const README_END = '<!-- components:end -->';
 export function componentsReference(root: string): string {
   const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const out: string[] = [];
-  for (const file of readdirSync(path.join(root, 'templates')).filter((f) => f.endsWith('.yml')).sort()) {
+  for (const file of readdirSync(path.join(root, 'templates'))
+    .filter((f) => f.endsWith('.yml'))
+    .sort()) {
     const component = file.replace(/\.yml$/, '');
     const text = readFileSync(path.join(root, 'templates', file), 'utf8');
     const first = (text.match(/^# Gantry CI component: ([^\n]*(?:\n#(?!\s*$)[^\n]*)*)/)?.[1] ?? '').replace(/\n#\s?/g, ' ').split(/(?<=\.)\s/)[0]!;
     const summary = cell(first.charAt(0).toUpperCase() + first.slice(1));
     const { variables } = classicForm(component, text);
     const inputs = ((YAML.parseAllDocuments(text)[0]!.toJS() as { spec?: { inputs?: Record<string, Input> } }).spec?.inputs ?? {}) as Record<string, Input>;
-    out.push(`#### \`${component}\``, '', summary, '', `\`include: - component: $CI_SERVER_FQDN/devops/gantry/${component}@<version>\` · classic: \`ci-templates/${component}.yml\``, '');
+    out.push(
+      `#### \`${component}\``,
+      '',
+      summary,
+      '',
+      `\`include: - component: $CI_SERVER_FQDN/devops/gantry/${component}@<version>\` · classic: \`ci-templates/${component}.yml\``,
+      '',
+    );
     out.push('| input | default | classic variable | description |', '| --- | --- | --- | --- |');
     for (const [name, input] of Object.entries(inputs)) {
       const value = input.default === undefined ? '(required)' : input.default === '' ? '""' : `\`${String(input.default)}\``;
@@ -209,7 +236,9 @@ export function writeClassicIncludes(root: string): string[] {
   const out = path.join(root, 'ci-templates');
   mkdirSync(out, { recursive: true });
   const written: string[] = [];
-  for (const file of readdirSync(path.join(root, 'templates')).filter((f) => f.endsWith('.yml')).sort()) {
+  for (const file of readdirSync(path.join(root, 'templates'))
+    .filter((f) => f.endsWith('.yml'))
+    .sort()) {
     const component = file.replace(/\.yml$/, '');
     writeFileSync(path.join(out, file), classicInclude(component, readFileSync(path.join(root, 'templates', file), 'utf8')));
     written.push(path.join('ci-templates', file));

@@ -196,7 +196,8 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
 
 // The credential fields of a kubeconfig's users (YAML or JSON): found by their keys, so reading
 // them needs no YAML parser when the logger is created.
-const CREDENTIAL_FIELD = /["']?\b(token|password|client-key-data|client-certificate-data|access-token|id-token|refresh-token|client-secret)["']?\s*:\s*["']?([^\s"',}]+)/g;
+const CREDENTIAL_FIELD =
+  /["']?\b(token|password|client-key-data|client-certificate-data|access-token|id-token|refresh-token|client-secret)["']?\s*:\s*["']?([^\s"',}]+)/g;
 
 /** The secrets in a kubeconfig variable's value: a path (or KUBECONFIG's path list), YAML, or base64 YAML. */
 export function kubeconfigSecrets(value: string): string[] {

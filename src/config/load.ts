@@ -135,17 +135,22 @@ export function frontendOverridesFromEnv(env: NodeJS.ProcessEnv): Record<string,
   if (problems.length > 0) throw configProblems('the CI variables', problems);
   const out: Record<string, string> = {};
   for (const o of overrides) {
-    if (o.path.length === 2 && o.path[0] === 'frontend' && typeof o.path[1] === 'string' && ['string', 'number'].includes(typeof o.value)) out[o.path[1]] = String(o.value);
+    if (o.path.length === 2 && o.path[0] === 'frontend' && typeof o.path[1] === 'string' && ['string', 'number'].includes(typeof o.value))
+      out[o.path[1]] = String(o.value);
   }
   return out;
 }
 
 function overridesFromEnv(env: NodeJS.ProcessEnv, problems: Problem[]): Override[] {
   const out: Override[] = [];
-  for (const { variable, path: dotted, value } of configOverrideValues(env)) out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
+  for (const { variable, path: dotted, value } of configOverrideValues(env))
+    out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
   const set = ciVariables(env).gantry.set;
   if (set) {
-    for (const line of set.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    for (const line of set
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)) {
       const parsed = parseAssignment(line, `CI variable GANTRY_SET`, false, problems);
       if (parsed) out.push(parsed);
     }

@@ -58,9 +58,7 @@ function describe(issue: Issue, root: JsonSchema): Problem[] {
         return {
           path: [...path, key],
           message: 'unknown key',
-          fix: near
-            ? `did you mean "${guess}"? Rename it, or remove it`
-            : `remove it; keys allowed here: ${allowed.join(', ')}`,
+          fix: near ? `did you mean "${guess}"? Rename it, or remove it` : `remove it; keys allowed here: ${allowed.join(', ')}`,
         };
       });
     }
@@ -90,7 +88,9 @@ function describe(issue: Issue, root: JsonSchema): Problem[] {
       return [{ path, message: `found ${found(issue.input)}, expected ${limit}${unit}`, fix: `use a value ${limit}${unit}${hint}` }];
     }
     case 'invalid_format':
-      return [{ path, message: `found ${found(issue.input)}: ${issue.message}`, fix: `change it so it ${issue.message.replace(/^.*? must /, 'must ')}${hint}` }];
+      return [
+        { path, message: `found ${found(issue.input)}: ${issue.message}`, fix: `change it so it ${issue.message.replace(/^.*? must /, 'must ')}${hint}` },
+      ];
     default:
       return [{ path, message: `found ${found(issue.input)}: ${issue.message}`, fix: `check ${path.join('.')}${hint}` }];
   }
@@ -117,7 +117,14 @@ function expectedText(node: JsonSchema | undefined, fallback: string): string {
   if (type === 'object') return 'a mapping (key: value lines)';
   if (type === 'array') return 'a list';
   if (type === 'string') return 'text';
-  const words: Record<string, string> = { number: 'a number', int: 'a whole number', string: 'text', boolean: 'true or false', object: 'a mapping (key: value lines)', array: 'a list' };
+  const words: Record<string, string> = {
+    number: 'a number',
+    int: 'a whole number',
+    string: 'text',
+    boolean: 'true or false',
+    object: 'a mapping (key: value lines)',
+    array: 'a list',
+  };
   return words[fallback] ?? fallback;
 }
 
@@ -147,7 +154,8 @@ export function schemaAt(root: JsonSchema, path: (string | number)[]): JsonSchem
     for (const node of nodes.flatMap(expand)) {
       const props = node.properties as Record<string, JsonSchema> | undefined;
       if (typeof key === 'string' && props?.[key]) next.push(props[key]);
-      else if (typeof key === 'string' && node.additionalProperties && typeof node.additionalProperties === 'object') next.push(node.additionalProperties as JsonSchema);
+      else if (typeof key === 'string' && node.additionalProperties && typeof node.additionalProperties === 'object')
+        next.push(node.additionalProperties as JsonSchema);
       else if (typeof key === 'number' && node.items && typeof node.items === 'object') next.push(node.items as JsonSchema);
     }
     if (next.length === 0) return undefined;

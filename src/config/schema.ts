@@ -10,8 +10,7 @@ const dnsLabel = (what: string) =>
   });
 
 const hostPattern = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$/;
-const host = (what: string) =>
-  z.string().regex(hostPattern, { error: `${what} must be a host name, optionally with :port, without a scheme or path` });
+const host = (what: string) => z.string().regex(hostPattern, { error: `${what} must be a host name, optionally with :port, without a scheme or path` });
 
 // Kubernetes resource quantity (k8s.io/apimachinery/pkg/api/resource), e.g. 250m, 0.5, 512Mi, 1Gi.
 const quantityPattern = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$/;
@@ -60,9 +59,10 @@ const envValue = z.union([
     .meta({ description: 'Take the value from a ConfigMap key' }),
 ]);
 
-export const envSchema = z
-  .record(envName, envValue)
-  .meta({ description: 'Environment variables: plain values go into a ConfigMap (changing one rolls the pods); {secret, key} and {configMap, key} reference existing objects' });
+export const envSchema = z.record(envName, envValue).meta({
+  description:
+    'Environment variables: plain values go into a ConfigMap (changing one rolls the pods); {secret, key} and {configMap, key} reference existing objects',
+});
 
 const envFromSchema = z
   .array(
@@ -90,9 +90,20 @@ const probeOrOff = z.union([probeSchema, z.literal(false)]);
 
 export const autoscaleSchema = z
   .strictObject({
-    min: z.int().min(1).meta({ description: 'Fewest replicas', examples: [2] }),
-    max: z.int().min(1).meta({ description: 'Most replicas', examples: [10] }),
-    cpu: z.int().min(1).max(1000).optional().meta({ description: 'Target average CPU utilisation in % of requests (default 80 when neither cpu nor memory is set)' }),
+    min: z
+      .int()
+      .min(1)
+      .meta({ description: 'Fewest replicas', examples: [2] }),
+    max: z
+      .int()
+      .min(1)
+      .meta({ description: 'Most replicas', examples: [10] }),
+    cpu: z
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .meta({ description: 'Target average CPU utilisation in % of requests (default 80 when neither cpu nor memory is set)' }),
     memory: z.int().min(1).max(1000).optional().meta({ description: 'Target average memory utilisation in % of requests' }),
   })
   .meta({ description: 'HorizontalPodAutoscaler (autoscaling/v2); when set, spec.replicas is left to the HPA' });
@@ -107,15 +118,46 @@ const initContainerSchema = z.strictObject({
 
 const backendSchema = z
   .strictObject({
-    dockerfile: z.string().min(1).default('Dockerfile').meta({ description: 'Dockerfile path; when the file does not exist, Gantry generates one for the Node app' }),
+    dockerfile: z
+      .string()
+      .min(1)
+      .default('Dockerfile')
+      .meta({ description: 'Dockerfile path; when the file does not exist, Gantry generates one for the Node app' }),
     context: z.string().min(1).default('.').meta({ description: 'Docker build context' }),
-    baseImage: z.string().min(1).optional().meta({ description: 'Base image for a generated Dockerfile, e.g. an ACR mirror of node; {major} is the Node major version', examples: ['registry-vpc.cn-hangzhou.aliyuncs.com/acme/node:{major}-slim'] }),
-    buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'build arg names are letters, digits and "_"' }), z.string()).default({}).meta({ description: 'docker build --build-arg values' }),
-    port: z.int().min(1).max(65535).default(3000).meta({ description: 'Port the app listens on (also passed as PORT)', examples: [3000] }),
-    healthPath: z.string().regex(/^\//, { error: 'healthPath must start with "/", e.g. /healthz' }).default('/healthz').meta({ description: 'HTTP path that answers 200 when the app is healthy' }),
-    command: z.array(z.string()).min(1).optional().meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
+    baseImage: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Base image for a generated Dockerfile, e.g. an ACR mirror of node; {major} is the Node major version',
+        examples: ['registry-vpc.cn-hangzhou.aliyuncs.com/acme/node:{major}-slim'],
+      }),
+    buildArgs: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'build arg names are letters, digits and "_"' }), z.string())
+      .default({})
+      .meta({ description: 'docker build --build-arg values' }),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(3000)
+      .meta({ description: 'Port the app listens on (also passed as PORT)', examples: [3000] }),
+    healthPath: z
+      .string()
+      .regex(/^\//, { error: 'healthPath must start with "/", e.g. /healthz' })
+      .default('/healthz')
+      .meta({ description: 'HTTP path that answers 200 when the app is healthy' }),
+    command: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
     args: z.array(z.string()).optional().meta({ description: 'Container args' }),
-    replicas: z.int().min(0).default(1).meta({ description: 'Replicas when autoscale is not set', examples: [2] }),
+    replicas: z
+      .int()
+      .min(0)
+      .default(1)
+      .meta({ description: 'Replicas when autoscale is not set', examples: [2] }),
     maxReplicas: z.int().min(1).default(20).meta({ description: 'Upper bound for gantry scale when autoscale is not set' }),
     resources: resourcesSchema.default({ requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } }),
     autoscale: autoscaleSchema.optional(),
@@ -137,7 +179,11 @@ const backendSchema = z
 
 const frontendSchema = z
   .strictObject({
-    build: z.string().min(1).optional().meta({ description: 'Build command, e.g. npm run build', examples: ['npm run build'] }),
+    build: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Build command, e.g. npm run build', examples: ['npm run build'] }),
     dir: z.string().min(1).default('dist').meta({ description: 'Directory to publish' }),
     bucket: z
       .string()
@@ -148,13 +194,19 @@ const frontendSchema = z
       .regex(/^oss-[a-z0-9-]+$/, { error: 'region looks like oss-cn-hangzhou' })
       .meta({ description: 'OSS region, e.g. oss-cn-hangzhou', examples: ['oss-cn-hangzhou'] }),
     endpoint: z.string().min(1).optional().meta({ description: 'OSS endpoint override (e.g. the internal endpoint)' }),
-    pathStyle: z
-      .boolean()
-      .default(false)
-      .meta({ description: 'Path-style requests (<endpoint>/<bucket>/<key>) for an OSS-compatible endpoint that has no virtual hosts; Aliyun OSS itself takes only the default virtual-hosted style' }),
+    pathStyle: z.boolean().default(false).meta({
+      description:
+        'Path-style requests (<endpoint>/<bucket>/<key>) for an OSS-compatible endpoint that has no virtual hosts; Aliyun OSS itself takes only the default virtual-hosted style',
+    }),
     prefix: z.string().default('').meta({ description: 'Key prefix inside the bucket' }),
-    cacheBust: z.boolean().default(true).meta({ description: 'Add ?v=<short commit sha> to HTML references to assets whose names carry no content hash (bundle.js, style.css)' }),
-    encoding: z.enum(['gzip', 'br']).optional().meta({ description: 'Store text files compressed, with this Content-Encoding (every current browser accepts both; br only over HTTPS)' }),
+    cacheBust: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Add ?v=<short commit sha> to HTML references to assets whose names carry no content hash (bundle.js, style.css)' }),
+    encoding: z
+      .enum(['gzip', 'br'])
+      .optional()
+      .meta({ description: 'Store text files compressed, with this Content-Encoding (every current browser accepts both; br only over HTTPS)' }),
     compress: z
       .array(z.string().regex(/^[a-z0-9]+$/, { error: 'an extension without the dot, e.g. js' }))
       .default(['html', 'htm', 'js', 'mjs', 'css', 'json', 'svg', 'txt', 'xml', 'map', 'wasm'])
@@ -166,7 +218,11 @@ const frontendSchema = z
           .regex(/^[^/]+$/, { error: 'index is a file name without "/", e.g. index.html' })
           .default('index.html')
           .meta({ description: 'What a directory URL (/ or /docs/) serves' }),
-        notFound: z.string().min(1).optional().meta({ description: 'Page served with status 404 for a missing path, e.g. 404.html (below prefix)', examples: ['404.html'] }),
+        notFound: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: 'Page served with status 404 for a missing path, e.g. 404.html (below prefix)', examples: ['404.html'] }),
         spa: z.boolean().default(false).meta({ description: 'Single-page app: every missing path serves index.html with status 200' }),
       })
       .refine((w) => !(w.spa && w.notFound), { error: 'spa serves index.html for every missing path, so notFound would never be used', path: ['notFound'] })
@@ -176,7 +232,9 @@ const frontendSchema = z
       .strictObject({
         domain: z
           .string()
-          .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'domain is a host name without scheme or path, e.g. www.example.com' })
+          .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+            error: 'domain is a host name without scheme or path, e.g. www.example.com',
+          })
           .meta({ description: 'CDN domain in front of the bucket; the HTML a publish changes is refreshed there', examples: ['www.hello.example.com'] }),
         endpoint: z
           .string()
@@ -198,7 +256,10 @@ const slbSchema = z
     certId: z.string().min(1).optional().meta({ description: 'SLB certificate id: serves https:443 (and http:80)' }),
     chargeType: z.enum(['PayByCLCU', 'PayBySpec']).optional().meta({ description: 'Billing of a new SLB (Aliyun sells only PayByCLCU since 2025-06)' }),
     spec: z.string().min(1).optional().meta({ description: 'Instance spec such as slb.s1.small (PayBySpec only)' }),
-    annotations: z.record(z.string(), z.string()).default({}).meta({ description: 'Any other service.beta.kubernetes.io/alibaba-cloud-loadbalancer-* annotations' }),
+    annotations: z
+      .record(z.string(), z.string())
+      .default({})
+      .meta({ description: 'Any other service.beta.kubernetes.io/alibaba-cloud-loadbalancer-* annotations' }),
   })
   .meta({ description: 'Aliyun SLB options for a LoadBalancer Service' });
 
@@ -222,17 +283,30 @@ const ingressSchema = z
 
 export const eciSchema = z
   .strictObject({
-    failStrategy: z.enum(['fail-fast', 'fail-back', 'fail-over']).default('fail-fast').meta({ description: 'fail-fast reports ProviderFailed at once instead of leaving the pod Pending' }),
-    instanceTypes: z.array(z.string().min(1)).optional().meta({ description: 'eci-use-specs: ECS types or vCPU-memory specs tried in order', examples: [['2-4Gi', 'ecs.c6.large']] }),
+    failStrategy: z
+      .enum(['fail-fast', 'fail-back', 'fail-over'])
+      .default('fail-fast')
+      .meta({ description: 'fail-fast reports ProviderFailed at once instead of leaving the pod Pending' }),
+    instanceTypes: z
+      .array(z.string().min(1))
+      .optional()
+      .meta({ description: 'eci-use-specs: ECS types or vCPU-memory specs tried in order', examples: [['2-4Gi', 'ecs.c6.large']] }),
     imageCache: z.boolean().default(true).meta({ description: 'Use ECI image caches (eci-auto-imc)' }),
     spot: z.boolean().default(false).meta({ description: 'Run on spot instances (SpotAsPriceGo)' }),
     logs: z
       .strictObject({
         enabled: z.boolean().default(true),
-        path: z.string().regex(/^\//, { error: 'must start with "/"' }).default('/var/log/app').meta({ description: 'Directory the app writes log files to (shared with the logtail sidecar)' }),
+        path: z
+          .string()
+          .regex(/^\//, { error: 'must start with "/"' })
+          .default('/var/log/app')
+          .meta({ description: 'Directory the app writes log files to (shared with the logtail sidecar)' }),
         userId: z.string().min(1).meta({ description: 'Aliyun account id that owns the SLS project (ALIYUN_LOGTAIL_USER_ID)' }),
         machineGroup: z.string().min(1).meta({ description: 'Custom identifier of the SLS machine group (ALIYUN_LOGTAIL_USER_DEFINED_ID)' }),
-        region: z.string().regex(/^[a-z]+-[a-z0-9-]+$/).meta({ description: 'SLS region, e.g. cn-hangzhou' }),
+        region: z
+          .string()
+          .regex(/^[a-z]+-[a-z0-9-]+$/)
+          .meta({ description: 'SLS region, e.g. cn-hangzhou' }),
         image: z.string().min(1).optional().meta({ description: 'Logtail image (default: registry-vpc.<region>.aliyuncs.com/log-service/logtail:latest)' }),
       })
       .optional()
@@ -269,10 +343,24 @@ export const configSchema = z
     registry: z
       .strictObject({
         pushHost: host('registry.pushHost').meta({ description: 'Registry host CI pushes to', examples: ['registry.cn-hangzhou.aliyuncs.com'] }),
-        pullHost: host('registry.pullHost').optional().meta({ description: 'Registry host the cluster pulls from (default: for an ACR host its -vpc twin, else pushHost)', examples: ['registry-vpc.cn-hangzhou.aliyuncs.com'] }),
-        namespace: z.string().regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/, { error: 'registry.namespace is the ACR namespace (lowercase)' }).meta({ description: 'ACR namespace' }),
-        repository: z.string().regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/).optional().meta({ description: 'Repository name (default: app)' }),
-        pullSecret: dnsLabel('registry.pullSecret').default('gantry-registry').meta({ description: 'Name of the pull secret Gantry creates in each namespace' }),
+        pullHost: host('registry.pullHost')
+          .optional()
+          .meta({
+            description: 'Registry host the cluster pulls from (default: for an ACR host its -vpc twin, else pushHost)',
+            examples: ['registry-vpc.cn-hangzhou.aliyuncs.com'],
+          }),
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/, { error: 'registry.namespace is the ACR namespace (lowercase)' })
+          .meta({ description: 'ACR namespace' }),
+        repository: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9_./]*[a-z0-9])?$/)
+          .optional()
+          .meta({ description: 'Repository name (default: app)' }),
+        pullSecret: dnsLabel('registry.pullSecret')
+          .default('gantry-registry')
+          .meta({ description: 'Name of the pull secret Gantry creates in each namespace' }),
       })
       .optional()
       .meta({ description: 'Container registry (ACR); credentials come from CI variables GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD' }),

@@ -31,7 +31,10 @@ export interface DeployInput extends RenderEnvironmentInput {
 
 /** What deploy prints on stdout; a failed deploy also carries the error the CLI reports last. */
 export type DeployResult =
-  | { status: 'dry-run'; report: { environment: string; namespace: string; image: string; dryRun: true; objects: { kind: string; name: string; result: string }[] } }
+  | {
+      status: 'dry-run';
+      report: { environment: string; namespace: string; image: string; dryRun: true; objects: { kind: string; name: string; result: string }[] };
+    }
   | { status: 'deployed'; report: { environment: string; namespace: string; image: string; revision: number; url: string; elapsedMs: number; files: string[] } }
   | { status: 'failed'; report: { environment: string; namespace: string; image: string; failed: string; rolledBackTo: number | null }; error: GantryError };
 
@@ -68,78 +71,128 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     // A failed rollout leaves the lease as a thrown error does (a lost lease does not replace it),
     // and comes back here as the result it is.
     let failed: Extract<DeployResult, { status: 'failed' }> | undefined;
-    return await kube.withDeployLease(ctx, kc, namespace, `gantry-deploy-${name}`, holder, async (): Promise<DeployResult> => {
-      const client = kube.kubeClient(ctx, kc);
-      const before = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
-      const previous = Number(before?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0) || undefined;
-      // This run is judged on what happens from its apply on, by the API server's clock: a re-run
-      // after a fix must not fail on what the failed run's pods did (track: since).
-      const since = client.serverNow();
+    return await kube
+      .withDeployLease(
+        ctx,
+        kc,
+        namespace,
+        `gantry-deploy-${name}`,
+        holder,
+        async (): Promise<DeployResult> => {
+          const client = kube.kubeClient(ctx, kc);
+          const before = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+          const previous = Number(before?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0) || undefined;
+          // This run is judged on what happens from its apply on, by the API server's clock: a re-run
+          // after a fix must not fail on what the failed run's pods did (track: since).
+          const since = client.serverNow();
 
-      const applied = await ctx.logger.section('gantry_deploy_apply', `apply ${objects.length} objects to ${namespace}${ctx.dryRun ? ' (dry run)' : ''}`, () =>
-        kube.applyObjects(ctx, kc, objects, { namespace }),
-      );
-      if (ctx.dryRun) {
-        return { status: 'dry-run', report: { environment: envName, namespace, image: view.image, dryRun: true, objects: applied.map((a) => ({ kind: a.kind, name: a.name, result: a.result })) } };
-      }
+          const applied = await ctx.logger.section(
+            'gantry_deploy_apply',
+            `apply ${objects.length} objects to ${namespace}${ctx.dryRun ? ' (dry run)' : ''}`,
+            () => kube.applyObjects(ctx, kc, objects, { namespace }),
+          );
+          if (ctx.dryRun) {
+            return {
+              status: 'dry-run',
+              report: {
+                environment: envName,
+                namespace,
+                image: view.image,
+                dryRun: true,
+                objects: applied.map((a) => ({ kind: a.kind, name: a.name, result: a.result })),
+              },
+            };
+          }
 
-      const deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as Deployment | undefined;
-      const { rollbackTarget, restarted } = history.samePodTemplate(before, deployed)
-        ? await restartIfFailing(ctx, kc, { namespace, name, previous })
-        : { rollbackTarget: previous, restarted: undefined };
+          const deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as Deployment | undefined;
+          const { rollbackTarget, restarted } = history.samePodTemplate(before, deployed)
+            ? await restartIfFailing(ctx, kc, { namespace, name, previous })
+            : { rollbackTarget: previous, restarted: undefined };
 
-      const timeoutSeconds = input.timeoutSeconds ?? target.trackTimeoutSeconds;
-      const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since });
-      const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
-      if (result.ok) {
-        const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
-        const revision = Number(after?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
-        ctx.logger.info(`${name} revision ${revision} is serving in ${namespace} (${(result.elapsedMs / 1000).toFixed(1)} s)${url ? `: ${url}` : ''}`);
-        const pruned = await kube.pruneConfigMaps(ctx, kc, namespace, name, view.labels);
-        if (pruned.length > 0) ctx.logger.info(`deleted ${pruned.length} env ConfigMap(s) no kept revision uses: ${pruned.join(', ')}`);
-        await writeReport(input.dotenv, cwd, { GANTRY_ENVIRONMENT_URL: url, GANTRY_IMAGE: view.image, GANTRY_NAMESPACE: namespace, GANTRY_REVISION: String(revision) });
-        await reportToMr(ctx, { status: 'deployed', environment: envName, url: url || undefined, image: view.image, mr: input.mr });
-        return { status: 'deployed', report: { environment: envName, namespace, image: view.image, revision, url, elapsedMs: result.elapsedMs, files: manifests.map((m) => path.join(outDir, m.file)) } };
-      }
+          const timeoutSeconds = input.timeoutSeconds ?? target.trackTimeoutSeconds;
+          const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since });
+          const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
+          if (result.ok) {
+            const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+            const revision = Number(after?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
+            ctx.logger.info(`${name} revision ${revision} is serving in ${namespace} (${(result.elapsedMs / 1000).toFixed(1)} s)${url ? `: ${url}` : ''}`);
+            const pruned = await kube.pruneConfigMaps(ctx, kc, namespace, name, view.labels);
+            if (pruned.length > 0) ctx.logger.info(`deleted ${pruned.length} env ConfigMap(s) no kept revision uses: ${pruned.join(', ')}`);
+            await writeReport(input.dotenv, cwd, {
+              GANTRY_ENVIRONMENT_URL: url,
+              GANTRY_IMAGE: view.image,
+              GANTRY_NAMESPACE: namespace,
+              GANTRY_REVISION: String(revision),
+            });
+            await reportToMr(ctx, { status: 'deployed', environment: envName, url: url || undefined, image: view.image, mr: input.mr });
+            return {
+              status: 'deployed',
+              report: {
+                environment: envName,
+                namespace,
+                image: view.image,
+                revision,
+                url,
+                elapsedMs: result.elapsedMs,
+                files: manifests.map((m) => path.join(outDir, m.file)),
+              },
+            };
+          }
 
-      // Failed. The evidence (log tail included) was taken before a rollback replaces the failing
-      // pods; it is printed once, with the fix, by the CLI's report of the error returned here,
-      // so that the job log ends with the cause.
-      const now = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
-      const current = Number(now?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
-      const rollingBack = !input.noRollback && rollbackTarget !== undefined && rollbackTarget !== current;
-      if (input.noRollback) {
-        ctx.logger.warn(`--no-rollback: revision ${current} is left as it is for inspection`);
-      } else if (!rollingBack) {
-        ctx.logger.warn(
-          restarted
-            ? `revision ${restarted} was failing before this deploy and no earlier revision is kept: nothing to roll back to`
-            : previous
-              ? `revision ${current} was already running before this deploy: nothing to roll back to`
-              : 'this was the first deploy: there is no previous revision to roll back to',
-        );
-      } else {
-        const to = rollbackTarget!;
-        await ctx.logger.section('gantry_deploy_rollback', `rollback to revision ${to}`, async () => {
-          const rollbackSince = client.serverNow();
-          // rollbackTo reports what it restores, as which revision.
-          await kube.rollbackTo(ctx, kc, namespace, name, to);
-          const again = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since: rollbackSince });
-          if (again.ok) ctx.logger.info(`the previous version is serving again (${(again.elapsedMs / 1000).toFixed(1)} s)`);
-          else ctx.logger.error(`the rollback did not become available either: ${again.code}: ${again.message}`);
-        });
-      }
-      await reportToMr(ctx, { status: 'failed', environment: envName, image: view.image, mr: input.mr, diagnosis: { code: result.code, message: result.message, evidence: result.evidence } });
-      // Machine output: the code, not the message (GitLab shows stdout in the job log too).
-      failed = { status: 'failed', report: { environment: envName, namespace, image: view.image, failed: result.code, rolledBackTo: rollingBack ? rollbackTarget! : null }, error: track.rolloutError(result) };
-      throw failed.error;
-    }, {
-      ttlSeconds: input.leaseSeconds,
-      onWait: (held) => ctx.logger.info(`waiting for the deploy lease of ${namespace}: held by ${held.holder} since ${held.since ?? '?'} (expires ${held.expiresAt ?? '?'} unless renewed)`),
-    }).catch((error: unknown) => {
-      if (failed && error === failed.error) return failed;
-      throw error;
-    });
+          // Failed. The evidence (log tail included) was taken before a rollback replaces the failing
+          // pods; it is printed once, with the fix, by the CLI's report of the error returned here,
+          // so that the job log ends with the cause.
+          const now = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+          const current = Number(now?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
+          const rollingBack = !input.noRollback && rollbackTarget !== undefined && rollbackTarget !== current;
+          if (input.noRollback) {
+            ctx.logger.warn(`--no-rollback: revision ${current} is left as it is for inspection`);
+          } else if (!rollingBack) {
+            ctx.logger.warn(
+              restarted
+                ? `revision ${restarted} was failing before this deploy and no earlier revision is kept: nothing to roll back to`
+                : previous
+                  ? `revision ${current} was already running before this deploy: nothing to roll back to`
+                  : 'this was the first deploy: there is no previous revision to roll back to',
+            );
+          } else {
+            const to = rollbackTarget!;
+            await ctx.logger.section('gantry_deploy_rollback', `rollback to revision ${to}`, async () => {
+              const rollbackSince = client.serverNow();
+              // rollbackTo reports what it restores, as which revision.
+              await kube.rollbackTo(ctx, kc, namespace, name, to);
+              const again = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since: rollbackSince });
+              if (again.ok) ctx.logger.info(`the previous version is serving again (${(again.elapsedMs / 1000).toFixed(1)} s)`);
+              else ctx.logger.error(`the rollback did not become available either: ${again.code}: ${again.message}`);
+            });
+          }
+          await reportToMr(ctx, {
+            status: 'failed',
+            environment: envName,
+            image: view.image,
+            mr: input.mr,
+            diagnosis: { code: result.code, message: result.message, evidence: result.evidence },
+          });
+          // Machine output: the code, not the message (GitLab shows stdout in the job log too).
+          failed = {
+            status: 'failed',
+            report: { environment: envName, namespace, image: view.image, failed: result.code, rolledBackTo: rollingBack ? rollbackTarget! : null },
+            error: track.rolloutError(result),
+          };
+          throw failed.error;
+        },
+        {
+          ttlSeconds: input.leaseSeconds,
+          onWait: (held) =>
+            ctx.logger.info(
+              `waiting for the deploy lease of ${namespace}: held by ${held.holder} since ${held.since ?? '?'} (expires ${held.expiresAt ?? '?'} unless renewed)`,
+            ),
+        },
+      )
+      .catch((error: unknown) => {
+        if (failed && error === failed.error) return failed;
+        throw error;
+      });
   } finally {
     await dispose();
   }
@@ -152,16 +205,25 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
  * this run tracks the new ones, instead of waiting out the kubelet's back-off. Returns the
  * revision a failure rolls back to, and the revision restarted (if any).
  */
-async function restartIfFailing(ctx: Ctx, kc: KubeConfig, d: { namespace: string; name: string; previous: number | undefined }): Promise<{ rollbackTarget: number | undefined; restarted: number | undefined }> {
+async function restartIfFailing(
+  ctx: Ctx,
+  kc: KubeConfig,
+  d: { namespace: string; name: string; previous: number | undefined },
+): Promise<{ rollbackTarget: number | undefined; restarted: number | undefined }> {
   const { namespace, name, previous } = d;
   const [kube, history, track] = await Promise.all([import('../kube/index.js'), import('../kube/history.js'), import('../track/index.js')]);
   const failing = await track.currentFailure(ctx, kc, { namespace, name });
   if (!failing) return { rollbackTarget: previous, restarted: undefined };
   const restarted = Number(failing.revision ?? previous) || previous;
-  ctx.logger.info(`the pod template is unchanged, and the pods of revision ${restarted} are failing (${failing.failure.code}) from before this deploy: restarting them`);
+  ctx.logger.info(
+    `the pod template is unchanged, and the pods of revision ${restarted} are failing (${failing.failure.code}) from before this deploy: restarting them`,
+  );
   await history.restartRollout(ctx, kc, namespace, name);
   // Rolling back to the restarted revision would bring the same pods back: the one before it is what ran before.
-  const rollbackTarget = (await kube.listRevisions(ctx, kc, namespace, name)).map((r) => r.revision).filter((r) => r < (restarted ?? 0)).sort((a, b) => b - a)[0];
+  const rollbackTarget = (await kube.listRevisions(ctx, kc, namespace, name))
+    .map((r) => r.revision)
+    .filter((r) => r < (restarted ?? 0))
+    .sort((a, b) => b - a)[0];
   return { rollbackTarget, restarted };
 }
 
@@ -172,7 +234,9 @@ function pullCredentials(ctx: Ctx, config: { registry?: { pushHost: string; pull
   const username = gantry.registryPullUser || gantry.registryUser;
   const password = gantry.registryPullPassword || gantry.registryPassword;
   if (!username || !password) {
-    ctx.logger.warn('no GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD: no pull secret is created (fine for a public repository or a cluster with its own registry access)');
+    ctx.logger.warn(
+      'no GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD: no pull secret is created (fine for a public repository or a cluster with its own registry access)',
+    );
     return undefined;
   }
   // The cluster pulls from the pull host (an ACR -vpc twin), so that is what the secret is for.
@@ -181,5 +245,10 @@ function pullCredentials(ctx: Ctx, config: { registry?: { pushHost: string; pull
 
 async function writeReport(file: string | undefined, cwd: string, values: Record<string, string>): Promise<void> {
   if (!file) return;
-  await writeFile(path.resolve(cwd, file), `${Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+  await writeFile(
+    path.resolve(cwd, file),
+    `${Object.entries(values)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+  );
 }

@@ -73,7 +73,10 @@ export interface RollbackResult {
  * Brings back --to (as given on the command line), else the revision before the current one,
  * and tracks it. Null in a dry run (nothing is tracked, nothing printed).
  */
-export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?: string | undefined; timeout?: string | undefined }): Promise<RollbackResult | null> {
+export async function rollbackEnvironment(
+  ctx: Ctx,
+  input: OperateInput & { to?: string | undefined; timeout?: string | undefined },
+): Promise<RollbackResult | null> {
   const c = await connect(ctx, input);
   try {
     const to = input.to === undefined ? undefined : Number(input.to);
@@ -83,32 +86,39 @@ export async function rollbackEnvironment(ctx: Ctx, input: OperateInput & { to?:
     const { namespace, deployment } = c.target;
     // A failed rollout leaves the lease as a thrown error does, and comes back as the result it is.
     let failed: RollbackResult | undefined;
-    return await c.kube.withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `rollback by ${rollbackHolder(ctx)}`, async () => {
-      const revisions = await c.kube.listRevisions(ctx, c.kc, namespace, deployment);
-      const current = revisions.find((r) => r.current)?.revision ?? 0;
-      const chosen = to ?? revisions.filter((r) => r.revision < current).map((r) => r.revision).sort((a, b) => b - a)[0];
-      if (chosen === undefined) {
-        throw gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment, namespace, current });
-      }
-      // Judged on what happens from the rollback on (by the API server's clock, which a read tells):
-      // the restored revision's pods may have crashed long before it.
-      const client = c.kube.kubeClient(ctx, c.kc);
-      await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, namespace });
-      const since = client.serverNow();
-      const back = await c.kube.rollbackTo(ctx, c.kc, namespace, deployment, chosen);
-      if (back.skipped) ctx.logger.info(`revision ${chosen} is already what runs: nothing to do`);
-      else ctx.logger.info(`revision ${chosen} restored as revision ${back.revision} (${back.images.join(', ')})`);
-      if (ctx.dryRun) return null;
-      const timeoutSeconds = input.timeout ? Number(input.timeout) : c.target.trackTimeoutSeconds;
-      const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds, waitForTerminatingPods: false, since });
-      const report: RollbackResult = { environment: input.envName, namespace, from: back.from, to: chosen, revision: back.revision, ok: result.ok };
-      if (result.ok) return report;
-      failed = { ...report, error: c.track.rolloutError(result) };
-      throw failed.error;
-    }).catch((error: unknown) => {
-      if (failed && error === failed.error) return failed;
-      throw error;
-    });
+    return await c.kube
+      .withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `rollback by ${rollbackHolder(ctx)}`, async () => {
+        const revisions = await c.kube.listRevisions(ctx, c.kc, namespace, deployment);
+        const current = revisions.find((r) => r.current)?.revision ?? 0;
+        const chosen =
+          to ??
+          revisions
+            .filter((r) => r.revision < current)
+            .map((r) => r.revision)
+            .sort((a, b) => b - a)[0];
+        if (chosen === undefined) {
+          throw gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment, namespace, current });
+        }
+        // Judged on what happens from the rollback on (by the API server's clock, which a read tells):
+        // the restored revision's pods may have crashed long before it.
+        const client = c.kube.kubeClient(ctx, c.kc);
+        await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, namespace });
+        const since = client.serverNow();
+        const back = await c.kube.rollbackTo(ctx, c.kc, namespace, deployment, chosen);
+        if (back.skipped) ctx.logger.info(`revision ${chosen} is already what runs: nothing to do`);
+        else ctx.logger.info(`revision ${chosen} restored as revision ${back.revision} (${back.images.join(', ')})`);
+        if (ctx.dryRun) return null;
+        const timeoutSeconds = input.timeout ? Number(input.timeout) : c.target.trackTimeoutSeconds;
+        const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds, waitForTerminatingPods: false, since });
+        const report: RollbackResult = { environment: input.envName, namespace, from: back.from, to: chosen, revision: back.revision, ok: result.ok };
+        if (result.ok) return report;
+        failed = { ...report, error: c.track.rolloutError(result) };
+        throw failed.error;
+      })
+      .catch((error: unknown) => {
+        if (failed && error === failed.error) return failed;
+        throw error;
+      });
   } finally {
     await c.dispose();
   }
@@ -139,7 +149,12 @@ export async function scaleEnvironment(ctx: Ctx, input: OperateInput & { replica
     const r = await c.kube.scaleDeployment(ctx, c.kc, namespace, deployment, replicas);
     ctx.logger.info(`${deployment} in ${namespace}: ${r.previous} -> ${r.replicas} replicas${ctx.dryRun ? ' (dry run)' : ''}`);
     if (!ctx.dryRun) {
-      const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds: c.target.trackTimeoutSeconds, waitForTerminatingPods: false });
+      const result = await c.track.trackRollout(ctx, c.kc, {
+        namespace,
+        name: deployment,
+        timeoutSeconds: c.target.trackTimeoutSeconds,
+        waitForTerminatingPods: false,
+      });
       if (!result.ok) throw c.track.rolloutError(result);
     }
     return { environment: input.envName, namespace, deployment, previous: r.previous, replicas: r.replicas };

@@ -31,7 +31,9 @@ export async function renderFiles(ctx: Ctx, input: RenderFilesInput): Promise<Re
     const outDir = path.resolve(cwd, input.out ?? 'rendered');
     if (!ctx.dryRun) await writeManifests(outDir, manifests);
     for (const m of manifests) {
-      ctx.logger.info(`${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+      ctx.logger.info(
+        `${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`,
+      );
     }
     return { view, manifests, outDir };
   });
@@ -67,7 +69,14 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
   const ci = ciContextFromEnv(env, await git);
   const secret = ciSecret(env, config.app);
   const target = resolveEnvironment(config, envName, ci);
-  const view = buildView({ config, envName, ci, image: values.image ?? variables.gantry.image, secret: secret && { name: secret.name, checksum: secret.checksum }, target });
+  const view = buildView({
+    config,
+    envName,
+    ci,
+    image: values.image ?? variables.gantry.image,
+    secret: secret && { name: secret.name, checksum: secret.checksum },
+    target,
+  });
   const manifests = await renderManifests(view, { userDir: cwd });
   return { config, ci, target, view, manifests, secret };
 }

@@ -24,7 +24,14 @@ export async function runCheck(ctx: Ctx, check: string, fn: (ctx: Ctx) => Promis
   const timedOut = new Promise<CheckRow[]>((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new Error(`${check}: no answer within ${timeoutMs / 1000} s`));
-      resolve([{ check, status: 'fail', detail: `no answer within ${timeoutMs / 1000} s`, fix: 'check that this machine (the runner) can reach the service; see the rows above for the address' }]);
+      resolve([
+        {
+          check,
+          status: 'fail',
+          detail: `no answer within ${timeoutMs / 1000} s`,
+          fix: 'check that this machine (the runner) can reach the service; see the rows above for the address',
+        },
+      ]);
     }, timeoutMs);
   });
   const run = (async (): Promise<CheckRow[]> => {

@@ -40,16 +40,23 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   // A configuration that does not load is bad input (exit 2), with every problem listed.
   const { config, file } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
   const { kubeconfigVariable: kcVar, namespace } = resolveEnvironment(config, envName, ciContextFromEnv(env));
-  const rows: CheckRow[] = [{ check: 'gantry.yaml', status: 'pass', detail: `${path.relative(cwd, file) || file} is valid: app ${config.app}, environments ${Object.keys(config.environments).join(', ')}` }];
+  const rows: CheckRow[] = [
+    {
+      check: 'gantry.yaml',
+      status: 'pass',
+      detail: `${path.relative(cwd, file) || file} is valid: app ${config.app}, environments ${Object.keys(config.environments).join(', ')}`,
+    },
+  ];
   ctx.logger.info(`gantry doctor: environment ${envName}, namespace ${namespace}${noMr ? ' (merge request 1 stands for every preview; pass --mr)' : ''}`);
 
-  const [kube, { checkRegistryLogin }, { checkOssAccess }, { checkGitlabToken }, { checkPermissions, serverVersion, missingRule, resourceName }] = await Promise.all([
-    import('../kube/index.js'),
-    import('../image/registry-check.js'),
-    import('../oss/check.js'),
-    import('../gitlab/check.js'),
-    import('../kube/access.js'),
-  ]);
+  const [kube, { checkRegistryLogin }, { checkOssAccess }, { checkGitlabToken }, { checkPermissions, serverVersion, missingRule, resourceName }] =
+    await Promise.all([
+      import('../kube/index.js'),
+      import('../image/registry-check.js'),
+      import('../oss/check.js'),
+      import('../gitlab/check.js'),
+      import('../kube/access.js'),
+    ]);
 
   // CI variables: present (and the kubeconfig usable) before anything is called.
   const missing = (names: string[]) => names.filter((n) => !env[n]?.trim());
@@ -62,7 +69,11 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   if (input.env !== ctx.env) maskEnvSecrets(ctx.logger, input.env);
 
   const registryVars = config.registry
-    ? variableRow('variables: registry', ['GANTRY_REGISTRY_USER', 'GANTRY_REGISTRY_PASSWORD'], 'add the masked CI/CD variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password)')
+    ? variableRow(
+        'variables: registry',
+        ['GANTRY_REGISTRY_USER', 'GANTRY_REGISTRY_PASSWORD'],
+        'add the masked CI/CD variables GANTRY_REGISTRY_USER and GANTRY_REGISTRY_PASSWORD (ACR: the registry login password)',
+      )
     : undefined;
   if (registryVars) rows.push(registryVars);
 
@@ -71,17 +82,32 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
     const decoded = kube.decodeKubeconfig(kcVar, env[kcVar]);
     for (const secret of decoded.secrets) ctx.logger.addSecret(secret);
     kc = decoded.kc;
-    rows.push({ check: 'variables: kubeconfig', status: 'pass', detail: `${kcVar}: context ${kc.getCurrentContext()}, server ${kc.getCurrentCluster()?.server ?? '?'}` });
+    rows.push({
+      check: 'variables: kubeconfig',
+      status: 'pass',
+      detail: `${kcVar}: context ${kc.getCurrentContext()}, server ${kc.getCurrentCluster()?.server ?? '?'}`,
+    });
   } catch (error) {
     rows.push(failedRow('variables: kubeconfig', error));
   }
 
   const ossVars = config.frontend
-    ? variableRow('variables: OSS', ['GANTRY_OSS_ACCESS_KEY_ID', 'GANTRY_OSS_ACCESS_KEY_SECRET'], 'add the masked CI/CD variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may write to the bucket)')
+    ? variableRow(
+        'variables: OSS',
+        ['GANTRY_OSS_ACCESS_KEY_ID', 'GANTRY_OSS_ACCESS_KEY_SECRET'],
+        'add the masked CI/CD variables GANTRY_OSS_ACCESS_KEY_ID and GANTRY_OSS_ACCESS_KEY_SECRET (a RAM user that may write to the bucket)',
+      )
     : undefined;
   if (ossVars) rows.push(ossVars);
   if (config.environments.review) {
-    rows.push(variableRow('variables: GitLab token', ['GANTRY_GITLAB_TOKEN'], 'merge request notes need it: create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN', true));
+    rows.push(
+      variableRow(
+        'variables: GitLab token',
+        ['GANTRY_GITLAB_TOKEN'],
+        'merge request notes need it: create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN',
+        true,
+      ),
+    );
   }
 
   // The outside world, each check under its own timeout, in parallel.
@@ -92,7 +118,11 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
       ? Promise.resolve(skip('registry login', 'no credentials (see above)'))
       : runCheck(ctx, 'registry login', async (c) => {
           const r = await checkRegistryLogin(c, { host: config.registry!.pushHost, user: gantry.registryUser!, password: gantry.registryPassword! });
-          return { check: 'registry login', status: 'pass', detail: `${config.registry!.pushHost} accepts ${gantry.registryUser} (${r.scheme === 'bearer' ? 'token' : 'basic'} auth)` };
+          return {
+            check: 'registry login',
+            status: 'pass',
+            detail: `${config.registry!.pushHost} accepts ${gantry.registryUser} (${r.scheme === 'bearer' ? 'token' : 'basic'} auth)`,
+          };
         });
 
   const clusterCheck = !kc
@@ -129,7 +159,18 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
       ? Promise.resolve(skip('OSS', 'no key pair (see above)'))
       : runCheck(ctx, 'OSS', async (c) => {
           const prefix = fe.prefix && !fe.prefix.endsWith('/') ? `${fe.prefix}/` : fe.prefix;
-          const r = await checkOssAccess(c, { bucket: fe.bucket, region: fe.region, endpoint: fe.endpoint, pathStyle: fe.pathStyle, accessKeyId: gantry.ossAccessKeyId!, accessKeySecret: gantry.ossAccessKeySecret! }, prefix);
+          const r = await checkOssAccess(
+            c,
+            {
+              bucket: fe.bucket,
+              region: fe.region,
+              endpoint: fe.endpoint,
+              pathStyle: fe.pathStyle,
+              accessKeyId: gantry.ossAccessKeyId!,
+              accessKeySecret: gantry.ossAccessKeySecret!,
+            },
+            prefix,
+          );
           return { check: 'OSS', status: 'pass', detail: `${r.bucket}/${r.prefix} can be listed with GANTRY_OSS_ACCESS_KEY_ID (${fe.endpoint ?? fe.region})` };
         });
 
@@ -145,6 +186,10 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   const failed = all.filter((r) => r.status === 'fail').length;
   const warnings = all.filter((r) => r.status === 'warn').length;
   ctx.logger.info(formatTable(all));
-  ctx.logger.info(failed === 0 ? `all checks passed${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}` : `${failed} check${failed === 1 ? '' : 's'} failed: see the fix under each`);
+  ctx.logger.info(
+    failed === 0
+      ? `all checks passed${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'})` : ''}`
+      : `${failed} check${failed === 1 ? '' : 's'} failed: see the fix under each`,
+  );
   return { environment: envName, namespace, ok: failed === 0, failed, warnings, checks: all };
 }

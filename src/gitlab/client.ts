@@ -49,7 +49,10 @@ export function gitlabHost(env: NodeJS.ProcessEnv): string {
   const { predefined, gantry } = ciVariables(env);
   const explicit = gantry.gitlabUrl?.trim();
   const fromServer = predefined.serverUrl?.trim();
-  const fromApi = predefined.apiV4Url?.trim().replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+  const fromApi = predefined.apiV4Url
+    ?.trim()
+    .replace(/\/+$/, '')
+    .replace(/\/api\/v4$/, '');
   const raw = explicit || fromServer || fromApi;
   const source = explicit ? 'GANTRY_GITLAB_URL' : fromServer ? 'CI_SERVER_URL' : 'CI_API_V4_URL';
   if (!raw) {
@@ -133,7 +136,11 @@ export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 't
     return gantryError('E_GITLAB_API', { doing, retriesExhausted: (error as Error).message, host: gitlab.host }, { cause: error });
   }
   const cause = (error as { cause?: { code?: string } })?.cause?.code;
-  return gantryError('E_GITLAB_UNREACHABLE', { doing, reason: (error as Error)?.message ?? String(error), causeCode: cause, host: gitlab.host }, { cause: error });
+  return gantryError(
+    'E_GITLAB_UNREACHABLE',
+    { doing, reason: (error as Error)?.message ?? String(error), causeCode: cause, host: gitlab.host },
+    { cause: error },
+  );
 }
 
 /**

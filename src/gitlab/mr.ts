@@ -11,7 +11,12 @@ export async function mrState(ctx: Ctx, gitlab: GitlabClient, projectId: string 
 }
 
 /** The MR's state and source branch (whose slug names its review environment). */
-export async function mrInfo(ctx: Ctx, gitlab: GitlabClient, projectId: string | number, iid: number): Promise<{ state: MrState; sourceBranch: string | undefined }> {
+export async function mrInfo(
+  ctx: Ctx,
+  gitlab: GitlabClient,
+  projectId: string | number,
+  iid: number,
+): Promise<{ state: MrState; sourceBranch: string | undefined }> {
   const mr = (await gitlabCall(ctx, gitlab, `read merge request !${iid} of project ${projectId}`, { idempotent: true }, () =>
     gitlab.mergeRequests.show(projectId, iid),
   )) as unknown as { state: string; source_branch?: string };
@@ -63,7 +68,13 @@ export type StopEnvironmentResult = 'stopped' | 'already-stopped' | 'missing' | 
  * linking a preview that is gone. A job token may call this (GitLab 16.2+). With `force`, GitLab
  * does not run the environment's on_stop job: for callers that have removed the preview already.
  */
-export async function stopEnvironment(ctx: Ctx, gitlab: GitlabClient, projectId: string | number, name: string, options: { force?: boolean } = {}): Promise<StopEnvironmentResult> {
+export async function stopEnvironment(
+  ctx: Ctx,
+  gitlab: GitlabClient,
+  projectId: string | number,
+  name: string,
+  options: { force?: boolean } = {},
+): Promise<StopEnvironmentResult> {
   const envs = (await gitlabCall(ctx, gitlab, `find environment ${name} of project ${projectId}`, { idempotent: true }, () =>
     gitlab.environments.all(projectId, { name }),
   )) as unknown as { id: number; name: string; state: string }[];

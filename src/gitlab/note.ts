@@ -80,13 +80,7 @@ export function renderMrNote(input: MrNoteInput): string {
     const body = d.evidence.join('\n');
     const longest = Math.max(2, ...(body.match(/`{3,}/g) ?? []).map((r) => r.length));
     const fence = '`'.repeat(longest + 1);
-    lines.push(
-      '',
-      `<details><summary>Diagnosis: <code>${html(d.code)}</code> ${html(d.message.split('\n')[0] ?? '')}</summary>`,
-      '',
-      html(d.message),
-      '',
-    );
+    lines.push('', `<details><summary>Diagnosis: <code>${html(d.code)}</code> ${html(d.message.split('\n')[0] ?? '')}</summary>`, '', html(d.message), '');
     if (d.evidence.length > 0) lines.push(`${fence}text`, body, fence, '');
     lines.push('</details>');
   }
@@ -137,7 +131,9 @@ export async function upsertMrNote(ctx: Ctx, gitlab: GitlabClient, input: Upsert
   )) as unknown as NoteLike[];
   const { note, duplicates } = findGantryNote(notes);
   if (duplicates.length > 0) {
-    ctx.logger.warn(`${where} has ${duplicates.length + 1} Gantry notes (${[note!, ...duplicates].map((n) => n.id).join(', ')}): updating the oldest, ${note!.id}`);
+    ctx.logger.warn(
+      `${where} has ${duplicates.length + 1} Gantry notes (${[note!, ...duplicates].map((n) => n.id).join(', ')}): updating the oldest, ${note!.id}`,
+    );
   }
   if (note && note.body === body) {
     ctx.logger.info(`${where}: note ${note.id} is already up to date`);
@@ -154,7 +150,9 @@ export async function upsertMrNote(ctx: Ctx, gitlab: GitlabClient, input: Upsert
     if (candidate.body === body) return { action: 'unchanged', noteId: candidate.id };
     try {
       // The same body PUT twice leaves the same note: safe to retry.
-      await gitlabCall(ctx, gitlab, `update note ${candidate.id} on ${where}`, { idempotent: true }, () => gitlab.notes.edit(projectId, mrIid, candidate.id, { body }));
+      await gitlabCall(ctx, gitlab, `update note ${candidate.id} on ${where}`, { idempotent: true }, () =>
+        gitlab.notes.edit(projectId, mrIid, candidate.id, { body }),
+      );
       ctx.logger.info(`updated note ${candidate.id} on ${where}`);
       return { action: 'updated', noteId: candidate.id };
     } catch (error) {

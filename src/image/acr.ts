@@ -16,8 +16,16 @@ export interface AcrHost {
 
 const patterns: { kind: AcrKind; re: RegExp; build: (m: RegExpExecArray, vpc: boolean) => string }[] = [
   { kind: 'personal-classic', re: /^registry(-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com$/, build: (m, vpc) => `registry${vpc ? '-vpc' : ''}.${m[2]}.aliyuncs.com` },
-  { kind: 'personal', re: /^(crpi-[a-z0-9]+)(-vpc)?\.([a-z0-9-]+)\.personal\.cr\.aliyuncs\.com$/, build: (m, vpc) => `${m[1]}${vpc ? '-vpc' : ''}.${m[3]}.personal.cr.aliyuncs.com` },
-  { kind: 'enterprise', re: /^([a-z0-9][a-z0-9-]*?)-registry(-vpc)?\.([a-z0-9-]+)\.cr\.aliyuncs\.com$/, build: (m, vpc) => `${m[1]}-registry${vpc ? '-vpc' : ''}.${m[3]}.cr.aliyuncs.com` },
+  {
+    kind: 'personal',
+    re: /^(crpi-[a-z0-9]+)(-vpc)?\.([a-z0-9-]+)\.personal\.cr\.aliyuncs\.com$/,
+    build: (m, vpc) => `${m[1]}${vpc ? '-vpc' : ''}.${m[3]}.personal.cr.aliyuncs.com`,
+  },
+  {
+    kind: 'enterprise',
+    re: /^([a-z0-9][a-z0-9-]*?)-registry(-vpc)?\.([a-z0-9-]+)\.cr\.aliyuncs\.com$/,
+    build: (m, vpc) => `${m[1]}-registry${vpc ? '-vpc' : ''}.${m[3]}.cr.aliyuncs.com`,
+  },
 ];
 
 /** What an ACR host is, and its public and VPC twins; undefined for any other registry. */

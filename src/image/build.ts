@@ -63,14 +63,17 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
   const dotenvFile = path.resolve(cwd, input.dotenv ?? 'gantry-build.env');
 
   if (ctx.dryRun) {
-    ctx.logger.info(`would build ${own ? dockerfilePath : 'a generated Dockerfile'} in ${context} as ${tags.join(', ')}${input.noPush ? '' : `, push, and write ${dotenvFile}`}`);
+    ctx.logger.info(
+      `would build ${own ? dockerfilePath : 'a generated Dockerfile'} in ${context} as ${tags.join(', ')}${input.noPush ? '' : `, push, and write ${dotenvFile}`}`,
+    );
     return { status: 'dry-run' };
   }
 
   const { openDocker, login, push, pushedDigest } = await import('../image/docker.js');
   const docker = await openDocker(ctx);
   try {
-    if (user && password) await ctx.logger.section('gantry_login', `docker login ${registry.pushHost}`, () => login(ctx, docker, registry.pushHost, user, password));
+    if (user && password)
+      await ctx.logger.section('gantry_login', `docker login ${registry.pushHost}`, () => login(ctx, docker, registry.pushHost, user, password));
 
     // The branch's previous image seeds the layer cache on a runner that has never built it
     // (a docker:dind service starts empty for every job); a daemon that has it skips the pull.

@@ -24,7 +24,8 @@ export interface DockerResult {
   output: string;
 }
 
-const unreachable = /connection refused|no such host|i\/o timeout|timeout exceeded|TLS handshake timeout|network is unreachable|connection reset|EOF$|server gave HTTP response to HTTPS client/im;
+const unreachable =
+  /connection refused|no such host|i\/o timeout|timeout exceeded|TLS handshake timeout|network is unreachable|connection reset|EOF$|server gave HTTP response to HTTPS client/im;
 
 export async function openDocker(ctx: Ctx): Promise<Docker> {
   const { $ }: Zx = await import('zx/core');
@@ -107,9 +108,7 @@ export async function login(ctx: Ctx, docker: Docker, host: string, user: string
     const r = await docker.run(['login', '--username', user, '--password-stdin', host], { input: password });
     if (r.exitCode === 0) return undefined;
     if (unreachable.test(r.output)) return { retry: ctx.logger.mask(r.output) };
-    throw new AbortError(
-      gantryError('E_REGISTRY_AUTH', { host, user, output: tail(ctx.logger.mask(r.output), 3) }),
-    );
+    throw new AbortError(gantryError('E_REGISTRY_AUTH', { host, user, output: tail(ctx.logger.mask(r.output), 3) }));
   });
   ctx.logger.info(`logged in to ${host} as ${user}`);
 }
@@ -119,9 +118,7 @@ export async function push(ctx: Ctx, docker: Docker, image: string, host: string
     const r = await docker.run(['push', image], { stream: true });
     if (r.exitCode === 0) return undefined;
     if (/denied|unauthorized|authentication required|no basic auth credentials|forbidden/i.test(r.output)) {
-      throw new AbortError(
-        gantryError('E_PUSH_DENIED', { host, image, output: tail(ctx.logger.mask(r.output), 3) }),
-      );
+      throw new AbortError(gantryError('E_PUSH_DENIED', { host, image, output: tail(ctx.logger.mask(r.output), 3) }));
     }
     if (unreachable.test(r.output)) return { retry: ctx.logger.mask(r.output) };
     throw new AbortError(gantryError('E_PUSH_DENIED', { image, failed: true, output: tail(ctx.logger.mask(r.output), 5) }));

@@ -45,7 +45,11 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
 
   const get = async (target: string, authorization: string, readJson = false): Promise<{ status: number; ok: boolean; headers: Headers; json: unknown }> => {
     try {
-      const res = await fetch(target, { headers: { authorization, 'user-agent': 'gantry-doctor' }, redirect: 'follow', signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]) });
+      const res = await fetch(target, {
+        headers: { authorization, 'user-agent': 'gantry-doctor' },
+        redirect: 'follow',
+        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+      });
       let json: unknown;
       if (readJson && res.ok) json = await res.json().catch(() => undefined);
       // Otherwise only the status and headers matter: free the connection.
@@ -53,7 +57,10 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
       return { status: res.status, ok: res.ok, headers: res.headers, json };
     } catch (error) {
       const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-      const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : `${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}`;
+      const why =
+        e.name === 'TimeoutError' || e.name === 'AbortError'
+          ? `no answer within ${timeoutMs / 1000} s`
+          : `${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}`;
       throw gantryError(
         'E_REGISTRY_UNREACHABLE',
         { problem: 'no-answer', get: `${new URL(target).origin}${new URL(target).pathname}`, why, host: login.host, scheme: base.split(':')[0]! },
@@ -81,9 +88,11 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
   if (challenge.params.scope) realm.searchParams.set('scope', challenge.params.scope);
   const tokenAnswer = await get(realm.toString(), basic, true);
   if (tokenAnswer.status === 401 || tokenAnswer.status === 403) throw refused(tokenAnswer.status, `the token service ${realm.origin}${realm.pathname}`);
-  if (!tokenAnswer.ok) throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'token-status', tokenService: `${realm.origin}${realm.pathname}`, status: tokenAnswer.status });
+  if (!tokenAnswer.ok)
+    throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'token-status', tokenService: `${realm.origin}${realm.pathname}`, status: tokenAnswer.status });
   const body = (tokenAnswer.json ?? {}) as { token?: unknown; access_token?: unknown };
-  const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' && body.access_token ? body.access_token : undefined;
+  const token =
+    typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' && body.access_token ? body.access_token : undefined;
   if (!token) throw gantryError('E_REGISTRY_UNREACHABLE', { problem: 'no-token', tokenService: `${realm.origin}${realm.pathname}`, host: login.host });
   ctx.logger.addSecret(token);
   const second = await get(url, `Bearer ${token}`);

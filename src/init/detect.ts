@@ -63,10 +63,36 @@ export interface ProjectDetection {
 }
 
 /** Bundlers whose presence makes a build script a frontend build (a plain `tsc` build is not one). */
-export const FRONTEND_BUNDLERS = ['vite', 'webpack', 'webpack-cli', '@vue/cli-service', 'react-scripts', 'parcel', '@angular/cli', '@rsbuild/core', 'rspack', '@rspack/cli'];
+export const FRONTEND_BUNDLERS = [
+  'vite',
+  'webpack',
+  'webpack-cli',
+  '@vue/cli-service',
+  'react-scripts',
+  'parcel',
+  '@angular/cli',
+  '@rsbuild/core',
+  'rspack',
+  '@rspack/cli',
+];
 const BUILD_SCRIPTS = ['build', 'build:frontend', 'build:web', 'build:client', 'build-frontend'];
 const START_SCRIPTS = ['start', 'serve', 'start:prod', 'dev'];
-const MAIN_CANDIDATES = ['server.js', 'index.js', 'app.js', 'main.js', 'server.mjs', 'index.mjs', 'src/server.js', 'src/index.js', 'src/app.js', 'src/main.js', 'src/server.ts', 'src/index.ts', 'src/app.ts', 'src/main.ts'];
+const MAIN_CANDIDATES = [
+  'server.js',
+  'index.js',
+  'app.js',
+  'main.js',
+  'server.mjs',
+  'index.mjs',
+  'src/server.js',
+  'src/index.js',
+  'src/app.js',
+  'src/main.js',
+  'src/server.ts',
+  'src/index.ts',
+  'src/app.ts',
+  'src/main.ts',
+];
 
 export function detectProject(facts: ProjectFacts): ProjectDetection {
   const main = mainFile(facts);
@@ -196,7 +222,11 @@ export function detectFrontend(facts: Pick<ProjectFacts, 'pkg' | 'read' | 'isDir
   if (bundler) {
     const script = BUILD_SCRIPTS.find((s) => scripts[s]);
     if (script) {
-      return { build: `npm run ${script}`, dir: bundler === 'react-scripts' ? 'build' : 'dist', source: `package.json scripts.${script} and the ${bundler} dependency` };
+      return {
+        build: `npm run ${script}`,
+        dir: bundler === 'react-scripts' ? 'build' : 'dist',
+        source: `package.json scripts.${script} and the ${bundler} dependency`,
+      };
     }
   }
   if (facts.isDir('frontend')) {
@@ -211,7 +241,8 @@ export function detectFrontend(facts: Pick<ProjectFacts, 'pkg' | 'read' | 'isDir
       } catch {
         // an unreadable frontend/package.json: treated as one without scripts
       }
-      if (innerScripts.build) return { build: 'npm --prefix frontend ci && npm --prefix frontend run build', dir: 'frontend/dist', source: 'frontend/package.json scripts.build' };
+      if (innerScripts.build)
+        return { build: 'npm --prefix frontend ci && npm --prefix frontend run build', dir: 'frontend/dist', source: 'frontend/package.json scripts.build' };
     }
     return { build: undefined, dir: 'frontend', source: 'the frontend/ directory (no build script: published as it is)' };
   }

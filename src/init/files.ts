@@ -120,7 +120,10 @@ function probeLines(plan: InitPlan): string[] {
   }
   const lines = found ? [`  # gantry init: ${found}.`] : [];
   if (plan.healthPath === '/' && found?.startsWith('no health route')) {
-    lines.push('  # / must answer 2xx/3xx without a login. A route that answers 200 without calling', '  # databases (e.g. GET /healthz) makes a better probe: add one and set it here.');
+    lines.push(
+      '  # / must answer 2xx/3xx without a login. A route that answers 200 without calling',
+      '  # databases (e.g. GET /healthz) makes a better probe: add one and set it here.',
+    );
   }
   return [...lines, `  healthPath: ${q(plan.healthPath)}`];
 }
@@ -128,7 +131,7 @@ function probeLines(plan: InitPlan): string[] {
 export function renderGitlabCi(plan: InitPlan): string {
   const component = (name: string) => `  - component: ${COMPONENT_PREFIX}/${name}@${componentVersion()}`;
   const lines = [
-    '# Written by `gantry init`: Gantry\'s CI components do the work, gantry.yaml says how.',
+    "# Written by `gantry init`: Gantry's CI components do the work, gantry.yaml says how.",
     '# backend:  a push to k8s-backend builds the image once, deploys staging, and offers a manual',
     '#           promote of the same digest to production (and rollbacks).',
     '# review:   every merge request gets a preview (its own namespace) and a stop job.',

@@ -61,11 +61,21 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
   ctx.logger.info(`app ${plan.app} (${input.app ? '--app' : detected.app.source})`);
   ctx.logger.info(`port ${plan.port} (${input.port ? '--port' : detected.port.source})`);
   const routes = detected.probe.routes;
-  if (routes.length > 0) ctx.logger.info(`GET routes found: ${routes.slice(0, 8).map((r) => `${r.path} (${r.file}:${r.line})`).join(', ')}${routes.length > 8 ? `, and ${routes.length - 8} more` : ''}`);
+  if (routes.length > 0)
+    ctx.logger.info(
+      `GET routes found: ${routes
+        .slice(0, 8)
+        .map((r) => `${r.path} (${r.file}:${r.line})`)
+        .join(', ')}${routes.length > 8 ? `, and ${routes.length - 8} more` : ''}`,
+    );
   for (const r of detected.probe.unresolved) ctx.logger.info(`not used: GET ${r.path} in ${r.file}:${r.line} (${r.how}): ${r.why}`);
   ctx.logger.info(`probe: ${probeLine(detected.probe, plan.port)}`);
   for (const warning of detected.warnings) ctx.logger.warn(warning);
-  ctx.logger.info(plan.frontend ? `frontend: ${plan.frontend.build ?? '(no build)'} -> ${plan.frontend.dir} (${plan.frontend.source})` : 'frontend: none (no build script with a bundler such as vite or webpack, no frontend/ directory)');
+  ctx.logger.info(
+    plan.frontend
+      ? `frontend: ${plan.frontend.build ?? '(no build)'} -> ${plan.frontend.dir} (${plan.frontend.source})`
+      : 'frontend: none (no build script with a bundler such as vite or webpack, no frontend/ directory)',
+  );
 
   const files: { file: string; text: string }[] = [
     { file: 'gantry.yaml', text: renderGantryYaml(plan) },

@@ -39,7 +39,8 @@ export interface SourceTree {
 /** App code: JavaScript and TypeScript outside tests, builds, dependencies and the frontend. */
 export function isAppSource(file: string): boolean {
   if (!/\.(?:[cm]?js|[cm]?ts)$/.test(file) || /\.d\.[cm]?ts$/.test(file)) return false;
-  if (/(?:^|\/)(?:node_modules|dist|build|out|coverage|tests?|__tests__|__mocks__|e2e|fixtures|public|static|views|frontend|client|\.[^/]+)\//.test(file)) return false;
+  if (/(?:^|\/)(?:node_modules|dist|build|out|coverage|tests?|__tests__|__mocks__|e2e|fixtures|public|static|views|frontend|client|\.[^/]+)\//.test(file))
+    return false;
   if (/^(?:examples?|docs?|bench(?:marks?)?)\//.test(file)) return false;
   return !/\.(?:test|spec|e2e-spec)\.[cm]?[jt]s$/.test(file) && !/(?:^|\/)[^/]+\.config\.[cm]?[jt]s$/.test(file);
 }
@@ -117,7 +118,13 @@ export function scanRoutes(tree: SourceTree, main: string | undefined): RouteSca
   for (const model of models.values()) {
     for (const raw of model.routes) {
       const file = model.src.file;
-      const at = raw.why ? null : raw.scope === 'absolute' ? { prefix: '', via: '' } : raw.receiver ? resolver.ofReceiver(file, raw.receiver) : resolver.ofFile(file);
+      const at = raw.why
+        ? null
+        : raw.scope === 'absolute'
+          ? { prefix: '', via: '' }
+          : raw.receiver
+            ? resolver.ofReceiver(file, raw.receiver)
+            : resolver.ofFile(file);
       if (!at) {
         const why =
           raw.why ??
@@ -155,7 +162,19 @@ export function joinPaths(...parts: string[]): string {
 }
 
 function modelFile(src: Source, known: Set<string>, tree: SourceTree): FileModel {
-  const m: FileModel = { src, imports: new Map(), apps: new Map(), routers: new Map(), strings: new Map(), mounts: [], autoloads: [], dynamicMounts: [], routes: [], createsApp: false, warnings: [] };
+  const m: FileModel = {
+    src,
+    imports: new Map(),
+    apps: new Map(),
+    routers: new Map(),
+    strings: new Map(),
+    mounts: [],
+    autoloads: [],
+    dynamicMounts: [],
+    routes: [],
+    createsApp: false,
+    warnings: [],
+  };
   readImports(m);
   readBindings(m);
   const resolveSpec = (spec: string) => resolveModule(src.file, spec, known);
@@ -201,9 +220,15 @@ function readImports(m: FileModel): void {
       .split(',')
       .map((n) => n.trim().replace(/^type\s+/, ''))
       .filter(Boolean)
-      .map((n) => n.split(/\s+as\s+|\s*:\s*/).pop()!.trim());
+      .map((n) =>
+        n
+          .split(/\s+as\s+|\s*:\s*/)
+          .pop()!
+          .trim(),
+      );
   for (const r of codeMatches(src, /\b(?:const|let|var)\s+(\w+)\s*=\s*require\s*\(\s*(['"])([^'"]+)\2\s*\)/g)) m.imports.set(r[1]!, r[3]!);
-  for (const r of codeMatches(src, /\b(?:const|let|var)\s*\{([^}]*)\}\s*=\s*require\s*\(\s*(['"])([^'"]+)\2\s*\)/g)) for (const n of names(r[1]!)) m.imports.set(n, r[3]!);
+  for (const r of codeMatches(src, /\b(?:const|let|var)\s*\{([^}]*)\}\s*=\s*require\s*\(\s*(['"])([^'"]+)\2\s*\)/g))
+    for (const n of names(r[1]!)) m.imports.set(n, r[3]!);
   for (const r of codeMatches(src, /\bimport\s+(?!type\b)(?:(\w+)\s*,?\s*)?(?:\{([^}]*)\}|\*\s+as\s+(\w+))?\s*from\s*(['"])([^'"]+)\4/g)) {
     if (r[1]) m.imports.set(r[1], r[5]!);
     if (r[3]) m.imports.set(r[3], r[5]!);
@@ -319,7 +344,12 @@ function inlineFunction(src: Source, [s, e]: Range): InlineFunction | undefined 
     const open = s + (fn ?? arrow)![0].length - 1;
     const close = closing(code, open);
     if (close < 0 || close >= e) return undefined;
-    params = items(code, open, close).map((r) => src.bare.slice(r[0], r[1]).replace(/[:=].*$/s, '').trim());
+    params = items(code, open, close).map((r) =>
+      src.bare
+        .slice(r[0], r[1])
+        .replace(/[:=].*$/s, '')
+        .trim(),
+    );
     after = skip(code, close + 1);
     if (!fn) {
       // (a, b): Type => ...
@@ -346,7 +376,8 @@ function answersEverything(src: Source, fn: InlineFunction): boolean {
   const body = src.bare.slice(fn.body[0], fn.body[1]);
   const [first, second] = fn.params;
   if (!first || fn.params.length > 3) return false; // four parameters: an Express error handler
-  if (/\.status\s*\(\s*[45]\d\d|sendStatus\s*\(\s*[45]|statusCode\s*=\s*[45]|writeHead\s*\(\s*[45]|\.status\s*=\s*[45]|\bthrow\b|createError\s*\(/.test(body)) return false;
+  if (/\.status\s*\(\s*[45]\d\d|sendStatus\s*\(\s*[45]|statusCode\s*=\s*[45]|writeHead\s*\(\s*[45]|\.status\s*=\s*[45]|\bthrow\b|createError\s*\(/.test(body))
+    return false;
   const esc = (n: string) => n.replace(/\$/g, '\\$');
   const looksAtRequest = (name: string) => new RegExp(`\\b${esc(name)}\\s*\\.\\s*(?:path|url|method|originalUrl|baseUrl|params|request|query)\\b`).test(body);
   // Koa: (ctx, next) => { ctx.body = ... }
@@ -426,7 +457,14 @@ function readObjectRoutes(m: FileModel): void {
     const methodText = snippet(src, fields.get('method')!, 24);
     const p = WILDCARD.test(routePath) ? '/*' : routePath;
     if (!p.startsWith('/')) continue;
-    m.routes.push({ scope: 'receiver', receiver, paths: [p], line: lineOf(src, open), how: `${receiver ?? ''}${receiver ? '.' : ''}route({ method: ${methodText}, ${key}: '${routePath}' })`, rank: 0 });
+    m.routes.push({
+      scope: 'receiver',
+      receiver,
+      paths: [p],
+      line: lineOf(src, open),
+      how: `${receiver ?? ''}${receiver ? '.' : ''}route({ method: ${methodText}, ${key}: '${routePath}' })`,
+      rank: 0,
+    });
   }
 }
 
@@ -532,7 +570,14 @@ function readUse(m: FileModel, resolveSpec: (spec: string) => string | undefined
       const fn = inlineFunction(src, t);
       if (fn) {
         if (prefix !== null && answersEverything(src, fn)) {
-          m.routes.push({ scope: 'receiver', receiver, paths: [joinPaths(prefix, '/*')], line, how: `${receiver ?? ''}.use(${snippet(src, t, 40)}), which answers every path`, rank: 3 });
+          m.routes.push({
+            scope: 'receiver',
+            receiver,
+            paths: [joinPaths(prefix, '/*')],
+            line,
+            how: `${receiver ?? ''}.use(${snippet(src, t, 40)}), which answers every path`,
+            rank: 3,
+          });
         }
         continue;
       }
@@ -565,10 +610,13 @@ function readRegister(m: FileModel, resolveSpec: (spec: string) => string | unde
     if (!plugin) continue;
     const receiver = chainBefore(src, r.index).name;
     const line = lineOf(src, r.index + 1);
-    const options = optionsRange && src.code[optionsRange[0]] === '{' ? entries(src, optionsRange[0], closing(src.code, optionsRange[0])) : new Map<string, Range>();
+    const options =
+      optionsRange && src.code[optionsRange[0]] === '{' ? entries(src, optionsRange[0], closing(src.code, optionsRange[0])) : new Map<string, Range>();
     // fastify: { prefix: '/v1' }; hapi: { routes: { prefix: '/v1' } }
     const hapiRoutes = options.get('routes');
-    const prefixRange = options.get('prefix') ?? (hapiRoutes && src.code[hapiRoutes[0]] === '{' ? entries(src, hapiRoutes[0], closing(src.code, hapiRoutes[0])).get('prefix') : undefined);
+    const prefixRange =
+      options.get('prefix') ??
+      (hapiRoutes && src.code[hapiRoutes[0]] === '{' ? entries(src, hapiRoutes[0], closing(src.code, hapiRoutes[0])).get('prefix') : undefined);
     const prefix = prefixRange ? (stringAt(src, prefixRange) ?? null) : '';
     const pluginName = src.bare.slice(plugin[0], plugin[1]);
     const mod = m.imports.get(pluginName) ?? /^require\s*\(\s*['"]([^'"]+)['"]\s*\)$/.exec(pluginName)?.[1];
@@ -611,7 +659,8 @@ function readRouteModules(m: FileModel, resolveSpec: (spec: string) => string | 
     const [arg] = close > 0 ? items(src.code, open, close) : [];
     if (!arg || src.code[arg[0]] === '{' || src.code[arg[0]] === '[' || stringAt(src, arg) !== undefined) continue;
     const target = targetOf(m, arg, resolveSpec);
-    if (target && target !== 'dynamic' && 'file' in target) m.mounts.push({ receiver: chainBefore(src, r.index).name, prefix: '', target, line: lineOf(src, r.index + 1) });
+    if (target && target !== 'dynamic' && 'file' in target)
+      m.mounts.push({ receiver: chainBefore(src, r.index).name, prefix: '', target, line: lineOf(src, r.index + 1) });
   }
 }
 
@@ -642,7 +691,14 @@ function readCreateServer(m: FileModel): void {
     for (const arg of items(src.code, open, close)) {
       const fn = inlineFunction(src, arg);
       if (fn && answersEverything(src, fn)) {
-        m.routes.push({ scope: 'absolute', receiver: null, paths: ['/*'], line: lineOf(src, r.index), how: `createServer(${snippet(src, arg, 40)}), which answers every path`, rank: 3 });
+        m.routes.push({
+          scope: 'absolute',
+          receiver: null,
+          paths: ['/*'],
+          line: lineOf(src, r.index),
+          how: `createServer(${snippet(src, arg, 40)}), which answers every path`,
+          rank: 3,
+        });
       }
     }
   }
@@ -653,7 +709,9 @@ function checkHost(m: FileModel, range: Range | undefined): boolean {
   if (!range) return false;
   const host = stringAt(m.src, range);
   if (host !== undefined && LOCALHOST.has(host)) {
-    m.warnings.push(`${m.src.file}:${lineOf(m.src, range[0])}: listens on host '${host}': inside a pod nothing else can reach it, so the probes and the Service fail; listen on '0.0.0.0'`);
+    m.warnings.push(
+      `${m.src.file}:${lineOf(m.src, range[0])}: listens on host '${host}': inside a pod nothing else can reach it, so the probes and the Service fail; listen on '0.0.0.0'`,
+    );
   }
   return true;
 }
@@ -672,7 +730,9 @@ function readListen(m: FileModel): void {
     }
     const receiver = chainBefore(src, r.index).name;
     if (receiver && m.apps.get(receiver) === 'fastify' && !hostGiven) {
-      m.warnings.push(`${src.file}:${lineOf(src, r.index + 1)}: fastify listens on localhost when listen() is given no host: inside a pod nothing else can reach it, so the probes and the Service fail; pass host: '0.0.0.0'`);
+      m.warnings.push(
+        `${src.file}:${lineOf(src, r.index + 1)}: fastify listens on localhost when listen() is given no host: inside a pod nothing else can reach it, so the probes and the Service fail; pass host: '0.0.0.0'`,
+      );
     }
   }
 }
@@ -704,7 +764,8 @@ function addNestRoutes(models: FileModel[]): void {
       const [arg] = items(src.code, open, close);
       let prefixes: string[] | undefined = [''];
       if (arg) {
-        prefixes = src.code[arg[0]] === '{' ? ((p) => (p ? stringsAt(src, p) : ['']))(entries(src, arg[0], closing(src.code, arg[0])).get('path')) : stringsAt(src, arg);
+        prefixes =
+          src.code[arg[0]] === '{' ? ((p) => (p ? stringsAt(src, p) : ['']))(entries(src, arg[0], closing(src.code, arg[0])).get('path')) : stringsAt(src, arg);
       }
       const name = /class\s+(\w+)/.exec(src.bare.slice(close, close + 600))?.[1];
       if (prefixes) controllers.push({ at: r.index, prefixes, text: src.bare.slice(r.index, close + 1).replace(/\s+/g, ' '), name });
@@ -720,7 +781,8 @@ function addNestRoutes(models: FileModel[]): void {
       const subs = arg ? stringsAt(src, arg) : [''];
       if (!subs) continue;
       const paths = controller.prefixes.flatMap((p) => subs.map((s) => joinPaths(globalPrefix ?? '', p, s)));
-      const unlisted = controller.name && !new RegExp(`\\b${controller.name}\\b`).test(listed) ? `no module lists ${controller.name} in its controllers` : undefined;
+      const unlisted =
+        controller.name && !new RegExp(`\\b${controller.name}\\b`).test(listed) ? `no module lists ${controller.name} in its controllers` : undefined;
       const reason = why ?? unlisted;
       model.routes.push({
         scope: 'absolute',

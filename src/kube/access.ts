@@ -33,8 +33,20 @@ export const DEPLOY_PERMISSIONS: Permission[] = [
   { group: '', resource: 'events', verbs: ['get', 'list', 'watch'], why: 'the Warning events of a failed rollout' },
   { group: 'autoscaling', resource: 'horizontalpodautoscalers', verbs: ALL, why: 'autoscale' },
   { group: 'networking.k8s.io', resource: 'ingresses', verbs: ALL, why: 'domain' },
-  { group: 'coordination.k8s.io', resource: 'leases', verbs: ['create', 'get', 'update', 'delete'], why: 'the deploy lease (one deploy per environment at a time)' },
-  { group: '', resource: 'namespaces', verbs: ['create'], clusterScoped: true, optional: true, why: 'creating the namespace on the first deploy (and every preview namespace)' },
+  {
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    verbs: ['create', 'get', 'update', 'delete'],
+    why: 'the deploy lease (one deploy per environment at a time)',
+  },
+  {
+    group: '',
+    resource: 'namespaces',
+    verbs: ['create'],
+    clusterScoped: true,
+    optional: true,
+    why: 'creating the namespace on the first deploy (and every preview namespace)',
+  },
 ];
 
 export function resourceName(p: Pick<Permission, 'group' | 'resource' | 'subresource'>): string {
@@ -59,7 +71,13 @@ export async function serverVersion(ctx: Ctx, kc: KubeConfig, options: { timeout
 }
 
 /** One SelfSubjectAccessReview per verb of every permission, in parallel. */
-export async function checkPermissions(ctx: Ctx, kc: KubeConfig, namespace: string, permissions: Permission[] = DEPLOY_PERMISSIONS, options: { timeoutMs?: number } = {}): Promise<PermissionResult[]> {
+export async function checkPermissions(
+  ctx: Ctx,
+  kc: KubeConfig,
+  namespace: string,
+  permissions: Permission[] = DEPLOY_PERMISSIONS,
+  options: { timeoutMs?: number } = {},
+): Promise<PermissionResult[]> {
   const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? 5000);
   const api = new AuthorizationV1Api(config);
   return Promise.all(
@@ -74,7 +92,9 @@ export async function checkPermissions(ctx: Ctx, kc: KubeConfig, namespace: stri
             ...(permission.clusterScoped ? {} : { namespace }),
           };
           try {
-            const review = await api.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attributes } } });
+            const review = await api.createSelfSubjectAccessReview({
+              body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attributes } },
+            });
             return { verb, allowed: review.status?.allowed === true, reason: review.status?.reason ?? review.status?.evaluationError ?? '' };
           } catch (error) {
             throw kubeError(`check ${verb} ${resourceName(permission)}`, error, server);
@@ -94,6 +114,9 @@ export async function checkPermissions(ctx: Ctx, kc: KubeConfig, namespace: stri
 export function missingRule(results: PermissionResult[]): string {
   return results
     .filter((r) => r.denied.length > 0)
-    .map((r) => `{ apiGroups: ["${r.permission.group}"], resources: ["${r.permission.resource}${r.permission.subresource ? `/${r.permission.subresource}` : ''}"], verbs: [${r.denied.map((d) => `"${d.verb}"`).join(', ')}] }`)
+    .map(
+      (r) =>
+        `{ apiGroups: ["${r.permission.group}"], resources: ["${r.permission.resource}${r.permission.subresource ? `/${r.permission.subresource}` : ''}"], verbs: [${r.denied.map((d) => `"${d.verb}"`).join(', ')}] }`,
+    )
     .join(', ');
 }

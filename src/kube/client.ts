@@ -62,7 +62,11 @@ export interface KubeClient {
    * JSON merge patch of absolute values (idempotent, so retried), optionally of a subresource such
    * as "scale"; as field manager "gantry" unless another is named.
    */
-  mergePatch<T = K8sObject>(ref: ObjectRef, patch: unknown, options?: { subresource?: string; dryRun?: boolean; doing?: string; fieldManager?: string }): Promise<T>;
+  mergePatch<T = K8sObject>(
+    ref: ObjectRef,
+    patch: unknown,
+    options?: { subresource?: string; dryRun?: boolean; doing?: string; fieldManager?: string },
+  ): Promise<T>;
   /** DELETE (background propagation); false when it was already gone. Idempotent, so retried. */
   remove(ref: ObjectRef, options?: { dryRun?: boolean; doing?: string }): Promise<boolean>;
   /** Whether a kind is namespaced, from discovery; undefined when the cluster does not serve it. */
@@ -74,7 +78,11 @@ export interface KubeClient {
    * not translated: the tracker retries and judges them itself (watch.ts isFatal). Ends with
    * `signal` (default: the step's) or after `timeoutMs` (default 15 s).
    */
-  getJson<T>(path: string, params?: Record<string, string>, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ body: T; date: number | undefined }>;
+  getJson<T>(
+    path: string,
+    params?: Record<string, string>,
+    options?: { signal?: AbortSignal; timeoutMs?: number },
+  ): Promise<{ body: T; date: number | undefined }>;
   /** List, then watch, one collection until options.signal ends: a complete picture first, then changes (watch.ts). */
   stream<T extends { metadata?: { resourceVersion?: string } }>(spec: StreamSpec, handlers: StreamHandlers<T>, options: StreamOptions): Stream;
   /** A container's log as text, as the API server sends it. Not retried (the caller has its own fallback). */
@@ -214,7 +222,9 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
     stream: (spec, handlers, opts) => startStream(kc, spec, handlers, opts),
     async podLog(namespace, pod, container, opts) {
       const api = kc.makeApiClient(CoreV1Api);
-      return String(await api.readNamespacedPodLog({ name: pod, namespace, container, previous: opts.previous, tailLines: opts.tailLines, limitBytes: opts.limitBytes }));
+      return String(
+        await api.readNamespacedPodLog({ name: pod, namespace, container, previous: opts.previous, tailLines: opts.tailLines, limitBytes: opts.limitBytes }),
+      );
     },
     async read<T>(ref: ObjectRef, doing = `get ${kindPath(ref.kind, ref.name)}`) {
       try {
@@ -236,7 +246,9 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
       const doing = opts.doing ?? `${opts.dryRun ? 'validate' : 'apply'} ${kindPath(object.kind, object.metadata.name)}`;
       const query = { fieldManager: FIELD_MANAGER, force: 'true', fieldValidation: 'Strict', ...dry(opts.dryRun) };
       // JSON is YAML, so it goes as application/apply-patch+yaml (the only apply content type servers before 1.29 accept).
-      const answer = await run(doing, true, () => api.send(HttpMethod.PATCH, object, 'patch', { query, body: object, contentType: PatchStrategy.ServerSideApply }));
+      const answer = await run(doing, true, () =>
+        api.send(HttpMethod.PATCH, object, 'patch', { query, body: object, contentType: PatchStrategy.ServerSideApply }),
+      );
       return answer.body as T;
     },
     async create<T>(object: K8sObject, opts: { dryRun?: boolean; doing?: string } = {}) {

@@ -34,8 +34,7 @@ export interface DecodedKubeconfig {
 /** Turns the variable's value (a path, YAML, or base64 YAML) into a checked KubeConfig. Pure apart from reading a named file. */
 export function decodeKubeconfig(varName: string, value: string | undefined): DecodedKubeconfig {
   const fix = `put the cluster's kubeconfig in the CI/CD variable ${varName} (type "File", or a variable holding the YAML or its base64), or point environments.<env>.kubeconfig in gantry.yaml at the variable that holds it`;
-  const fail = (message: string, details: string[] = [], cause?: unknown) =>
-    new GantryError('E_KUBECONFIG', `${varName}: ${message}`, { details, fix, cause });
+  const fail = (message: string, details: string[] = [], cause?: unknown) => new GantryError('E_KUBECONFIG', `${varName}: ${message}`, { details, fix, cause });
 
   if (value === undefined || value.trim() === '') throw fail('the CI variable is not set or empty');
   let text = value.trim();

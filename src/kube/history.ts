@@ -68,7 +68,9 @@ async function readDeployment(client: KubeClient, namespace: string, name: strin
 
 async function ownedReplicaSets(client: KubeClient, namespace: string, deployment: Deployment): Promise<ReplicaSet[]> {
   const matchLabels = deployment.spec?.selector?.matchLabels ?? {};
-  const labelSelector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const labelSelector = Object.entries(matchLabels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   const all = await client.list<ReplicaSet>('apps/v1', 'ReplicaSet', namespace, labelSelector ? { labelSelector } : {});
   return all
     .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === deployment.metadata.uid))
@@ -203,7 +205,9 @@ export async function rollbackTo(ctx: Ctx, kc: KubeConfig, namespace: string, na
     spec: { ...(base.spec ?? {}), template },
   };
   const commit = annotations[COMMIT_ANNOTATION];
-  ctx.logger.info(`rolling deployment/${name} back from revision ${from} to revision ${revision}${commit ? ` (commit ${commit.slice(0, 8)})` : ''}: ${images.join(', ')}`);
+  ctx.logger.info(
+    `rolling deployment/${name} back from revision ${from} to revision ${revision}${commit ? ` (commit ${commit.slice(0, 8)})` : ''}: ${images.join(', ')}`,
+  );
   const applied = await client.apply<Deployment>(object, { dryRun: ctx.dryRun, doing: `roll back deployment/${name}` });
   if (ctx.dryRun) return { skipped: false, from, to: revision, revision: from, images };
 

@@ -6,7 +6,16 @@ export { kubeconfigFromCi, kubeconfigVariable, decodeKubeconfig, type CiKubeconf
 export { kubeClient, FIELD_MANAGER, type KubeClient, type KubeClientOptions, type ObjectRef } from './client.js';
 export { isFatal, type Stream, type StreamSpec, type StreamHandlers, type StreamOptions } from './watch.js';
 export { ensureNamespace, type NamespaceResult } from './namespace.js';
-export { dockerConfigJson, pullSecretObject, secretFromCiVariables, ciSecretNamed, CI_SECRET_PREFIX, type RegistryCredentials, type CiVariablesSecret, type CiSecret } from './secrets.js';
+export {
+  dockerConfigJson,
+  pullSecretObject,
+  secretFromCiVariables,
+  ciSecretNamed,
+  CI_SECRET_PREFIX,
+  type RegistryCredentials,
+  type CiVariablesSecret,
+  type CiSecret,
+} from './secrets.js';
 export { applyObjects, type ApplyOptions, type AppliedObject } from './apply.js';
 export { listRevisions, rollbackTo, restartRollout, samePodTemplate, RESTART_FIELD_MANAGER, type Revision, type RollbackResult } from './history.js';
 export { withDeployLease, type DeployLeaseOptions, type HeldLease, type LeaseHolder } from './lease.js';

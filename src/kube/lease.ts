@@ -94,7 +94,17 @@ export async function withDeployLease<T>(
   let lease = await acquire(ctx, client, namespace, leaseName, holder, ttlSeconds, options);
   const lost = new AbortController();
   const stop = new AbortController();
-  const renewing = renewLoop(ctx, client, where, holder, ttlSeconds, () => lease, (l) => (lease = l), lost, stop.signal);
+  const renewing = renewLoop(
+    ctx,
+    client,
+    where,
+    holder,
+    ttlSeconds,
+    () => lease,
+    (l) => (lease = l),
+    lost,
+    stop.signal,
+  );
   try {
     const result = await fn({ signal: AbortSignal.any([ctx.signal, lost.signal]) });
     // Another deploy may have run alongside the end of this one: that is a failure, not a success.
@@ -142,17 +152,22 @@ async function acquire(
           return created;
         }
         const spec = current.spec ?? {};
-        if (current.metadata.resourceVersion !== observed.resourceVersion) observed = { resourceVersion: current.metadata.resourceVersion ?? '', since: Date.now() };
+        if (current.metadata.resourceVersion !== observed.resourceVersion)
+          observed = { resourceVersion: current.metadata.resourceVersion ?? '', since: Date.now() };
         const unchangedForMs = Date.now() - observed.since;
         const durationMs = (spec.leaseDurationSeconds ?? 0) * 1000;
         const expired = unchangedForMs >= durationMs || expiresAt(spec) + CLOCK_MARGIN_MS <= now;
         if (!spec.holderIdentity || spec.holderIdentity === holder || expired) {
           // Counted as client-go's leader election counts them: every change of holder, a released lease included.
           const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === holder ? 0 : 1);
-          const taken = await client.replace<Lease>(leaseObject(namespace, name, mine(transitions), current.metadata.resourceVersion), { doing: `take ${where}` });
+          const taken = await client.replace<Lease>(leaseObject(namespace, name, mine(transitions), current.metadata.resourceVersion), {
+            doing: `take ${where}`,
+          });
           if (spec.holderIdentity && spec.holderIdentity !== holder) {
             const last = spec.renewTime ?? spec.acquireTime ?? '(never)';
-            ctx.logger.warn(`took over the deploy ${where} from ${spec.holderIdentity}: last renewed at ${last}, not renewed within its ${spec.leaseDurationSeconds ?? 0} s since (that deploy died or lost its connection)`);
+            ctx.logger.warn(
+              `took over the deploy ${where} from ${spec.holderIdentity}: last renewed at ${last}, not renewed within its ${spec.leaseDurationSeconds ?? 0} s since (that deploy died or lost its connection)`,
+            );
           } else {
             ctx.logger.info(`took the deploy ${where} as ${holder}`);
           }
@@ -168,7 +183,9 @@ async function acquire(
         if (key !== announced) {
           announced = key;
           options.onWait?.(held);
-          ctx.logger.info(`waiting for the deploy ${where}: held by ${held.holder} since ${held.since ?? '(unknown)'}; it expires at ${held.expiresAt} unless renewed`);
+          ctx.logger.info(
+            `waiting for the deploy ${where}: held by ${held.holder} since ${held.since ?? '(unknown)'}; it expires at ${held.expiresAt} unless renewed`,
+          );
         }
       } catch (error) {
         // Someone else wrote the Lease between our read and our write: read again.
@@ -208,11 +225,17 @@ async function renewLoop(
     const lease = get();
     try {
       const spec = { ...lease.spec, renewTime: microTime(client.serverNow()) };
-      set(await client.replace<Lease>(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `renew ${where}` }));
+      set(
+        await client.replace<Lease>(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), {
+          doing: `renew ${where}`,
+        }),
+      );
       renewedAt = Date.now();
     } catch (error) {
       if (isConflict(error)) {
-        const now = await client.read<Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: lease.metadata.name, namespace: lease.metadata.namespace }).catch(() => undefined);
+        const now = await client
+          .read<Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: lease.metadata.name, namespace: lease.metadata.namespace })
+          .catch(() => undefined);
         if (now?.spec?.holderIdentity === holder) {
           set(now); // our own lease at a newer resourceVersion: renew it at the next tick
           continue;

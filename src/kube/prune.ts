@@ -26,7 +26,10 @@ export async function pruneConfigMaps(ctx: Ctx, kc: KubeConfig, namespace: strin
   const client = kubeClient(ctx, kc);
   const deployment = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName, namespace });
   if (!deployment) return [];
-  const selector = Object.entries(labels).filter(([k]) => k.startsWith(APP_LABEL_PREFIX)).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = Object.entries(labels)
+    .filter(([k]) => k.startsWith(APP_LABEL_PREFIX))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   const [replicaSets, configMaps] = await Promise.all([
     client.list<ReplicaSet>('apps/v1', 'ReplicaSet', namespace, { labelSelector: selector }),
     client.list<{ metadata: { name: string } }>('v1', 'ConfigMap', namespace, { labelSelector: selector }),
@@ -37,7 +40,10 @@ export async function pruneConfigMaps(ctx: Ctx, kc: KubeConfig, namespace: strin
       for (const n of configMapsNamed(rs.spec?.template?.spec)) used.add(n);
     }
   }
-  const unused = configMaps.map((c) => c.metadata.name).filter((n) => !used.has(n)).sort();
+  const unused = configMaps
+    .map((c) => c.metadata.name)
+    .filter((n) => !used.has(n))
+    .sort();
   for (const name of unused) await client.remove({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }, { dryRun: ctx.dryRun });
   return unused;
 }

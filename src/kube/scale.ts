@@ -6,7 +6,13 @@ import type { Ctx } from '../context.js';
 import { gantryError } from '../errors.js';
 import { kubeClient } from './client.js';
 
-export async function scaleDeployment(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, replicas: number): Promise<{ previous: number; replicas: number }> {
+export async function scaleDeployment(
+  ctx: Ctx,
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  replicas: number,
+): Promise<{ previous: number; replicas: number }> {
   if (!Number.isInteger(replicas) || replicas < 0) {
     throw gantryError('E_SCALE_REPLICAS', { deployment: name, replicas });
   }
@@ -17,7 +23,13 @@ export async function scaleDeployment(ctx: Ctx, kc: KubeConfig, namespace: strin
     throw gantryError('E_KUBE_NOT_FOUND', { problem: 'scale', deployment: name, namespace });
   }
   const previous = before.spec?.replicas ?? 1;
-  const scale = await client.mergePatch<{ spec?: { replicas?: number } }>(ref, { spec: { replicas } }, { subresource: 'scale', dryRun: ctx.dryRun, doing: `scale deployment/${name}` });
-  ctx.logger.info(`${ctx.dryRun ? 'dry run: would scale' : 'scaled'} deployment/${name} in ${namespace} from ${previous} to ${scale.spec?.replicas ?? replicas} replicas`);
+  const scale = await client.mergePatch<{ spec?: { replicas?: number } }>(
+    ref,
+    { spec: { replicas } },
+    { subresource: 'scale', dryRun: ctx.dryRun, doing: `scale deployment/${name}` },
+  );
+  ctx.logger.info(
+    `${ctx.dryRun ? 'dry run: would scale' : 'scaled'} deployment/${name} in ${namespace} from ${previous} to ${scale.spec?.replicas ?? replicas} replicas`,
+  );
   return { previous, replicas: scale.spec?.replicas ?? replicas };
 }

@@ -68,7 +68,10 @@ export interface CiVariablesSecret {
  * CI variables named K8S_SECRET_<KEY> become key <KEY> of one Opaque Secret; null when there are
  * none. Server-side applied as a whole, so keys dropped from CI disappear from the Secret.
  */
-export function secretFromCiVariables(env: NodeJS.ProcessEnv, options: { name: string; labels?: Record<string, string>; namespace?: string }): CiVariablesSecret | null {
+export function secretFromCiVariables(
+  env: NodeJS.ProcessEnv,
+  options: { name: string; labels?: Record<string, string>; namespace?: string },
+): CiVariablesSecret | null {
   const selected = ciSecretNamed(env, options.name);
   if (!selected) return null;
   const data = Object.fromEntries(selected.entries.map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));

@@ -67,7 +67,13 @@ interface ListAnswer<T> {
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 
 /** A GET of JSON from the API server with the kubeconfig's credentials (client-node's agent and auth). */
-export async function getJson<T>(kc: KubeConfig, path: string, params: Record<string, string>, signal: AbortSignal, timeoutMs = 15_000): Promise<{ body: T; date: number | undefined }> {
+export async function getJson<T>(
+  kc: KubeConfig,
+  path: string,
+  params: Record<string, string>,
+  signal: AbortSignal,
+  timeoutMs = 15_000,
+): Promise<{ body: T; date: number | undefined }> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -132,7 +138,12 @@ function describe(error: unknown): string {
 
 type WatchEnd = { kind: 'closed'; events: number } | { kind: 'gone' } | { kind: 'error'; error: unknown } | { kind: 'stopped' };
 
-export function startStream<T extends { metadata?: { resourceVersion?: string } }>(kc: KubeConfig, spec: StreamSpec, handlers: StreamHandlers<T>, options: StreamOptions): Stream {
+export function startStream<T extends { metadata?: { resourceVersion?: string } }>(
+  kc: KubeConfig,
+  spec: StreamSpec,
+  handlers: StreamHandlers<T>,
+  options: StreamOptions,
+): Stream {
   const local = new AbortController();
   const signal = AbortSignal.any([options.signal, local.signal]);
   const pollIntervalMs = options.pollIntervalMs ?? 2000;
@@ -198,7 +209,10 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
       // ends every watch after watchTimeoutSeconds, so silence well beyond that means it is gone.
       const armIdle = () => {
         clearTimeout(idle);
-        idle = setTimeout(() => finish({ kind: 'error', error: Object.assign(new Error('the watch went silent'), { code: 'ETIMEDOUT' }) }), (watchTimeoutSeconds + 20) * 1000);
+        idle = setTimeout(
+          () => finish({ kind: 'error', error: Object.assign(new Error('the watch went silent'), { code: 'ETIMEDOUT' }) }),
+          (watchTimeoutSeconds + 20) * 1000,
+        );
       };
       if (signal.aborted) return finish({ kind: 'stopped' });
       signal.addEventListener('abort', stopped, { once: true });
@@ -213,7 +227,11 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
             armIdle();
             if (type === 'ERROR') {
               const status = object as KubeStatus;
-              finish(status?.code === 410 ? { kind: 'gone' } : { kind: 'error', error: new ApiException(status?.code ?? 500, status?.message ?? 'watch error', status, {}) });
+              finish(
+                status?.code === 410
+                  ? { kind: 'gone' }
+                  : { kind: 'error', error: new ApiException(status?.code ?? 500, status?.message ?? 'watch error', status, {}) },
+              );
               return;
             }
             const rv = (object as T)?.metadata?.resourceVersion;
@@ -231,7 +249,12 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
             // (for a 403: who may not watch what) is what makes the error actionable, so ask again.
             getJson(kc, spec.path, { ...params, watch: 'true', resourceVersion: start, timeoutSeconds: '1' }, signal, 5000).then(
               () => finish({ kind: 'error', error: new ApiException(code, String((error as Error).message), { message: `HTTP ${code}` }, {}) }),
-              (detailed: unknown) => finish({ kind: 'error', error: apiStatus(detailed)?.code === code ? detailed : new ApiException(code, String((error as Error).message), { message: `HTTP ${code}` }, {}) }),
+              (detailed: unknown) =>
+                finish({
+                  kind: 'error',
+                  error:
+                    apiStatus(detailed)?.code === code ? detailed : new ApiException(code, String((error as Error).message), { message: `HTTP ${code}` }, {}),
+                }),
             );
           },
         )

@@ -141,9 +141,16 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
   async function call(paths: string[]): Promise<string[]> {
     const params = signedRpcParams('POST', 'RefreshObjectCaches', { ObjectPath: paths.join('\n'), ObjectType: 'File' }, options);
     // POST with the parameters as a form, signed as POST (what the Aliyun SDKs send).
-    const body = Object.entries(params).map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
+    const body = Object.entries(params)
+      .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+      .join('&');
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]);
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gantry' }, body, signal });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gantry' },
+      body,
+      signal,
+    });
     const text = await res.text();
     let json: Record<string, unknown> = {};
     try {
@@ -152,11 +159,19 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
       // An answer that is not JSON (a proxy's HTML page): reported by its status below.
     }
     if (!res.ok) {
-      throw new CdnApiError(res.status, String(json.Code ?? `HTTP${res.status}`), String(json.Message ?? text.slice(0, 200)), json.RequestId === undefined ? undefined : String(json.RequestId));
+      throw new CdnApiError(
+        res.status,
+        String(json.Code ?? `HTTP${res.status}`),
+        String(json.Message ?? text.slice(0, 200)),
+        json.RequestId === undefined ? undefined : String(json.RequestId),
+      );
     }
     const ids = String(json.RefreshTaskId ?? '');
     if (!ids) throw new CdnApiError(res.status, 'InvalidResponse', `no RefreshTaskId in the answer: ${text.slice(0, 200)}`);
-    return ids.split(',').map((s) => s.trim()).filter(Boolean);
+    return ids
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   return {

@@ -4,7 +4,12 @@ import type { Ctx } from '../context.js';
 import { ossClient, ossError, type OssTarget } from './client.js';
 
 /** The key pair comes from the CI variables; ctx masks the secret by its name. */
-export async function checkOssAccess(_ctx: Ctx, target: OssTarget, prefix: string, options: { timeoutMs?: number } = {}): Promise<{ bucket: string; prefix: string; keys: number }> {
+export async function checkOssAccess(
+  _ctx: Ctx,
+  target: OssTarget,
+  prefix: string,
+  options: { timeoutMs?: number } = {},
+): Promise<{ bucket: string; prefix: string; keys: number }> {
   const client = ossClient(target);
   try {
     const page = await client.listV2({ prefix, 'max-keys': '1' } as never, { timeout: options.timeoutMs ?? 5000 });

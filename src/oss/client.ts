@@ -82,7 +82,9 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
     async deleteMany(keys) {
       for (let i = 0; i < keys.length; i += 1000) {
         const batch = keys.slice(i, i + 1000);
-        await withRetry(ctx, `delete ${batch.length} objects`, () => client.deleteMulti(batch, { quiet: true }), { ...ossRetry, retries }).catch(fail(`delete ${batch.length} objects`));
+        await withRetry(ctx, `delete ${batch.length} objects`, () => client.deleteMulti(batch, { quiet: true }), { ...ossRetry, retries }).catch(
+          fail(`delete ${batch.length} objects`),
+        );
       }
     },
     async put(key, file: LocalFile, headers) {
@@ -117,7 +119,13 @@ export function ossError(doing: string, target: OssTarget, error: unknown): Gant
     return gantryError('E_OSS_BUCKET', { doing, where, pathStyleHint: maybePathStyle });
   }
   if (e.code === 'InvalidAccessKeyId' || e.code === 'SignatureDoesNotMatch' || e.code === 'AccessDenied' || e.status === 403) {
-    return gantryError('E_OSS_ACCESS', { problem: 'refused', doing, where, reason: e.code ?? e.status, pathStyleHint: e.code === 'SignatureDoesNotMatch' && maybePathStyle });
+    return gantryError('E_OSS_ACCESS', {
+      problem: 'refused',
+      doing,
+      where,
+      reason: e.code ?? e.status,
+      pathStyleHint: e.code === 'SignatureDoesNotMatch' && maybePathStyle,
+    });
   }
   return gantryError('E_OSS_UNREACHABLE', { doing, where, reason: e.code ?? e.status ?? 'network error' });
 }

@@ -53,7 +53,10 @@ function hexHash(token: string, after: '.' | '-'): boolean {
 function wordPiece(piece: string): boolean {
   if (/^[A-Za-z][a-z]?$|^v?\d+$/.test(piece)) return true;
   if (!/^(?:[A-Z]?[a-z]{2,})+\d*$/.test(piece)) return false;
-  return piece.replace(/\d+$/, '').split(/(?=[A-Z])/).every((hump) => /[aeiouy]/i.test(hump));
+  return piece
+    .replace(/\d+$/, '')
+    .split(/(?=[A-Z])/)
+    .every((hump) => /[aeiouy]/i.test(hump));
 }
 
 function readsAsWords(token: string): boolean {
@@ -159,7 +162,10 @@ function manifestOutputs(json: unknown): { output: string; source?: string | und
 
 /** The bundle key a manifest's public path names ("/app/main.1a2b.js", "https://cdn/x/y.js", "auto/z.js"). */
 function keyForPublicPath(url: string, keys: Set<string>): string | undefined {
-  let p = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i, '').replace(/^\/+/, '').split(/[?#]/)[0]!;
+  let p = url
+    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i, '')
+    .replace(/^\/+/, '')
+    .split(/[?#]/)[0]!;
   try {
     p = decodeURIComponent(p);
   } catch {

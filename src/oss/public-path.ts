@@ -31,7 +31,11 @@ const BUNDLER_VARIABLES = ['PUBLIC_URL', 'NUXT_APP_BASE_URL'] as const;
  * ones bundlers read, replacing a value the job already had (any other value points the preview
  * at another site's files). The live site's build keeps its own settings for them.
  */
-export function publicPathVariables(publicPath: string, env: Record<string, string | undefined>, preview: boolean): { variables: Record<string, string>; replaced: string[] } {
+export function publicPathVariables(
+  publicPath: string,
+  env: Record<string, string | undefined>,
+  preview: boolean,
+): { variables: Record<string, string>; replaced: string[] } {
   const variables: Record<string, string> = { GANTRY_PUBLIC_PATH: publicPath };
   const replaced: string[] = [];
   if (preview) {
@@ -189,7 +193,8 @@ const BUNDLERS: { packages: string[]; advice: BundlerAdvice }[] = [
     advice: {
       bundler: 'Next.js (static export)',
       fix: "add basePath: process.env.GANTRY_PUBLIC_PATH?.replace(/\\/$/, ''), to next.config.js (basePath takes no trailing slash)",
-      inCode: (rest) => `prefix them with the basePath yourself (Next adds it to next/link and imported images only), e.g. \`${'${'}basePath}/${rest}\` with basePath passed through the env of next.config.js`,
+      inCode: (rest) =>
+        `prefix them with the basePath yourself (Next adds it to next/link and imported images only), e.g. \`${'${'}basePath}/${rest}\` with basePath passed through the env of next.config.js`,
     },
   },
   {

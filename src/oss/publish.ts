@@ -69,5 +69,7 @@ export function isTransient(error: unknown): boolean {
   const e = error as { status?: number; code?: string; name?: string };
   if (typeof e.status === 'number' && e.status >= 500) return true;
   if (typeof e.status === 'number' && e.status >= 400) return false;
-  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|ResponseTimeout|ConnectionTimeout|RequestError/i.test(`${e.code ?? ''} ${e.name ?? ''} ${(error as Error).message ?? ''}`);
+  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|ResponseTimeout|ConnectionTimeout|RequestError/i.test(
+    `${e.code ?? ''} ${e.name ?? ''} ${(error as Error).message ?? ''}`,
+  );
 }

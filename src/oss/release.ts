@@ -45,7 +45,10 @@ export async function recordRelease(ctx: Ctx, store: Pick<OssStore, 'getBuffer' 
   };
   const recovered = input.uploaded === 0 && !(await retention.isNewestRelease(input.keys, previous, read));
   if (input.uploaded === 0 && !recovered) return { recovered: false, deleted: [] };
-  if (recovered) ctx.logger.warn(`no release record names the bundle that is live under ${prefix || 'the bucket root'} (an earlier publish was cut off before writing it): ${ctx.dryRun ? 'it would be recorded now' : 'recording it now'}`);
+  if (recovered)
+    ctx.logger.warn(
+      `no release record names the bundle that is live under ${prefix || 'the bucket root'} (an earlier publish was cut off before writing it): ${ctx.dryRun ? 'it would be recorded now' : 'recording it now'}`,
+    );
 
   const key = retention.releaseKey(prefix, input.time, input.shortSha);
   const header = { sha: input.sha, time: input.time.toISOString(), pipelineUrl: input.pipelineUrl };

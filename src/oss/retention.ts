@@ -81,13 +81,7 @@ export async function isNewestRelease(keys: string[], previous: string[], read: 
  * releases that stay kept, or a new snapshot when there is none or the difference has grown
  * past a quarter of the snapshot (a delta should stay small next to what it saves).
  */
-export async function nextRelease(
-  header: ReleaseHeader,
-  keys: string[],
-  previous: string[],
-  retention: number,
-  read: ReadRelease,
-): Promise<ReleaseRecord> {
+export async function nextRelease(header: ReleaseHeader, keys: string[], previous: string[], retention: number, read: ReadRelease): Promise<ReleaseRecord> {
   // With N > 1 the newest previous release stays kept after this one, and so does its snapshot.
   const newest = retention > 1 ? [...previous].sort().at(-1) : undefined;
   if (newest) {
@@ -120,13 +114,7 @@ export interface RetentionPlan {
  * current release's keys are always kept, whatever N. `existing`, when given, limits the
  * deletions to objects that are there.
  */
-export async function planRetention(
-  prefix: string,
-  releases: string[],
-  retention: number,
-  read: ReadRelease,
-  existing?: Set<string>,
-): Promise<RetentionPlan> {
+export async function planRetention(prefix: string, releases: string[], retention: number, read: ReadRelease, existing?: Set<string>): Promise<RetentionPlan> {
   const sorted = [...releases].sort();
   const kept = sorted.slice(-retention);
   const expired = sorted.slice(0, Math.max(0, sorted.length - retention));
@@ -139,6 +127,9 @@ export async function planRetention(
   }
   const candidates = new Set<string>();
   for (const key of expired) for (const k of await releaseKeys(await read(key), read)) if (!used.has(k)) candidates.add(k);
-  const deleteKeys = [...candidates].sort().map((k) => prefix + k).filter((k) => !existing || existing.has(k));
+  const deleteKeys = [...candidates]
+    .sort()
+    .map((k) => prefix + k)
+    .filter((k) => !existing || existing.has(k));
   return { keep: kept, expiredReleases: expired.filter((k) => !anchors.has(k)), deleteKeys };
 }

@@ -103,7 +103,13 @@ const attribute = /(\s(?:src|href)\s*=\s*)(["'])([^"'<>]*)\2/gi;
  * left as it is. Root-relative references ("/app.js") resolve against the bundle root, and so do
  * those below `publicPath` ("/web/app.js" when the bundle is served at /web/).
  */
-export function addVersionToReferences(html: string, fromKey: string, assets: Set<string>, version: string, publicPath = '/'): { html: string; references: number } {
+export function addVersionToReferences(
+  html: string,
+  fromKey: string,
+  assets: Set<string>,
+  version: string,
+  publicPath = '/',
+): { html: string; references: number } {
   const servedAt = decodeURI(publicPath);
   let references = 0;
   const dir = path.posix.dirname(fromKey);

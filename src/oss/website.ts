@@ -166,7 +166,7 @@ export async function applyWebsite(ctx: Ctx, api: WebsiteApi, desired: WebsiteCo
     return { changed: false, applied: false, changes, xml };
   }
   for (const c of changes) ctx.logger.info(`  ${c}`);
-  if (current?.routingRulesXml) ctx.logger.info('  (the bucket\'s routing rules are kept as they are)');
+  if (current?.routingRulesXml) ctx.logger.info("  (the bucket's routing rules are kept as they are)");
   ctx.logger.info(`${ctx.dryRun ? 'would PUT' : 'PUT'} ?website:`);
   for (const line of xml.split('\n')) ctx.logger.info(`  ${line}`);
   if (ctx.dryRun) return { changed: true, applied: false, changes, xml };
@@ -198,7 +198,10 @@ export function ossWebsiteApi(ctx: Ctx, target: OssTarget, retries: number): Web
     async get() {
       const doing = `get the website configuration of ${target.bucket}`;
       try {
-        const r = await withRetry(ctx, doing, () => client.request({ method: 'GET', bucket: target.bucket, subres: 'website', successStatuses: [200] }), { ...ossRetry, retries });
+        const r = await withRetry(ctx, doing, () => client.request({ method: 'GET', bucket: target.bucket, subres: 'website', successStatuses: [200] }), {
+          ...ossRetry,
+          retries,
+        });
         return Buffer.isBuffer(r.data) ? r.data.toString('utf8') : String(r.data);
       } catch (error) {
         if ((error as { code?: string }).code === 'NoSuchWebsiteConfiguration') return null;

@@ -35,7 +35,11 @@ export interface PreviewLocation {
  * cwd; an empty value is unset) and combines it with the flags and CI variables. noApp is the
  * command's own error for an app nothing names; it is thrown before the bucket is looked at.
  */
-export async function locatePreviews(ctx: Ctx, input: { cwd: string; env: NodeJS.ProcessEnv; flags: PreviewFlags }, noApp: () => GantryError): Promise<PreviewLocation> {
+export async function locatePreviews(
+  ctx: Ctx,
+  input: { cwd: string; env: NodeJS.ProcessEnv; flags: PreviewFlags },
+  noApp: () => GantryError,
+): Promise<PreviewLocation> {
   const { cwd, env, flags } = input;
   const { predefined, gantry } = ciVariables(env);
   const configFile = flags.config || gantry.config || ['gantry.yaml', 'gantry.yml'].find((f) => existsSync(path.join(cwd, f)));
@@ -57,7 +61,12 @@ export async function locatePreviews(ctx: Ctx, input: { cwd: string; env: NodeJS
   }
   app ??= predefined.projectName || undefined;
   if (!app) throw noApp();
-  return { app, config, kubeconfigVariable: kubeconfigVariableName('review', kubeconfig), frontend: await previewFrontend(flags, env, frontend, Boolean(configFile)) };
+  return {
+    app,
+    config,
+    kubeconfigVariable: kubeconfigVariableName('review', kubeconfig),
+    frontend: await previewFrontend(flags, env, frontend, Boolean(configFile)),
+  };
 }
 
 /**
@@ -76,7 +85,13 @@ export async function previewFrontend(
   const bucket = values.bucket ?? base?.bucket;
   if (!bucket) return undefined;
   const pick = (key: 'region' | 'endpoint' | 'prefix') => values[key] ?? fromConfig?.[key] ?? o[key];
-  const frontend = { bucket, region: pick('region'), endpoint: pick('endpoint'), prefix: pick('prefix'), pathStyle: fromConfig?.pathStyle ?? (o.pathStyle === undefined ? undefined : o.pathStyle === 'true') };
+  const frontend = {
+    bucket,
+    region: pick('region'),
+    endpoint: pick('endpoint'),
+    prefix: pick('prefix'),
+    pathStyle: fromConfig?.pathStyle ?? (o.pathStyle === undefined ? undefined : o.pathStyle === 'true'),
+  };
   if (!frontend.region) throw gantryError('E_BUCKET_REGION_MISSING', { bucket });
   return frontend;
 }

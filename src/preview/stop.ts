@@ -30,16 +30,21 @@ export async function stopPreview(ctx: Ctx, input: StopPreviewInput): Promise<St
   const { cwd, env, mr, flags } = input;
   const envName = 'review';
   const ci = ciContextFromEnv(env);
-  const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
-    gantryError('E_APP_MISSING', { command: 'stop' }),
-  );
+  const where = await locatePreviews(ctx, { cwd, env, flags }, () => gantryError('E_APP_MISSING', { command: 'stop' }));
   const { app } = where;
   const namespace = flags.namespace
     ? dnsLabel(fillPlaceholders(flags.namespace, { app, iid: mr, slug: ci.refSlug, env: envName }))
     : where.config
       ? (await import('../config/resolve.js')).resolveEnvironment(where.config, envName, ci).namespace
       : previewNamespace(app, mr);
-  return removePreview(ctx, { mr, app, namespace, kubeconfigVariable: where.kubeconfigVariable, frontend: where.frontend, timeoutSeconds: input.timeoutSeconds });
+  return removePreview(ctx, {
+    mr,
+    app,
+    namespace,
+    kubeconfigVariable: where.kubeconfigVariable,
+    frontend: where.frontend,
+    timeoutSeconds: input.timeoutSeconds,
+  });
 }
 
 /** Where one merge request's preview lives: what `gantry stop` works out from its flags and gantry.yaml. */
@@ -74,25 +79,50 @@ export async function removePreview(ctx: Ctx, target: PreviewTarget): Promise<St
   // What can refuse is checked before anything is deleted (exit 2 means nothing was done): the
   // OSS key pair, the kubeconfig, and that the namespace is one Gantry made.
   const [previews, kube] = await Promise.all([import('../oss/previews.js'), import('../kube/index.js')]);
-  const oss = frontend ? previews.ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'delete the frontend preview') : undefined;
+  const oss = frontend
+    ? previews.ossTargetFromEnv(
+        ctx,
+        { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle },
+        'delete the frontend preview',
+      )
+    : undefined;
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   try {
     const client = kube.kubeClient(ctx, kc);
     const existing = await readPreviewNamespace(client, target.kubeconfigVariable, namespace);
     // Both halves always run, so one failing does not leave the other behind; errors come after.
     const [ns, fe] = await Promise.allSettled([
-      ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () => deleteNamespace(ctx, client, namespace, existing, target.timeoutSeconds)),
+      ctx.logger.section('gantry_stop_namespace', `delete namespace ${namespace}`, () =>
+        deleteNamespace(ctx, client, namespace, existing, target.timeoutSeconds),
+      ),
       oss && frontend
-        ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () => previews.deletePreview(ctx, oss, previewPrefix(frontend.prefix, mr)))
-        : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(() => 'none' as const),
+        ? ctx.logger.section('gantry_stop_frontend', `delete the frontend preview in ${frontend.bucket}`, () =>
+            previews.deletePreview(ctx, oss, previewPrefix(frontend.prefix, mr)),
+          )
+        : Promise.resolve(ctx.logger.info('no frontend bucket (no --bucket, no gantry.yaml frontend): no frontend preview to delete')).then(
+            () => 'none' as const,
+          ),
     ]);
     const failures = [ns, fe].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-    if (failures.length > 1) ctx.logger.error(`also failed: ${failures.slice(1).map((e) => (e as Error).message).join('; ')}`);
+    if (failures.length > 1)
+      ctx.logger.error(
+        `also failed: ${failures
+          .slice(1)
+          .map((e) => (e as Error).message)
+          .join('; ')}`,
+      );
     if (failures.length > 0) throw failures[0];
     const namespaceResult = (ns as PromiseFulfilledResult<string>).value;
     ctx.logger.info(`preview of merge request !${mr} removed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!ctx.dryRun) await reportToMr(ctx, { status: 'stopped', environment: envName, mr, url: '' });
-    return { environment: envName, mr, namespace, namespaceResult, frontend: frontend ? { bucket: frontend.bucket, prefix: previewPrefix(frontend.prefix, mr) } : null, dryRun: ctx.dryRun };
+    return {
+      environment: envName,
+      mr,
+      namespace,
+      namespaceResult,
+      frontend: frontend ? { bucket: frontend.bucket, prefix: previewPrefix(frontend.prefix, mr) } : null,
+      dryRun: ctx.dryRun,
+    };
   } finally {
     await dispose();
   }
@@ -137,7 +167,9 @@ async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing:
   }
   const terminating = existing.status?.phase === 'Terminating';
   if (!terminating && !(await client.remove(ref))) return 'already gone';
-  ctx.logger.info(terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`);
+  ctx.logger.info(
+    terminating ? `namespace ${name} is already being deleted: waiting until it is gone` : `deleting namespace ${name}: waiting until it is gone`,
+  );
   const started = Date.now();
   await pollUntil(ctx, `wait for namespace ${name} to be gone`, async () => ((await client.read(ref)) ? undefined : true), {
     intervalMs: 250,

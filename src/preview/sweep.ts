@@ -47,16 +47,22 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   }
 
   // gantry.yaml when there is one (the scheduled pipeline has a checkout); flags win over it.
-  const where = await locatePreviews(ctx, { cwd, env, flags }, () =>
-    gantryError('E_APP_MISSING', { command: 'cleanup-previews' }),
-  );
+  const where = await locatePreviews(ctx, { cwd, env, flags }, () => gantryError('E_APP_MISSING', { command: 'cleanup-previews' }));
   const { app, frontend } = where;
   const kubeconfigVar = where.kubeconfigVariable;
   const namespaceTemplate = flags.namespace ?? where.config?.environments.review?.namespace;
-  const oss = frontend ? ossTargetFromEnv(ctx, { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle }, 'list the frontend previews') : undefined;
+  const oss = frontend
+    ? ossTargetFromEnv(
+        ctx,
+        { bucket: frontend.bucket, region: frontend.region!, endpoint: frontend.endpoint, pathStyle: frontend.pathStyle },
+        'list the frontend previews',
+      )
+    : undefined;
   const names = previewNamespaceNames(app, namespaceTemplate ?? PREVIEW_NAMESPACE_TEMPLATE);
   if (!names) {
-    ctx.logger.warn(`the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`);
+    ctx.logger.warn(
+      `the review namespace "${namespaceTemplate}" does not name one namespace per merge request ({iid}, and no {slug}): preview namespaces are not swept, only frontend prefixes`,
+    );
   }
   const base = frontend ? previewsBase(frontend.prefix) : '';
 
@@ -129,10 +135,11 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
     }
   }
 
-  ctx.logger.info(`${summary.removed.length} preview(s) ${ctx.dryRun ? 'would be ' : ''}removed, ${summary.kept.length} kept (open), ${summary.errors.length} failed`);
+  ctx.logger.info(
+    `${summary.removed.length} preview(s) ${ctx.dryRun ? 'would be ' : ''}removed, ${summary.kept.length} kept (open), ${summary.errors.length} failed`,
+  );
   return summary;
 }
-
 
 /** iid -> namespace, for the namespaces Gantry made (label managed-by=gantry) whose name is a preview's. */
 async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNullable<ReturnType<typeof previewNamespaceNames>>): Promise<Map<string, string>> {
@@ -164,19 +171,24 @@ async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNulla
   }
 }
 
-
 /** iid -> prefix, from a delimiter listing of <base>: one entry per mr-<iid>/ "directory", whatever it holds. */
 async function listPreviewPrefixes(ctx: Ctx, target: import('../oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
-  const [{ ossClient, ossError }, { ossRetry }, { withRetry }] = await Promise.all([import('../oss/client.js'), import('../oss/publish.js'), import('../retry.js')]);
+  const [{ ossClient, ossError }, { ossRetry }, { withRetry }] = await Promise.all([
+    import('../oss/client.js'),
+    import('../oss/publish.js'),
+    import('../retry.js'),
+  ]);
   const client = ossClient(target);
   const retries = ciVariables(ctx.env).gantry.ossRetries;
   const found = new Map<string, string>();
   let token: string | undefined;
   do {
     const query = { prefix: base, delimiter: '/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
-    const page = (await withRetry(ctx, `list ${target.bucket}/${base}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }).catch((error: unknown) => {
-      throw ossError(`list ${target.bucket}/${base}`, target, error);
-    })) as { prefixes?: string[] | null; nextContinuationToken?: string };
+    const page = (await withRetry(ctx, `list ${target.bucket}/${base}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }).catch(
+      (error: unknown) => {
+        throw ossError(`list ${target.bucket}/${base}`, target, error);
+      },
+    )) as { prefixes?: string[] | null; nextContinuationToken?: string };
     for (const prefix of page.prefixes ?? []) {
       const iid = /^mr-([1-9][0-9]*)\/$/.exec(prefix.slice(base.length))?.[1];
       if (iid) found.set(iid, prefix);

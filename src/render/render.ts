@@ -57,7 +57,12 @@ function renderOne(hbs: typeof Handlebars, file: ManifestFile, template: string,
     const line = /^line (\d+):/.exec(message);
     throw gantryError(
       'E_TEMPLATE',
-      { problem: 'render', template, reason: message, line: line ? { number: line[1]!, text: source.split('\n')[Number(line[1]) - 1]?.trim() ?? '' } : undefined },
+      {
+        problem: 'render',
+        template,
+        reason: message,
+        line: line ? { number: line[1]!, text: source.split('\n')[Number(line[1]) - 1]?.trim() ?? '' } : undefined,
+      },
       { cause: error },
     );
   }
@@ -78,7 +83,8 @@ function checkObject(value: unknown, where: string, view: View): K8sObject {
   const o = value as Record<string, unknown>;
   if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') throw gantryError('E_TEMPLATE', { problem: 'no-kind', where });
   const metadata = o.metadata as Record<string, unknown> | undefined;
-  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '') throw gantryError('E_TEMPLATE', { problem: 'no-name', where, objectKind: o.kind });
+  if (!metadata || typeof metadata.name !== 'string' || metadata.name === '')
+    throw gantryError('E_TEMPLATE', { problem: 'no-name', where, objectKind: o.kind });
   const labels = (metadata.labels ?? {}) as Record<string, unknown>;
   for (const key of [MANAGED_BY_LABEL, INSTANCE_LABEL] as const) {
     if (labels[key] !== view.labels[key]) {
@@ -136,7 +142,12 @@ function createHandlebars(implicit: RegExp[]): typeof Handlebars {
     return flow(value);
   });
   hbs.registerHelper('merge', (...args: unknown[]) => Object.assign({}, ...args.slice(0, -1).map((a) => a ?? {})));
-  hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map((a) => String(a ?? '')).join(''));
+  hbs.registerHelper('concat', (...args: unknown[]) =>
+    args
+      .slice(0, -1)
+      .map((a) => String(a ?? ''))
+      .join(''),
+  );
   hbs.registerHelper('isNumber', (value: unknown) => typeof value === 'number');
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   return hbs;

@@ -192,7 +192,13 @@ export function buildView(input: RenderInput): View {
     autoscale,
     service: serviceView(env),
     ingress: domain
-      ? { host: domain, className: env.ingress.className, tlsSecret: env.ingress.tlsSecret ?? null, annotations: env.ingress.annotations, servicePort: env.service.port }
+      ? {
+          host: domain,
+          className: env.ingress.className,
+          tlsSecret: env.ingress.tlsSecret ?? null,
+          annotations: env.ingress.annotations,
+          servicePort: env.service.port,
+        }
       : null,
     ci: { sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, mrIid: ci.mrIid ?? null, branch: ci.branch },
   };
@@ -223,8 +229,7 @@ function envSource(value: Exclude<EnvMap[string], string | number | boolean>): K
 }
 
 function resourcesFor(resources: Resources): K8sObject {
-  const pick = (list: Resources['requests']) =>
-    list ? Object.fromEntries(Object.entries(list).filter(([, v]) => v !== undefined)) : undefined;
+  const pick = (list: Resources['requests']) => (list ? Object.fromEntries(Object.entries(list).filter(([, v]) => v !== undefined)) : undefined);
   const requests = pick(resources.requests);
   const limits = pick(resources.limits);
   return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };

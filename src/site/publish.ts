@@ -42,16 +42,17 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   // git runs while the modules load.
   const variables = ciVariables(env);
   const git = variables.predefined.commitSha ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
-  const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] = await Promise.all([
-    import('../config/load.js'),
-    import('../oss/files.js'),
-    import('../oss/stage.js'),
-    import('../oss/plan.js'),
-    import('../oss/publish.js'),
-    import('../oss/client.js'),
-    import('../oss/release.js'),
-    import('../oss/previews.js'),
-  ]);
+  const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] =
+    await Promise.all([
+      import('../config/load.js'),
+      import('../oss/files.js'),
+      import('../oss/stage.js'),
+      import('../oss/plan.js'),
+      import('../oss/publish.js'),
+      import('../oss/client.js'),
+      import('../oss/release.js'),
+      import('../oss/previews.js'),
+    ]);
   const { config } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
   const fe = config.frontend;
   if (!fe && input.ifConfigured) {
@@ -87,10 +88,19 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   if (fe.build && !input.skipBuild) {
     await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
       const { $ } = await import('zx/core');
-      const r = await $({ cwd, quiet: true, nothrow: true, env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') } })`sh -c ${fe.build}`;
+      const r = await $({
+        cwd,
+        quiet: true,
+        nothrow: true,
+        env: { ...env, ...site.buildEnvironment(ctx, env, publicPath, envName === 'review') },
+      })`sh -c ${fe.build}`;
       for (const line of (r.stdout + r.stderr).trimEnd().split('\n')) if (line) ctx.logger.info(line);
       if (r.exitCode !== 0) {
-        throw gantryError('E_FRONTEND_BUILD_FAILED', { command: fe.build, exitCode: r.exitCode, output: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20) });
+        throw gantryError('E_FRONTEND_BUILD_FAILED', {
+          command: fe.build,
+          exitCode: r.exitCode,
+          output: (r.stdout + r.stderr).trimEnd().split('\n').slice(-20),
+        });
       }
     });
   }
@@ -119,11 +129,18 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   const plan = await ctx.logger.section('gantry_frontend_plan', `plan ${fe.bucket}/${prefix}`, async () => {
     remote = await listing;
     const p = await planUpload(files, remote, prefix, (key) => store.head(key));
-    ctx.logger.info(`${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`);
+    ctx.logger.info(
+      `${files.length} files: ${p.upload.length} to upload, ${p.unchanged.length} unchanged; ${p.remoteOnly.length} objects from other releases kept`,
+    );
     for (const f of p.changedInPlace) {
-      ctx.logger.warn(`${prefix}${f.key}: its name carries a content hash, yet its bytes differ from the ones an earlier release published under it; sent with Cache-Control: no-cache instead of immutable (a browser or CDN may still hold the old bytes under this name: make the build hash what it writes)`);
+      ctx.logger.warn(
+        `${prefix}${f.key}: its name carries a content hash, yet its bytes differ from the ones an earlier release published under it; sent with Cache-Control: no-cache instead of immutable (a browser or CDN may still hold the old bytes under this name: make the build hash what it writes)`,
+      );
     }
-    for (const f of p.upload) ctx.logger.info(`  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`);
+    for (const f of p.upload)
+      ctx.logger.info(
+        `  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`,
+      );
     return p;
   });
   if (!ctx.dryRun && plan.upload.length > 0) {
@@ -138,8 +155,15 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
 
   // The release record (also one a cut-off earlier run did not write), then retention.
   const release = await recordRelease(ctx, store, {
-    prefix, keys: files.map((f) => f.key), remote, uploaded: plan.upload.length, retention: fe.retention,
-    sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, time: new Date(),
+    prefix,
+    keys: files.map((f) => f.key),
+    remote,
+    uploaded: plan.upload.length,
+    retention: fe.retention,
+    sha: ci.sha,
+    shortSha: ci.shortSha,
+    pipelineUrl: ci.pipelineUrl,
+    time: new Date(),
   });
   const deleted = release.deleted;
 
@@ -150,7 +174,8 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     const web = await import('../oss/website.js');
     const settings = fe.website ?? { index: 'index.html', spa: false };
     const page = settings.spa ? settings.index : settings.notFound;
-    if (page && !files.some((f) => f.key === page)) ctx.logger.warn(`frontend.website: ${page} is not in ${fe.dir}; OSS will answer its own error page until it is`);
+    if (page && !files.some((f) => f.key === page))
+      ctx.logger.warn(`frontend.website: ${page} is not in ${fe.dir}; OSS will answer its own error page until it is`);
     const outcome = await ctx.logger.section('gantry_frontend_website', `website hosting of ${fe.bucket}`, () =>
       web.applyWebsite(ctx, web.ossWebsiteApi(ctx, target, retries), web.desiredWebsite(settings, previews.sitePrefix(fe.prefix))),
     );
@@ -181,7 +206,19 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
   return {
     status: 'published',
-    report: { environment: envName, bucket: fe.bucket, prefix, uploaded: ctx.dryRun ? 0 : plan.upload.length, bytes: ctx.dryRun ? 0 : bytes, unchanged: plan.unchanged.length, deleted: ctx.dryRun ? 0 : deleted.length, ...(release.record ? { release: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}), planned: plan.upload.map((f) => prefix + f.key), ...(website ? { website } : {}), ...(cdnSummary ? { cdn: cdnSummary } : {}) },
+    report: {
+      environment: envName,
+      bucket: fe.bucket,
+      prefix,
+      uploaded: ctx.dryRun ? 0 : plan.upload.length,
+      bytes: ctx.dryRun ? 0 : bytes,
+      unchanged: plan.unchanged.length,
+      deleted: ctx.dryRun ? 0 : deleted.length,
+      ...(release.record ? { release: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}),
+      planned: plan.upload.map((f) => prefix + f.key),
+      ...(website ? { website } : {}),
+      ...(cdnSummary ? { cdn: cdnSummary } : {}),
+    },
     // A CDN refresh that failed after a complete publish: the summary is printed, then this fails the step.
     error: cdnFailure,
   };

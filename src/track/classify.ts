@@ -66,14 +66,24 @@ export const SINCE_SLACK_MS = 1_000;
 
 const PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable', 'SignatureValidationFailed']);
 // Pull errors that will be the same on every retry.
-const DEFINITIVE_PULL = /not found|manifest unknown|\b40[13]\b|unauthori[sz]ed|denied|forbidden|invalid reference|couldn't parse image|no such host|does not exist|repository name .* must be/i;
+const DEFINITIVE_PULL =
+  /not found|manifest unknown|\b40[13]\b|unauthori[sz]ed|denied|forbidden|invalid reference|couldn't parse image|no such host|does not exist|repository name .* must be/i;
 const START_FAILURES = new Set(['StartError', 'ContainerCannotRun', 'RunContainerError']);
 const TRANSIENT_CREATE = /already in use|context deadline exceeded|DeadlineExceeded|try again/i;
 const TRANSIENT_CONFIG = /failed to sync (configmap|secret) cache|timed out waiting for the condition/i;
 const TRANSIENT_CONFIG_REPEATS = 5;
 // ContainerInstanceCreated=False reasons after which ECI will not create the pod (Aliyun's "Custom conditions of
 // ECI-based pods"); Creating, StockExhaust ("will be used up") and the reboot notices are not failures.
-const ECI_FATAL = new Set(['NoStock', 'StockClose', 'FailedScheduling', 'DiskCapacityQuotaFull', 'CpuOptionsNotSupported', 'CpuOptionsNotValid', 'InsufficientBalance', 'ProviderFailed']);
+const ECI_FATAL = new Set([
+  'NoStock',
+  'StockClose',
+  'FailedScheduling',
+  'DiskCapacityQuotaFull',
+  'CpuOptionsNotSupported',
+  'CpuOptionsNotValid',
+  'InsufficientBalance',
+  'ProviderFailed',
+]);
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +213,12 @@ function warningEvents(events: KubeEvent[], limit = 5, shown?: string): string[]
 function requests(container: Container | undefined): string {
   const r = container?.resources?.requests;
   const l = container?.resources?.limits;
-  const fmt = (o: Record<string, string> | undefined) => (o ? Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ') : 'none');
+  const fmt = (o: Record<string, string> | undefined) =>
+    o
+      ? Object.entries(o)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : 'none';
   return `requests ${fmt(r)}, limits ${fmt(l)}`;
 }
 
@@ -214,7 +229,9 @@ function requests(container: Container | undefined): string {
 export function classifyPod(pod: Pod, events: KubeEvent[], ctx: PodContext): Failure | undefined {
   if (pod.metadata.deletionTimestamp) return undefined;
   const own = events.filter(
-    (e) => (e.involvedObject.uid === pod.metadata.uid || (e.involvedObject.uid === undefined && e.involvedObject.name === pod.metadata.name)) && !beforeSince(eventTime(e), ctx.since),
+    (e) =>
+      (e.involvedObject.uid === pod.metadata.uid || (e.involvedObject.uid === undefined && e.involvedObject.name === pod.metadata.name)) &&
+      !beforeSince(eventTime(e), ctx.since),
   );
   return classifyEci(pod, own) ?? classifyScheduling(pod, own, ctx) ?? classifyContainers(pod, own, ctx);
 }
@@ -226,7 +243,7 @@ function classifyEci(pod: Pod, events: KubeEvent[]): Failure | undefined {
   const providerFailed = pod.status?.reason === 'ProviderFailed';
   const eciEvent = newest(events.filter((e) => e.type === 'Warning' && e.reason && ECI_FATAL.has(e.reason) && e.reason !== 'FailedScheduling'));
   if (!failedCond && !providerFailed && !eciEvent) return undefined;
-  const reason = failedCond?.reason ?? (providerFailed ? 'ProviderFailed' : eciEvent?.reason ?? 'ProviderFailed');
+  const reason = failedCond?.reason ?? (providerFailed ? 'ProviderFailed' : (eciEvent?.reason ?? 'ProviderFailed'));
   const detail = quote(failedCond?.message ?? pod.status?.message ?? eciEvent?.message);
   const evidence = [
     ...(failedCond ? [`condition ContainerInstanceCreated=False reason ${failedCond.reason}: ${quote(failedCond.message)}`] : []),
@@ -275,7 +292,10 @@ function classifyScheduling(pod: Pod, events: KubeEvent[], ctx: PodContext): Fai
   const evidence = [
     `condition PodScheduled=False reason Unschedulable since ${cond.lastTransitionTime ?? '?'}: ${message}`,
     ...(pod.spec?.containers ?? []).map((c) => `container ${c.name}: ${requests(c)}`),
-    ...warningEvents(events.filter((e) => e.reason !== 'FailedScheduling' || e.message !== cond.message), 3),
+    ...warningEvents(
+      events.filter((e) => e.reason !== 'FailedScheduling' || e.message !== cond.message),
+      3,
+    ),
   ];
   const fix = resources.length
     ? `the pod requests more ${resources.join(', ')} than any node has free: lower resources.requests${resources.includes('cpu') ? '.cpu' : resources.includes('memory') ? '.memory' : ''} in gantry.yaml, or add/enlarge nodes (on ASK/ECI use a virtual node)`
@@ -288,7 +308,10 @@ function classifyScheduling(pod: Pod, events: KubeEvent[], ctx: PodContext): Fai
 }
 
 function classifyContainers(pod: Pod, events: KubeEvent[], ctx: PodContext): Failure | undefined {
-  const statuses = [...(pod.status?.initContainerStatuses ?? []).map((s) => ({ s, init: true })), ...(pod.status?.containerStatuses ?? []).map((s) => ({ s, init: false }))];
+  const statuses = [
+    ...(pod.status?.initContainerStatuses ?? []).map((s) => ({ s, init: true })),
+    ...(pod.status?.containerStatuses ?? []).map((s) => ({ s, init: false })),
+  ];
   // A pod from before `since`: a waiting state (it has no time) may be what an earlier attempt
   // left, so it counts only once the kubelet has reported it again (a Failed event, which the
   // kubelet sends on each try) after `since`; a termination counts by its own finishedAt.
@@ -338,7 +361,8 @@ function classifyContainer(pod: Pod, cs: ContainerStatus, init: boolean, events:
 
   const failures = failureCount(cs);
   const last = lastTermination(cs);
-  if (failures >= CRASH_THRESHOLD && last && !(earlier && beforeSince(last.finishedAt ?? '', ctx.since))) return crashFailure(pod, cs, spec, last, events, where, failures);
+  if (failures >= CRASH_THRESHOLD && last && !(earlier && beforeSince(last.finishedAt ?? '', ctx.since)))
+    return crashFailure(pod, cs, spec, last, events, where, failures);
   if (failures >= CRASH_THRESHOLD && waiting?.reason && START_FAILURES.has(waiting.reason)) {
     return {
       code: 'E_ROLLOUT_CREATE',
@@ -389,8 +413,14 @@ function pullFailure(pod: Pod, cs: ContainerStatus, spec: Container | undefined,
   const waiting = cs.state!.waiting!;
   const image = spec?.image ?? cs.image ?? '?';
   const host = registryHost(image);
-  const pullEvents = events.filter((e) => (e.reason === 'Failed' || e.reason === 'InspectFailed') && /^Failed to (pull|apply default image tag)|^Error: (ErrImagePull|InvalidImageName)/.test(e.message ?? ''));
-  const kubeletMessage = newest(pullEvents.filter((e) => !/^Error: /.test(e.message ?? '')))?.message ?? (waiting.reason === 'ErrImagePull' || waiting.reason === 'InvalidImageName' ? waiting.message : undefined);
+  const pullEvents = events.filter(
+    (e) =>
+      (e.reason === 'Failed' || e.reason === 'InspectFailed') &&
+      /^Failed to (pull|apply default image tag)|^Error: (ErrImagePull|InvalidImageName)/.test(e.message ?? ''),
+  );
+  const kubeletMessage =
+    newest(pullEvents.filter((e) => !/^Error: /.test(e.message ?? '')))?.message ??
+    (waiting.reason === 'ErrImagePull' || waiting.reason === 'InvalidImageName' ? waiting.message : undefined);
   const attempts = events.filter((e) => e.reason === 'Failed' && /^Failed to pull image/.test(e.message ?? '')).reduce((n, e) => n + eventCount(e), 0);
   // The kubelet could not read the pod's pull secret and pulled without it. The secret may be
   // missing, or it was created a moment before the pod (a new namespace: the node may read it only
@@ -399,7 +429,9 @@ function pullFailure(pod: Pod, cs: ContainerStatus, spec: Container | undefined,
   const secretUnread = newest(events.filter((e) => e.reason === 'FailedToRetrieveImagePullSecret'));
   const refused = /\b40[13]\b|unauthori[sz]ed|denied|forbidden/i.test(kubeletMessage ?? '');
   const definitive =
-    waiting.reason === 'InvalidImageName' || waiting.reason === 'ErrImageNeverPull' || (DEFINITIVE_PULL.test(kubeletMessage ?? '') && !(secretUnread && refused));
+    waiting.reason === 'InvalidImageName' ||
+    waiting.reason === 'ErrImageNeverPull' ||
+    (DEFINITIVE_PULL.test(kubeletMessage ?? '') && !(secretUnread && refused));
   if (!definitive && attempts < PULL_ATTEMPTS) return undefined;
 
   const text = quote(kubeletMessage ?? waiting.message);
@@ -408,11 +440,12 @@ function pullFailure(pod: Pod, cs: ContainerStatus, spec: Container | undefined,
   const notFound = /not found|manifest unknown|does not exist/i.test(text);
   const auth = /\b40[13]\b|unauthori[sz]ed|denied|forbidden/i.test(text);
   const invalid = waiting.reason === 'InvalidImageName' || /invalid reference|couldn't parse|must be lowercase/i.test(text);
-  const secretHint = secretUnread && secrets.length
-    ? `the kubelet could not read imagePullSecrets [${secrets.join(', ')}] in namespace ${ns}: create ${secrets.length > 1 ? 'them' : 'it'} there with credentials for ${host} (Gantry does from GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD)`
-    : secrets.length
-    ? `the pod pulls with imagePullSecrets [${secrets.join(', ')}]: make sure ${secrets.length > 1 ? 'they exist' : 'it exists'} in namespace ${ns} and ${secrets.length > 1 ? 'hold' : 'holds'} credentials for ${host}`
-    : `the pod has no imagePullSecrets: a private registry needs a pull secret in namespace ${ns} for ${host} (Gantry creates one from the registry credentials)`;
+  const secretHint =
+    secretUnread && secrets.length
+      ? `the kubelet could not read imagePullSecrets [${secrets.join(', ')}] in namespace ${ns}: create ${secrets.length > 1 ? 'them' : 'it'} there with credentials for ${host} (Gantry does from GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD)`
+      : secrets.length
+        ? `the pod pulls with imagePullSecrets [${secrets.join(', ')}]: make sure ${secrets.length > 1 ? 'they exist' : 'it exists'} in namespace ${ns} and ${secrets.length > 1 ? 'hold' : 'holds'} credentials for ${host}`
+        : `the pod has no imagePullSecrets: a private registry needs a pull secret in namespace ${ns} for ${host} (Gantry creates one from the registry credentials)`;
   const reach = `${host} must be reachable from the cluster's nodes (on ACK use the registry's -vpc endpoint, on ASK/ECI the public one or a NAT gateway)`;
   const fix = invalid
     ? `fix the image reference "${image}" (lowercase repository, valid tag or @sha256 digest)`
@@ -501,7 +534,9 @@ function readinessFailure(pod: Pod, cs: ContainerStatus, spec: Container, events
   const budget = readinessBudgetSeconds(spec)!;
   if (ctx.now - startedAt < budget * 1000) return undefined;
   // Only failures of this container instance count (timestamps have whole seconds).
-  const failed = events.filter((e) => e.reason === 'Unhealthy' && /^Readiness probe (failed|errored)/.test(e.message ?? '') && eventTime(e) >= startedAt - 1000);
+  const failed = events.filter(
+    (e) => e.reason === 'Unhealthy' && /^Readiness probe (failed|errored)/.test(e.message ?? '') && eventTime(e) >= startedAt - 1000,
+  );
   const last = newest(failed);
   if (!last) return undefined;
   const runningFor = Math.round((ctx.now - startedAt) / 1000);

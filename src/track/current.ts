@@ -47,7 +47,9 @@ export async function currentFailure(ctx: Ctx, kc: KubeConfig, options: { namesp
       `wait for ${what} to be observed`,
       async (): Promise<{ failure: CurrentFailure | undefined } | undefined> => {
         const sent = Date.now();
-        const answer = await client.getJson<{ items?: Deployment[] }>(`/apis/apps/v1/namespaces/${ns}/deployments`, { fieldSelector: `metadata.name=${options.name}` });
+        const answer = await client.getJson<{ items?: Deployment[] }>(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+          fieldSelector: `metadata.name=${options.name}`,
+        });
         const d = answer.body.items?.[0];
         if (!d) return { failure: undefined };
         if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return undefined;

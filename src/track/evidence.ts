@@ -16,10 +16,14 @@ export function timeoutEvidence(picture: Picture, since: number | undefined): st
   const events = [...picture.events.values()];
   const evidence: string[] = [];
   if (status) {
-    evidence.push(`${status.readyNew}/${status.desired} new pods ready${status.oldPods.length ? `, ${status.oldPods.length} old pods left` : ''}${status.waitingFor ? `; waiting for ${status.waitingFor}` : ''}`);
+    evidence.push(
+      `${status.readyNew}/${status.desired} new pods ready${status.oldPods.length ? `, ${status.oldPods.length} old pods left` : ''}${status.waitingFor ? `; waiting for ${status.waitingFor}` : ''}`,
+    );
     for (const pod of status.newPods) evidence.push(podLine(pod, events));
   }
-  const down = Object.entries(picture.live).filter(([, isLive]) => !isLive).map(([k]) => k);
+  const down = Object.entries(picture.live)
+    .filter(([, isLive]) => !isLive)
+    .map(([k]) => k);
   if (down.length) evidence.push(`the API server was not answering for: ${down.join(', ')}`);
   const tracked = new Set(status?.newPods.map((p) => p.metadata.uid) ?? []);
   evidence.push(
@@ -33,7 +37,13 @@ export function timeoutEvidence(picture: Picture, since: number | undefined): st
 }
 
 /** The last lines a container wrote (the other instance's when that one has none to give). */
-export async function logTail(client: KubeClient, namespace: string, pod: string, container: string, which: { previous: boolean; label: string }): Promise<string[]> {
+export async function logTail(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  container: string,
+  which: { previous: boolean; label: string },
+): Promise<string[]> {
   let lastError = '';
   for (const previous of [which.previous, !which.previous]) {
     try {
@@ -63,5 +73,7 @@ export async function logTail(client: KubeClient, namespace: string, pod: string
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }

@@ -6,7 +6,15 @@
 export { trackRollout, rolloutError, type TrackOptions, type TrackResult, type TrackSuccess, type TrackFailure } from './track.js';
 export { newPicture, type Picture, type StreamKey } from './picture.js';
 export { verdict, type Verdict, type VerdictOptions, type Clock } from './verdict.js';
-export { classifyPod, classifyReplicaSet, classifyDeployment, readinessBudgetSeconds, type Failure, type PodContext, type RolloutFailureCode } from './classify.js';
+export {
+  classifyPod,
+  classifyReplicaSet,
+  classifyDeployment,
+  readinessBudgetSeconds,
+  type Failure,
+  type PodContext,
+  type RolloutFailureCode,
+} from './classify.js';
 export { rolloutStatus, type RolloutStatus, type RolloutStatusOptions } from './status.js';
 export { summarize, formatSummary, type ResourceSummary } from './summary.js';
 export { currentFailure, failureNow, type CurrentFailure } from './current.js';

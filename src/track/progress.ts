@@ -47,7 +47,9 @@ export function progressPrinter(log: (line: string) => void, options: ProgressOp
       if (status.newReplicaSet && status.revision && printedRevision !== status.revision) {
         printedRevision = status.revision;
         const paused = d.spec?.paused ? ' (the Deployment is paused: nothing rolls out until it is resumed)' : '';
-        log(`revision ${status.revision}: replicaset/${status.newReplicaSet.metadata.name}, ${status.desired} replica${status.desired === 1 ? '' : 's'} wanted${paused}`);
+        log(
+          `revision ${status.revision}: replicaset/${status.newReplicaSet.metadata.name}, ${status.desired} replica${status.desired === 1 ? '' : 's'} wanted${paused}`,
+        );
       }
       for (const pod of status.newPods) {
         const line = podLine(pod, events);
@@ -57,21 +59,31 @@ export function progressPrinter(log: (line: string) => void, options: ProgressOp
         }
       }
       // Warnings about this rollout's objects, each once: the same message for several pods is printed once.
-      const tracked = new Set<string>([d.metadata.uid, ...(status.newReplicaSet ? [status.newReplicaSet.metadata.uid] : []), ...status.newPods.map((p) => p.metadata.uid)]);
+      const tracked = new Set<string>([
+        d.metadata.uid,
+        ...(status.newReplicaSet ? [status.newReplicaSet.metadata.uid] : []),
+        ...status.newPods.map((p) => p.metadata.uid),
+      ]);
       // Recent ones only: those since the apply, or (not knowing when that was) the last 30 s.
       const recent = (e: KubeEvent) =>
         options.since !== undefined ? !beforeSince(eventTime(e), options.since) : eventTime(e) >= options.start + picture.clockOffset - 30_000;
       for (const e of [...events].sort((a, b) => eventTime(a) - eventTime(b))) {
         if (e.type !== 'Warning' || !tracked.has(e.involvedObject.uid ?? '') || !recent(e)) continue;
         const objectName = e.involvedObject.name ?? '';
-        const generic = (e.message ?? '').split(objectName).join('<name>').split(e.involvedObject.uid ?? '\u0000').join('<uid>');
+        const generic = (e.message ?? '')
+          .split(objectName)
+          .join('<name>')
+          .split(e.involvedObject.uid ?? '\u0000')
+          .join('<uid>');
         const key = `${e.reason}\u0000${generic}`;
         if (printedWarnings.has(key)) continue;
         printedWarnings.add(key);
         log(`warning ${(e.involvedObject.kind ?? '').toLowerCase()}/${objectName} ${e.reason ?? ''}: ${(e.message ?? '').replace(/\s+/g, ' ').trim()}`);
       }
       // Until the new ReplicaSet is known there are no counts worth showing, only what it waits for.
-      const old = status.oldPods.length ? `, ${status.oldPods.length} old pod${status.oldPods.length === 1 ? '' : 's'}${status.oldTerminating ? ` (${status.oldTerminating} terminating)` : ''}` : '';
+      const old = status.oldPods.length
+        ? `, ${status.oldPods.length} old pod${status.oldPods.length === 1 ? '' : 's'}${status.oldTerminating ? ` (${status.oldTerminating} terminating)` : ''}`
+        : '';
       const counts = status.newReplicaSet || status.done ? `${status.readyNew}/${status.desired} ready${old}` : '';
       const tail = status.done ? 'all new pods available, no old pods left' : status.waitingFor ? `waiting for ${status.waitingFor}` : '';
       // A changed count is news; a changed number inside the waiting reason alone is not.

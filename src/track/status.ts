@@ -94,7 +94,11 @@ export function rolloutStatus(d: Deployment, replicaSets: ReplicaSet[], pods: Po
   const newRs = findNewReplicaSet(d, owned);
   const oldUids = new Set(owned.filter((rs) => rs !== newRs).map((rs) => rs.metadata.uid));
   const podsOf = (uid: string) => pods.filter((p) => (p.metadata.ownerReferences ?? []).some((o) => o.uid === uid));
-  const newPods = newRs ? podsOf(newRs.metadata.uid).filter((p) => !p.metadata.deletionTimestamp).sort(byCreation) : [];
+  const newPods = newRs
+    ? podsOf(newRs.metadata.uid)
+        .filter((p) => !p.metadata.deletionTimestamp)
+        .sort(byCreation)
+    : [];
   const oldPods = pods.filter((p) => (p.metadata.ownerReferences ?? []).some((o) => oldUids.has(o.uid))).sort(byCreation);
   const oldTerminating = oldPods.filter((p) => p.metadata.deletionTimestamp).length;
   const readyNew = newPods.filter(isPodReady).length;
@@ -108,7 +112,8 @@ export function rolloutStatus(d: Deployment, replicaSets: ReplicaSet[], pods: Po
   const st = d.status ?? {};
   if (desired === 0) {
     // Scaled to zero: done when nothing runs any more (a new ReplicaSet may not even exist).
-    if ((st.replicas ?? 0) > 0 || oldPods.length > 0 || newPods.length > 0) return waiting(`${oldPods.length + newPods.length} pods to go away (0 replicas wanted)`);
+    if ((st.replicas ?? 0) > 0 || oldPods.length > 0 || newPods.length > 0)
+      return waiting(`${oldPods.length + newPods.length} pods to go away (0 replicas wanted)`);
     return { ...base, done: true };
   }
   if (!newRs) return waiting(`the new ReplicaSet of revision ${revision ?? '?'}`);
@@ -127,6 +132,7 @@ export function rolloutStatus(d: Deployment, replicaSets: ReplicaSet[], pods: Po
   }
   const minReady = d.spec?.minReadySeconds ?? 0;
   const settled = newPods.filter((p) => isPodSettled(p, now, minReady)).length;
-  if (settled < desired) return waiting(`${desired - settled} new pod${desired - settled === 1 ? '' : 's'} to stay up for ${Math.max(STABLE_MS / 1000, minReady)} s`);
+  if (settled < desired)
+    return waiting(`${desired - settled} new pod${desired - settled === 1 ? '' : 's'} to stay up for ${Math.max(STABLE_MS / 1000, minReady)} s`);
   return { ...base, done: true };
 }

@@ -39,9 +39,7 @@ export function podLastReason(pod: Pod, events: KubeEvent[]): string | undefined
   }
   const scheduled = condition(pod.status?.conditions, 'PodScheduled');
   if (scheduled?.status === 'False') return scheduled.reason ?? 'Unschedulable';
-  const warning = events
-    .filter((e) => e.type === 'Warning' && e.involvedObject.uid === pod.metadata.uid)
-    .sort((a, b) => eventTime(b) - eventTime(a))[0];
+  const warning = events.filter((e) => e.type === 'Warning' && e.involvedObject.uid === pod.metadata.uid).sort((a, b) => eventTime(b) - eventTime(a))[0];
   if (warning && !isPodReady(pod)) return warning.reason;
   for (const cs of statuses) {
     const t = cs.lastState?.terminated;
@@ -50,7 +48,14 @@ export function podLastReason(pod: Pod, events: KubeEvent[]): string | undefined
   return undefined;
 }
 
-export function summarize(d: Deployment | undefined, replicaSets: ReplicaSet[], pods: Pod[], events: KubeEvent[], status: RolloutStatus | undefined, deleted = false): ResourceSummary[] {
+export function summarize(
+  d: Deployment | undefined,
+  replicaSets: ReplicaSet[],
+  pods: Pod[],
+  events: KubeEvent[],
+  status: RolloutStatus | undefined,
+  deleted = false,
+): ResourceSummary[] {
   const out: ResourceSummary[] = [];
   if (d) {
     const progressing = condition(d.status?.conditions, 'Progressing');
@@ -112,5 +117,10 @@ export function formatSummary(summary: ResourceSummary[]): string[] {
     r.lastReason ?? '',
   ]);
   const widths = rows.reduce((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), [] as number[]);
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -123,7 +123,14 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
     log(`tracking ${what} (timeout ${timeoutMs / 1000} s)`);
     const failure = await untilVerdict(ctx, client, picture, { ...judging, namespace, name, deploymentsPath, pollFallback: options.pollFallback ?? true, log });
     const elapsedMs = Date.now() - start;
-    const summary = summarize(picture.deployment ?? picture.lastSeen, [...picture.replicaSets.values()], [...picture.pods.values()], [...picture.events.values()], picture.lastStatus, picture.deleted);
+    const summary = summarize(
+      picture.deployment ?? picture.lastSeen,
+      [...picture.replicaSets.values()],
+      [...picture.pods.values()],
+      [...picture.events.values()],
+      picture.lastStatus,
+      picture.deleted,
+    );
     if (!failure) {
       log(`${what} rolled out in ${(elapsedMs / 1000).toFixed(1)} s`);
       return { ok: true, elapsedMs, summary };
@@ -176,7 +183,12 @@ function untilVerdict(ctx: Ctx, client: KubeClient, picture: Picture, w: Wiring)
     let beating = false;
     const timer = setTimeout(() => finish(timeoutFailure(picture, w)), Math.max(0, w.timeoutMs - (Date.now() - start)));
     const onAbort = () =>
-      finish({ code: 'E_ROLLOUT_ABORTED', message: `tracking ${what} was cancelled`, evidence: [], fix: 'the job was cancelled; the rollout may still be going on in the cluster' });
+      finish({
+        code: 'E_ROLLOUT_ABORTED',
+        message: `tracking ${what} was cancelled`,
+        evidence: [],
+        fix: 'the job was cancelled; the rollout may still be going on in the cluster',
+      });
 
     function end(): boolean {
       if (finished) return false;
@@ -233,7 +245,9 @@ function untilVerdict(ctx: Ctx, client: KubeClient, picture: Picture, w: Wiring)
           beatPath = `${w.deploymentsPath}?fieldSelector=${encodeURIComponent(`metadata.name=${w.name}`)}&limit=1`;
         } else if (!picture.beatDown) {
           picture.beatDown = true;
-          w.log(`the API server does not answer (${status ? `HTTP ${status.code} ${status.message}` : String((error as { code?: unknown }).code ?? (error as Error).message)}); waiting`);
+          w.log(
+            `the API server does not answer (${status ? `HTTP ${status.code} ${status.message}` : String((error as { code?: unknown }).code ?? (error as Error).message)}); waiting`,
+          );
         }
       } finally {
         beating = false;
@@ -316,10 +330,28 @@ function untilVerdict(ctx: Ctx, client: KubeClient, picture: Picture, w: Wiring)
         if (d.metadata.name === w.name) picture.deployment = type === 'DELETED' ? undefined : d;
       },
     );
-    stream<ReplicaSet>('replicasets', `/apis/apps/v1/namespaces/${ns}/replicasets`, { labelSelector: selector }, (items) => replaceAll(picture.replicaSets, items), (type, rs) => applyEvent(picture.replicaSets, type, rs));
-    stream<Pod>('pods', `/api/v1/namespaces/${ns}/pods`, { labelSelector: selector }, (items) => replaceAll(picture.pods, items), (type, pod) => applyEvent(picture.pods, type, pod));
+    stream<ReplicaSet>(
+      'replicasets',
+      `/apis/apps/v1/namespaces/${ns}/replicasets`,
+      { labelSelector: selector },
+      (items) => replaceAll(picture.replicaSets, items),
+      (type, rs) => applyEvent(picture.replicaSets, type, rs),
+    );
+    stream<Pod>(
+      'pods',
+      `/api/v1/namespaces/${ns}/pods`,
+      { labelSelector: selector },
+      (items) => replaceAll(picture.pods, items),
+      (type, pod) => applyEvent(picture.pods, type, pod),
+    );
     // Events cannot be selected by owner: take the namespace's and keep those of tracked objects.
-    stream<KubeEvent>('events', `/api/v1/namespaces/${ns}/events`, {}, (items) => replaceAll(picture.events, items), (type, e) => applyEvent(picture.events, type, e));
+    stream<KubeEvent>(
+      'events',
+      `/api/v1/namespaces/${ns}/events`,
+      {},
+      (items) => replaceAll(picture.events, items),
+      (type, e) => applyEvent(picture.events, type, e),
+    );
     void beat();
     if (ctx.signal.aborted) onAbort();
     else ctx.signal.addEventListener('abort', onAbort, { once: true });

@@ -50,7 +50,10 @@ async function registryDigest(repository: string, tag: string): Promise<string |
 async function runAndGet(image: string, port: number, urlPath: string): Promise<{ status: number; body: string }> {
   const id = dockerOk(['run', '-d', '-p', `127.0.0.1::${port}`, image]).trim();
   try {
-    const hostPort = execFileSync('docker', ['port', id, String(port)], { encoding: 'utf8' }).trim().split(':').pop();
+    const hostPort = execFileSync('docker', ['port', id, String(port)], { encoding: 'utf8' })
+      .trim()
+      .split(':')
+      .pop();
     for (let i = 0; i < 40; i++) {
       try {
         const r = await fetch(`http://127.0.0.1:${hostPort}${urlPath}`, { signal: AbortSignal.timeout(1000) });
@@ -76,7 +79,10 @@ describe('gantry build', () => {
     expect(env.GANTRY_IMAGE).toMatch(new RegExp(`^${authRegistry}/${namespace}/hello@sha256:[a-f0-9]{64}$`));
     expect(await registryDigest(`${namespace}/hello`, sha)).toBe(env.GANTRY_IMAGE_DIGEST);
     expect(await registryDigest(`${namespace}/hello`, 'k8s-backend')).toBe(env.GANTRY_IMAGE_DIGEST);
-    expect(JSON.parse(r.stdout)).toMatchObject({ digest: env.GANTRY_IMAGE_DIGEST, tags: [`${authRegistry}/${namespace}/hello:${sha}`, `${authRegistry}/${namespace}/hello:k8s-backend`] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      digest: env.GANTRY_IMAGE_DIGEST,
+      tags: [`${authRegistry}/${namespace}/hello:${sha}`, `${authRegistry}/${namespace}/hello:k8s-backend`],
+    });
     expect(r.all).not.toContain(auth.REGISTRY_PASSWORD);
     const served = await runAndGet(env.GANTRY_IMAGE_TAG!, 3000, '/healthz');
     expect(served).toEqual({ status: 200, body: 'ok\n' });

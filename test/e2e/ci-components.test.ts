@@ -71,11 +71,22 @@ describe.each([
     expect(output).not.toContain('error');
     expect(code).toBe(0);
     expect(visible.map(([n]) => n).sort()).toEqual(
-      ['deploy-staging', 'gantry-build', 'gantry-build-review', 'gantry-cleanup-previews', 'gantry-frontend', 'promote-production', 'review', 'rollback-production', 'rollback-staging', 'stop-review'].sort(),
+      [
+        'deploy-staging',
+        'gantry-build',
+        'gantry-build-review',
+        'gantry-cleanup-previews',
+        'gantry-frontend',
+        'promote-production',
+        'review',
+        'rollback-production',
+        'rollback-staging',
+        'stop-review',
+      ].sort(),
     );
   });
 
-  test('only builds are interruptible; every deploying job holds its environment\'s resource group', () => {
+  test("only builds are interruptible; every deploying job holds its environment's resource group", () => {
     for (const [name, job] of visible) expect([name, job.interruptible === true]).toEqual([name, name.startsWith('gantry-build')]);
     for (const name of ['deploy-staging', 'promote-production', 'rollback-staging', 'rollback-production', 'review', 'stop-review', 'gantry-frontend']) {
       expect([name, typeof jobs[name]!.resource_group]).toEqual([name, 'string']);
@@ -85,10 +96,15 @@ describe.each([
     expect(jobs['promote-production']!.resource_group).not.toBe(jobs['deploy-staging']!.resource_group);
   });
 
-  test('production is a manual promote of the build\'s digest, never a rebuild', () => {
+  test("production is a manual promote of the build's digest, never a rebuild", () => {
     const promote = jobs['promote-production']!;
     expect(promote.rules[0].when).toBe('manual');
-    expect(promote.needs).toEqual(expect.arrayContaining([expect.objectContaining({ job: 'gantry-build', artifacts: true }), expect.objectContaining({ job: 'deploy-staging', artifacts: false })]));
+    expect(promote.needs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ job: 'gantry-build', artifacts: true }),
+        expect.objectContaining({ job: 'deploy-staging', artifacts: false }),
+      ]),
+    );
     expect(promote.script.join('\n')).toMatch(/(gantry|\$GANTRY) deploy --env "(production|\$GANTRY_BACKEND_PRODUCTION)"/);
     expect(promote.script.join('\n')).not.toContain('build');
     expect(jobs['deploy-staging']!.environment.url).toBe('$GANTRY_ENVIRONMENT_URL');
@@ -97,7 +113,10 @@ describe.each([
 
   test('every job runs the job image and the configured command', () => {
     for (const [name, job] of visible) {
-      expect([name, job.image?.name ?? job.image]).toEqual([name, expect.stringMatching(/^(registry\.acme\.test\/devops\/gantry:1\.4\.2|\$GANTRY_JOB_IMAGE)$/)]);
+      expect([name, job.image?.name ?? job.image]).toEqual([
+        name,
+        expect.stringMatching(/^(registry\.acme\.test\/devops\/gantry:1\.4\.2|\$GANTRY_JOB_IMAGE)$/),
+      ]);
       expect([name, job.script.join('\n')]).toEqual([name, expect.stringMatching(/^(npx gantry|\$GANTRY) /m)]);
     }
   });
@@ -117,13 +136,28 @@ describe.each([
 });
 
 test('the components declare their inputs', () => {
-  const inputs = (name: string) => Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
+  const inputs = (name: string) =>
+    Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
   expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv']);
-  expect(inputs('review')).toEqual(['image', 'gantry', 'app', 'namespace', 'kubeconfig', 'frontend', 'bucket', 'region', 'endpoint', 'prefix', 'auto_stop_in', 'build_stage', 'stage', 'dotenv']);
+  expect(inputs('review')).toEqual([
+    'image',
+    'gantry',
+    'app',
+    'namespace',
+    'kubeconfig',
+    'frontend',
+    'bucket',
+    'region',
+    'endpoint',
+    'prefix',
+    'auto_stop_in',
+    'build_stage',
+    'stage',
+    'dotenv',
+  ]);
   expect(inputs('frontend')).toEqual(['image', 'gantry', 'branch', 'environment', 'stage', 'website']);
   expect(inputs('cleanup')).toEqual(['image', 'gantry', 'stage']);
 });
-
 
 test('the includes are fetched over git from the project devops/gantry at its version tag, and a major version with no release fails naming the ref', () => {
   const before = server.requests().length;
@@ -137,12 +171,16 @@ test('the includes are fetched over git from the project devops/gantry at its ve
   expect(missing.output).toContain(`component: \`${server.host}/devops/gantry/backend@99\` - The ref (99) is invalid`);
 });
 
-test("test/support/gitlab-ci-local runs gitlab-ci-local once more after its own component-download race, and passes any other failure through", () => {
+test('test/support/gitlab-ci-local runs gitlab-ci-local once more after its own component-download race, and passes any other failure through', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'gantry-gcl-wrapper-'));
   try {
     // A stand-in that fails as gitlab-ci-local's parallel downloads did in CI, the first time only.
     const fake = path.join(dir, 'fake-gcl');
-    writeFileSync(fake, `#!/bin/sh\nif [ ! -e "${dir}/ran" ]; then touch "${dir}/ran"; echo "Component include could not be fetched { project: devops/gantry }" >&2; echo "cp: cannot create directory '/x/templates': File exists" >&2; exit 1; fi\necho "jobs: $*"\n`, { mode: 0o755 });
+    writeFileSync(
+      fake,
+      `#!/bin/sh\nif [ ! -e "${dir}/ran" ]; then touch "${dir}/ran"; echo "Component include could not be fetched { project: devops/gantry }" >&2; echo "cp: cannot create directory '/x/templates': File exists" >&2; exit 1; fi\necho "jobs: $*"\n`,
+      { mode: 0o755 },
+    );
     const raced = spawnSync(gcl, ['--preview'], { encoding: 'utf8', env: { ...process.env, GANTRY_TEST_GCL: fake } });
     expect(raced.stderr).toContain('its parallel component downloads raced (File exists): running it once more');
     expect(raced.stdout).toBe('jobs: --preview\n');

@@ -29,7 +29,11 @@ describe('gantry CLI', () => {
     expect(r.stderr).toContain('wrote');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ environment: 'staging', namespace: 'hello-staging', image: `registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello:${sha.slice(0, 8)}` });
+    expect(summary).toMatchObject({
+      environment: 'staging',
+      namespace: 'hello-staging',
+      image: `registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello:${sha.slice(0, 8)}`,
+    });
     const kinds: string[] = [];
     for (const file of ['deploy.yaml', 'svc.yaml']) {
       const docs = YAML.parseAllDocuments(readFileSync(path.join(repo, 'out', file), 'utf8'));

@@ -115,7 +115,17 @@ test('containerd pulls from the htpasswd registry with a pull secret, and fails 
   docker(['tag', nodeBaseImage, privateImage]);
   docker(['push', '-q', privateImage]);
 
-  kubectl(['-n', ns, 'create', 'secret', 'docker-registry', 'private-pull', `--docker-server=${authRegistry}`, `--docker-username=${auth.REGISTRY_USER}`, `--docker-password=${auth.REGISTRY_PASSWORD}`]);
+  kubectl([
+    '-n',
+    ns,
+    'create',
+    'secret',
+    'docker-registry',
+    'private-pull',
+    `--docker-server=${authRegistry}`,
+    `--docker-username=${auth.REGISTRY_USER}`,
+    `--docker-password=${auth.REGISTRY_PASSWORD}`,
+  ]);
   const pod = (name: string, secrets: { name: string }[]) =>
     JSON.stringify({
       apiVersion: 'v1',

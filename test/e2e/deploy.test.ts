@@ -83,7 +83,8 @@ function gantry(
   const done = new Promise<Run>((resolve) =>
     child.on('close', (code) => {
       // GANTRY_TEST_LOG_DIR keeps every run's output, to read after a slow or failed run.
-      if (process.env.GANTRY_TEST_LOG_DIR) writeFileSync(path.join(process.env.GANTRY_TEST_LOG_DIR, `${started}-${args[0]}.log`), `${args.join(' ')}\nexit ${code}\n${stderr}\n${stdout}`);
+      if (process.env.GANTRY_TEST_LOG_DIR)
+        writeFileSync(path.join(process.env.GANTRY_TEST_LOG_DIR, `${started}-${args[0]}.log`), `${args.join(' ')}\nexit ${code}\n${stderr}\n${stdout}`);
       resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
     }),
   );
@@ -130,7 +131,14 @@ async function answer(expected: string, seconds = 15, namespace = ns): Promise<s
   // What the cluster looked like, so a failed expectation shows why.
   const state = [
     kubectl(['-n', namespace, 'get', 'pods', '-o', 'wide']),
-    kubectl(['-n', namespace, 'get', 'endpointslices', '-o', 'jsonpath={range .items[*].endpoints[*]}{.targetRef.name} {.addresses[0]} ready={.conditions.ready} terminating={.conditions.terminating}{"\\n"}{end}']),
+    kubectl([
+      '-n',
+      namespace,
+      'get',
+      'endpointslices',
+      '-o',
+      'jsonpath={range .items[*].endpoints[*]}{.targetRef.name} {.addresses[0]} ready={.conditions.ready} terminating={.conditions.terminating}{"\\n"}{end}',
+    ]),
   ].join('\n');
   return `${last}\n--- cluster state:\n${state}`;
 }
@@ -197,7 +205,9 @@ function pushAppImage(repository: string, stamp = '1'): string {
     docker(['login', authRegistry, '-u', auth.user, '--password-stdin'], auth.password);
     docker(['build', '-q', '-t', tag, dir]);
     docker(['push', '-q', tag]);
-    const digest = JSON.parse(docker(['image', 'inspect', tag]))[0].RepoDigests.find((d: string) => d.startsWith(`${authRegistry}/`)).split('@')[1];
+    const digest = JSON.parse(docker(['image', 'inspect', tag]))[0]
+      .RepoDigests.find((d: string) => d.startsWith(`${authRegistry}/`))
+      .split('@')[1];
     return `${authRegistry}/${repository}@${digest}`;
   } finally {
     rmSync(dockerConfig, { recursive: true, force: true });
@@ -247,28 +257,52 @@ describe('gantry deploy on the real cluster', () => {
   }, 180_000);
 
   const failures: [string, () => Promise<Run>, string, RegExp][] = [
-    ['a container that exits 1', () => deploy([], config({ env: { MODE: 'crash', VERSION: '2' } })), 'E_ROLLOUT_CRASHLOOP', /boom: cannot connect to the database/],
-    ['a tag that does not exist', () => gantry(['deploy', '--env', 'staging', '--image', `${authRegistry}/${ns}/web:does-not-exist`], { config: config({ env: { VERSION: '2' } }) }), 'E_ROLLOUT_IMAGE_PULL', /does-not-exist/],
-    ['a secretKeyRef to a missing key', () => deploy([], config({ env: { VERSION: '2', DB_PASSWORD: { secret: 'web-secrets', key: 'NO_SUCH_KEY' } } })), 'E_ROLLOUT_CONFIG', /NO_SUCH_KEY/],
-    ['requests of 64 CPUs', () => deploy([], config({ env: { VERSION: '2' }, resources: { requests: { cpu: '64', memory: '32Mi' }, limits: { cpu: '64', memory: '128Mi' } } })), 'E_ROLLOUT_UNSCHEDULABLE', /cpu/i],
+    [
+      'a container that exits 1',
+      () => deploy([], config({ env: { MODE: 'crash', VERSION: '2' } })),
+      'E_ROLLOUT_CRASHLOOP',
+      /boom: cannot connect to the database/,
+    ],
+    [
+      'a tag that does not exist',
+      () => gantry(['deploy', '--env', 'staging', '--image', `${authRegistry}/${ns}/web:does-not-exist`], { config: config({ env: { VERSION: '2' } }) }),
+      'E_ROLLOUT_IMAGE_PULL',
+      /does-not-exist/,
+    ],
+    [
+      'a secretKeyRef to a missing key',
+      () => deploy([], config({ env: { VERSION: '2', DB_PASSWORD: { secret: 'web-secrets', key: 'NO_SUCH_KEY' } } })),
+      'E_ROLLOUT_CONFIG',
+      /NO_SUCH_KEY/,
+    ],
+    [
+      'requests of 64 CPUs',
+      () => deploy([], config({ env: { VERSION: '2' }, resources: { requests: { cpu: '64', memory: '32Mi' }, limits: { cpu: '64', memory: '128Mi' } } })),
+      'E_ROLLOUT_UNSCHEDULABLE',
+      /cpu/i,
+    ],
     ['a readiness path returning 500', () => deploy([], config({ env: { MODE: 'unready', VERSION: '2' } })), 'E_ROLLOUT_READINESS', /500/],
   ];
 
-  test.each(failures)('%s fails fast with its code and evidence, rolls back, and the previous version answers again', async (_name, run, code, evidence) => {
-    const before = revision();
-    const r = await run();
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(code);
-    expect(r.stderr).toMatch(evidence);
-    expect(r.stderr).toMatch(/rollback to revision \d+/);
-    expect(r.stderr).toContain('the previous version is serving again');
-    expect(JSON.parse(r.stdout)).toMatchObject({ failed: code, rolledBackTo: before });
-    expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
-    expectNoSecret(r);
-    expectReportedOnce(r, code);
-    // Detected within seconds, not the progress deadline (measured in bench/deploy.mjs).
-    expect(r.seconds).toBeLessThan(120);
-  }, 240_000);
+  test.each(failures)(
+    '%s fails fast with its code and evidence, rolls back, and the previous version answers again',
+    async (_name, run, code, evidence) => {
+      const before = revision();
+      const r = await run();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(code);
+      expect(r.stderr).toMatch(evidence);
+      expect(r.stderr).toMatch(/rollback to revision \d+/);
+      expect(r.stderr).toContain('the previous version is serving again');
+      expect(JSON.parse(r.stdout)).toMatchObject({ failed: code, rolledBackTo: before });
+      expect(await answer('version 1 token set\n')).toBe('version 1 token set\n');
+      expectNoSecret(r);
+      expectReportedOnce(r, code);
+      // Detected within seconds, not the progress deadline (measured in bench/deploy.mjs).
+      expect(r.seconds).toBeLessThan(120);
+    },
+    240_000,
+  );
 
   test('--no-rollback leaves the failed revision for inspection', async () => {
     const before = revision();
@@ -293,7 +327,9 @@ describe('gantry deploy on the real cluster', () => {
     expect(await answer('version 2 token set\n')).toBe('version 2 token set\n');
     const h = await gantry(['history', '--env', 'staging']);
     expect(h.code).toBe(0);
-    const { revisions } = JSON.parse(h.stdout) as { revisions: { revision: number; images: string[]; current: boolean; commit?: string; pipelineUrl?: string; deployedBy?: string }[] };
+    const { revisions } = JSON.parse(h.stdout) as {
+      revisions: { revision: number; images: string[]; current: boolean; commit?: string; pipelineUrl?: string; deployedBy?: string }[];
+    };
     expect(revisions.length).toBeGreaterThanOrEqual(3);
     expect(revisions.filter((r) => r.current)).toHaveLength(1);
     expect(revisions.every((r) => r.images.length > 0)).toBe(true);
@@ -325,7 +361,10 @@ describe('gantry deploy on the real cluster', () => {
     const before = revision();
     // A Service port out of range passes the template but not the API server's validation.
     mkdirSync(path.join(repo, 'deploy'), { recursive: true });
-    writeFileSync(path.join(repo, 'deploy', 'svc.yaml.hbs'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {{y environment.namespace}}\n  labels: {{json labels}}\n  annotations: {{json annotations}}\nspec:\n  selector: {{json selector}}\n  ports: [{ name: http, port: 70000, targetPort: http }]\n');
+    writeFileSync(
+      path.join(repo, 'deploy', 'svc.yaml.hbs'),
+      'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {{y environment.namespace}}\n  labels: {{json labels}}\n  annotations: {{json annotations}}\nspec:\n  selector: {{json selector}}\n  ports: [{ name: http, port: 70000, targetPort: http }]\n',
+    );
     try {
       const r = await deploy([], config({ env: { VERSION: '9' } }));
       expect(r.code).toBe(2);
@@ -336,7 +375,9 @@ describe('gantry deploy on the real cluster', () => {
     }
     expect(revision()).toBe(before);
     // Not even the new ConfigMap, valid as it is, was created.
-    const versions = (JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-o', 'json'])).items as { data?: Record<string, string> }[]).map((c) => c.data?.VERSION);
+    const versions = (JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-o', 'json'])).items as { data?: Record<string, string> }[]).map(
+      (c) => c.data?.VERSION,
+    );
     expect(versions).not.toContain('9');
   }, 120_000);
 
@@ -374,9 +415,13 @@ describe('gantry deploy on the real cluster', () => {
     expect(rerun.code).toBe(0);
     expect(await answer('version 5 token set\n')).toBe('version 5 token set\n');
     // Env ConfigMaps are kept exactly as long as a kept revision names them.
-    const sets = JSON.parse(kubectl(['-n', ns, 'get', 'replicasets', '-o', 'json'])).items as { spec: { template: { spec: { containers: { envFrom: { configMapRef?: { name: string } }[] }[] } } } }[];
+    const sets = JSON.parse(kubectl(['-n', ns, 'get', 'replicasets', '-o', 'json'])).items as {
+      spec: { template: { spec: { containers: { envFrom: { configMapRef?: { name: string } }[] }[] } } };
+    }[];
     const named = new Set(sets.map((rs) => rs.spec.template.spec.containers[0]!.envFrom.find((e) => e.configMapRef)!.configMapRef!.name));
-    const configMaps = (JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-l', 'app.kubernetes.io/name=web', '-o', 'json'])).items as { metadata: { name: string } }[]).map((c) => c.metadata.name);
+    const configMaps = (
+      JSON.parse(kubectl(['-n', ns, 'get', 'configmaps', '-l', 'app.kubernetes.io/name=web', '-o', 'json'])).items as { metadata: { name: string } }[]
+    ).map((c) => c.metadata.name);
     expect(configMaps.sort()).toEqual([...named].sort());
   }, 240_000);
 });
@@ -397,7 +442,8 @@ describe('a job re-run after its cause was fixed passes', () => {
   const rconfig = (env: Record<string, unknown>) => config({ namespace: rns, env });
   const run = (img: string, extra: string[], cfg: object, env: Record<string, string> = {}) =>
     gantry(['deploy', '--env', 'staging', '--image', img, ...extra], { config: cfg, env, cwd: rrepo, kubeconfig: rkubeconfig });
-  const rrevision = () => Number(kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']));
+  const rrevision = () =>
+    Number(kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']));
   const passed = (r: Run) => {
     if (r.code !== 0) throw new Error(`the re-run failed (exit ${r.code}, ${r.seconds} s):\n${r.stderr}\n${r.stdout}`);
   };
@@ -428,7 +474,9 @@ describe('a job re-run after its cause was fixed passes', () => {
     passed(rerun);
     // The Deployment was unchanged and its pods were failing: they were given a fresh start.
     expect(rerun.stderr).toMatch(/pods of revision 1 are failing \(E_ROLLOUT_IMAGE_PULL\) from before this deploy: restarting them/);
-    expect(kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.metadata.annotations}'])).toContain('kubectl.kubernetes.io/restartedAt');
+    expect(kubectl(['-n', rns, 'get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.metadata.annotations}'])).toContain(
+      'kubectl.kubernetes.io/restartedAt',
+    );
     await serves('1');
   }, 300_000);
 

@@ -31,11 +31,20 @@ test('a build FROM an image that is neither here nor on a loopback registry is r
 });
 
 test("the job image's Dockerfile resolves to the build arguments' images, and loopback registries are allowed", () => {
-  const bases = dockerfileBases(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'), { BASE_IMAGE: '127.0.0.1:5000/gantry/node:20', DOCKER_CLI_IMAGE: 'gantry-test/docker-cli:1' });
+  const bases = dockerfileBases(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'), {
+    BASE_IMAGE: '127.0.0.1:5000/gantry/node:20',
+    DOCKER_CLI_IMAGE: 'gantry-test/docker-cli:1',
+  });
   expect(bases).toEqual(['gantry-test/docker-cli:1', '127.0.0.1:5000/gantry/node:20']);
   expect(dockerfileBases(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'), {})).toEqual(['docker:28-cli', 'node:20-bookworm-slim']);
   expect(['127.0.0.1:5000/gantry/node:20', 'localhost:5001/a/b:1'].map(isLoopbackImage)).toEqual([true, true]);
-  expect(['node:20', 'docker.io/library/node:20', 'registry.example.com/a/b:1', 'gantry-test/x:1', '127.0.0.1.nip.io/a:1'].map(isLoopbackImage)).toEqual([false, false, false, false, false]);
+  expect(['node:20', 'docker.io/library/node:20', 'registry.example.com/a/b:1', 'gantry-test/x:1', '127.0.0.1.nip.io/a:1'].map(isLoopbackImage)).toEqual([
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
 });
 
 test("the test daemon's proxy for registries off loopback is a closed loopback port, with the loopback registries exempt", () => {

@@ -51,7 +51,9 @@ describe('the example pipeline under gitlab-ci-local', () => {
     expect(run.output).toContain('PASS  gantry-build');
     expect(run.output).toContain('PASS  gantry-render-staging');
     expect(run.code).toBe(0);
-    const built = parseDotenv(readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-build', '.gitlab-ci-reports', 'dotenv', 'gantry-build.env'), 'utf8'));
+    const built = parseDotenv(
+      readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-build', '.gitlab-ci-reports', 'dotenv', 'gantry-build.env'), 'utf8'),
+    );
     expect(built.GANTRY_IMAGE).toMatch(new RegExp(`^${authRegistry}/pipeline/hello@sha256:[a-f0-9]{64}$`));
     for (const env of ['staging', 'production']) {
       const dir = path.join(repo, '.gitlab-ci-local', 'artifacts', `gantry-render-${env}`, 'rendered', env);
@@ -63,7 +65,10 @@ describe('the example pipeline under gitlab-ci-local', () => {
       expect(deployment.metadata.annotations['gantry.dev/pipeline-url']).toMatch(new RegExp(`^${host.url}/acme/hello-node/pipelines/\\d+$`));
       expect(deployment.spec.template.spec.containers[0].image).toBe(built.GANTRY_IMAGE);
     }
-    const production = readFileSync(path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-render-production', 'rendered', 'production', 'deploy.yaml'), 'utf8');
+    const production = readFileSync(
+      path.join(repo, '.gitlab-ci-local', 'artifacts', 'gantry-render-production', 'rendered', 'production', 'deploy.yaml'),
+      'utf8',
+    );
     expect(production).toContain('kind: HorizontalPodAutoscaler');
     expect(production).toContain('k8s.aliyun.com/eci-fail-strategy: fail-fast');
   });

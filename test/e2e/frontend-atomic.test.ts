@@ -40,7 +40,13 @@ test('after every single request the live index.html references only existing ob
       const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
       const child = spawn(process.execPath, [cliPath, 'frontend', '--env', 'staging', '--concurrency', '1', '--set', 'frontend.prefix=live'], {
         cwd: repo,
-        env: { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: `frontend.endpoint=${server!.endpoint}`, GANTRY_OSS_RETRIES: '2' },
+        env: {
+          ...base,
+          GANTRY_OSS_ACCESS_KEY_ID: keyId,
+          GANTRY_OSS_ACCESS_KEY_SECRET: secret,
+          GANTRY_SET: `frontend.endpoint=${server!.endpoint}`,
+          GANTRY_OSS_RETRIES: '2',
+        },
       });
       let stderr = '';
       child.stderr.on('data', (c) => (stderr += c));
@@ -86,7 +92,8 @@ test('a publish cut off after any request, then re-run, leaves every live file i
   // Three versions of the bundle, built once: each changes both assets, so each has new hashed names.
   const bundle: string[][] = [];
   for (const v of [1, 2, 3]) {
-    for (const f of ['app.js', 'style.css']) writeFileSync(path.join(repo, 'frontend/src', f), `${readFileSync(path.join(repo, 'frontend/src', f), 'utf8')}\n/* v${v} */\n`);
+    for (const f of ['app.js', 'style.css'])
+      writeFileSync(path.join(repo, 'frontend/src', f), `${readFileSync(path.join(repo, 'frontend/src', f), 'utf8')}\n/* v${v} */\n`);
     execFileSync(process.execPath, ['frontend/build.mjs'], { cwd: repo });
     cpSync(path.join(repo, 'frontend/dist'), path.join(repo, `frontend/v${v}`), { recursive: true });
     bundle[v] = readdirSync(path.join(repo, `frontend/v${v}`), { recursive: true, withFileTypes: true })
@@ -96,10 +103,29 @@ test('a publish cut off after any request, then re-run, leaves every live file i
   }
   const run = (prefix: string, v: number) => {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
-    const args = ['frontend', '--env', 'staging', '--skip-build', '--concurrency', '1', '--set', `frontend.prefix=${prefix}`, '--set', `frontend.dir=frontend/v${v}`, '--set', 'frontend.retention=1'];
+    const args = [
+      'frontend',
+      '--env',
+      'staging',
+      '--skip-build',
+      '--concurrency',
+      '1',
+      '--set',
+      `frontend.prefix=${prefix}`,
+      '--set',
+      `frontend.dir=frontend/v${v}`,
+      '--set',
+      'frontend.retention=1',
+    ];
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: repo,
-      env: { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: `frontend.endpoint=${server!.endpoint}`, GANTRY_OSS_RETRIES: '0' },
+      env: {
+        ...base,
+        GANTRY_OSS_ACCESS_KEY_ID: keyId,
+        GANTRY_OSS_ACCESS_KEY_SECRET: secret,
+        GANTRY_SET: `frontend.endpoint=${server!.endpoint}`,
+        GANTRY_OSS_RETRIES: '0',
+      },
     });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
@@ -114,7 +140,8 @@ test('a publish cut off after any request, then re-run, leaves every live file i
   const under = (prefix: string) => [...objects().keys()].filter((k) => k.startsWith(`${prefix}/`)).map((k) => k.slice(prefix.length + 1));
   // The keys a release record names, a delta resolved against its snapshot.
   const recorded = (prefix: string, record: string): string[] => {
-    const read = (k: string) => JSON.parse(gunzipSync(objects().get(`${prefix}/${k}`)!.body).toString()) as { keys?: string[]; base?: string; added?: string[]; removed?: string[] };
+    const read = (k: string) =>
+      JSON.parse(gunzipSync(objects().get(`${prefix}/${k}`)!.body).toString()) as { keys?: string[]; base?: string; added?: string[]; removed?: string[] };
     const r = read(record);
     if (r.keys) return [...r.keys].sort();
     const keys = new Set(read(r.base!.slice(prefix.length + 1)).keys);
@@ -122,8 +149,14 @@ test('a publish cut off after any request, then re-run, leaves every live file i
     for (const k of r.added!) keys.add(k);
     return [...keys].sort();
   };
-  const records = (prefix: string) => under(prefix).filter((k) => k.startsWith('.gantry/releases/')).sort();
-  const files = (prefix: string) => under(prefix).filter((k) => !k.startsWith('.gantry/')).sort();
+  const records = (prefix: string) =>
+    under(prefix)
+      .filter((k) => k.startsWith('.gantry/releases/'))
+      .sort();
+  const files = (prefix: string) =>
+    under(prefix)
+      .filter((k) => !k.startsWith('.gantry/'))
+      .sort();
   try {
     // How many requests a whole publish of version 2 over version 1 makes.
     await ok('whole', 1);

@@ -13,7 +13,13 @@ function frontend(repo: string, _server: OssServer, endpoint: string, args: stri
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
   const child = spawn(process.execPath, [cliPath, 'frontend', '--env', 'staging', ...args], {
     cwd: repo,
-    env: { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: `frontend.endpoint=${endpoint}`, GANTRY_OSS_RETRIES: '1' },
+    env: {
+      ...base,
+      GANTRY_OSS_ACCESS_KEY_ID: keyId,
+      GANTRY_OSS_ACCESS_KEY_SECRET: secret,
+      GANTRY_SET: `frontend.endpoint=${endpoint}`,
+      GANTRY_OSS_RETRIES: '1',
+    },
   });
   let stdout = '';
   let stderr = '';
@@ -46,26 +52,30 @@ describe('an endpoint without virtual hosts', () => {
   test.each([
     ['an IP endpoint', 'acme-ip-web', (s: OssServer) => s.endpoint],
     ['a host name endpoint', 'acme-name-web', (s: OssServer) => `http://localhost:${s.port}`],
-  ])('frontend.pathStyle: true publishes, re-publishes nothing, and sets up website hosting (%s)', async (_what, site, endpoint) => {
-    const repo = exampleRepo();
-    const prefix = 'live';
-    const args = ['--set', `frontend.bucket=${site}`, '--set', `frontend.prefix=${prefix}`, '--set', 'frontend.pathStyle=true'];
-    const mark = server.requests.length;
-    const r = await frontend(repo, server, endpoint(server), [...args, '--website']);
-    expect(r.stderr).not.toContain('error');
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ uploaded: 3, website: { applied: true } });
-    const sent = server.requests.slice(mark);
-    expect(sent.length).toBeGreaterThan(4);
-    // Every request named the bucket in its path and was answered, but for the 404 of the first
-    // website read (the bucket has no website configuration yet).
-    const answered = (q: (typeof sent)[number]) => q.status !== null && (q.status < 300 || (q.status === 404 && 'website' in q.query));
-    expect(sent.filter((q) => !(q.pathStyle && q.bucket === site && answered(q)))).toEqual([]);
-    expect(server.objects(site).get(`${prefix}/index.html`)!.headers['cache-control']).toBe('no-cache');
-    expect(server.website(site)).toMatchObject({ suffix: 'index.html' });
-    const again = await frontend(repo, server, endpoint(server), args);
-    expect(JSON.parse(again.stdout)).toMatchObject({ uploaded: 0, unchanged: 3 });
-  }, 60_000);
+  ])(
+    'frontend.pathStyle: true publishes, re-publishes nothing, and sets up website hosting (%s)',
+    async (_what, site, endpoint) => {
+      const repo = exampleRepo();
+      const prefix = 'live';
+      const args = ['--set', `frontend.bucket=${site}`, '--set', `frontend.prefix=${prefix}`, '--set', 'frontend.pathStyle=true'];
+      const mark = server.requests.length;
+      const r = await frontend(repo, server, endpoint(server), [...args, '--website']);
+      expect(r.stderr).not.toContain('error');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ uploaded: 3, website: { applied: true } });
+      const sent = server.requests.slice(mark);
+      expect(sent.length).toBeGreaterThan(4);
+      // Every request named the bucket in its path and was answered, but for the 404 of the first
+      // website read (the bucket has no website configuration yet).
+      const answered = (q: (typeof sent)[number]) => q.status !== null && (q.status < 300 || (q.status === 404 && 'website' in q.query));
+      expect(sent.filter((q) => !(q.pathStyle && q.bucket === site && answered(q)))).toEqual([]);
+      expect(server.objects(site).get(`${prefix}/index.html`)!.headers['cache-control']).toBe('no-cache');
+      expect(server.website(site)).toMatchObject({ suffix: 'index.html' });
+      const again = await frontend(repo, server, endpoint(server), args);
+      expect(JSON.parse(again.stdout)).toMatchObject({ uploaded: 0, unchanged: 3 });
+    },
+    60_000,
+  );
 
   test('frontend.pathStyle is a boolean, checked with the rest of gantry.yaml', async () => {
     const r = await frontend(exampleRepo(), server, server.endpoint, ['--set-string', 'frontend.pathStyle=yes']);

@@ -38,7 +38,14 @@ function gantry(args: string[], env: Record<string, string> = {}): Promise<Run> 
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|PUBLIC_URL|NUXT_)/.test(k)));
   const child = spawn(process.execPath, [cliPath, 'frontend', ...args], {
     cwd: app,
-    env: { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: `frontend.endpoint=${oss.endpoint}`, GANTRY_OSS_RETRIES: '1', ...env },
+    env: {
+      ...base,
+      GANTRY_OSS_ACCESS_KEY_ID: keyId,
+      GANTRY_OSS_ACCESS_KEY_SECRET: secret,
+      GANTRY_SET: `frontend.endpoint=${oss.endpoint}`,
+      GANTRY_OSS_RETRIES: '1',
+      ...env,
+    },
   });
   let stdout = '';
   let stderr = '';
@@ -48,7 +55,11 @@ function gantry(args: string[], env: Record<string, string> = {}): Promise<Run> 
 }
 
 const npm = (cwd: string, ...args: string[]) =>
-  execFileSync('npm', [...args, ...(ci ? [] : ['--cache', path.join(cache, 'npm')]), '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('npm', [...args, ...(ci ? [] : ['--cache', path.join(cache, 'npm')]), '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 /** create-vite's template-vanilla, as `npm create vite -- --template vanilla` writes it, installed and committed. */
 function viteStarter(): string {
@@ -68,7 +79,18 @@ function viteStarter(): string {
   npm(dir, 'install', '--prefer-offline');
   writeFileSync(
     path.join(dir, 'gantry.yaml'),
-    ['app: vite-starter', 'frontend:', '  build: npm run build', '  dir: dist', `  bucket: ${bucket}`, '  region: oss-cn-hangzhou', 'environments:', '  production: {}', '  review: {}', ''].join('\n'),
+    [
+      'app: vite-starter',
+      'frontend:',
+      '  build: npm run build',
+      '  dir: dist',
+      `  bucket: ${bucket}`,
+      '  region: oss-cn-hangzhou',
+      'environments:',
+      '  production: {}',
+      '  review: {}',
+      '',
+    ].join('\n'),
   );
   git(dir, 'init', '-q', '-b', 'main');
   git(dir, 'add', '-A');
@@ -78,10 +100,14 @@ function viteStarter(): string {
 
 const writes = (from: number) => oss.requests.slice(from).filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
 const keys = () => [...oss.objects(bucket).keys()];
-const errorDetails = (r: Run) => r.stderr.split('\n').filter((l) => /^ {2}\S+: \//.test(l)).map((l) => l.trim());
+const errorDetails = (r: Run) =>
+  r.stderr
+    .split('\n')
+    .filter((l) => /^ {2}\S+: \//.test(l))
+    .map((l) => l.trim());
 
 beforeAll(async () => {
-  if (!chromiumPath()) throw new Error('these tests need Debian\'s chromium: apt-get install chromium (test/setup.sh installs it)');
+  if (!chromiumPath()) throw new Error("these tests need Debian's chromium: apt-get install chromium (test/setup.sh installs it)");
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
   app = viteStarter();
 }, 300_000);
@@ -108,11 +134,24 @@ describe("a preview of create-vite's vanilla starter", () => {
     const r = await gantry(['--mr', '7']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('build with GANTRY_PUBLIC_PATH=/previews/mr-7/ (and PUBLIC_URL, NUXT_APP_BASE_URL)');
-    expect(r.stderr).toMatch(/error E_PREVIEW_ABSOLUTE_PATH: the preview would load \d+ of its files from the live site \(\d+ references?, below\): the build names them from the site root, not from \/previews\/mr-7\/ where the preview is served; nothing was published/);
+    expect(r.stderr).toMatch(
+      /error E_PREVIEW_ABSOLUTE_PATH: the preview would load \d+ of its files from the live site \(\d+ references?, below\): the build names them from the site root, not from \/previews\/mr-7\/ where the preview is served; nothing was published/,
+    );
     const details = errorDetails(r);
     // Vite's script and stylesheet in index.html, the icon from public/, and the starter's images and icons in its JS.
-    expect(details).toEqual(expect.arrayContaining([expect.stringMatching(/^index\.html: \/assets\/index-[\w-]{8}\.js$/), expect.stringMatching(/^index\.html: \/assets\/index-[\w-]{8}\.css$/), 'index.html: /favicon.svg']));
-    expect(details).toEqual(expect.arrayContaining([expect.stringMatching(/^assets\/index-[\w-]{8}\.js: \/assets\/hero-[\w-]{8}\.png$/), expect.stringMatching(/^assets\/index-[\w-]{8}\.js: \/icons\.svg#github-icon$/)]));
+    expect(details).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^index\.html: \/assets\/index-[\w-]{8}\.js$/),
+        expect.stringMatching(/^index\.html: \/assets\/index-[\w-]{8}\.css$/),
+        'index.html: /favicon.svg',
+      ]),
+    );
+    expect(details).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^assets\/index-[\w-]{8}\.js: \/assets\/hero-[\w-]{8}\.png$/),
+        expect.stringMatching(/^assets\/index-[\w-]{8}\.js: \/icons\.svg#github-icon$/),
+      ]),
+    );
     // Each of them is a file of this build, and the live site has one at that path: that is what the preview would have shown.
     for (const line of details) expect(keys()).toContain(line.slice(line.indexOf(': /') + 3).split('#')[0]);
     expect(r.stderr).toContain('fix: Vite: add base: process.env.GANTRY_PUBLIC_PATH, to the config in vite.config.js');
@@ -121,7 +160,10 @@ describe("a preview of create-vite's vanilla starter", () => {
   }, 120_000);
 
   test("with Vite's line in vite.config.js, Vite writes the preview's path; the starter's own /icons.svg is still named, with how to build it", async () => {
-    writeFileSync(path.join(app, 'vite.config.js'), "import { defineConfig } from 'vite'\n\nexport default defineConfig({\n  base: process.env.GANTRY_PUBLIC_PATH,\n})\n");
+    writeFileSync(
+      path.join(app, 'vite.config.js'),
+      "import { defineConfig } from 'vite'\n\nexport default defineConfig({\n  base: process.env.GANTRY_PUBLIC_PATH,\n})\n",
+    );
     const mark = oss.requests.length;
     const r = await gantry(['--mr', '7']);
     expect(r.code).toBe(2);
@@ -129,7 +171,9 @@ describe("a preview of create-vite's vanilla starter", () => {
     expect(details.length).toBeGreaterThan(0);
     expect(details.every((l) => /^assets\/index-[\w-]{8}\.js: \/icons\.svg#[\w-]+-icon$/.test(l))).toBe(true);
     expect(r.stderr).toMatch(/the preview would load 1 of its files from the live site \(\d+ references?, below\)/);
-    expect(r.stderr).toContain("fix: the build already uses /previews/mr-7/; these paths are written in the app's own code, where no bundler rewrites them: build them from import.meta.env.BASE_URL");
+    expect(r.stderr).toContain(
+      "fix: the build already uses /previews/mr-7/; these paths are written in the app's own code, where no bundler rewrites them: build them from import.meta.env.BASE_URL",
+    );
     expect(writes(mark)).toEqual([]);
   }, 120_000);
 
@@ -167,7 +211,15 @@ describe("a preview of create-vite's vanilla starter", () => {
       const network = page.requests.filter((q) => !q.url.startsWith('data:'));
       const loaded = network.map((q) => new URL(q.url).pathname);
       // The document, Vite's script and stylesheet, the starter's image, the icon sprite.
-      expect(loaded).toEqual(expect.arrayContaining(['/previews/mr-7/', expect.stringMatching(/^\/previews\/mr-7\/assets\/index-[\w-]{8}\.js$/), expect.stringMatching(/^\/previews\/mr-7\/assets\/index-[\w-]{8}\.css$/), expect.stringMatching(/^\/previews\/mr-7\/assets\/hero-[\w-]{8}\.png$/), '/previews/mr-7/icons.svg']));
+      expect(loaded).toEqual(
+        expect.arrayContaining([
+          '/previews/mr-7/',
+          expect.stringMatching(/^\/previews\/mr-7\/assets\/index-[\w-]{8}\.js$/),
+          expect.stringMatching(/^\/previews\/mr-7\/assets\/index-[\w-]{8}\.css$/),
+          expect.stringMatching(/^\/previews\/mr-7\/assets\/hero-[\w-]{8}\.png$/),
+          '/previews/mr-7/icons.svg',
+        ]),
+      );
       expect(network.filter((q) => !q.url.startsWith(`${website.url}/previews/mr-7/`))).toEqual([]);
       expect(network.filter((q) => q.failed !== undefined || q.status !== 200)).toEqual([]);
       expect(page.exceptions).toEqual([]);
@@ -179,17 +231,26 @@ describe("a preview of create-vite's vanilla starter", () => {
     }
   }, 120_000);
 
-  test('what the refusal prevents: the default-base build, put under previews/mr-8/ by hand, renders from the live site\'s files', async () => {
+  test("what the refusal prevents: the default-base build, put under previews/mr-8/ by hand, renders from the live site's files", async () => {
     // The live site is that very build (Vite's default base): copied under the prefix as it is.
     const objects = oss.objects(bucket);
-    for (const key of keys().filter((k) => !k.startsWith('previews/') && !k.startsWith('.gantry/') && !k.startsWith('web/'))) objects.set(`previews/mr-8/${key}`, objects.get(key)!);
+    for (const key of keys().filter((k) => !k.startsWith('previews/') && !k.startsWith('.gantry/') && !k.startsWith('web/')))
+      objects.set(`previews/mr-8/${key}`, objects.get(key)!);
     const website = await oss.websiteEndpoint(bucket);
     const page = await visit(`${website.url}/previews/mr-8/`);
     try {
       // It looks right, which is the trouble: only the document came from the preview.
       expect(await page.evaluate<string>("document.querySelector('#app h1')?.textContent")).toBe('Get started');
-      const outside = page.requests.filter((q) => !q.url.startsWith('data:') && !q.url.startsWith(`${website.url}/previews/mr-8/`)).map((q) => new URL(q.url).pathname);
-      expect(outside).toEqual(expect.arrayContaining([expect.stringMatching(/^\/assets\/index-[\w-]{8}\.js$/), expect.stringMatching(/^\/assets\/index-[\w-]{8}\.css$/), '/icons.svg']));
+      const outside = page.requests
+        .filter((q) => !q.url.startsWith('data:') && !q.url.startsWith(`${website.url}/previews/mr-8/`))
+        .map((q) => new URL(q.url).pathname);
+      expect(outside).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^\/assets\/index-[\w-]{8}\.js$/),
+          expect.stringMatching(/^\/assets\/index-[\w-]{8}\.css$/),
+          '/icons.svg',
+        ]),
+      );
     } finally {
       await page.close();
     }
@@ -206,9 +267,12 @@ describe('the public path a build is given', () => {
     }
   };
 
-  test('a preview under frontend.prefix: /<prefix>/previews/mr-<iid>/, for GANTRY_PUBLIC_PATH and the variables bundlers read, over the job\'s own', async () => {
+  test("a preview under frontend.prefix: /<prefix>/previews/mr-<iid>/, for GANTRY_PUBLIC_PATH and the variables bundlers read, over the job's own", async () => {
     site('by-hand', { 'index.html': '<script src="/web/previews/mr-9/app.js"></script>', 'app.js': 'console.log(1)\n' });
-    const r = await gantry(['--mr', '9'], { GANTRY_SET: [`frontend.endpoint=${oss.endpoint}`, 'frontend.prefix=web', 'frontend.dir=by-hand', `frontend.build=${report}`].join('\n'), PUBLIC_URL: 'https://cdn.example.com/' });
+    const r = await gantry(['--mr', '9'], {
+      GANTRY_SET: [`frontend.endpoint=${oss.endpoint}`, 'frontend.prefix=web', 'frontend.dir=by-hand', `frontend.build=${report}`].join('\n'),
+      PUBLIC_URL: 'https://cdn.example.com/',
+    });
     expect(r.stderr).toContain('given /web/previews/mr-9/ /web/previews/mr-9/ /web/previews/mr-9/');
     expect(r.stderr).toContain('PUBLIC_URL had another value in the job: replaced for the preview');
     expect(r.code).toBe(0);
@@ -218,7 +282,9 @@ describe('the public path a build is given', () => {
   test('the live site under frontend.prefix: GANTRY_PUBLIC_PATH only; root paths to its own files are a warning, not a refusal', async () => {
     site('by-hand-live', { 'index.html': '<script src="/app.js"></script>', 'app.js': 'console.log(1)\n' });
     const mark = oss.requests.length;
-    const r = await gantry(['--env', 'production'], { GANTRY_SET: [`frontend.endpoint=${oss.endpoint}`, 'frontend.prefix=web', 'frontend.dir=by-hand-live', `frontend.build=${report}`].join('\n') });
+    const r = await gantry(['--env', 'production'], {
+      GANTRY_SET: [`frontend.endpoint=${oss.endpoint}`, 'frontend.prefix=web', 'frontend.dir=by-hand-live', `frontend.build=${report}`].join('\n'),
+    });
     expect(r.stderr).toContain('given /web/ undefined undefined');
     expect(r.stderr).toContain('warning: the build names 1 of its files from the site root, not from /web/ where frontend.prefix puts them');
     expect(r.stderr).toContain('warning:   index.html: /app.js');

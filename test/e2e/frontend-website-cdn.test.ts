@@ -59,7 +59,8 @@ function frontend(repo: string, args: string[], options: { cdn?: boolean; env?: 
 }
 
 // Relative asset paths, so the same pages also make a preview that loads its own files.
-const page = (title: string, up = '') => `<!doctype html>\n<html><head><title>${title}</title><script src="${up}assets/app.1a2b3c4d.js"></script></head><body>${title}</body></html>\n`;
+const page = (title: string, up = '') =>
+  `<!doctype html>\n<html><head><title>${title}</title><script src="${up}assets/app.1a2b3c4d.js"></script></head><body>${title}</body></html>\n`;
 
 /** A built static site: a root page, a directory index, a plain page, a 404 page and a hashed asset. */
 function siteRepo(): string {
@@ -106,7 +107,14 @@ describe('gantry frontend --website', () => {
     expect(oss.website('web-spa')).toMatchObject({ suffix: 'index.html', supportSubDir: 'true', type: '0', errorKey: 'index.html', errorStatus: '200' });
 
     // Read back by the real ali-oss client, as a user's own tooling would.
-    const client = new OSS({ accessKeyId: ossKeyId, accessKeySecret: ossSecret, bucket: 'web-spa', region: 'oss-cn-hangzhou', endpoint: oss.endpoint, secure: false });
+    const client = new OSS({
+      accessKeyId: ossKeyId,
+      accessKeySecret: ossSecret,
+      bucket: 'web-spa',
+      region: 'oss-cn-hangzhou',
+      endpoint: oss.endpoint,
+      secure: false,
+    });
     expect(await client.getBucketWebsite('web-spa')).toMatchObject({ index: 'index.html', supportSubDir: 'true', type: '0', error: 'index.html' });
 
     // Nothing changed: read, compared (HttpStatus included), not sent again.
@@ -137,7 +145,9 @@ describe('gantry frontend --website', () => {
     expect(oss.website('web-404')).toMatchObject({ suffix: 'index.html', errorKey: 'www/404.html', errorStatus: '404' });
 
     const mark = oss.requests.length;
-    const both = await frontend(repo, ['--env', 'staging', '--website', '--set', 'frontend.website.notFound=404.html', '--set', 'frontend.website.spa=true'], { env });
+    const both = await frontend(repo, ['--env', 'staging', '--website', '--set', 'frontend.website.notFound=404.html', '--set', 'frontend.website.spa=true'], {
+      env,
+    });
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('error E_CONFIG_INVALID');
     expect(both.stderr).toContain('frontend.website.notFound');
@@ -154,7 +164,12 @@ describe('CDN refresh after a publish', () => {
     const first = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=c1'], { cdn: true });
     expect(first.code).toBe(0);
     const all = [url('c1/'), url('c1/404.html'), url('c1/about.html'), url('c1/docs/'), url('c1/docs/index.html'), url('c1/index.html')];
-    expect(cdn.calls.slice(mark).flatMap((c) => c.paths).sort()).toEqual(all);
+    expect(
+      cdn.calls
+        .slice(mark)
+        .flatMap((c) => c.paths)
+        .sort(),
+    ).toEqual(all);
     expect(cdn.calls.slice(mark).every((c) => c.objectType === 'File' && c.accessKeyId === cdnKeyId)).toBe(true);
     expect(summaryOf(first).cdn).toEqual({ urls: all, taskIds: cdn.calls.slice(mark).map((c) => c.taskId) });
 
@@ -184,7 +199,10 @@ describe('CDN refresh after a publish', () => {
     expect(cdn.requests.length).toBe(mark);
 
     const callsBefore = cdn.calls.length;
-    const preview = await frontend(repo, ['--mr', '7', '--set', 'frontend.prefix=c2'], { cdn: true, env: { GANTRY_CDN_ACCESS_KEY_ID: '', GANTRY_CDN_ACCESS_KEY_SECRET: '' } });
+    const preview = await frontend(repo, ['--mr', '7', '--set', 'frontend.prefix=c2'], {
+      cdn: true,
+      env: { GANTRY_CDN_ACCESS_KEY_ID: '', GANTRY_CDN_ACCESS_KEY_SECRET: '' },
+    });
     expect(preview.code).toBe(0);
     const calls = cdn.calls.slice(callsBefore);
     expect(calls.map((c) => c.accessKeyId)).toEqual([ossKeyId]);

@@ -20,7 +20,14 @@ function frontend(repo: string, args: string[], env: Record<string, string> = {}
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
   const child = spawn(process.execPath, [cliPath, 'frontend', ...args], {
     cwd: repo,
-    env: { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: `frontend.endpoint=${oss.endpoint}`, GANTRY_OSS_RETRIES: '3', ...env },
+    env: {
+      ...base,
+      GANTRY_OSS_ACCESS_KEY_ID: keyId,
+      GANTRY_OSS_ACCESS_KEY_SECRET: secret,
+      GANTRY_SET: `frontend.endpoint=${oss.endpoint}`,
+      GANTRY_OSS_RETRIES: '3',
+      ...env,
+    },
   });
   let stdout = '';
   let stderr = '';
@@ -29,7 +36,11 @@ function frontend(repo: string, args: string[], env: Record<string, string> = {}
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-const puts = (from = 0) => oss.requests.slice(from).filter((r) => r.method === 'PUT' && r.bucket === bucket && r.status === 200).map((r) => r.key);
+const puts = (from = 0) =>
+  oss.requests
+    .slice(from)
+    .filter((r) => r.method === 'PUT' && r.bucket === bucket && r.status === 200)
+    .map((r) => r.key);
 
 describe('gantry frontend', () => {
   test('first publish sends every file, assets before HTML and index.html last, with the right headers', async () => {
@@ -123,10 +134,11 @@ describe('gantry frontend', () => {
 
   test('retention: files of releases older than the last N are deleted, never unrecorded files or current ones', async () => {
     const repo = exampleRepo();
-    const run = (n: number) => frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site5', '--set', 'frontend.retention=2']).then((r) => {
-      expect(r.code).toBe(0);
-      return { n, ...JSON.parse(r.stdout) };
-    });
+    const run = (n: number) =>
+      frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site5', '--set', 'frontend.retention=2']).then((r) => {
+        expect(r.code).toBe(0);
+        return { n, ...JSON.parse(r.stdout) };
+      });
     const appKeys = () => [...oss.objects(bucket).keys()].filter((k) => /^site5\/assets\/app\./.test(k)).sort();
     const releases = () => [...oss.objects(bucket).keys()].filter((k) => k.startsWith('site5/.gantry/releases/'));
     await run(1);
@@ -204,7 +216,8 @@ describe('gantry frontend', () => {
   test('names as Vite writes them (dash or underscore inside, no digit) are cached for a year and get no ?v=', async () => {
     // Real names from Vite 8.4.0 output (test/fixtures/hashed-names/vite-8.4.0-rolldown.txt);
     // app-settings.js is a public/ file Vite copies as it is.
-    const html = '<!doctype html><script type="module" src="/assets/index-Joqn-uEF.js"></script><link rel="stylesheet" href="/assets/page32-BNVS_kR-.css"><img src="/assets/hero11-pioNgeTC.png"><script src="/app-settings.js"></script>';
+    const html =
+      '<!doctype html><script type="module" src="/assets/index-Joqn-uEF.js"></script><link rel="stylesheet" href="/assets/page32-BNVS_kR-.css"><img src="/assets/hero11-pioNgeTC.png"><script src="/app-settings.js"></script>';
     const repo = exampleRepo({
       files: {
         'web/index.html': html,
@@ -242,7 +255,9 @@ describe('gantry frontend', () => {
   }, 60_000);
 
   test('a hashed name whose bytes changed since an earlier release is reported and sent no-cache, not immutable', async () => {
-    const repo = exampleRepo({ files: { 'web/index.html': '<script src="/assets/app-BN2aX8kq.js"></script>', 'web/assets/app-BN2aX8kq.js': 'console.log("v1");\n' } });
+    const repo = exampleRepo({
+      files: { 'web/index.html': '<script src="/assets/app-BN2aX8kq.js"></script>', 'web/assets/app-BN2aX8kq.js': 'console.log("v1");\n' },
+    });
     const args = ['--env', 'staging', '--skip-build', '--set', 'frontend.prefix=inplace', '--set', 'frontend.dir=web'];
     expect((await frontend(repo, args)).code).toBe(0);
     expect(oss.objects(bucket).get('inplace/assets/app-BN2aX8kq.js')!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
@@ -278,7 +293,13 @@ describe('gantry frontend', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ uploaded: 0, unchanged: 3 });
     expect(r.stderr).not.toContain('its name carries a content hash');
-    expect(oss.requests.slice(mark).filter((q) => q.method === 'HEAD').map((q) => q.key).sort()).toEqual([css, js].sort());
+    expect(
+      oss.requests
+        .slice(mark)
+        .filter((q) => q.method === 'HEAD')
+        .map((q) => q.key)
+        .sort(),
+    ).toEqual([css, js].sort());
     expect(puts(mark)).toEqual([]);
   }, 60_000);
 });

@@ -5,7 +5,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCtx } from '../../src/context.js';
-import { gitlabFromEnv, listOpenMrIids, MR_NOTE_MARKER, mrState, previewsToRemove, renderMrNote, stopEnvironment, upsertMrNote } from '../../src/gitlab/index.js';
+import {
+  gitlabFromEnv,
+  listOpenMrIids,
+  MR_NOTE_MARKER,
+  mrState,
+  previewsToRemove,
+  renderMrNote,
+  stopEnvironment,
+  upsertMrNote,
+} from '../../src/gitlab/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { cliPath } from '../support/tmp-repo.js';
@@ -23,8 +32,14 @@ let gl: GitlabServer;
 
 beforeAll(async () => {
   gl = await startGitlabServer({
-    projects: [{ id: PROJECT, path: 'acme/shop' }, { id: OTHER_PROJECT, path: 'acme/other' }],
-    privateTokens: [{ token: botToken, user: bot }, { token: newBotToken, user: newBot }],
+    projects: [
+      { id: PROJECT, path: 'acme/shop' },
+      { id: OTHER_PROJECT, path: 'acme/other' },
+    ],
+    privateTokens: [
+      { token: botToken, user: bot },
+      { token: newBotToken, user: newBot },
+    ],
     jobTokens: [{ token: jobToken, projectId: PROJECT, user: alice }],
   });
 });
@@ -68,7 +83,8 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     mrWithNotes(1, 35);
     const { ctx } = inProcess({ GANTRY_GITLAB_TOKEN: botToken });
     const gitlab = gitlabFromEnv(ctx);
-    const note = (status: 'deploying' | 'deployed') => renderMrNote({ status, environment: 'review', commit: 'abcdef0123456789', pipelineUrl: '', url: 'https://shop-mr-1.example.com' });
+    const note = (status: 'deploying' | 'deployed') =>
+      renderMrNote({ status, environment: 'review', commit: 'abcdef0123456789', pipelineUrl: '', url: 'https://shop-mr-1.example.com' });
 
     const first = await upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 1, body: note('deploying') });
     expect(first.action).toBe('created');
@@ -99,12 +115,20 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     const all = (await gitlab.notes.all(PROJECT, 2)) as unknown as { id: number }[];
     expect(all).toHaveLength(111);
     expect(all[0]!.id).toBeGreaterThan(all[110]!.id);
-    const r = await upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 2, body: renderMrNote({ status: 'stopped', environment: 'review', commit: 'abc', pipelineUrl: '' }) });
+    const r = await upsertMrNote(ctx, gitlab, {
+      projectId: PROJECT,
+      mrIid: 2,
+      body: renderMrNote({ status: 'stopped', environment: 'review', commit: 'abc', pipelineUrl: '' }),
+    });
     expect(r).toEqual({ action: 'updated', noteId: ours.id });
     expect(gantryNotes(2)).toHaveLength(1);
     // Same body again: nothing is written.
     const mark = gl.requests.length;
-    const again = await upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 2, body: renderMrNote({ status: 'stopped', environment: 'review', commit: 'abc', pipelineUrl: '' }) });
+    const again = await upsertMrNote(ctx, gitlab, {
+      projectId: PROJECT,
+      mrIid: 2,
+      body: renderMrNote({ status: 'stopped', environment: 'review', commit: 'abc', pipelineUrl: '' }),
+    });
     expect(again.action).toBe('unchanged');
     expect(gl.requests.slice(mark).every((q) => q.method === 'GET')).toBe(true);
   });
@@ -114,7 +138,11 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     const { ctx, log } = inProcess({ GANTRY_GITLAB_TOKEN: botToken });
     const gitlab = gitlabFromEnv(ctx, ctx.env, { minTimeoutMs: 10 });
     gl.failNext(1, 500);
-    const r = await upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 3, body: renderMrNote({ status: 'deploying', environment: 'review', commit: 'abc', pipelineUrl: '' }) });
+    const r = await upsertMrNote(ctx, gitlab, {
+      projectId: PROJECT,
+      mrIid: 3,
+      body: renderMrNote({ status: 'deploying', environment: 'review', commit: 'abc', pipelineUrl: '' }),
+    });
     expect(r.action).toBe('created');
     expect(log()).toMatch(/list the notes of merge request !3 of project 77: GitLab answered 500[^\n]*; retrying \(3 left\)/);
     expect(gantryNotes(3)).toHaveLength(1);
@@ -128,7 +156,7 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     expect(gl.requests.slice(mark).map((q) => q.method)).toEqual(['GET', 'POST']);
   });
 
-  test('a GitLab answering 502 for longer than gitbeaker\'s own retries (about 0.26 s) is still retried, and a 502 that lasts is E_GITLAB_API', async () => {
+  test("a GitLab answering 502 for longer than gitbeaker's own retries (about 0.26 s) is still retried, and a 502 that lasts is E_GITLAB_API", async () => {
     mrWithNotes(6, 1);
     const { ctx, log } = inProcess({ GANTRY_GITLAB_TOKEN: botToken });
     const gitlab = gitlabFromEnv(ctx, ctx.env, { minTimeoutMs: 10 });
@@ -138,7 +166,10 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     expect(gl.requests.length - mark).toBe(16);
     expect(log()).toMatch(/read merge request !6 of project 77: .*retrying \(3 left\)/);
     gl.failNext(1000, 502);
-    await expect(mrState(ctx, gitlab, PROJECT, 6)).rejects.toMatchObject({ code: 'E_GITLAB_API', message: expect.stringContaining('kept answering 429 (rate limit) or 502') });
+    await expect(mrState(ctx, gitlab, PROJECT, 6)).rejects.toMatchObject({
+      code: 'E_GITLAB_API',
+      message: expect.stringContaining('kept answering 429 (rate limit) or 502'),
+    });
     gl.clearFaults();
   }, 30_000);
 
@@ -187,7 +218,7 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     ]);
   });
 
-  test('a job token may stop its own project\'s environment, not another project\'s, and cannot write notes', async () => {
+  test("a job token may stop its own project's environment, not another project's, and cannot write notes", async () => {
     gl.addEnvironment(PROJECT, { name: 'review/feature-12' });
     gl.addEnvironment(OTHER_PROJECT, { name: 'review/feature-12' });
     const { ctx } = inProcess({ CI_JOB_TOKEN: jobToken });
@@ -201,7 +232,10 @@ describe('upsertMrNote through @gitbeaker/rest', () => {
     expect(await stopEnvironment(ctx, gitlab, PROJECT, 'review/feature-13', { force: true })).toBe('stopped');
     expect(gl.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/stop')).map((q) => q.params?.force)).toEqual([undefined, 'true']);
     await expect(stopEnvironment(ctx, gitlab, OTHER_PROJECT, 'review/feature-12')).rejects.toMatchObject({ code: 'E_GITLAB_ACCESS' });
-    await expect(upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 12, body: 'x' })).rejects.toMatchObject({ code: 'E_GITLAB_ACCESS', fix: expect.stringContaining('GANTRY_GITLAB_TOKEN') });
+    await expect(upsertMrNote(ctx, gitlab, { projectId: PROJECT, mrIid: 12, body: 'x' })).rejects.toMatchObject({
+      code: 'E_GITLAB_ACCESS',
+      fix: expect.stringContaining('GANTRY_GITLAB_TOKEN'),
+    });
   });
 });
 
@@ -217,7 +251,14 @@ describe('gantry mr-note', () => {
 
     const dir = mkdtempSync(path.join(tmpdir(), 'gantry-mr-note-'));
     const file = path.join(dir, 'diagnosis.json');
-    writeFileSync(file, JSON.stringify({ code: 'E_ROLLOUT_CRASHLOOP', message: 'container web keeps crashing', evidence: ['Error: Cannot find module /app/server.js', `DATABASE_PASSWORD=${botToken}`] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        code: 'E_ROLLOUT_CRASHLOOP',
+        message: 'container web keeps crashing',
+        evidence: ['Error: Cannot find module /app/server.js', `DATABASE_PASSWORD=${botToken}`],
+      }),
+    );
     const image = `registry.example.com/acme/shop@sha256:${'cd'.repeat(32)}`;
     const second = await mrNote(['--status', 'failed', '--env', 'review', '--image', image, '--diagnosis-file', file], env);
     expect(second.code).toBe(0);

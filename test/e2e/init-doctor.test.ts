@@ -51,7 +51,9 @@ describe('gantry init', () => {
     expect((await gantry(['render', '--env', 'staging', '--out', 'out'], repo)).code).toBe(0);
 
     const ci = YAML.parse(readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8'));
-    expect(ci.include.map((i: { component: string }) => i.component)).toEqual(['backend', 'review', 'frontend'].map((n) => `$CI_SERVER_FQDN/devops/gantry/${n}@1`));
+    expect(ci.include.map((i: { component: string }) => i.component)).toEqual(
+      ['backend', 'review', 'frontend'].map((n) => `$CI_SERVER_FQDN/devops/gantry/${n}@1`),
+    );
     // Every input it fills in is one the component declares.
     for (const include of ci.include as { component: string; inputs: Record<string, unknown> }[]) {
       const name = /gantry\/(\w+)@1$/.exec(include.component)![1]!;
@@ -75,13 +77,29 @@ describe('gantry init', () => {
       expect(r.status).toBe(0);
       const jobs = YAML.parse(r.stdout) as Record<string, { script?: string[]; stage?: string }>;
       const visible = Object.keys(jobs).filter((n) => !n.startsWith('.') && jobs[n] && typeof jobs[n] === 'object' && 'script' in jobs[n]!);
-      expect(visible.sort()).toEqual(['deploy-staging', 'gantry-build', 'gantry-build-review', 'gantry-frontend', 'promote-production', 'review', 'rollback-production', 'rollback-staging', 'stop-review'].sort());
+      expect(visible.sort()).toEqual(
+        [
+          'deploy-staging',
+          'gantry-build',
+          'gantry-build-review',
+          'gantry-frontend',
+          'promote-production',
+          'review',
+          'rollback-production',
+          'rollback-staging',
+          'stop-review',
+        ].sort(),
+      );
       expect(jobs['stop-review']!.script!.join('\n')).toContain('--app "hello-node"');
       expect(jobs['stop-review']!.script!.join('\n')).toContain('--bucket "hello-node-web"');
       const list = spawnSync(gcl, ['--no-color', '--list'], { cwd: repo, env, encoding: 'utf8', timeout: 60_000 });
       expect(list.status).toBe(0);
       // On the deploy branch the backend jobs are the ones that run; previews need a merge request.
-      const listed = list.stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean);
+      const listed = list.stdout
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0])
+        .filter(Boolean);
       expect(listed.sort()).toEqual(['deploy-staging', 'gantry-build', 'promote-production', 'rollback-production', 'rollback-staging']);
       expect(host.requests()).toContain('GET /devops/gantry.git/info/refs?service=git-upload-pack');
     } finally {
@@ -154,7 +172,10 @@ describe('gantry doctor', () => {
     kubeconfig = namespacedKubeconfig(ns);
     restricted = readOnlyPodsKubeconfig(ns);
     oss = await startOssServer({ accessKeyId: ossKey, accessKeySecret: ossSecret, buckets: ['acme-hello-web'] });
-    gitlab = await startGitlabServer({ projects: [{ id: 7, path: 'acme/hello-node' }], privateTokens: [{ token: gitlabToken, user: { id: 5, username: 'deployer', name: 'Deployer' } }] });
+    gitlab = await startGitlabServer({
+      projects: [{ id: 7, path: 'acme/hello-node' }],
+      privateTokens: [{ token: gitlabToken, user: { id: 5, username: 'deployer', name: 'Deployer' } }],
+    });
     repo = exampleRepo();
   }, 120_000);
 
@@ -166,7 +187,14 @@ describe('gantry doctor', () => {
     for (const file of [kubeconfig, restricted]) if (file) rmSync(file, { force: true });
   });
 
-  const sets = (registryHost = authRegistry) => ['--set', `registry.pushHost=${registryHost}`, '--set', `environments.staging.namespace=${ns}`, '--set', `frontend.endpoint=${oss.endpoint}`];
+  const sets = (registryHost = authRegistry) => [
+    '--set',
+    `registry.pushHost=${registryHost}`,
+    '--set',
+    `environments.staging.namespace=${ns}`,
+    '--set',
+    `frontend.endpoint=${oss.endpoint}`,
+  ];
   const goodEnv = () => ({
     GANTRY_REGISTRY_USER: registryAuth().user,
     GANTRY_REGISTRY_PASSWORD: registryAuth().password,
@@ -186,10 +214,32 @@ describe('gantry doctor', () => {
     expect(out.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(r.code).toBe(0);
     expect(out).toMatchObject({ ok: true, failed: 0, namespace: ns });
-    for (const check of ['gantry.yaml', 'variables: registry', 'variables: kubeconfig', 'variables: OSS', 'variables: GitLab token', 'registry login', 'cluster', 'OSS', 'GitLab token']) {
+    for (const check of [
+      'gantry.yaml',
+      'variables: registry',
+      'variables: kubeconfig',
+      'variables: OSS',
+      'variables: GitLab token',
+      'registry login',
+      'cluster',
+      'OSS',
+      'GitLab token',
+    ]) {
       expect([check, row(out.checks, check)?.status]).toEqual([check, 'pass']);
     }
-    for (const resource of ['deployments.apps', 'replicasets.apps', 'configmaps', 'secrets', 'services', 'pods', 'pods/log', 'events', 'horizontalpodautoscalers.autoscaling', 'ingresses.networking.k8s.io', 'leases.coordination.k8s.io']) {
+    for (const resource of [
+      'deployments.apps',
+      'replicasets.apps',
+      'configmaps',
+      'secrets',
+      'services',
+      'pods',
+      'pods/log',
+      'events',
+      'horizontalpodautoscalers.autoscaling',
+      'ingresses.networking.k8s.io',
+      'leases.coordination.k8s.io',
+    ]) {
       expect([resource, row(out.checks, new RegExp(`^may \\S+ ${ns}: ${resource.replace(/[./]/g, '\\$&')}$`))?.status]).toEqual([resource, 'pass']);
     }
     expect(row(out.checks, /namespaces$/)).toMatchObject({ status: 'warn', fix: expect.stringContaining(`kubectl create namespace ${ns}`) });
@@ -199,7 +249,7 @@ describe('gantry doctor', () => {
     for (const secret of [registryAuth().password, ossSecret, gitlabToken]) expect(r.stdout + r.stderr).not.toContain(secret);
   }, 60_000);
 
-  test("a ServiceAccount that may only get pods fails the permission checks, each with the Role rule that fixes it", async () => {
+  test('a ServiceAccount that may only get pods fails the permission checks, each with the Role rule that fixes it', async () => {
     const r = await gantry(['doctor', '--env', 'staging', ...sets()], repo, { ...goodEnv(), KUBECONFIG_STAGING: restricted });
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { ok: boolean; checks: Row[] };
@@ -215,11 +265,19 @@ describe('gantry doctor', () => {
   }, 60_000);
 
   test('wrong registry password, OSS secret and GitLab token fail their checks without showing them', async () => {
-    const wrong = { GANTRY_REGISTRY_PASSWORD: 'wrong-registry-password-7f3a9c', GANTRY_OSS_ACCESS_KEY_SECRET: 'wrong-oss-secret-7f3a9c0123', GANTRY_GITLAB_TOKEN: 'glpat-wrong-token-7f3a9c0123' };
+    const wrong = {
+      GANTRY_REGISTRY_PASSWORD: 'wrong-registry-password-7f3a9c',
+      GANTRY_OSS_ACCESS_KEY_SECRET: 'wrong-oss-secret-7f3a9c0123',
+      GANTRY_GITLAB_TOKEN: 'glpat-wrong-token-7f3a9c0123',
+    };
     const r = await gantry(['doctor', '--env', 'staging', ...sets()], repo, { ...goodEnv(), ...wrong });
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { checks: Row[] };
-    expect(row(out.checks, 'registry login')).toMatchObject({ status: 'fail', code: 'E_REGISTRY_AUTH', fix: expect.stringContaining('GANTRY_REGISTRY_PASSWORD') });
+    expect(row(out.checks, 'registry login')).toMatchObject({
+      status: 'fail',
+      code: 'E_REGISTRY_AUTH',
+      fix: expect.stringContaining('GANTRY_REGISTRY_PASSWORD'),
+    });
     expect(row(out.checks, 'OSS')).toMatchObject({ status: 'fail', code: 'E_OSS_ACCESS' });
     expect(row(out.checks, 'GitLab token')).toMatchObject({ status: 'fail', code: 'E_GITLAB_ACCESS', detail: expect.stringContaining('401') });
     // The cluster checks do not depend on the others.
@@ -236,7 +294,9 @@ describe('gantry doctor', () => {
       const auth = req.headers.authorization ?? '';
       if (url.pathname === '/v2/') {
         if (auth === 'Bearer tok-123') return void res.writeHead(200).end('{}');
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${(server.address() as AddressInfo).port}/token",service="registry.test"` }).end();
+        res
+          .writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${(server.address() as AddressInfo).port}/token",service="registry.test"` })
+          .end();
         return;
       }
       if (url.pathname === '/token') {
@@ -254,7 +314,11 @@ describe('gantry doctor', () => {
       expect(seen).toContain('GET /token?service=registry.test');
       const bad = await gantry(['doctor', '--env', 'staging', ...sets(host)], repo, { ...env, GANTRY_REGISTRY_PASSWORD: 'not-the-password-42' });
       expect(bad.code).toBe(1);
-      expect(row(JSON.parse(bad.stdout).checks, 'registry login')).toMatchObject({ status: 'fail', code: 'E_REGISTRY_AUTH', detail: expect.stringContaining('token service') });
+      expect(row(JSON.parse(bad.stdout).checks, 'registry login')).toMatchObject({
+        status: 'fail',
+        code: 'E_REGISTRY_AUTH',
+        detail: expect.stringContaining('token service'),
+      });
       expect(bad.stdout + bad.stderr).not.toContain('not-the-password-42');
     } finally {
       await new Promise((resolve) => server.close(resolve));

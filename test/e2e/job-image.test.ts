@@ -32,7 +32,10 @@ function fillNpmCache(tarball: string): string {
   const cache = mkdtempSync(path.join(tmpdir(), 'gantry-image-npm-cache-'));
   const prefix = mkdtempSync(path.join(tmpdir(), 'gantry-image-npm-prefix-'));
   try {
-    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--cache', cache, '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', tarball], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--cache', cache, '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 300_000,
+    });
   } finally {
     rmSync(prefix, { recursive: true, force: true });
   }
@@ -52,11 +55,28 @@ beforeAll(() => {
   if (c.code !== 0) throw new Error(`docker CLI image: ${c.output}`);
   // The context: the package tarball, and an npm cache for an offline install.
   const context = mkdtempSync(path.join(tmpdir(), 'gantry-image-context-'));
-  const tarball = path.join(context, execFileSync('npm', ['pack', '--silent', '--pack-destination', context], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+  const tarball = path.join(
+    context,
+    execFileSync('npm', ['pack', '--silent', '--pack-destination', context], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .trim()
+      .split('\n')
+      .pop()!,
+  );
   npmCache = fillNpmCache(tarball);
   mkdirSync(path.join(context, 'npm-cache'));
   cpSync(path.join(npmCache, '_cacache'), path.join(context, 'npm-cache', '_cacache'), { recursive: true });
-  built = docker(['build', '-f', path.join(repoRoot, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${nodeBaseImage}`, '--build-arg', `DOCKER_CLI_IMAGE=${cliTag}`, '-t', tag, context]);
+  built = docker([
+    'build',
+    '-f',
+    path.join(repoRoot, 'Dockerfile'),
+    '--build-arg',
+    `BASE_IMAGE=${nodeBaseImage}`,
+    '--build-arg',
+    `DOCKER_CLI_IMAGE=${cliTag}`,
+    '-t',
+    tag,
+    context,
+  ]);
   rmSync(context, { recursive: true, force: true });
 }, 600_000);
 
@@ -81,10 +101,28 @@ describe('the Gantry job image', () => {
     for (const entry of readdirSync(project)) chmodSync(path.join(project, entry), 0o777);
     chmodSync(project, 0o777);
     const r = docker([
-      'run', '--rm', '-v', '/var/run/docker.sock:/var/run/docker.sock', '-v', `${project}:/builds/acme/hello-node`, '-w', '/builds/acme/hello-node',
-      '-e', 'CI_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567', '-e', 'CI_COMMIT_REF_NAME=k8s-backend', '-e', `GANTRY_SET=backend.buildArgs.NODE_IMAGE=${nodeBaseImage}`,
-      '-e', 'GANTRY_REGISTRY_PUSH_HOST=127.0.0.1:5000', '-e', `GANTRY_REGISTRY_NAMESPACE=job-image-${process.pid}`,
-      tag, 'sh', '-c', 'docker version --format "server {{.Server.Version}}" && gantry build --no-push && gantry render --env staging --out rendered',
+      'run',
+      '--rm',
+      '-v',
+      '/var/run/docker.sock:/var/run/docker.sock',
+      '-v',
+      `${project}:/builds/acme/hello-node`,
+      '-w',
+      '/builds/acme/hello-node',
+      '-e',
+      'CI_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567',
+      '-e',
+      'CI_COMMIT_REF_NAME=k8s-backend',
+      '-e',
+      `GANTRY_SET=backend.buildArgs.NODE_IMAGE=${nodeBaseImage}`,
+      '-e',
+      'GANTRY_REGISTRY_PUSH_HOST=127.0.0.1:5000',
+      '-e',
+      `GANTRY_REGISTRY_NAMESPACE=job-image-${process.pid}`,
+      tag,
+      'sh',
+      '-c',
+      'docker version --format "server {{.Server.Version}}" && gantry build --no-push && gantry render --env staging --out rendered',
     ]);
     expect(r.output).toMatch(/server \d+\.\d+/);
     expect(r.code).toBe(0);
@@ -108,7 +146,14 @@ describe("Gantry's own pipeline", () => {
   function ownPipeline(checkout: string, variables: Record<string, string>, jobs: string[], timeout: number): { status: number | null; output: string } {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
     const gcl = path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local');
-    const args = ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', ...Object.entries(variables).flatMap(([k, v]) => ['--variable', `${k}=${v}`]), ...jobs];
+    const args = [
+      '--no-color',
+      '--shell-isolation',
+      '--force-shell-executor',
+      '--no-artifacts-to-source',
+      ...Object.entries(variables).flatMap(([k, v]) => ['--variable', `${k}=${v}`]),
+      ...jobs,
+    ];
     const r = spawnSync(gcl, args, { cwd: checkout, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
     return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
   }
@@ -116,7 +161,10 @@ describe("Gantry's own pipeline", () => {
   async function tagsDigest(repository: string, tag: string, auth: { user: string; password: string }): Promise<string | null> {
     const r = await fetch(`http://${authRegistry}/v2/${repository}/manifests/${tag}`, {
       method: 'HEAD',
-      headers: { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`, accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`,
+        accept: 'application/vnd.docker.distribution.manifest.v2+json',
+      },
     });
     return r.status === 200 ? r.headers.get('docker-content-digest') : null;
   }
@@ -167,7 +215,7 @@ describe("Gantry's own pipeline", () => {
     }
   }, 600_000);
 
-  test('a tag that is not package.json\'s version exactly (v-prefixed too: GitLab resolves components by plain semantic-version tags) fails the package job', () => {
+  test("a tag that is not package.json's version exactly (v-prefixed too: GitLab resolves components by plain semantic-version tags) fails the package job", () => {
     const checkout = ownCheckout();
     try {
       const { status, output } = ownPipeline(checkout, { CI_COMMIT_TAG: `v${version}` }, ['package'], 300_000);
@@ -184,12 +232,26 @@ describe("Gantry's own pipeline", () => {
     try {
       const preview = (tag: string) => {
         const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k)));
-        const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local'), ['--no-color', '--preview', '--variable', `CI_COMMIT_TAG=${tag}`], { cwd: checkout, env, encoding: 'utf8', timeout: 60_000 });
+        const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local'), ['--no-color', '--preview', '--variable', `CI_COMMIT_TAG=${tag}`], {
+          cwd: checkout,
+          env,
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
         expect(r.status).toBe(0);
         return r.stdout;
       };
       const jobs = (tag: string) => {
-        const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local'), ['--no-color', '--list-json', '--variable', `CI_COMMIT_TAG=${tag}`], { cwd: checkout, encoding: 'utf8', timeout: 60_000, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k))) });
+        const r = spawnSync(
+          path.join(repoRoot, 'node_modules', '.bin', 'gitlab-ci-local'),
+          ['--no-color', '--list-json', '--variable', `CI_COMMIT_TAG=${tag}`],
+          {
+            cwd: checkout,
+            encoding: 'utf8',
+            timeout: 60_000,
+            env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|DOCKER)/.test(k))),
+          },
+        );
         return (JSON.parse(r.stdout) as { name: string; when: string }[]).filter((j) => j.when !== 'never').map((j) => j.name);
       };
       expect(preview(version)).toMatch(/release:\n(?:.*\n)*?\s+tag_name: \$CI_COMMIT_TAG/);

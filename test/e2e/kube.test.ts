@@ -25,7 +25,17 @@ import {
 import { microTime } from '../../src/kube/lease.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { K8sObject } from '../../src/kube/objects.js';
-import { adminKubeconfig, authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registry, registryAuth, requireCluster } from '../support/cluster.js';
+import {
+  adminKubeconfig,
+  authRegistry,
+  kubectl,
+  kubectlResult,
+  namespacedKubeconfig,
+  nodeBaseImage,
+  registry,
+  registryAuth,
+  requireCluster,
+} from '../support/cluster.js';
 
 const id = randomBytes(3).toString('hex');
 const ns = `gt-kube-${id}`;
@@ -65,7 +75,10 @@ async function caught(promise: Promise<unknown>): Promise<GantryError> {
   throw new Error('expected a GantryError');
 }
 
-function deployment(name: string, options: { image: string; env?: Record<string, string>; commit?: string; deployedBy?: string; replicas?: number }): K8sObject {
+function deployment(
+  name: string,
+  options: { image: string; env?: Record<string, string>; commit?: string; deployedBy?: string; replicas?: number },
+): K8sObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -206,7 +219,11 @@ test('server-side apply twice changes nothing, and a Service keeps its clusterIP
     metadata: { name: 'api', namespace: 'somewhere-else', labels: { 'app.kubernetes.io/name': 'api' } },
     spec: { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': 'api' }, ports: [{ name: portName, port: 80, targetPort: 8080 }] },
   });
-  const objects = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'api-env' }, data: { PORT: '8080' } }, deployment('api', { image: nodeBaseImage }), service('http')];
+  const objects = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'api-env' }, data: { PORT: '8080' } },
+    deployment('api', { image: nodeBaseImage }),
+    service('http'),
+  ];
 
   const first = await applyObjects(ctx, deployer.kc, objects, { namespace: ns });
   expect(first.map((o) => `${o.kind}/${o.name}:${o.result}`)).toEqual(['ConfigMap/api-env:created', 'Deployment/api:created', 'Service/api:created']);
@@ -262,7 +279,15 @@ test('the pull secret lets the kubelet pull from the password-protected registry
     spec: {
       restartPolicy: 'Never',
       imagePullSecrets: pullSecrets.map((n) => ({ name: n })),
-      containers: [{ name: 'app', image, imagePullPolicy: 'Always', command: ['node', '-e', 'console.log("pulled")'], resources: { requests: { cpu: '10m', memory: '32Mi' } } }],
+      containers: [
+        {
+          name: 'app',
+          image,
+          imagePullPolicy: 'Always',
+          command: ['node', '-e', 'console.log("pulled")'],
+          resources: { requests: { cpu: '10m', memory: '32Mi' } },
+        },
+      ],
     },
   });
   await applyObjects(ctx, deployer.kc, [pod('pull-with-secret', ['gantry-registry']), pod('pull-without-secret', [])], { namespace: ns });
@@ -334,7 +359,10 @@ test('history lists revisions with their commits, and rollbackTo restores an old
   const live = getJson(['-n', ns, 'get', 'deployment', 'hist']);
   const container = live.spec.template.spec.containers[0];
   expect(container.image).toBe(nodeBaseImage);
-  expect(container.env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '1' }]);
+  expect(container.env).toEqual([
+    { name: 'A', value: '1' },
+    { name: 'B', value: '1' },
+  ]);
   expect(live.spec.template.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'hist' });
   expect(live.spec.replicas).toBe(0); // kept: a template-only apply would have dropped it (back to 1)
   expect(live.metadata.annotations['gantry.dev/commit']).toBe('a'.repeat(40));
@@ -348,7 +376,9 @@ test('history lists revisions with their commits, and rollbackTo restores an old
   expect(await rollbackTo(ctx, deployer.kc, ns, 'hist', 3)).toMatchObject({ skipped: true, revision: 3 });
 
   // The next deploy owns the whole template again: the env var only revision 1 had is gone.
-  await applyObjects(ctx, deployer.kc, [deployment('hist', { image: `${registry}/gantry/node:20.20.2`, env: { B: '3' }, commit: 'c'.repeat(40) })], { namespace: ns });
+  await applyObjects(ctx, deployer.kc, [deployment('hist', { image: `${registry}/gantry/node:20.20.2`, env: { B: '3' }, commit: 'c'.repeat(40) })], {
+    namespace: ns,
+  });
   expect(getJson(['-n', ns, 'get', 'deployment', 'hist']).spec.template.spec.containers[0].env).toEqual([{ name: 'B', value: '3' }]);
 
   const missing = await caught(rollbackTo(ctx, deployer.kc, ns, 'hist', 99));
@@ -400,7 +430,13 @@ test('a lease whose holder stopped renewing is taken over: at once when long exp
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name, namespace: ns },
-      spec: { holderIdentity: 'pipeline-99 (crashed)', leaseDurationSeconds: ttl, acquireTime: microTime(renewedAt), renewTime: microTime(renewedAt), leaseTransitions: 4 },
+      spec: {
+        holderIdentity: 'pipeline-99 (crashed)',
+        leaseDurationSeconds: ttl,
+        acquireTime: microTime(renewedAt),
+        renewTime: microTime(renewedAt),
+        leaseTransitions: 4,
+      },
     });
   kubectl(['apply', '-f', '-'], { input: leaseObject('stale-lock', staleAt, 15) });
   const { ctx, log } = capture();
@@ -446,7 +482,9 @@ test('what the deployer may not do is E_KUBE_FORBIDDEN naming verb, resource and
   const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'sneaky' }, rules: [] };
   const error = await caught(applyObjects(capture().ctx, deployer.kc, [role], { namespace: ns }));
   expect(error.code).toBe('E_KUBE_FORBIDDEN');
-  expect(error.message).toBe(`validate role/sneaky: system:serviceaccount:${ns}:gantry-deployer may not patch roles.rbac.authorization.k8s.io in namespace ${ns}`);
+  expect(error.message).toBe(
+    `validate role/sneaky: system:serviceaccount:${ns}:gantry-deployer may not patch roles.rbac.authorization.k8s.io in namespace ${ns}`,
+  );
   expect(error.fix).toContain(`kubectl -n ${ns} create role gantry-deployer --verb=patch --resource=roles.rbac.authorization.k8s.io`);
   expect(kubectlResult(['-n', ns, 'get', 'role', 'sneaky']).code).not.toBe(0);
 });

@@ -99,7 +99,14 @@ describe('OSS test server with the ali-oss client', () => {
     for (const k of seeded.slice(0, 5)) await client.put(k, Buffer.from(k));
     for (const k of seeded.slice(5)) {
       const body = Buffer.from(k);
-      objects.set(k, { body, etag: `"${createHash('md5').update(body).digest('hex').toUpperCase()}"`, headers: { 'content-type': 'text/plain' }, lastModified: new Date(), type: 'Normal', crc64: referenceCrc64(body) });
+      objects.set(k, {
+        body,
+        etag: `"${createHash('md5').update(body).digest('hex').toUpperCase()}"`,
+        headers: { 'content-type': 'text/plain' },
+        lastModified: new Date(),
+        type: 'Normal',
+        crc64: referenceCrc64(body),
+      });
     }
     await client.put('other/outside.txt', Buffer.from('x'));
 
@@ -113,7 +120,7 @@ describe('OSS test server with the ali-oss client', () => {
       pages++;
       expect(page.keyCount).toBe(page.objects.length);
       expect(page.objects.length).toBeLessThanOrEqual(100);
-      seen.push(...page.objects.map(o => o.name));
+      seen.push(...page.objects.map((o) => o.name));
       expect(page.objects[0]?.size).toBeGreaterThan(0);
       token = page.isTruncated ? page.nextContinuationToken : null;
     } while (token);
@@ -125,13 +132,13 @@ describe('OSS test server with the ali-oss client', () => {
     expect(dirs.objects).toEqual([]);
 
     const after = await client.listV2({ prefix: 'assets/', 'start-after': 'assets/1047.txt' } as unknown as OSS.ListV2ObjectsQuery, {});
-    expect(after.objects.map(o => o.name)).toEqual(['assets/1048.txt', 'assets/1049.txt']);
+    expect(after.objects.map((o) => o.name)).toEqual(['assets/1048.txt', 'assets/1049.txt']);
   });
 
   test('deleteMulti removes the named keys', async () => {
     for (const k of ['a.txt', 'b.txt', 'c & d.txt', 'keep.txt']) await client.put(k, Buffer.from(k));
     const r = await client.deleteMulti(['a.txt', 'b.txt', 'c & d.txt', 'never-existed']);
-    expect((r.deleted ?? []).map(d => (d as unknown as { Key: string }).Key).sort()).toEqual(['a.txt', 'b.txt', 'c & d.txt', 'never-existed']);
+    expect((r.deleted ?? []).map((d) => (d as unknown as { Key: string }).Key).sort()).toEqual(['a.txt', 'b.txt', 'c & d.txt', 'never-existed']);
     expect([...server.objects(bucket).keys()]).toEqual(['keep.txt']);
     const quiet = await client.deleteMulti(['keep.txt'], { quiet: true });
     expect(quiet.deleted).toEqual([]);
@@ -143,7 +150,11 @@ describe('OSS test server with the ali-oss client', () => {
     for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 10)) & 0xff;
     const r = await client.multipartUpload('big.bin', body, { partSize: 1024 * 1024, mime: 'application/octet-stream' });
     const etag = (r as unknown as { etag: string }).etag;
-    const partMd5s = [0, 1, 2].map(i => createHash('md5').update(body.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024)).digest());
+    const partMd5s = [0, 1, 2].map((i) =>
+      createHash('md5')
+        .update(body.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024))
+        .digest(),
+    );
     const expected = `"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex').toUpperCase()}-3"`;
     expect(etag).toBe(expected);
     const stored = server.objects(bucket).get('big.bin')!;
@@ -152,7 +163,7 @@ describe('OSS test server with the ali-oss client', () => {
     expect(Buffer.compare(got.content as Buffer, body)).toBe(0);
     expect((got.res.headers as Record<string, string>)['x-oss-hash-crc64ecma']).toBe(referenceCrc64(body));
     expect((got.res.headers as Record<string, string>)['x-oss-object-type']).toBe('Multipart');
-    const kinds = server.requests.map(q => `${q.method} ${Object.keys(q.query).sort().join(',')}`);
+    const kinds = server.requests.map((q) => `${q.method} ${Object.keys(q.query).sort().join(',')}`);
     expect(kinds).toEqual(['POST uploads', 'PUT partNumber,uploadId', 'PUT partNumber,uploadId', 'PUT partNumber,uploadId', 'POST uploadId', 'GET ']);
   });
 
@@ -203,7 +214,7 @@ describe('OSS test server with the ali-oss client', () => {
     const nameVhost = makeClient({ endpoint: `http://localhost:${server.port}`, agent });
     expect((await nameVhost.get('path.txt')).content.toString()).toBe('p');
     expect([...server.objects(bucket).keys()].sort()).toEqual(['path.txt', 'vhost.txt']);
-    expect(server.requests.map(r => [r.method, r.bucket, r.key])).toEqual([
+    expect(server.requests.map((r) => [r.method, r.bucket, r.key])).toEqual([
       ['PUT', bucket, 'vhost.txt'],
       ['PUT', bucket, 'path.txt'],
       ['GET', bucket, 'vhost.txt'],
@@ -217,24 +228,39 @@ describe('OSS test server with the ali-oss client', () => {
     expect(server.objects(bucket).has(key)).toBe(true);
     expect((await client.get(key)).content.toString()).toBe('unicode');
     const listed = await client.listV2({ prefix: 'dir/' } as unknown as OSS.ListV2ObjectsQuery, {});
-    expect(listed.objects.map(o => o.name)).toEqual([key]);
+    expect(listed.objects.map((o) => o.name)).toEqual([key]);
   });
 
   // A hand-signed request straight from the Aliyun V1 definition (no ali-oss code): Date header
   // instead of x-oss-date, Host `<bucket>.127.0.0.1:PORT`, and a signed sub-resource.
-  function rawRequest(opts: { method: string; path: string; host: string; headers: Record<string, string>; resource: string; body?: Buffer; tamper?: (h: Record<string, string>) => void }) {
+  function rawRequest(opts: {
+    method: string;
+    path: string;
+    host: string;
+    headers: Record<string, string>;
+    resource: string;
+    body?: Buffer;
+    tamper?: (h: Record<string, string>) => void;
+  }) {
     const h: Record<string, string> = { Date: new Date().toUTCString(), ...opts.headers };
     const lower = Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
-    const ossHeaders = Object.keys(lower).filter(k => k.startsWith('x-oss-')).sort().map(k => `${k}:${lower[k]}\n`).join('');
+    const ossHeaders = Object.keys(lower)
+      .filter((k) => k.startsWith('x-oss-'))
+      .sort()
+      .map((k) => `${k}:${lower[k]}\n`)
+      .join('');
     const toSign = `${opts.method}\n${lower['content-md5'] ?? ''}\n${lower['content-type'] ?? ''}\n${lower.date}\n${ossHeaders}${opts.resource}`;
     h.Authorization = `OSS ${accessKeyId}:${createHmac('sha1', accessKeySecret).update(toSign).digest('base64')}`;
     opts.tamper?.(h);
     return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, method: opts.method, path: opts.path, headers: { ...h, Host: opts.host }, agent: false }, res => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: server.port, method: opts.method, path: opts.path, headers: { ...h, Host: opts.host }, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        },
+      );
       req.on('error', reject);
       req.end(opts.body);
     });
@@ -244,23 +270,42 @@ describe('OSS test server with the ali-oss client', () => {
     const host = `${bucket}.127.0.0.1:${server.port}`;
     const body = Buffer.from('raw body');
     const put = await rawRequest({
-      method: 'PUT', path: '/raw.txt', host, body, resource: `/${bucket}/raw.txt`,
-      headers: { 'Content-Type': 'text/plain', 'Content-MD5': createHash('md5').update(body).digest('base64'), 'x-oss-meta-who': 'me', 'Content-Length': String(body.length) },
+      method: 'PUT',
+      path: '/raw.txt',
+      host,
+      body,
+      resource: `/${bucket}/raw.txt`,
+      headers: {
+        'Content-Type': 'text/plain',
+        'Content-MD5': createHash('md5').update(body).digest('base64'),
+        'x-oss-meta-who': 'me',
+        'Content-Length': String(body.length),
+      },
     });
     expect(put.status).toBe(200);
     expect(server.objects(bucket).get('raw.txt')!.headers['x-oss-meta-who']).toBe('me');
 
     const get = await rawRequest({
-      method: 'GET', path: '/raw.txt?response-content-type=application%2Fjson', host, resource: `/${bucket}/raw.txt?response-content-type=application/json`, headers: {},
+      method: 'GET',
+      path: '/raw.txt?response-content-type=application%2Fjson',
+      host,
+      resource: `/${bucket}/raw.txt?response-content-type=application/json`,
+      headers: {},
     });
     expect(get).toMatchObject({ status: 200, body: 'raw body' });
     expect(get.headers['content-type']).toBe('application/json');
 
     // Changing a signed x-oss-* header after signing breaks the signature; the error says so in XML.
     const tampered = await rawRequest({
-      method: 'PUT', path: '/raw.txt', host, body, resource: `/${bucket}/raw.txt`,
+      method: 'PUT',
+      path: '/raw.txt',
+      host,
+      body,
+      resource: `/${bucket}/raw.txt`,
       headers: { 'Content-Type': 'text/plain', 'x-oss-meta-who': 'me', 'Content-Length': String(body.length) },
-      tamper: h => { h['x-oss-meta-who'] = 'mallory'; },
+      tamper: (h) => {
+        h['x-oss-meta-who'] = 'mallory';
+      },
     });
     expect(tampered.status).toBe(403);
     expect(tampered.body).toMatch(/<Error>\s*<Code>SignatureDoesNotMatch<\/Code>/);
@@ -272,13 +317,26 @@ describe('OSS test server with the ali-oss client', () => {
 
     // DeleteMultipleObjects without Content-MD5 is refused.
     const xml = '<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet><Object><Key>raw.txt</Key></Object></Delete>';
-    const noMd5 = await rawRequest({ method: 'POST', path: '/?delete', host, resource: `/${bucket}/?delete`, body: Buffer.from(xml), headers: { 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(xml)) } });
+    const noMd5 = await rawRequest({
+      method: 'POST',
+      path: '/?delete',
+      host,
+      resource: `/${bucket}/?delete`,
+      body: Buffer.from(xml),
+      headers: { 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(xml)) },
+    });
     expect(noMd5.status).toBe(400);
     expect(server.objects(bucket).has('raw.txt')).toBe(true);
 
     // No Authorization at all.
     const anon = await new Promise<number>((resolve, reject) =>
-      http.get({ host: '127.0.0.1', port: server.port, path: '/raw.txt', headers: { Host: host }, agent: false }, res => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject));
+      http
+        .get({ host: '127.0.0.1', port: server.port, path: '/raw.txt', headers: { Host: host }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject),
+    );
     expect(anon).toBe(403);
   });
 
@@ -288,7 +346,7 @@ describe('OSS test server with the ali-oss client', () => {
     await expect(client.put('f.txt', Buffer.from('2'))).rejects.toMatchObject({ status: 503 });
     await client.put('f.txt', Buffer.from('3'));
     expect(server.objects(bucket).get('f.txt')!.body.toString()).toBe('3');
-    expect(server.requests.map(r => ({ method: r.method, key: r.key, faulted: r.faulted, status: r.status }))).toEqual([
+    expect(server.requests.map((r) => ({ method: r.method, key: r.key, faulted: r.faulted, status: r.status }))).toEqual([
       { method: 'PUT', key: 'f.txt', faulted: true, status: 503 },
       { method: 'PUT', key: 'f.txt', faulted: true, status: 503 },
       { method: 'PUT', key: 'f.txt', faulted: false, status: 200 },
@@ -303,7 +361,7 @@ describe('OSS test server with the ali-oss client', () => {
     expect(`${err.code} ${err.message}`).toMatch(/ECONNRESET|socket hang up/i);
     // One-shot: the next request goes through.
     expect((await client.get('r.txt')).content.toString()).toBe('ok');
-    expect(server.requests.map(r => r.faulted)).toEqual([false, true, false]);
+    expect(server.requests.map((r) => r.faulted)).toEqual([false, true, false]);
     expect(server.requests[1]!.status).toBeNull();
   });
 

@@ -7,7 +7,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster, reviewDeployerKubeconfig } from '../support/cluster.js';
+import {
+  authRegistry,
+  kubectl,
+  kubectlResult,
+  namespacedKubeconfig,
+  nodeBaseImage,
+  registryAuth,
+  requireCluster,
+  reviewDeployerKubeconfig,
+} from '../support/cluster.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { startComponentHost, type GitServer } from '../support/git-server.js';
@@ -29,7 +38,11 @@ let host: GitServer;
 const gitlabProject = 4242;
 const gitlabToken = 'glpat-GantryPipelineTest0123';
 /** Bodies of the Gantry notes on the preview's MR. */
-const gitlabNotes = () => gitlab.mergeRequest(gitlabProject, Number(iid)).notes.filter((n) => n.body.includes('gantry:review-app')).map((n) => n.body);
+const gitlabNotes = () =>
+  gitlab
+    .mergeRequest(gitlabProject, Number(iid))
+    .notes.filter((n) => n.body.includes('gantry:review-app'))
+    .map((n) => n.body);
 let bin = '';
 let repo = '';
 let stagingKubeconfig = '';
@@ -61,7 +74,8 @@ function variables(extra: Record<string, string>): Record<string, string> {
 }
 
 /** gitlab-ci-local, asynchronously: the OSS test server answers from this process meanwhile. */
-const pipeline = (cwd: string, args: string[], extra: Record<string, string> = {}) => runPipeline(cwd, { bin, variables: variables(extra), args, timeoutSeconds: 240 });
+const pipeline = (cwd: string, args: string[], extra: Record<string, string> = {}) =>
+  runPipeline(cwd, { bin, variables: variables(extra), args, timeoutSeconds: 240 });
 const dotenv = jobDotenv;
 const deployedImage = (ns: string) => kubectl(['-n', ns, 'get', 'deployment', 'hello', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).trim();
 /** What the app answers through its Service's ClusterIP, as a client in the cluster sees it. */
@@ -74,7 +88,10 @@ beforeAll(async () => {
   productionKubeconfig = namespacedKubeconfig(production);
   bin = gantryBinDir();
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
-  gitlab = await startGitlabServer({ projects: [{ id: gitlabProject, path: 'acme/hello-node' }], privateTokens: [{ token: gitlabToken, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }] });
+  gitlab = await startGitlabServer({
+    projects: [{ id: gitlabProject, path: 'acme/hello-node' }],
+    privateTokens: [{ token: gitlabToken, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }],
+  });
   host = await startComponentHost();
   repo = exampleRepo({ branch: 'k8s-backend', host });
   reviewDeployer = reviewDeployerKubeconfig(`pipe-${run}`);
@@ -100,7 +117,12 @@ describe('the example pipeline deploys to the cluster', () => {
     const built = dotenv(repo, 'gantry-build', 'gantry-build.env');
     const deployed = dotenv(repo, 'deploy-staging', 'gantry-deploy.env');
     expect(built.GANTRY_IMAGE).toMatch(new RegExp(`^${authRegistry}/pipeline-${run}/hello@sha256:[a-f0-9]{64}$`));
-    expect(deployed).toMatchObject({ GANTRY_IMAGE: built.GANTRY_IMAGE, GANTRY_NAMESPACE: staging, GANTRY_REVISION: '1', GANTRY_ENVIRONMENT_URL: 'http://staging.hello.example.com' });
+    expect(deployed).toMatchObject({
+      GANTRY_IMAGE: built.GANTRY_IMAGE,
+      GANTRY_NAMESPACE: staging,
+      GANTRY_REVISION: '1',
+      GANTRY_ENVIRONMENT_URL: 'http://staging.hello.example.com',
+    });
     expect(deployedImage(staging)).toBe(built.GANTRY_IMAGE);
     expect(await answer(staging)).toMatch(/^200 \{"hello":"world"/);
     // The promote is manual: nothing reached production.
@@ -123,18 +145,30 @@ describe('the example pipeline deploys to the cluster', () => {
 
   test('a push to k8s-frontend builds the bundle and publishes it to the bucket, index.html last; the next push sends only what changed', async () => {
     const web = exampleRepo({ branch: 'k8s-frontend', host });
-    const vars = { GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_SET: [...settings, `frontend.endpoint=${oss.endpoint}`].join('\n') };
+    const vars = {
+      GANTRY_OSS_ACCESS_KEY_ID: keyId,
+      GANTRY_OSS_ACCESS_KEY_SECRET: secret,
+      GANTRY_SET: [...settings, `frontend.endpoint=${oss.endpoint}`].join('\n'),
+    };
     const live = () => [...oss.objects(bucket).keys()].filter((k) => !k.startsWith('previews/') && !k.startsWith('web/') && !k.startsWith('.gantry/'));
     /** The bundle as the example's build makes it, built here from the same commit. */
     const bundle = () => {
       execFileSync(process.execPath, ['frontend/build.mjs'], { cwd: web, stdio: 'ignore' });
       const dist = path.join(web, 'frontend', 'dist');
-      return new Map(readdirSync(dist, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => {
-        const file = path.join(e.parentPath, e.name);
-        return [path.relative(dist, file).split(path.sep).join('/'), readFileSync(file)] as const;
-      }));
+      return new Map(
+        readdirSync(dist, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => {
+            const file = path.join(e.parentPath, e.name);
+            return [path.relative(dist, file).split(path.sep).join('/'), readFileSync(file)] as const;
+          }),
+      );
     };
-    const puts = (from: number) => oss.requests.slice(from).filter((q) => q.method === 'PUT' && q.bucket === bucket && q.status === 200 && !q.key.startsWith('.gantry/')).map((q) => q.key);
+    const puts = (from: number) =>
+      oss.requests
+        .slice(from)
+        .filter((q) => q.method === 'PUT' && q.bucket === bucket && q.status === 200 && !q.key.startsWith('.gantry/'))
+        .map((q) => q.key);
 
     const first = oss.requests.length;
     const r = await pipeline(web, [], vars);
@@ -238,22 +272,49 @@ describe('gantry stop without a checkout', () => {
     kubectl(['label', 'namespace', ns, 'app.kubernetes.io/managed-by=gantry']);
     kubectl(['-n', ns, 'create', 'configmap', 'leftover', '--from-literal=a=b']);
     const key = `web/previews/mr-${iid}/index.html`;
-    oss.objects(bucket).set(key, { body: Buffer.from('x'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
-    oss.objects(bucket).set('web/index.html', { body: Buffer.from('live'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
+    oss
+      .objects(bucket)
+      .set(key, { body: Buffer.from('x'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
+    oss.objects(bucket).set('web/index.html', {
+      body: Buffer.from('live'),
+      etag: '"9DD4E461268C8034F5C8564E155C67A6"',
+      headers: {},
+      lastModified: new Date(),
+      type: 'Normal',
+    } as never);
     const env = {
       CI_MERGE_REQUEST_IID: iid,
       KUBECONFIG_REVIEW: Buffer.from(readFileSync(reviewDeployer.file)).toString('base64'),
       GANTRY_OSS_ACCESS_KEY_ID: keyId,
       GANTRY_OSS_ACCESS_KEY_SECRET: secret,
     };
-    const flags = ['--app', 'stopcheck', '--bucket', bucket, '--region', 'oss-cn-hangzhou', '--endpoint', oss.endpoint, '--prefix', 'web', '--namespace', '', '--kubeconfig', 'KUBECONFIG_REVIEW'];
+    const flags = [
+      '--app',
+      'stopcheck',
+      '--bucket',
+      bucket,
+      '--region',
+      'oss-cn-hangzhou',
+      '--endpoint',
+      oss.endpoint,
+      '--prefix',
+      'web',
+      '--namespace',
+      '',
+      '--kubeconfig',
+      'KUBECONFIG_REVIEW',
+    ];
     const r = await stop(flags, env);
     expect(r.stderr).toContain(`namespace ${ns} is gone`);
     expect(r.code).toBe(0);
     expect(namespaceExists(ns)).toBe(false);
     expect(oss.objects(bucket).has(key)).toBe(false);
     expect(oss.objects(bucket).has('web/index.html')).toBe(true);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ namespace: ns, namespaceResult: 'deleted', frontend: { bucket, prefix: `web/previews/mr-${iid}/` } });
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      namespace: ns,
+      namespaceResult: 'deleted',
+      frontend: { bucket, prefix: `web/previews/mr-${iid}/` },
+    });
 
     // Already gone: success, nothing to do.
     const again = await stop(flags, env);
@@ -278,9 +339,28 @@ describe('gantry stop without a checkout', () => {
     kubectl(['create', 'namespace', ns]);
     kubectl(['label', 'namespace', ns, 'app.kubernetes.io/managed-by=gantry']);
     const key = `previews/mr-${iid}/keep.html`;
-    oss.objects(bucket).set(key, { body: Buffer.from('x'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
-    const kube = { CI_MERGE_REQUEST_IID: iid, CI_COMMIT_REF_SLUG: 'feature-x', KUBECONFIG_REVIEW: Buffer.from(readFileSync(reviewDeployer.file)).toString('base64') };
-    const flags = ['--app', 'stopfirst', '--namespace', '{app}-{env}-{iid}', '--kubeconfig', 'KUBECONFIG_REVIEW', '--bucket', bucket, '--region', 'oss-cn-hangzhou', '--endpoint', oss.endpoint];
+    oss
+      .objects(bucket)
+      .set(key, { body: Buffer.from('x'), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
+    const kube = {
+      CI_MERGE_REQUEST_IID: iid,
+      CI_COMMIT_REF_SLUG: 'feature-x',
+      KUBECONFIG_REVIEW: Buffer.from(readFileSync(reviewDeployer.file)).toString('base64'),
+    };
+    const flags = [
+      '--app',
+      'stopfirst',
+      '--namespace',
+      '{app}-{env}-{iid}',
+      '--kubeconfig',
+      'KUBECONFIG_REVIEW',
+      '--bucket',
+      bucket,
+      '--region',
+      'oss-cn-hangzhou',
+      '--endpoint',
+      oss.endpoint,
+    ];
     const foreign = `gt-pipe-${run}-notours`;
     kubectl(['create', 'namespace', foreign]);
     try {

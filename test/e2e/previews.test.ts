@@ -83,17 +83,33 @@ function collect(child: ReturnType<typeof spawn>, limitMs: number): Promise<{ co
 
 /** The built CLI, asynchronously (the OSS and GitLab test servers answer from this process). */
 function gantry(args: string[], env: Record<string, string | undefined>, cwd = repo) {
-  return collect(spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...cleanEnv(), ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] }), 240_000);
+  return collect(
+    spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...cleanEnv(), ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] }),
+    240_000,
+  );
 }
 
 /** gitlab-ci-local with the given CI variables; the listed predefined ones are taken from them. */
 async function pipeline(cwd: string, extra: Record<string, string>, args: string[] = []) {
   const vars = Object.entries({ ...variables(), ...extra }).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
-  const child = spawn(gcl, ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', '--ignore-predefined-vars', 'CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID', ...vars, ...args], {
-    cwd,
-    env: { ...cleanEnv(), PATH: `${bin}:${process.env.PATH}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    gcl,
+    [
+      '--no-color',
+      '--shell-isolation',
+      '--force-shell-executor',
+      '--no-artifacts-to-source',
+      '--ignore-predefined-vars',
+      'CI_PIPELINE_SOURCE,CI_MERGE_REQUEST_IID,CI_PROJECT_ID',
+      ...vars,
+      ...args,
+    ],
+    {
+      cwd,
+      env: { ...cleanEnv(), PATH: `${bin}:${process.env.PATH}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const r = await collect(child, 300_000);
   return { code: r.code, output: r.stdout + r.stderr, seconds: r.seconds };
 }
@@ -101,8 +117,17 @@ async function pipeline(cwd: string, extra: Record<string, string>, args: string
 const jobLog = (cwd: string, job: string) => readFileSync(path.join(cwd, '.gitlab-ci-local', 'output', `${job}.log`), 'utf8');
 const namespaceExists = (name: string) => kubectlResult(['get', 'namespace', name]).code === 0;
 const prefixKeys = (iid: number) => [...oss.objects(bucket).keys()].filter((k) => k.startsWith(`previews/mr-${iid}/`));
-const gantryNotes = (iid: number) => gitlab.mergeRequest(project, iid).notes.filter((n) => n.body.includes('gantry:review-app')).map((n) => n.body);
-const summaryOf = (text: string) => JSON.parse(/\{"app":.*\}/.exec(text)![0]) as { removed: { mr: string; state: string; namespace: string; namespaceResult: string }[]; kept: { mr: string; namespace: string | null; prefix: string | null }[]; errors: { mr: string; code: string; message: string }[] };
+const gantryNotes = (iid: number) =>
+  gitlab
+    .mergeRequest(project, iid)
+    .notes.filter((n) => n.body.includes('gantry:review-app'))
+    .map((n) => n.body);
+const summaryOf = (text: string) =>
+  JSON.parse(/\{"app":.*\}/.exec(text)![0]) as {
+    removed: { mr: string; state: string; namespace: string; namespaceResult: string }[];
+    kept: { mr: string; namespace: string | null; prefix: string | null }[];
+    errors: { mr: string; code: string; message: string }[];
+  };
 const reviewEnvironment = (iid: number) => `review/feature-${iid}--greeting`;
 const environmentState = (iid: number) => gitlab.environments(project).find((e) => e.name === reviewEnvironment(iid))?.state;
 const deployedImage = (name: string) => kubectl(['-n', name, 'get', 'deployment', app, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']).trim();
@@ -126,7 +151,10 @@ function serviceUrl(name: string): string {
 }
 
 /** This run's preview namespaces, whatever state they are in. */
-const ourNamespaces = () => kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}']).split(/\s+/).filter((n) => n.startsWith(`${app}-`));
+const ourNamespaces = () =>
+  kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}'])
+    .split(/\s+/)
+    .filter((n) => n.startsWith(`${app}-`));
 
 function release(name: string): void {
   // Let a namespace held by the test's finalizer go.
@@ -138,7 +166,10 @@ beforeAll(async () => {
   reviewDeployer = reviewDeployerKubeconfig(`previews-${run}`);
   bin = gantryBinDir();
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
-  gitlab = await startGitlabServer({ projects: [{ id: project, path: 'acme/hello-node' }], privateTokens: [{ token, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }] });
+  gitlab = await startGitlabServer({
+    projects: [{ id: project, path: 'acme/hello-node' }],
+    privateTokens: [{ token, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }],
+  });
   // Source branches as people name them: the review environment is review/<GitLab's slug of it>.
   for (const iid of [A, B, C, D, E]) gitlab.addMergeRequest(project, { iid, title: `Change ${iid}`, sourceBranch: `Feature/${iid}__greeting` });
   for (const iid of [A, B]) gitlab.addEnvironment(project, { name: reviewEnvironment(iid), external_url: `http://mr-${iid}.review.hello.example.com` });
@@ -180,7 +211,12 @@ describe('the scheduled cleanup', () => {
     );
     for (const p of previews) {
       const failed = p.deploy.code !== 0 || p.frontend.code !== 0;
-      expect({ iid: p.iid, deploy: p.deploy.code, frontend: p.frontend.code, log: failed ? p.deploy.stderr + p.frontend.stderr : '' }).toEqual({ iid: p.iid, deploy: 0, frontend: 0, log: '' });
+      expect({ iid: p.iid, deploy: p.deploy.code, frontend: p.frontend.code, log: failed ? p.deploy.stderr + p.frontend.stderr : '' }).toEqual({
+        iid: p.iid,
+        deploy: 0,
+        frontend: 0,
+        log: '',
+      });
       expect(deployedImage(ns(p.iid))).toBe(image);
       expect(prefixKeys(p.iid)).toContain(`previews/mr-${p.iid}/index.html`);
       expect(gantryNotes(p.iid)).toHaveLength(1);
@@ -198,7 +234,7 @@ describe('the scheduled cleanup', () => {
     expect(prefixKeys(A).length).toBeGreaterThan(0);
   }, 60_000);
 
-  test('the scheduled pipeline removes the merged MR\'s namespace and prefix and marks its note stopped; the open MR\'s preview stays', async () => {
+  test("the scheduled pipeline removes the merged MR's namespace and prefix and marks its note stopped; the open MR's preview stays", async () => {
     gitlab.mergeRequest(project, A).state = 'merged';
     expect(gitlab.mergeRequest(project, B).state).toBe('opened');
     const r = await pipeline(repo, { CI_PIPELINE_SOURCE: 'schedule' });
@@ -209,7 +245,13 @@ describe('the scheduled cleanup', () => {
     const log = jobLog(repo, 'gantry-cleanup-previews');
     const summary = summaryOf(log);
     expect(summary.removed).toEqual([
-      expect.objectContaining({ mr: String(A), state: 'merged', namespace: ns(A), namespaceResult: 'deleted', gitlabEnvironment: { name: reviewEnvironment(A), result: 'stopped' } }),
+      expect.objectContaining({
+        mr: String(A),
+        state: 'merged',
+        namespace: ns(A),
+        namespaceResult: 'deleted',
+        gitlabEnvironment: { name: reviewEnvironment(A), result: 'stopped' },
+      }),
     ]);
     expect(summary.kept).toEqual([{ mr: String(B), namespace: ns(B), prefix: `previews/mr-${B}/` }]);
     expect(summary.errors).toEqual([]);
@@ -239,7 +281,9 @@ describe('the scheduled cleanup', () => {
       kubectl(['label', 'namespace', ns(iid), 'app.kubernetes.io/managed-by=gantry']);
       gitlab.mergeRequest(project, iid).state = 'closed';
     }
-    kubectl(['-n', ns(C), 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'hold', finalizers: ['gantry.test/hold'] }, data: { a: 'b' } }) });
+    kubectl(['-n', ns(C), 'apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'hold', finalizers: ['gantry.test/hold'] }, data: { a: 'b' } }),
+    });
     // A namespace with a preview's name but without Gantry's label is not a preview.
     const foreign = `${app}-mr-${E + 100}`;
     kubectl(['create', 'namespace', foreign]);
@@ -251,7 +295,14 @@ describe('the scheduled cleanup', () => {
       expect(r.stdout.trim().split('\n')).toHaveLength(1);
       expect(summary.errors).toEqual([expect.objectContaining({ mr: String(C), code: 'E_KUBE_API', message: expect.stringContaining('still terminating') })]);
       // D never had a review environment in GitLab: nothing to stop there, and no error.
-      expect(summary.removed).toEqual([expect.objectContaining({ mr: String(D), state: 'closed', namespaceResult: 'deleted', gitlabEnvironment: { name: reviewEnvironment(D), result: 'missing' } })]);
+      expect(summary.removed).toEqual([
+        expect.objectContaining({
+          mr: String(D),
+          state: 'closed',
+          namespaceResult: 'deleted',
+          gitlabEnvironment: { name: reviewEnvironment(D), result: 'missing' },
+        }),
+      ]);
       expect(summary.kept.map((k) => k.mr)).toEqual([String(B)]);
       expect(namespaceExists(ns(D))).toBe(false);
       expect(namespaceExists(foreign)).toBe(true);
@@ -266,12 +317,18 @@ describe('the scheduled cleanup', () => {
 
 describe('a commit whose app crashes at start', () => {
   test('fails the MR pipeline with the crash in the job log and the MR note, and the previous version keeps answering', async () => {
-    const mr = exampleRepo({ branch: 'feature-crash', host, files: { 'gantry.yaml': readFileSync(path.join(repo, 'gantry.yaml'), 'utf8'), '.gitlab-ci.yml': readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8') } });
+    const mr = exampleRepo({
+      branch: 'feature-crash',
+      host,
+      files: { 'gantry.yaml': readFileSync(path.join(repo, 'gantry.yaml'), 'utf8'), '.gitlab-ci.yml': readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8') },
+    });
     const review = { CI_PIPELINE_SOURCE: 'merge_request_event', CI_MERGE_REQUEST_IID: String(E) };
     const good = await pipeline(mr, review);
     expect(good.output).toContain('PASS  review');
     expect(good.code).toBe(0);
-    const goodImage = parseDotenv(readFileSync(path.join(mr, '.gitlab-ci-local', 'artifacts', 'gantry-build-review', '.gitlab-ci-reports', 'dotenv', 'gantry-build.env'), 'utf8')).GANTRY_IMAGE!;
+    const goodImage = parseDotenv(
+      readFileSync(path.join(mr, '.gitlab-ci-local', 'artifacts', 'gantry-build-review', '.gitlab-ci-reports', 'dotenv', 'gantry-build.env'), 'utf8'),
+    ).GANTRY_IMAGE!;
     expect(deployedImage(ns(E))).toBe(goodImage);
     const url = serviceUrl(ns(E));
     expect(await freshGet(url)).toMatch(/^200 \{"hello":"world"/);
@@ -279,7 +336,10 @@ describe('a commit whose app crashes at start', () => {
     // The next commit throws before it listens.
     const marker = `gantry-e2e-crash-${run}`;
     const server = path.join(mr, 'server.js');
-    writeFileSync(server, readFileSync(server, 'utf8').replace("import http from 'node:http';", `import http from 'node:http';\nthrow new Error('${marker}');`));
+    writeFileSync(
+      server,
+      readFileSync(server, 'utf8').replace("import http from 'node:http';", `import http from 'node:http';\nthrow new Error('${marker}');`),
+    );
     expect(readFileSync(server, 'utf8')).toContain(marker);
     git(mr, 'commit', '-q', '-am', 'crash at start');
     const bad = await pipeline(mr, review);

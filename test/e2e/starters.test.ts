@@ -18,7 +18,17 @@ import { fixture } from '../support/fixtures.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startOssServer, type OssServer } from '../support/oss-server.js';
 import { pushProject, startComponentHost, type GitServer } from '../support/git-server.js';
-import { deleteNamespaces, gantryCli, htmlReferences, jobDotenv, jobLog, namespaceExists, rootAbsolutePaths, runPipeline, serviceAnswer } from '../support/pipeline.js';
+import {
+  deleteNamespaces,
+  gantryCli,
+  htmlReferences,
+  jobDotenv,
+  jobLog,
+  namespaceExists,
+  rootAbsolutePaths,
+  runPipeline,
+  serviceAnswer,
+} from '../support/pipeline.js';
 import { cliPath, gantryBinDir, git } from '../support/tmp-repo.js';
 
 const run = `${process.pid}`;
@@ -41,9 +51,23 @@ interface Starter {
 
 const starters: Starter[] = [
   // express-generator --no-view: / is public/index.html through express.static (its router's / would render a view it has no engine for).
-  { name: 'express-app', home: /^200 [\s\S]*Welcome to Express/, probe: '/', frontendBuild: 'npm --prefix frontend ci && npm --prefix frontend run build', gitlabProject: 5101, iid: 800000 + (process.pid % 100000) },
+  {
+    name: 'express-app',
+    home: /^200 [\s\S]*Welcome to Express/,
+    probe: '/',
+    frontendBuild: 'npm --prefix frontend ci && npm --prefix frontend run build',
+    gitlabProject: 5101,
+    iid: 800000 + (process.pid % 100000),
+  },
   // @nestjs/cli new: / is AppController's @Get(), built from TypeScript by `nest build`.
-  { name: 'nest-app', home: /^200 Hello World!$/, probe: '/', frontendBuild: 'npm --prefix frontend ci && npm --prefix frontend run build', gitlabProject: 5102, iid: 900000 + (process.pid % 100000) },
+  {
+    name: 'nest-app',
+    home: /^200 Hello World!$/,
+    probe: '/',
+    frontendBuild: 'npm --prefix frontend ci && npm --prefix frontend run build',
+    gitlabProject: 5102,
+    iid: 900000 + (process.pid % 100000),
+  },
 ];
 
 let oss: OssServer;
@@ -150,7 +174,8 @@ describe.each(starters)('a team new to Gantry, with the $name starter (no Docker
         if (!key.startsWith(prefix) || !/\.(html|js|mjs|css)$/.test(key)) continue;
         for (const p of rootAbsolutePaths(object.body.toString('utf8'))) {
           if (p.startsWith(`/${prefix}`)) inside += ownFiles.has(decodeURIComponent(p.slice(prefix.length + 1))) ? 1 : 0;
-          else if (ownFiles.has(decodeURIComponent(p.slice(1)))) problems.push(`${key.slice(prefix.length)}: ${p} loads the live site's copy, not /${prefix}${p.slice(1)}`);
+          else if (ownFiles.has(decodeURIComponent(p.slice(1))))
+            problems.push(`${key.slice(prefix.length)}: ${p} loads the live site's copy, not /${prefix}${p.slice(1)}`);
         }
       }
     }
@@ -176,7 +201,9 @@ describe.each(starters)('a team new to Gantry, with the $name starter (no Docker
     const config = YAML.parse(readFileSync(path.join(repo, 'gantry.yaml'), 'utf8'));
     expect(config.frontend).toMatchObject({ build: starter.frontendBuild, dir: 'frontend/dist', bucket });
     const ci = YAML.parse(readFileSync(path.join(repo, '.gitlab-ci.yml'), 'utf8'));
-    expect(ci.include.map((i: { component: string }) => i.component)).toEqual(['backend', 'review', 'frontend'].map((n) => `$CI_SERVER_FQDN/devops/gantry/${n}@1`));
+    expect(ci.include.map((i: { component: string }) => i.component)).toEqual(
+      ['backend', 'review', 'frontend'].map((n) => `$CI_SERVER_FQDN/devops/gantry/${n}@1`),
+    );
     expect(ci.include[1].inputs).toMatchObject({ app, kubeconfig: 'KUBECONFIG_STAGING', bucket, region: 'oss-cn-hangzhou' });
 
     // No image input: the components' default is the job image Gantry's own pipeline publishes as
@@ -197,7 +224,10 @@ describe.each(starters)('a team new to Gantry, with the $name starter (no Docker
     namespaces.push(staging);
     // A deployer limited to the staging namespace, as a team's KUBECONFIG_STAGING (scope: staging) holds.
     stagingKubeconfig = namespacedKubeconfig(staging);
-    const doctor = await gantry(['doctor', '--env', 'staging'], repo, { ...variables({ KUBECONFIG_STAGING: stagingKubeconfig }), CI_PROJECT_ID: String(starter.gitlabProject) });
+    const doctor = await gantry(['doctor', '--env', 'staging'], repo, {
+      ...variables({ KUBECONFIG_STAGING: stagingKubeconfig }),
+      CI_PROJECT_ID: String(starter.gitlabProject),
+    });
     expect(doctor.stderr).not.toContain(secret);
     expect([doctor.code, doctor.stderr]).toEqual([0, expect.any(String)]);
   }, 60_000);
@@ -237,7 +267,11 @@ describe.each(starters)('a team new to Gantry, with the $name starter (no Docker
     git(repo, 'push', '-q', 'origin', 'feature-first-preview');
     gitlab.addMergeRequest(starter.gitlabProject, { iid: starter.iid, title: 'First preview', sourceBranch: 'feature-first-preview' });
     namespaces.push(preview);
-    const notes = () => gitlab.mergeRequest(starter.gitlabProject, starter.iid).notes.filter((n) => n.body.includes('gantry:review-app')).map((n) => n.body);
+    const notes = () =>
+      gitlab
+        .mergeRequest(starter.gitlabProject, starter.iid)
+        .notes.filter((n) => n.body.includes('gantry:review-app'))
+        .map((n) => n.body);
     const review = variables({
       CI_PIPELINE_SOURCE: 'merge_request_event',
       CI_MERGE_REQUEST_IID: String(starter.iid),

@@ -53,7 +53,9 @@ function deployment(name: string, w: Workload): unknown {
               command: w.command ?? ['node', '-e', server],
               ports: [{ containerPort: 8080 }],
               ...(w.env ? { env: w.env } : {}),
-              ...(w.readinessPath ? { readinessProbe: { httpGet: { path: w.readinessPath, port: 8080 }, periodSeconds: w.readinessPeriod ?? 1, failureThreshold: 3 } } : {}),
+              ...(w.readinessPath
+                ? { readinessProbe: { httpGet: { path: w.readinessPath, port: 8080 }, periodSeconds: w.readinessPeriod ?? 1, failureThreshold: 3 } }
+                : {}),
               resources: w.resources ?? { requests: { cpu: '10m', memory: '32Mi' } },
             },
           ],
@@ -112,7 +114,11 @@ describe('rollouts that fail are named within 30 s, with their evidence', () => 
     const { f, log } = await expectFailure(
       'crash',
       {
-        command: ['node', '-e', "console.log('starting app with token ' + process.env.API_TOKEN); console.error('Error: DATABASE_URL is not set'); process.exit(1)"],
+        command: [
+          'node',
+          '-e',
+          "console.log('starting app with token ' + process.env.API_TOKEN); console.error('Error: DATABASE_URL is not set'); process.exit(1)",
+        ],
         env: [{ name: 'API_TOKEN', value: token }],
         // As every Deployment Gantry renders has: without a readiness probe a container counts as
         // ready the moment it runs, and on a loaded node the Deployment was once available (a
@@ -194,16 +200,25 @@ describe('rollouts that succeed', () => {
     const d = JSON.parse(kubectl(['-n', ns, 'get', 'deployment', 'good', '-o', 'json']));
     expect(d.status.availableReplicas).toBe(2);
     // As soon as available: within 2 s (the Ready times have whole seconds) of the last pod becoming ready.
-    const pods = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app=good', '-o', 'json'])).items as { status: { conditions: { type: string; lastTransitionTime: string }[] } }[];
+    const pods = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app=good', '-o', 'json'])).items as {
+      status: { conditions: { type: string; lastTransitionTime: string }[] };
+    }[];
     const lastReady = Math.max(...pods.map((p) => Date.parse(p.status.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime)));
     const verdictAt = Date.now();
     expect(verdictAt - lastReady).toBeLessThan(3_000);
-    expect(first.result.summary.map((r) => `${r.kind} ${r.role ?? ''} ${r.ready}`)).toEqual(['Deployment  2/2', 'ReplicaSet new 2/2', 'Pod new 1/1', 'Pod new 1/1']);
+    expect(first.result.summary.map((r) => `${r.kind} ${r.role ?? ''} ${r.ready}`)).toEqual([
+      'Deployment  2/2',
+      'ReplicaSet new 2/2',
+      'Pod new 1/1',
+      'Pod new 1/1',
+    ]);
     expect(first.log).toMatch(/2\/2 ready: all new pods available, no old pods left\n.*rolled out in/);
 
     // An update: complete only when no pod of the old ReplicaSet is left, terminating ones
     // included (the old pods take 2 s to stop: they finish work after SIGTERM until killed).
-    apply(deployment('good', { replicas: 2, readinessPath: '/', annotations: { 'gantry.dev/commit': 'second' }, env: [{ name: 'EXIT_DELAY_MS', value: '10000' }] }));
+    apply(
+      deployment('good', { replicas: 2, readinessPath: '/', annotations: { 'gantry.dev/commit': 'second' }, env: [{ name: 'EXIT_DELAY_MS', value: '10000' }] }),
+    );
     const second = await track('good');
     if (!second.result.ok) throw new Error(`${second.result.code}: ${second.result.message}\n${second.log}`);
     const after = JSON.parse(kubectl(['-n', ns, 'get', 'pods', '-l', 'app=good', '-o', 'json'])).items as { metadata: { deletionTimestamp?: string } }[];
@@ -267,7 +282,9 @@ describe('access', () => {
     const ctx = createCtx({ logger: createLogger({ write: (t) => lines.push(t), gitlab: false, color: false }) });
     const result = await trackRollout(ctx, lister, { namespace: ns, name: 'polled', timeoutSeconds: 45 });
     expect(result.ok).toBe(true);
-    expect(lines.join('')).toMatch(/the API server refuses to watch pods \(HTTP 403 pods is forbidden: User "system:serviceaccount:[^:]+:lister" cannot watch resource "pods".*polling every 2 s/);
+    expect(lines.join('')).toMatch(
+      /the API server refuses to watch pods \(HTTP 403 pods is forbidden: User "system:serviceaccount:[^:]+:lister" cannot watch resource "pods".*polling every 2 s/,
+    );
 
     // (A rollout that is already complete would succeed before any watch is refused: take a new one.)
     apply(deployment('strict', { readinessPath: '/' }));

@@ -42,7 +42,14 @@ export interface PageVisit {
   close(): Promise<void>;
 }
 
-type Message = { id?: number; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { message: string }; sessionId?: string };
+type Message = {
+  id?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+  sessionId?: string;
+};
 
 const FLAGS = [
   '--headless=new',
@@ -80,7 +87,10 @@ export async function visit(url: string, options: { timeoutMs?: number } = {}): 
   const timeoutMs = options.timeoutMs ?? 30_000;
   const profile = mkdtempSync(path.join(tmpdir(), 'gantry-chromium-'));
   // Its own process group, so closing it also ends its helper processes (renderer, network, zygote).
-  const child = spawn(executable, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(executable, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const input = child.stdio[3] as Writable;
@@ -194,7 +204,10 @@ export async function visit(url: string, options: { timeoutMs?: number } = {}): 
       exceptions,
       settle,
       async evaluate<T>(expression: string): Promise<T> {
-        const r = (await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)) as { result: { value: T }; exceptionDetails?: { text: string } };
+        const r = (await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)) as {
+          result: { value: T };
+          exceptionDetails?: { text: string };
+        };
         if (r.exceptionDetails) throw new Error(`evaluate ${expression}: ${r.exceptionDetails.text}`);
         return r.result.value;
       },

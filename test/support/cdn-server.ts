@@ -132,7 +132,10 @@ export async function startCdnServer(options: CdnServerOptions): Promise<CdnServ
         : `<?xml version='1.0' encoding='UTF-8'?><${status < 300 ? `${action}Response` : 'Error'}>${Object.entries(body)
             .map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`)
             .join('')}</${status < 300 ? `${action}Response` : 'Error'}>`;
-    res.writeHead(status, { 'Content-Type': format === 'JSON' ? 'application/json;charset=utf-8' : 'text/xml;charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'Content-Type': format === 'JSON' ? 'application/json;charset=utf-8' : 'text/xml;charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -146,7 +149,8 @@ export async function startCdnServer(options: CdnServerOptions): Promise<CdnServ
     if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(p.Timestamp!) || Number.isNaN(Date.parse(p.Timestamp!))) {
       throw new ApiError(400, 'InvalidTimeStamp.Format', 'Specified time stamp or date value is not well formatted.');
     }
-    if (Math.abs(now() - Date.parse(p.Timestamp!)) > MAX_SKEW_MS) throw new ApiError(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+    if (Math.abs(now() - Date.parse(p.Timestamp!)) > MAX_SKEW_MS)
+      throw new ApiError(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     const secret = keys.get(p.AccessKeyId!);
     if (secret === undefined) throw new ApiError(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
     const toSign = stringToSign(method, p);
@@ -168,7 +172,11 @@ export async function startCdnServer(options: CdnServerOptions): Promise<CdnServ
     const paths = p.ObjectPath.split(/\r?\n/).filter((l) => l.trim() !== '');
     const limit = objectType === 'File' ? maxUrls : MAX_DIRECTORIES_PER_CALL;
     if (paths.length > limit) {
-      throw new ApiError(400, 'SingleRequest.OverLimit', `A maximum of ${limit} ${objectType === 'File' ? 'URLs' : 'directories'} are supported for each request.`);
+      throw new ApiError(
+        400,
+        'SingleRequest.OverLimit',
+        `A maximum of ${limit} ${objectType === 'File' ? 'URLs' : 'directories'} are supported for each request.`,
+      );
     }
     for (const path of paths) {
       let host = '';
@@ -182,7 +190,16 @@ export async function startCdnServer(options: CdnServerOptions): Promise<CdnServ
       }
     }
     const taskId = String(++taskCounter);
-    calls.push({ action: 'RefreshObjectCaches', objectType, paths, taskId, requestId, accessKeyId: p.AccessKeyId!, nonce: p.SignatureNonce!, time: Date.now() });
+    calls.push({
+      action: 'RefreshObjectCaches',
+      objectType,
+      paths,
+      taskId,
+      requestId,
+      accessKeyId: p.AccessKeyId!,
+      nonce: p.SignatureNonce!,
+      time: Date.now(),
+    });
     return { RequestId: requestId, RefreshTaskId: taskId };
   }
 

@@ -30,7 +30,9 @@ export function k8sBinDir(): string {
 /** Throws a clear error unless the cluster answers. */
 export function requireCluster(): void {
   if (!existsSync(adminKubeconfig)) throw new Error(`no cluster: ${adminKubeconfig} is missing; run npm run cluster:up`);
-  const r = spawnSync(path.join(k8sBinDir(), 'kubectl'), ['--kubeconfig', adminKubeconfig, '--request-timeout=5s', 'get', '--raw', '/readyz'], { encoding: 'utf8' });
+  const r = spawnSync(path.join(k8sBinDir(), 'kubectl'), ['--kubeconfig', adminKubeconfig, '--request-timeout=5s', 'get', '--raw', '/readyz'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`the local cluster does not answer (${r.stderr.trim()}); run npm run cluster:up`);
 }
 
@@ -136,7 +138,9 @@ export function reviewDeployerKubeconfig(run: string): { file: string; remove():
 export const clusterRun = process.env.GANTRY_CLUSTER_RUN ?? '/run/gantry-cluster';
 
 function apiServerReady(timeoutSeconds = 2): boolean {
-  const r = spawnSync(path.join(k8sBinDir(), 'kubectl'), ['--kubeconfig', adminKubeconfig, `--request-timeout=${timeoutSeconds}s`, 'get', '--raw', '/readyz'], { encoding: 'utf8' });
+  const r = spawnSync(path.join(k8sBinDir(), 'kubectl'), ['--kubeconfig', adminKubeconfig, `--request-timeout=${timeoutSeconds}s`, 'get', '--raw', '/readyz'], {
+    encoding: 'utf8',
+  });
   return r.status === 0;
 }
 
@@ -161,7 +165,9 @@ const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function restartApiServer(): Promise<{ downMs: number }> {
   const pidFile = path.join(clusterRun, 'kube-apiserver.pid');
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a, i, all) => a !== '' || i < all.length - 1);
   if (argv[0] !== 'kube-apiserver') throw new Error(`pid ${pid} from ${pidFile} is not kube-apiserver: ${argv[0]}`);
   const env = { ...process.env, PATH: `${k8sBinDir()}:${process.env.PATH ?? ''}` };
   const stoppedAt = Date.now();
@@ -187,6 +193,7 @@ export async function restartApiServer(): Promise<{ downMs: number }> {
     const deadline = Date.now() + 90_000;
     while (!apiServerReady() && Date.now() < deadline) await sleepMs(250);
   }
-  if (!apiServerReady(5)) throw new Error('kube-apiserver did not come back within 90 s: see /var/lib/gantry-cluster/logs/kube-apiserver.log, or run npm run cluster:up');
+  if (!apiServerReady(5))
+    throw new Error('kube-apiserver did not come back within 90 s: see /var/lib/gantry-cluster/logs/kube-apiserver.log, or run npm run cluster:up');
   return { downMs: Date.now() - stoppedAt };
 }

@@ -32,8 +32,20 @@ export function isLoopbackImage(ref: string): boolean {
 
 function run(args: string[], options: DockerOptions): DockerResult {
   const started = Date.now();
-  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: options.timeout ?? 300_000, input: options.input, env: options.env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', output: `${r.stdout ?? ''}\n${r.stderr ?? ''}`, seconds: (Date.now() - started) / 1000 };
+  const r = spawnSync('docker', args, {
+    encoding: 'utf8',
+    timeout: options.timeout ?? 300_000,
+    input: options.input,
+    env: options.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return {
+    code: r.status,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+    output: `${r.stdout ?? ''}\n${r.stderr ?? ''}`,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 /** The value of `--flag value` or `--flag=value` in args (the last one wins). */
@@ -73,7 +85,9 @@ function imageIsLocal(ref: string, options: DockerOptions): boolean {
 export function requireLocalImages(images: string[], doing: string, options: DockerOptions = {}): void {
   const missing = images.filter((ref) => !isLoopbackImage(ref) && !imageIsLocal(ref, options));
   if (missing.length > 0) {
-    throw new Error(`${doing}: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not on this machine, and no public registry can be reached here; build ${missing.length === 1 ? 'it' : 'them'} locally first (FROM scratch plus files, or push ${missing.length === 1 ? 'it' : 'them'} to the loopback registry 127.0.0.1:5000)`);
+    throw new Error(
+      `${doing}: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not on this machine, and no public registry can be reached here; build ${missing.length === 1 ? 'it' : 'them'} locally first (FROM scratch plus files, or push ${missing.length === 1 ? 'it' : 'them'} to the loopback registry 127.0.0.1:5000)`,
+    );
   }
 }
 

@@ -32,5 +32,11 @@ export const digestImage = `crpi-abc123.cn-hangzhou.personal.cr.aliyuncs.com/acm
 
 /** KEY=value lines (a dotenv report or an env file) as a map. */
 export function parseDotenv(text: string): Record<string, string> {
-  return Object.fromEntries(text.trim().split('\n').filter(Boolean).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
 }

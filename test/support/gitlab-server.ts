@@ -128,7 +128,10 @@ export interface GitlabServerOptions {
 }
 
 class ApiError extends Error {
-  constructor(readonly status: number, readonly body: Record<string, unknown>) {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
     super(JSON.stringify(body));
   }
 }
@@ -162,7 +165,13 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
   const now = () => new Date(EPOCH + 1000 * tick++).toISOString();
   let baseUrl = '';
 
-  const authorOf = (u: GitlabUser): NoteRecord['author'] => ({ ...u, state: 'active', locked: false, avatar_url: `${baseUrl}/uploads/-/system/user/avatar/${u.id}/avatar.png`, web_url: `${baseUrl}/${u.username}` });
+  const authorOf = (u: GitlabUser): NoteRecord['author'] => ({
+    ...u,
+    state: 'active',
+    locked: false,
+    avatar_url: `${baseUrl}/uploads/-/system/user/avatar/${u.id}/avatar.png`,
+    web_url: `${baseUrl}/${u.username}`,
+  });
 
   function project(idOrPath: string) {
     const decoded = decodeURIComponent(idOrPath);
@@ -224,7 +233,12 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
 
   function send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'max-age=0, private, must-revalidate', 'x-request-id': `req-${nextId++}` });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'max-age=0, private, must-revalidate',
+      'x-request-id': `req-${nextId++}`,
+    });
     res.end(text);
   }
 
@@ -278,7 +292,9 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       // GitLab ignores a job token on routes without `job_token_allowed`: unauthenticated.
       if (!isEnvRoute) throw new ApiError(401, { message: '401 Unauthorized' });
       if (who.projectId !== p.config.id) {
-        throw new ApiError(403, { message: `403 Forbidden - Authentication by CI/CD job token not allowed from project ${who.projectId} to ${p.config.path}.` });
+        throw new ApiError(403, {
+          message: `403 Forbidden - Authentication by CI/CD job token not allowed from project ${who.projectId} to ${p.config.path}.`,
+        });
       }
     }
     const input = params(req, body, query);
@@ -292,7 +308,11 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       const state = query.state ?? 'all';
       if (!['opened', 'closed', 'merged', 'locked', 'all'].includes(state)) throw new ApiError(400, { error: 'state does not have a valid value' });
       const all = [...p.mrs.values()].filter((mr) => state === 'all' || mr.state === state).sort((a, b) => b.iid - a.iid);
-      return send(res, 200, paginate(res, path, query, all).map((mr) => mrJson(p, mr)));
+      return send(
+        res,
+        200,
+        paginate(res, path, query, all).map((mr) => mrJson(p, mr)),
+      );
     }
     if (method === 'GET' && mrPath) return send(res, 200, mrJson(p, mrOf(p, mrPath[1]!)));
     if (notesPath) {
@@ -326,7 +346,9 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       }
     }
     if (method === 'GET' && rest === '/environments') {
-      const list = p.envs.filter((e) => (!query.name || e.name === query.name) && (!query.states || e.state === query.states) && (!query.search || e.name.includes(query.search)));
+      const list = p.envs.filter(
+        (e) => (!query.name || e.name === query.name) && (!query.states || e.state === query.states) && (!query.search || e.name.includes(query.search)),
+      );
       return send(res, 200, paginate(res, path, query, list));
     }
     if (method === 'POST' && stopPath) {
@@ -340,7 +362,15 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const entry: LoggedGitlabRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), auth: 'none', time: Date.now(), faulted: false, status: null };
+    const entry: LoggedGitlabRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      auth: 'none',
+      time: Date.now(),
+      faulted: false,
+      status: null,
+    };
     requests.push(entry);
     const body = await readBody(req);
     res.on('finish', () => (entry.status = res.statusCode));
@@ -367,9 +397,22 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
     const mr = api.mergeRequest(projectId, iid);
     const at = now();
     const note: NoteRecord = {
-      id: nextId++, type: null, body, attachment: null, author: authorOf(author), created_at: at, updated_at: at,
-      system: opts.system ?? false, noteable_id: mr.id, noteable_type: 'MergeRequest', project_id: projectId,
-      resolvable: false, confidential: false, internal: false, noteable_iid: iid, commands_changes: {},
+      id: nextId++,
+      type: null,
+      body,
+      attachment: null,
+      author: authorOf(author),
+      created_at: at,
+      updated_at: at,
+      system: opts.system ?? false,
+      noteable_id: mr.id,
+      noteable_type: 'MergeRequest',
+      project_id: projectId,
+      resolvable: false,
+      confidential: false,
+      internal: false,
+      noteable_iid: iid,
+      commands_changes: {},
     };
     mr.notes.push(note);
     return note;
@@ -403,8 +446,15 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
       const p = projects.get(projectId);
       if (!p) throw new Error(`gitlab-server: no project ${projectId}`);
       const record: MergeRequestRecord = {
-        id: nextId++, iid: mr.iid, project_id: projectId, title: mr.title ?? `Change ${mr.iid}`, state: mr.state ?? 'opened',
-        source_branch: mr.sourceBranch ?? `feature-${mr.iid}`, target_branch: 'main', web_url: `${baseUrl}/${p.config.path}/-/merge_requests/${mr.iid}`, notes: [],
+        id: nextId++,
+        iid: mr.iid,
+        project_id: projectId,
+        title: mr.title ?? `Change ${mr.iid}`,
+        state: mr.state ?? 'opened',
+        source_branch: mr.sourceBranch ?? `feature-${mr.iid}`,
+        target_branch: 'main',
+        web_url: `${baseUrl}/${p.config.path}/-/merge_requests/${mr.iid}`,
+        notes: [],
       };
       p.mrs.set(mr.iid, record);
       return record;
@@ -418,7 +468,15 @@ export async function startGitlabServer(options: GitlabServerOptions): Promise<G
     addEnvironment(projectId, env) {
       const p = projects.get(projectId);
       if (!p) throw new Error(`gitlab-server: no project ${projectId}`);
-      const record: EnvironmentRecord = { id: nextId++, name: env.name, slug: env.name.replace(/[^a-z0-9]+/g, '-'), external_url: env.external_url ?? null, state: env.state ?? 'available', tier: 'development', project_id: projectId };
+      const record: EnvironmentRecord = {
+        id: nextId++,
+        name: env.name,
+        slug: env.name.replace(/[^a-z0-9]+/g, '-'),
+        external_url: env.external_url ?? null,
+        state: env.state ?? 'available',
+        tier: 'development',
+        project_id: projectId,
+      };
       p.envs.push(record);
       return record;
     },

@@ -21,5 +21,8 @@ export function k8sYamlBinary(): string {
 /** Each YAML document of `stream` as Kubernetes decodes it. */
 export function parseAsKubernetes(stream: string): unknown[] {
   const out = execFileSync(k8sYamlBinary(), { input: stream, maxBuffer: 512 * 1024 * 1024 }).toString('utf8');
-  return out.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }

@@ -132,16 +132,75 @@ class OssError extends Error {
 // Query parameters that OSS signs as sub-resources (the list the Aliyun SDKs share); any other
 // query parameter (prefix, max-keys, list-type...) is not part of the canonicalized resource.
 const SIGNED_SUBRESOURCES = new Set([
-  'acl', 'uploads', 'location', 'cors', 'logging', 'website', 'referer', 'lifecycle', 'delete', 'append',
-  'tagging', 'objectMeta', 'uploadId', 'partNumber', 'security-token', 'position', 'img', 'style',
-  'styleName', 'replication', 'replicationProgress', 'replicationLocation', 'cname', 'bucketInfo', 'comp',
-  'qos', 'live', 'status', 'vod', 'startTime', 'endTime', 'symlink', 'x-oss-process',
-  'response-content-type', 'x-oss-traffic-limit', 'response-content-language', 'response-expires',
-  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'udf',
-  'udfName', 'udfImage', 'udfId', 'udfImageDesc', 'udfApplication', 'udfApplicationLog', 'restore',
-  'callback', 'callback-var', 'qosInfo', 'policy', 'stat', 'encryption', 'versions', 'versioning',
-  'versionId', 'requestPayment', 'x-oss-request-payer', 'sequential', 'inventory', 'inventoryId',
-  'continuation-token', 'asyncFetch', 'worm', 'wormId', 'wormExtend', 'resourceGroup', 'transferAcceleration',
+  'acl',
+  'uploads',
+  'location',
+  'cors',
+  'logging',
+  'website',
+  'referer',
+  'lifecycle',
+  'delete',
+  'append',
+  'tagging',
+  'objectMeta',
+  'uploadId',
+  'partNumber',
+  'security-token',
+  'position',
+  'img',
+  'style',
+  'styleName',
+  'replication',
+  'replicationProgress',
+  'replicationLocation',
+  'cname',
+  'bucketInfo',
+  'comp',
+  'qos',
+  'live',
+  'status',
+  'vod',
+  'startTime',
+  'endTime',
+  'symlink',
+  'x-oss-process',
+  'response-content-type',
+  'x-oss-traffic-limit',
+  'response-content-language',
+  'response-expires',
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'udf',
+  'udfName',
+  'udfImage',
+  'udfId',
+  'udfImageDesc',
+  'udfApplication',
+  'udfApplicationLog',
+  'restore',
+  'callback',
+  'callback-var',
+  'qosInfo',
+  'policy',
+  'stat',
+  'encryption',
+  'versions',
+  'versioning',
+  'versionId',
+  'requestPayment',
+  'x-oss-request-payer',
+  'sequential',
+  'inventory',
+  'inventoryId',
+  'continuation-token',
+  'asyncFetch',
+  'worm',
+  'wormId',
+  'wormExtend',
+  'resourceGroup',
+  'transferAcceleration',
 ]);
 
 // Headers stored with an object and replayed on GET/HEAD (plus every x-oss-meta-*).
@@ -224,7 +283,7 @@ function xmlUnescape(s: string): string {
 // enough; a body that is not the expected root element is MalformedXML, as OSS answers.
 function xmlElements(xml: string, tag: string): string[] {
   const re = new RegExp(`<${tag}(?:\\s[^>]*)?(?:/>|>([\\s\\S]*?)</${tag}>)`, 'g');
-  return [...xml.matchAll(re)].map(m => m[1] ?? '');
+  return [...xml.matchAll(re)].map((m) => m[1] ?? '');
 }
 
 function xmlText(xml: string, tag: string): string | undefined {
@@ -267,7 +326,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing and the V1 signature
@@ -316,17 +375,19 @@ function parseRequest(req: IncomingMessage, addressing: OssAddressing): ParsedRe
 /** The bytes OSS signs: VERB, Content-MD5, Content-Type, Date, x-oss-* headers, resource. */
 function stringToSign(req: IncomingMessage, p: ParsedRequest): Buffer {
   const ossHeaders = Object.keys(req.headers)
-    .filter(k => k.startsWith('x-oss-'))
+    .filter((k) => k.startsWith('x-oss-'))
     .sort()
-    .map(k => `${k}:${(header(req, k) ?? '').trim()}\n`)
+    .map((k) => `${k}:${(header(req, k) ?? '').trim()}\n`)
     .join('');
   // ali-oss sends no Date header and signs x-oss-date in the Date position; OSS accepts that.
   const date = header(req, 'x-oss-date') ?? header(req, 'date') ?? '';
   const head = `${p.method}\n${header(req, 'content-md5') ?? ''}\n${header(req, 'content-type') ?? ''}\n${date}\n${ossHeaders}`;
   let resource = p.bucket === null ? '/' : `/${p.bucket}/${p.key}`;
-  const subres = Object.keys(p.query).filter(k => SIGNED_SUBRESOURCES.has(k)).sort();
+  const subres = Object.keys(p.query)
+    .filter((k) => SIGNED_SUBRESOURCES.has(k))
+    .sort();
   if (subres.length > 0) {
-    resource += `?${subres.map(k => (p.query[k] ? `${k}=${p.query[k]}` : k)).join('&')}`;
+    resource += `?${subres.map((k) => (p.query[k] ? `${k}=${p.query[k]}` : k)).join('&')}`;
   }
   // Header values arrive as latin1 (one char per wire byte); the key is Unicode, signed as UTF-8.
   return Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(resource, 'utf8')]);
@@ -356,12 +417,17 @@ function authenticate(req: IncomingMessage, p: ParsedRequest, keys: ReadonlyMap<
   const given = Buffer.from(signature, 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     // Real OSS echoes the string to sign (never the secret) so clients can debug.
-    throw new OssError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
-      OSSAccessKeyId: keyId,
-      SignatureProvided: signature,
-      StringToSign: toSign.toString('utf8'),
-      StringToSignBytes: [...toSign].map(b => b.toString(16).padStart(2, '0')).join(' '),
-    });
+    throw new OssError(
+      403,
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      {
+        OSSAccessKeyId: keyId,
+        SignatureProvided: signature,
+        StringToSign: toSign.toString('utf8'),
+        StringToSignBytes: [...toSign].map((b) => b.toString(16).padStart(2, '0')).join(' '),
+      },
+    );
   }
 }
 
@@ -387,7 +453,7 @@ export interface OssServerOptions {
 
 export async function startOssServer(options: OssServerOptions): Promise<OssServer> {
   const keys: ReadonlyMap<string, string> = new Map([[options.accessKeyId, options.accessKeySecret]]);
-  const buckets = new Map<string, Bucket>(options.buckets.map(b => [b, { objects: new Map(), website: null }]));
+  const buckets = new Map<string, Bucket>(options.buckets.map((b) => [b, { objects: new Map(), website: null }]));
   const uploads = new Map<string, Upload>();
   const requests: LoggedRequest[] = [];
   const faultState = { failCount: 0, failStatus: 503, resetIn: -1, latencyMs: 0 };
@@ -410,7 +476,9 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
 
   function sendError(res: ServerResponse, p: ParsedRequest, e: OssError): void {
     const id = requestId();
-    const extra = Object.entries(e.extra).map(([k, v]) => el(k, v)).join('');
+    const extra = Object.entries(e.extra)
+      .map(([k, v]) => el(k, v))
+      .join('');
     const ec = e.ec === undefined ? '' : el('EC', e.ec);
     const xml = xmlDoc('Error', `${el('Code', e.code)}${el('Message', e.message)}${el('RequestId', id)}${el('HostId', p.hostId)}${extra}${ec}`);
     // ali-oss reads HEAD errors from the base64 x-oss-err header since HEAD has no body.
@@ -517,7 +585,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     } else {
       marker = (v2 ? q['start-after'] : q.marker) ?? '';
     }
-    const keys = [...b.objects.keys()].filter(k => k.startsWith(prefix) && compareBytes(k, marker) > 0).sort(compareBytes);
+    const keys = [...b.objects.keys()].filter((k) => k.startsWith(prefix) && compareBytes(k, marker) > 0).sort(compareBytes);
     const contents: string[] = [];
     const prefixes: string[] = [];
     let last = '';
@@ -559,7 +627,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     inner += el('IsTruncated', String(truncated));
     if (truncated) inner += v2 ? el('NextContinuationToken', Buffer.from(last, 'utf8').toString('base64url')) : el('NextMarker', enc(last));
     if (v2) inner += el('KeyCount', contents.length + prefixes.length);
-    inner += contents.join('') + prefixes.map(p => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
+    inner += contents.join('') + prefixes.map((p) => `<CommonPrefixes>${el('Prefix', enc(p))}</CommonPrefixes>`).join('');
     send(res, 200, {}, xmlDoc('ListBucketResult', inner));
   }
 
@@ -570,11 +638,11 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
     checkContentMd5(req, body);
     const xml = requireRoot(body, 'Delete');
     const quiet = xmlText(xml, 'Quiet') === 'true';
-    const keys = xmlElements(xml, 'Object').map(o => xmlText(o, 'Key') ?? '');
+    const keys = xmlElements(xml, 'Object').map((o) => xmlText(o, 'Key') ?? '');
     if (keys.length > 1000) throw new OssError(400, 'MalformedXML', 'Too many objects: at most 1000 per request.');
     for (const k of keys) b.objects.delete(k);
     // Deleting a missing key counts as deleted, as on OSS.
-    const inner = quiet ? '' : keys.map(k => `<Deleted>${el('Key', k)}</Deleted>`).join('');
+    const inner = quiet ? '' : keys.map((k) => `<Deleted>${el('Key', k)}</Deleted>`).join('');
     send(res, 200, {}, xmlDoc('DeleteResult', inner));
   }
 
@@ -630,7 +698,12 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
   function getUpload(bucket: string, key: string, id: string): Upload {
     const u = uploads.get(id);
     if (!u || u.bucket !== bucket || u.key !== key) {
-      throw new OssError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: id });
+      throw new OssError(
+        404,
+        'NoSuchUpload',
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+        { UploadId: id },
+      );
     }
     return u;
   }
@@ -638,23 +711,31 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
   function completeUpload(res: ServerResponse, p: ParsedRequest, b: Bucket, id: string, body: Buffer): void {
     const u = getUpload(p.bucket!, p.key, id);
     const xml = requireRoot(body, 'CompleteMultipartUpload');
-    const listed = xmlElements(xml, 'Part').map(x => ({ number: Number(xmlText(x, 'PartNumber')), etag: xmlText(x, 'ETag') ?? '' }));
-    if (listed.length === 0) throw new OssError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    const listed = xmlElements(xml, 'Part').map((x) => ({ number: Number(xmlText(x, 'PartNumber')), etag: xmlText(x, 'ETag') ?? '' }));
+    if (listed.length === 0)
+      throw new OssError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
     const chosen = listed.map((l, i) => {
       if (i > 0 && l.number <= listed[i - 1]!.number) {
         throw new OssError(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts list must specified in order by part number.');
       }
       const part = u.parts.get(l.number);
       if (!part || part.etag.toUpperCase() !== l.etag.toUpperCase()) {
-        throw new OssError(400, 'InvalidPart', 'One or more of the specified parts could not be found or the specified entity tag might not have matched the part\'s entity tag.', { PartNumber: String(l.number), ETag: l.etag });
+        throw new OssError(
+          400,
+          'InvalidPart',
+          "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
+          { PartNumber: String(l.number), ETag: l.etag },
+        );
       }
       if (i < listed.length - 1 && part.body.length < MIN_PART_SIZE) {
         throw new OssError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.', { PartNumber: String(l.number) });
       }
       return part;
     });
-    const etag = `"${md5(Buffer.concat(chosen.map(c => c.md5))).toString('hex').toUpperCase()}-${chosen.length}"`;
-    const o = storeObject(b, p.key, Buffer.concat(chosen.map(c => c.body)), etag, u.headers, 'Multipart');
+    const etag = `"${md5(Buffer.concat(chosen.map((c) => c.md5)))
+      .toString('hex')
+      .toUpperCase()}-${chosen.length}"`;
+    const o = storeObject(b, p.key, Buffer.concat(chosen.map((c) => c.body)), etag, u.headers, 'Multipart');
     uploads.delete(id);
     const inner = `${el('Location', `http://${p.bucket}.${p.hostId}/${p.key}`)}${el('Bucket', p.bucket!)}${el('Key', p.key)}${el('ETag', etag)}`;
     // ali-oss reads the final ETag from the response header, not the body.
@@ -682,7 +763,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
         }
       } else if (has('delete') && m === 'POST') {
         return deleteMultiple(req, res, b, body);
-      } else if (m === 'GET' && ![...Object.keys(q)].some(k => SIGNED_SUBRESOURCES.has(k) && k !== 'continuation-token')) {
+      } else if (m === 'GET' && ![...Object.keys(q)].some((k) => SIGNED_SUBRESOURCES.has(k) && k !== 'continuation-token')) {
         return listObjects(res, bucket, b, q);
       }
       throw new OssError(501, 'NotImplemented', `This test server does not implement ${m} on this bucket sub-resource.`);
@@ -698,7 +779,10 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       if (m === 'PUT' && has('partNumber')) {
         const n = Number(q.partNumber);
         if (!Number.isInteger(n) || n < 1 || n > 10000) {
-          throw new OssError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', { ArgumentName: 'partNumber', ArgumentValue: q.partNumber ?? '' });
+          throw new OssError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.', {
+            ArgumentName: 'partNumber',
+            ArgumentValue: q.partNumber ?? '',
+          });
         }
         const u = getUpload(bucket, p.key, id);
         checkContentMd5(req, body);
@@ -714,7 +798,7 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
         return send(res, 204, {});
       }
     }
-    if (Object.keys(q).some(k => SIGNED_SUBRESOURCES.has(k) && !k.startsWith('response-'))) {
+    if (Object.keys(q).some((k) => SIGNED_SUBRESOURCES.has(k) && !k.startsWith('response-'))) {
       throw new OssError(501, 'NotImplemented', `This test server does not implement ${m} on this object sub-resource.`);
     }
     switch (m) {
@@ -738,7 +822,16 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const p = parseRequest(req, options.addressing ?? 'both');
-    const entry: LoggedRequest = { method: p.method, bucket: p.bucket, key: p.key, query: p.query, time: Date.now(), faulted: false, status: null, pathStyle: p.pathStyle };
+    const entry: LoggedRequest = {
+      method: p.method,
+      bucket: p.bucket,
+      key: p.key,
+      query: p.query,
+      time: Date.now(),
+      faulted: false,
+      status: null,
+      pathStyle: p.pathStyle,
+    };
     requests.push(entry);
     // Read the whole body first so that faults hit a complete request, never a half-written one.
     const body = await readBody(req);
@@ -758,7 +851,13 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       faultState.failCount--;
       entry.faulted = true;
       const s = faultState.failStatus;
-      return sendError(res, p, s === 503 ? new OssError(s, 'ServiceUnavailable', 'Please reduce your request rate.') : new OssError(s, 'InternalError', 'We encountered an internal error. Please try again.'));
+      return sendError(
+        res,
+        p,
+        s === 503
+          ? new OssError(s, 'ServiceUnavailable', 'Please reduce your request rate.')
+          : new OssError(s, 'InternalError', 'We encountered an internal error. Please try again.'),
+      );
     }
     try {
       await handleApi(req, res, p, body);
@@ -799,8 +898,10 @@ export async function startOssServer(options: OssServerOptions): Promise<OssServ
       res.on('finish', () => (entry.status = res.statusCode));
       try {
         const b = getBucket(bucketName);
-        if (p.method !== 'GET' && p.method !== 'HEAD') throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
-        if (!b.website) throw new OssError(404, 'NoSuchWebsiteConfiguration', 'The specified bucket does not have a website configuration.', { BucketName: bucketName });
+        if (p.method !== 'GET' && p.method !== 'HEAD')
+          throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+        if (!b.website)
+          throw new OssError(404, 'NoSuchWebsiteConfiguration', 'The specified bucket does not have a website configuration.', { BucketName: bucketName });
         let key: string;
         try {
           key = decodeURIComponent(raw).replace(/^\//, '');

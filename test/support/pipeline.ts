@@ -15,7 +15,10 @@ export const gcl = path.join(repoRoot, 'test', 'support', 'gitlab-ci-local');
 
 /** The test process's environment without anything CI, GitLab, Gantry or kubeconfig: a runner starts clean. */
 export function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k))) as Record<string, string>;
+  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(CI|GITLAB|GANTRY|KUBECONFIG)/.test(k))) as Record<
+    string,
+    string
+  >;
 }
 
 /** The built CLI, as `npx gantry` runs it in a project, with a runner's clean environment plus `env`; asynchronously (the test servers answer meanwhile). */
@@ -38,7 +41,10 @@ export interface PipelineResult {
  * gitlab-ci-local in `cwd` with the project's CI/CD variables, asynchronously (the OSS and
  * GitLab test servers answer from the test's process meanwhile). `bin` holds the `gantry` command.
  */
-export function runPipeline(cwd: string, options: { bin: string; variables: Record<string, string>; args?: string[]; timeoutSeconds?: number }): Promise<PipelineResult> {
+export function runPipeline(
+  cwd: string,
+  options: { bin: string; variables: Record<string, string>; args?: string[]; timeoutSeconds?: number },
+): Promise<PipelineResult> {
   const vars = Object.entries(options.variables).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
   const started = Date.now();
   const child = spawn(gcl, ['--no-color', '--shell-isolation', '--force-shell-executor', '--no-artifacts-to-source', ...vars, ...(options.args ?? [])], {
@@ -100,7 +106,13 @@ export function htmlReferences(html: string): string[] {
   const refs: string[] = [];
   for (const m of html.matchAll(/\s(src|href|srcset)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi)) {
     const value = m[2] ?? m[3] ?? m[4] ?? '';
-    if (m[1]!.toLowerCase() === 'srcset') refs.push(...value.split(',').map((s) => s.trim().split(/\s+/)[0]!).filter(Boolean));
+    if (m[1]!.toLowerCase() === 'srcset')
+      refs.push(
+        ...value
+          .split(',')
+          .map((s) => s.trim().split(/\s+/)[0]!)
+          .filter(Boolean),
+      );
     else refs.push(value);
   }
   return refs;

@@ -18,7 +18,9 @@ export function git(cwd: string, ...args: string[]): string {
  * origin, so its `include: component: $CI_SERVER_FQDN/devops/gantry/...` resolves there, as on
  * GitLab. Without, its origin is a GitLab host that is never contacted.
  */
-export function exampleRepo(options: { branch?: string; host?: GitServer; project?: string; files?: Record<string, string>; remove?: string[]; from?: string } = {}): string {
+export function exampleRepo(
+  options: { branch?: string; host?: GitServer; project?: string; files?: Record<string, string>; remove?: string[]; from?: string } = {},
+): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'gantry-repo-'));
   cpSync(options.from ?? path.join(repoRoot, 'examples', 'hello-node'), dir, { recursive: true });
   for (const name of options.remove ?? []) rmSync(path.join(dir, name), { recursive: true, force: true });

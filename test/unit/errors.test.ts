@@ -21,11 +21,34 @@ describe('the error catalogue', () => {
 
   test('bad input is exit 2, nothing having been done; an outside action that failed is exit 1', () => {
     const input: ErrorCode[] = [
-      'E_USAGE', 'E_ENV_UNKNOWN', 'E_MR_MISSING', 'E_MR_IID', 'E_PROJECT_MISSING', 'E_APP_MISSING', 'E_IMAGE_REF', 'E_IMAGE_MISSING',
-      'E_COMMIT_MISSING', 'E_GITLAB_URL_MISSING', 'E_GITLAB_URL', 'E_OSS_CREDENTIALS_MISSING', 'E_CDN_KEY_PARTIAL',
-      'E_REGISTRY_CREDENTIALS_PARTIAL', 'E_BUCKET_REGION_MISSING', 'E_LEASE_SECONDS', 'E_SCALE_REPLICAS', 'E_SCALE_AUTOSCALED',
-      'E_ROLLBACK_NO_PREVIOUS', 'E_NAMESPACE_NOT_GANTRY', 'E_DIAGNOSIS_FILE', 'E_INIT_PACKAGE_JSON', 'E_INIT_DIR_NOT_WRITABLE',
-      'E_INIT_PATH_BLOCKED', 'E_CONFIG_INVALID', 'E_TEMPLATE', 'E_BUILD_NO_SOURCE', 'E_GITLAB_TOKEN',
+      'E_USAGE',
+      'E_ENV_UNKNOWN',
+      'E_MR_MISSING',
+      'E_MR_IID',
+      'E_PROJECT_MISSING',
+      'E_APP_MISSING',
+      'E_IMAGE_REF',
+      'E_IMAGE_MISSING',
+      'E_COMMIT_MISSING',
+      'E_GITLAB_URL_MISSING',
+      'E_GITLAB_URL',
+      'E_OSS_CREDENTIALS_MISSING',
+      'E_CDN_KEY_PARTIAL',
+      'E_REGISTRY_CREDENTIALS_PARTIAL',
+      'E_BUCKET_REGION_MISSING',
+      'E_LEASE_SECONDS',
+      'E_SCALE_REPLICAS',
+      'E_SCALE_AUTOSCALED',
+      'E_ROLLBACK_NO_PREVIOUS',
+      'E_NAMESPACE_NOT_GANTRY',
+      'E_DIAGNOSIS_FILE',
+      'E_INIT_PACKAGE_JSON',
+      'E_INIT_DIR_NOT_WRITABLE',
+      'E_INIT_PATH_BLOCKED',
+      'E_CONFIG_INVALID',
+      'E_TEMPLATE',
+      'E_BUILD_NO_SOURCE',
+      'E_GITLAB_TOKEN',
     ];
     for (const code of input) expect(gantryErrorExit(code)).toBe(2);
     const outside: ErrorCode[] = ['E_DOCKER_UNAVAILABLE', 'E_PUSH_DENIED', 'E_OSS_ACCESS', 'E_CDN_REFRESH', 'E_GITLAB_API', 'E_ROLLOUT_TIMEOUT', 'E_INTERNAL'];
@@ -40,7 +63,12 @@ function gantryErrorExit(code: ErrorCode): 1 | 2 {
 describe('gantryError says the message, lines and fix from the details', () => {
   test('an unknown environment names the ones there are, and offers to add it where that helps', () => {
     const e = gantryError('E_ENV_UNKNOWN', { envName: 'qa', known: ['staging', 'production'], offerToAdd: true });
-    expect(e).toMatchObject({ code: 'E_ENV_UNKNOWN', exitCode: 2, message: '--env qa: no such environment in gantry.yaml', fix: 'use one of staging, production, or add environments.qa' });
+    expect(e).toMatchObject({
+      code: 'E_ENV_UNKNOWN',
+      exitCode: 2,
+      message: '--env qa: no such environment in gantry.yaml',
+      fix: 'use one of staging, production, or add environments.qa',
+    });
     expect(gantryError('E_ENV_UNKNOWN', { envName: 'qa', known: ['staging'], offerToAdd: false }).fix).toBe('use one of staging');
   });
 
@@ -80,20 +108,49 @@ describe('gantryError says the message, lines and fix from the details', () => {
 
   test('the texts the scripts write today, said by the catalogue word for word', () => {
     const said = (e: GantryError) => [e.message, e.fix];
-    expect(said(gantryError('E_APP_MISSING', { command: 'stop' }))).toEqual(['gantry stop does not know the app', 'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP']);
-    expect(said(gantryError('E_APP_MISSING', { command: 'cleanup-previews' }))).toEqual(['gantry cleanup-previews does not know the app', 'pass --app (the app of gantry.yaml), or set GANTRY_APP']);
-    expect(said(gantryError('E_PROJECT_MISSING', { mergeRequestVariable: false }))).toEqual(['no project: CI_PROJECT_ID is not set', 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>']);
-    expect(gantryError('E_PROJECT_MISSING', { mergeRequestVariable: true }).message).toBe('no project: CI_PROJECT_ID (or CI_MERGE_REQUEST_PROJECT_ID) is not set');
-    expect(said(gantryError('E_COMMIT_MISSING', { canPassImage: false }))).toEqual(['no commit to tag the image with', 'run inside a git repository or a CI job']);
-    expect(said(gantryError('E_LEASE_SECONDS', { value: '3' }))).toEqual(['GANTRY_DEPLOY_LEASE_SECONDS=3: whole seconds from 5 to 600', 'unset it for the default of 60']);
-    expect(said(gantryError('E_SCALE_AUTOSCALED', { envName: 'production', min: 2, max: 5 }))).toEqual(['production is autoscaled (2-5 replicas): the HPA sets the replicas', 'change autoscale.min / autoscale.max in gantry.yaml and deploy']);
-    expect(said(gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment: 'hello', namespace: 'hello-staging', current: 1 }))).toEqual(['hello in hello-staging has no revision before 1', 'gantry history --env ... lists the revisions that are kept']);
+    expect(said(gantryError('E_APP_MISSING', { command: 'stop' }))).toEqual([
+      'gantry stop does not know the app',
+      'pass --app (the app of gantry.yaml; the review component input "app"), or set GANTRY_APP',
+    ]);
+    expect(said(gantryError('E_APP_MISSING', { command: 'cleanup-previews' }))).toEqual([
+      'gantry cleanup-previews does not know the app',
+      'pass --app (the app of gantry.yaml), or set GANTRY_APP',
+    ]);
+    expect(said(gantryError('E_PROJECT_MISSING', { mergeRequestVariable: false }))).toEqual([
+      'no project: CI_PROJECT_ID is not set',
+      'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>',
+    ]);
+    expect(gantryError('E_PROJECT_MISSING', { mergeRequestVariable: true }).message).toBe(
+      'no project: CI_PROJECT_ID (or CI_MERGE_REQUEST_PROJECT_ID) is not set',
+    );
+    expect(said(gantryError('E_COMMIT_MISSING', { canPassImage: false }))).toEqual([
+      'no commit to tag the image with',
+      'run inside a git repository or a CI job',
+    ]);
+    expect(said(gantryError('E_LEASE_SECONDS', { value: '3' }))).toEqual([
+      'GANTRY_DEPLOY_LEASE_SECONDS=3: whole seconds from 5 to 600',
+      'unset it for the default of 60',
+    ]);
+    expect(said(gantryError('E_SCALE_AUTOSCALED', { envName: 'production', min: 2, max: 5 }))).toEqual([
+      'production is autoscaled (2-5 replicas): the HPA sets the replicas',
+      'change autoscale.min / autoscale.max in gantry.yaml and deploy',
+    ]);
+    expect(said(gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment: 'hello', namespace: 'hello-staging', current: 1 }))).toEqual([
+      'hello in hello-staging has no revision before 1',
+      'gantry history --env ... lists the revisions that are kept',
+    ]);
     expect(said(gantryError('E_NAMESPACE_NOT_GANTRY', { namespace: 'x', label: 'app.kubernetes.io/managed-by' }))).toEqual([
       'namespace x was not created by Gantry (no label app.kubernetes.io/managed-by=gantry): not deleting it',
       'check --app / --namespace (the review component inputs app and namespace) against gantry.yaml',
     ]);
-    expect(said(gantryError('E_INIT_PATH_BLOCKED', { blocked: ['a', 'b'] }))).toEqual(['cannot write a, b: a directory is in the way; nothing was written', 'move a, b aside and run gantry init again']);
-    expect(said(gantryError('E_BUCKET_REGION_MISSING', { bucket: 'b' }))).toEqual(['--bucket b needs --region', 'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)']);
+    expect(said(gantryError('E_INIT_PATH_BLOCKED', { blocked: ['a', 'b'] }))).toEqual([
+      'cannot write a, b: a directory is in the way; nothing was written',
+      'move a, b aside and run gantry init again',
+    ]);
+    expect(said(gantryError('E_BUCKET_REGION_MISSING', { bucket: 'b' }))).toEqual([
+      '--bucket b needs --region',
+      'pass --region (frontend.region of gantry.yaml, e.g. oss-cn-hangzhou)',
+    ]);
   });
 
   test('lines come from the details: docker output under a daemon that does not answer', () => {
@@ -106,9 +163,19 @@ describe('gantryError says the message, lines and fix from the details', () => {
   });
 
   test('a failed CDN refresh says the files are published and which URLs to refresh by hand', () => {
-    const e = gantryError('E_CDN_REFRESH', { problem: 'quota', published: 'oss://b/site/', urls: ['https://a/x'], code: 'QuotaExceeded', answer: 'QuotaExceeded (HTTP 400): no' });
-    expect(e.message).toBe('The files ARE published to oss://b/site/; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires: the refresh quota is used up (QuotaExceeded)');
-    expect(e.fix).toBe('wait for the quota (10,000 URLs a day by default) or ask Aliyun for more; then refresh https://a/x in the CDN console (a re-run uploads nothing new, so it refreshes nothing)');
+    const e = gantryError('E_CDN_REFRESH', {
+      problem: 'quota',
+      published: 'oss://b/site/',
+      urls: ['https://a/x'],
+      code: 'QuotaExceeded',
+      answer: 'QuotaExceeded (HTTP 400): no',
+    });
+    expect(e.message).toBe(
+      'The files ARE published to oss://b/site/; only the CDN cache refresh failed, so visitors may get the old HTML until the CDN cache expires: the refresh quota is used up (QuotaExceeded)',
+    );
+    expect(e.fix).toBe(
+      'wait for the quota (10,000 URLs a day by default) or ask Aliyun for more; then refresh https://a/x in the CDN console (a re-run uploads nothing new, so it refreshes nothing)',
+    );
     expect(e.details).toEqual(['QuotaExceeded (HTTP 400): no']);
   });
 
@@ -123,7 +190,11 @@ describe('gantryError says the message, lines and fix from the details', () => {
   test('the constructor form still works for sites that write their own text', () => {
     const e = new GantryError('E_KUBE_API', 'PATCH refused', { details: ['a'], fix: 'b' });
     expect(e).toMatchObject({ code: 'E_KUBE_API', exitCode: 1, message: 'PATCH refused', details: ['a'], fix: 'b' });
-    expect(gantryError('E_KUBE_API', { message: 'PATCH refused', fix: 'b', lines: ['a'] })).toMatchObject({ message: 'PATCH refused', details: ['a'], fix: 'b' });
+    expect(gantryError('E_KUBE_API', { message: 'PATCH refused', fix: 'b', lines: ['a'] })).toMatchObject({
+      message: 'PATCH refused',
+      details: ['a'],
+      fix: 'b',
+    });
   });
 
   test('wrapError keeps Gantry errors and says what was being done for the rest', () => {

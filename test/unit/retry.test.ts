@@ -15,10 +15,15 @@ describe('withRetry', () => {
   test('a transient failure is retried with each retry logged, and the answer comes back', async () => {
     const { ctx, log } = capture();
     let calls = 0;
-    const answer = await withRetry(ctx, 'get thing', async () => {
-      if (++calls < 3) throw new Error('read ECONNRESET\nmore detail');
-      return 42;
-    }, { isTransient: transient, retries: 3, minDelayMs: 1, maxDelayMs: 2 });
+    const answer = await withRetry(
+      ctx,
+      'get thing',
+      async () => {
+        if (++calls < 3) throw new Error('read ECONNRESET\nmore detail');
+        return 42;
+      },
+      { isTransient: transient, retries: 3, minDelayMs: 1, maxDelayMs: 2 },
+    );
     expect(answer).toBe(42);
     expect(calls).toBe(3);
     expect(log()).toBe('warning: get thing: read ECONNRESET; retrying (3 left)\nwarning: get thing: read ECONNRESET; retrying (2 left)\n');
@@ -28,10 +33,17 @@ describe('withRetry', () => {
     const { ctx, log } = capture();
     let calls = 0;
     const refused = new Error('403 denied');
-    await expect(withRetry(ctx, 'get thing', async () => {
-      calls++;
-      throw refused;
-    }, { isTransient: transient, retries: 3, minDelayMs: 1 })).rejects.toBe(refused);
+    await expect(
+      withRetry(
+        ctx,
+        'get thing',
+        async () => {
+          calls++;
+          throw refused;
+        },
+        { isTransient: transient, retries: 3, minDelayMs: 1 },
+      ),
+    ).rejects.toBe(refused);
     expect(calls).toBe(1);
     expect(log()).toBe('');
   });
@@ -39,10 +51,17 @@ describe('withRetry', () => {
   test('the retries are bounded: after the last one the failure is thrown', async () => {
     const { ctx, log } = capture();
     let calls = 0;
-    await expect(withRetry(ctx, 'put x', async () => {
-      calls++;
-      throw new Error('ECONNRESET');
-    }, { isTransient: transient, retries: 2, minDelayMs: 1, maxDelayMs: 1 })).rejects.toThrow('ECONNRESET');
+    await expect(
+      withRetry(
+        ctx,
+        'put x',
+        async () => {
+          calls++;
+          throw new Error('ECONNRESET');
+        },
+        { isTransient: transient, retries: 2, minDelayMs: 1, maxDelayMs: 1 },
+      ),
+    ).rejects.toThrow('ECONNRESET');
     expect(calls).toBe(3);
     expect(log().match(/retrying/g)).toHaveLength(2);
   });
@@ -50,10 +69,15 @@ describe('withRetry', () => {
   test('describe says how a failure reads in the warning', async () => {
     const { ctx, log } = capture();
     let calls = 0;
-    await withRetry(ctx, 'list', async () => {
-      if (calls++ === 0) throw new Error('ECONNRESET');
-      return 'ok';
-    }, { isTransient: transient, retries: 1, minDelayMs: 1, describe: () => 'the server hung up' });
+    await withRetry(
+      ctx,
+      'list',
+      async () => {
+        if (calls++ === 0) throw new Error('ECONNRESET');
+        return 'ok';
+      },
+      { isTransient: transient, retries: 1, minDelayMs: 1, describe: () => 'the server hung up' },
+    );
     expect(log()).toBe('warning: list: the server hung up; retrying (1 left)\n');
   });
 
@@ -61,11 +85,16 @@ describe('withRetry', () => {
     const controller = new AbortController();
     const { ctx } = capture(controller.signal);
     let calls = 0;
-    const run = withRetry(ctx, 'get', async () => {
-      calls++;
-      controller.abort(new Error('cancelled'));
-      throw new Error('ECONNRESET');
-    }, { isTransient: transient, retries: 5, minDelayMs: 50 });
+    const run = withRetry(
+      ctx,
+      'get',
+      async () => {
+        calls++;
+        controller.abort(new Error('cancelled'));
+        throw new Error('ECONNRESET');
+      },
+      { isTransient: transient, retries: 5, minDelayMs: 50 },
+    );
     await expect(run).rejects.toThrow('cancelled');
     expect(calls).toBe(1);
   });
@@ -82,13 +111,21 @@ describe('pollUntil', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(35);
   });
 
-  test('gives up after the timeout with the caller\'s error, or its fallback', async () => {
+  test("gives up after the timeout with the caller's error, or its fallback", async () => {
     const { ctx } = capture();
-    await expect(pollUntil(ctx, 'wait', async () => undefined, { intervalMs: 5, timeoutMs: 30, onTimeout: () => {
-      throw new Error('still not there');
-    } })).rejects.toThrow('still not there');
+    await expect(
+      pollUntil(ctx, 'wait', async () => undefined, {
+        intervalMs: 5,
+        timeoutMs: 30,
+        onTimeout: () => {
+          throw new Error('still not there');
+        },
+      }),
+    ).rejects.toThrow('still not there');
     expect(await pollUntil<string>(ctx, 'wait', async () => undefined, { intervalMs: 5, timeoutMs: 30, onTimeout: () => 'fallback' })).toBe('fallback');
-    await expect(pollUntil(ctx, 'wait for the namespace', async () => undefined, { intervalMs: 5, timeoutMs: 20 })).rejects.toThrow(/^wait for the namespace: not done after \d+ s$/);
+    await expect(pollUntil(ctx, 'wait for the namespace', async () => undefined, { intervalMs: 5, timeoutMs: 20 })).rejects.toThrow(
+      /^wait for the namespace: not done after \d+ s$/,
+    );
   });
 
   test('the pause grows up to maxIntervalMs', async () => {

@@ -7,7 +7,9 @@ import YAML from 'yaml';
 import { classicInclude, classicVariable, withComponentsReference } from '../../../src/ci/classic.js';
 import { repoRoot } from '../../support/fixtures.js';
 
-const components = readdirSync(path.join(repoRoot, 'templates')).filter((f) => f.endsWith('.yml')).map((f) => f.replace(/\.yml$/, ''));
+const components = readdirSync(path.join(repoRoot, 'templates'))
+  .filter((f) => f.endsWith('.yml'))
+  .map((f) => f.replace(/\.yml$/, ''));
 
 test('every component in templates/ has its classic twin in ci-templates/, exactly as generated (run npm run build after changing a component)', () => {
   expect(components.sort()).toEqual(['backend', 'build', 'cleanup', 'frontend', 'render', 'review']);
@@ -28,8 +30,13 @@ test("README.md's components reference (the CI/CD catalog page) lists every inpu
 
 test('every input of every component has a description (the CI/CD catalog shows it)', () => {
   for (const c of components) {
-    const inputs = (YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${c}.yml`), 'utf8'))[0]!.toJS() as { spec: { inputs: Record<string, { description?: string }> } }).spec.inputs;
-    for (const [name, input] of Object.entries(inputs)) expect([c, name, typeof input.description, (input.description ?? '').length > 10]).toEqual([c, name, 'string', true]);
+    const inputs = (
+      YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${c}.yml`), 'utf8'))[0]!.toJS() as {
+        spec: { inputs: Record<string, { description?: string }> };
+      }
+    ).spec.inputs;
+    for (const [name, input] of Object.entries(inputs))
+      expect([c, name, typeof input.description, (input.description ?? '').length > 10]).toEqual([c, name, 'string', true]);
   }
 });
 
@@ -65,7 +72,7 @@ describe('the generator', () => {
   const out = classicInclude('t', component);
   const [variables, jobs] = [YAML.parse(out).variables, YAML.parse(out)];
 
-  test('inputs become variables where GitLab expands them, with the defaults as the variables\' values', () => {
+  test("inputs become variables where GitLab expands them, with the defaults as the variables' values", () => {
     expect(variables).toEqual({ GANTRY_JOB_IMAGE: 'reg/gantry:1', GANTRY_T_BRANCH: 'main', GANTRY_T_ENV: 'staging', GANTRY_T_ON: 'false' });
     const job = jobs['job-staging'];
     expect(job.image).toBe('$GANTRY_JOB_IMAGE');
@@ -86,10 +93,16 @@ describe('the generator', () => {
   });
 
   test('an input the spec does not declare is an error naming it', () => {
-    expect(() => classicInclude('t', component.replace('inputs.branch ]]', 'inputs.brnach ]]'))).toThrow('templates/t.yml uses inputs.brnach, which its spec does not declare');
+    expect(() => classicInclude('t', component.replace('inputs.branch ]]', 'inputs.brnach ]]'))).toThrow(
+      'templates/t.yml uses inputs.brnach, which its spec does not declare',
+    );
   });
 
   test('shared inputs keep one variable across components', () => {
-    expect([classicVariable('backend', 'image'), classicVariable('review', 'gantry'), classicVariable('review', 'auto_stop_in')]).toEqual(['GANTRY_JOB_IMAGE', 'GANTRY', 'GANTRY_REVIEW_AUTO_STOP_IN']);
+    expect([classicVariable('backend', 'image'), classicVariable('review', 'gantry'), classicVariable('review', 'auto_stop_in')]).toEqual([
+      'GANTRY_JOB_IMAGE',
+      'GANTRY',
+      'GANTRY_REVIEW_AUTO_STOP_IN',
+    ]);
   });
 });

@@ -23,7 +23,13 @@ current-context: x
 
 describe('ciVariables', () => {
   test('reads the predefined and the Gantry variables by name, retries as numbers with their default', () => {
-    const v = ciVariables({ CI_COMMIT_SHA: 'abc', CI_MERGE_REQUEST_IID: '7', GANTRY_OSS_RETRIES: '5', GANTRY_GITLAB_TOKEN: 'glpat-x', DOCKER_HOST: 'tcp://docker:2375' });
+    const v = ciVariables({
+      CI_COMMIT_SHA: 'abc',
+      CI_MERGE_REQUEST_IID: '7',
+      GANTRY_OSS_RETRIES: '5',
+      GANTRY_GITLAB_TOKEN: 'glpat-x',
+      DOCKER_HOST: 'tcp://docker:2375',
+    });
     expect(v.predefined.commitSha).toBe('abc');
     expect(v.predefined.mergeRequestIid).toBe('7');
     expect(v.predefined.jobToken).toBeUndefined();
@@ -34,13 +40,26 @@ describe('ciVariables', () => {
   });
 
   test('K8S_SECRET_* variables are collected without their prefix, sorted; the bare prefix is not one', () => {
-    expect(k8sSecretVariables({ K8S_SECRET_B: '2', K8S_SECRET_A: '1', K8S_SECRET_: 'x', OTHER: 'y' })).toEqual([['A', '1'], ['B', '2']]);
+    expect(k8sSecretVariables({ K8S_SECRET_B: '2', K8S_SECRET_A: '1', K8S_SECRET_: 'x', OTHER: 'y' })).toEqual([
+      ['A', '1'],
+      ['B', '2'],
+    ]);
   });
 });
 
 describe('which variables are secrets', () => {
   test('names ending in _PASSWORD, _SECRET, _TOKEN, and every K8S_SECRET_*', () => {
-    for (const name of ['FOO_PASSWORD', 'BAR_TOKEN', 'CI_JOB_TOKEN', 'CI_REGISTRY_PASSWORD', 'GANTRY_OSS_ACCESS_KEY_SECRET', 'ACCESS_KEY_SECRET', 'K8S_SECRET_DATABASE_URL', 'SSH_PRIVATE_KEY', 'CI_JOB_JWT_V2']) {
+    for (const name of [
+      'FOO_PASSWORD',
+      'BAR_TOKEN',
+      'CI_JOB_TOKEN',
+      'CI_REGISTRY_PASSWORD',
+      'GANTRY_OSS_ACCESS_KEY_SECRET',
+      'ACCESS_KEY_SECRET',
+      'K8S_SECRET_DATABASE_URL',
+      'SSH_PRIVATE_KEY',
+      'CI_JOB_JWT_V2',
+    ]) {
       expect([name, isSecretVariable(name)]).toEqual([name, true]);
     }
     for (const name of ['GANTRY_OSS_ACCESS_KEY_ID', 'CI_COMMIT_SHA', 'TOKEN_FILE', 'K8S_SECRET_', 'PASSWORDLESS', 'GANTRY_REGISTRY_USER']) {
@@ -56,16 +75,18 @@ describe('which variables are secrets', () => {
       KUBECONFIG_PRODUCTION: kubeconfig('kube-token-abcdef'),
       CI_COMMIT_SHA: 'not-a-secret',
     });
-    expect(values).toEqual(expect.arrayContaining([
-      ' pw-12345678 \n',
-      'pw-12345678',
-      Buffer.from('alice: pw-12345678 \n').toString('base64'),
-      'live-key-123',
-      Buffer.from('live-key-123').toString('base64'),
-      'kube-token-abcdef',
-      'a2V5LWRhdGEtLS1QRU0tYm9keQ==',
-      'key-data---PEM-body',
-    ]));
+    expect(values).toEqual(
+      expect.arrayContaining([
+        ' pw-12345678 \n',
+        'pw-12345678',
+        Buffer.from('alice: pw-12345678 \n').toString('base64'),
+        'live-key-123',
+        Buffer.from('live-key-123').toString('base64'),
+        'kube-token-abcdef',
+        'a2V5LWRhdGEtLS1QRU0tYm9keQ==',
+        'key-data---PEM-body',
+      ]),
+    );
     expect(values).not.toContain('not-a-secret');
     expect(values).not.toContain('alice');
   });
@@ -89,7 +110,7 @@ describe('kubeconfigSecrets', () => {
     expect(kubeconfigSecrets(json)).toContain('json-tok-999');
   });
 
-  test('a path (a GitLab file variable, KUBECONFIG): the file\'s credentials, never the path itself', () => {
+  test("a path (a GitLab file variable, KUBECONFIG): the file's credentials, never the path itself", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gantry-kc-'));
     const file = path.join(dir, 'config');
     writeFileSync(file, kubeconfig('file-tok-4321'));

@@ -164,7 +164,9 @@ environments:
     expect(error.message).toBe('gantry.yaml has 2 problems; nothing was done');
     expect(text).toContain('environments.production.resources (gantry.yaml:8): autoscaling on memory needs resources.requests.memory');
     expect(text).toContain('environments.canary.autoscale (gantry.yaml:10): autoscaling on cpu needs resources.requests.cpu');
-    const backendOnly = problemsOf('app: hello\nbackend:\n  autoscale: { min: 1, max: 3, memory: 80 }\n  resources: { requests: { cpu: 100m } }\nenvironments: { staging: {} }\n');
+    const backendOnly = problemsOf(
+      'app: hello\nbackend:\n  autoscale: { min: 1, max: 3, memory: 80 }\n  resources: { requests: { cpu: 100m } }\nenvironments: { staging: {} }\n',
+    );
     expect(backendOnly.details[0]).toContain('backend.autoscale (gantry.yaml:3): autoscaling on memory needs resources.requests.memory');
   });
 

@@ -67,7 +67,9 @@ test('a configured review namespace with placeholders, a configured kubeconfig v
 });
 
 test('an unknown environment is refused with the ones there are', () => {
-  expect(() => resolveEnvironment(fullConfig(), 'qa', ciContext())).toThrow(expect.objectContaining({ code: 'E_ENV_UNKNOWN', message: '--env qa: no such environment in gantry.yaml' }));
+  expect(() => resolveEnvironment(fullConfig(), 'qa', ciContext())).toThrow(
+    expect.objectContaining({ code: 'E_ENV_UNKNOWN', message: '--env qa: no such environment in gantry.yaml' }),
+  );
 });
 
 test('render places what the target says', () => {

@@ -24,7 +24,9 @@ describe('gitlabHost', () => {
 
   test('GANTRY_GITLAB_URL wins over both, and an error names the variable the bad value came from', () => {
     expect(gitlabHost({ GANTRY_GITLAB_URL: 'http://10.0.0.5:8080/', CI_SERVER_URL: 'https://gitlab.example.com' })).toBe('http://10.0.0.5:8080');
-    expect(() => gitlabHost({ GANTRY_GITLAB_URL: 'not a url', CI_SERVER_URL: 'https://gitlab.example.com' })).toThrow(expect.objectContaining({ code: 'E_GITLAB_URL', message: 'GANTRY_GITLAB_URL=not a url is not a URL' }));
+    expect(() => gitlabHost({ GANTRY_GITLAB_URL: 'not a url', CI_SERVER_URL: 'https://gitlab.example.com' })).toThrow(
+      expect.objectContaining({ code: 'E_GITLAB_URL', message: 'GANTRY_GITLAB_URL=not a url is not a URL' }),
+    );
     expect(() => gitlabHost({ CI_API_V4_URL: 'ftp://x/api/v4' })).toThrow(expect.objectContaining({ message: expect.stringMatching(/^CI_API_V4_URL=/) }));
   });
 });

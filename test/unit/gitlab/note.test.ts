@@ -39,7 +39,11 @@ describe('renderMrNote', () => {
     const md = renderMrNote({
       ...base,
       status: 'failed',
-      diagnosis: { code: 'E_ROLLOUT_CRASHLOOP', message: 'container web keeps crashing <script>', evidence: ['web: Error: Cannot find module "/app/server.js"', 'exit code 1', 'a ``` fence in the log'] },
+      diagnosis: {
+        code: 'E_ROLLOUT_CRASHLOOP',
+        message: 'container web keeps crashing <script>',
+        evidence: ['web: Error: Cannot find module "/app/server.js"', 'exit code 1', 'a ``` fence in the log'],
+      },
     });
     expect(md).toMatch(/<details><summary>Diagnosis: <code>E_ROLLOUT_CRASHLOOP<\/code> container web keeps crashing &lt;script&gt;<\/summary>/);
     expect(md).not.toContain('<script>');

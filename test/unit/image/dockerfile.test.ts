@@ -21,7 +21,10 @@ describe('Node app detection', () => {
   test('Node version from .nvmrc, .node-version, then engines, else 20', async () => {
     expect((await detectNodeApp(await app({ 'package.json': pkg({ main: 'a.js', engines: { node: '>=18' } }), '.nvmrc': 'v22.3.0\n' }))).nodeMajor).toBe(22);
     expect((await detectNodeApp(await app({ 'package.json': pkg({ main: 'a.js' }), '.node-version': '21' }))).nodeMajor).toBe(21);
-    expect(await detectNodeApp(await app({ 'package.json': pkg({ main: 'a.js', engines: { node: '^18.17' } }) }))).toMatchObject({ nodeMajor: 18, nodeVersionSource: 'engines.node' });
+    expect(await detectNodeApp(await app({ 'package.json': pkg({ main: 'a.js', engines: { node: '^18.17' } }) }))).toMatchObject({
+      nodeMajor: 18,
+      nodeVersionSource: 'engines.node',
+    });
     expect(await detectNodeApp(await app({ 'package.json': pkg({ main: 'a.js' }) }))).toMatchObject({ nodeMajor: 20, nodeVersionSource: 'default' });
   });
 
@@ -36,14 +39,22 @@ describe('Node app detection', () => {
 
   test('no package.json, bad JSON, or no way to start are bad input (exit 2)', async () => {
     await expect(detectNodeApp(await app({}))).rejects.toMatchObject({ code: 'E_BUILD_NO_SOURCE', exitCode: 2 });
-    await expect(detectNodeApp(await app({ 'package.json': '{oops' }))).rejects.toMatchObject({ code: 'E_BUILD_NO_SOURCE', message: expect.stringContaining('not valid JSON') });
-    await expect(detectNodeApp(await app({ 'package.json': pkg({}) }))).rejects.toMatchObject({ code: 'E_BUILD_NO_SOURCE', fix: expect.stringContaining('"start"') });
+    await expect(detectNodeApp(await app({ 'package.json': '{oops' }))).rejects.toMatchObject({
+      code: 'E_BUILD_NO_SOURCE',
+      message: expect.stringContaining('not valid JSON'),
+    });
+    await expect(detectNodeApp(await app({ 'package.json': pkg({}) }))).rejects.toMatchObject({
+      code: 'E_BUILD_NO_SOURCE',
+      fix: expect.stringContaining('"start"'),
+    });
   });
 });
 
 describe('generated Dockerfile', () => {
   test('a build stage, production dependencies in their own layer, non-root, port, base image with {major}', async () => {
-    const facts = await detectNodeApp(await app({ 'package.json': pkg({ scripts: { build: 'tsc', 'start:prod': 'node dist/server.js' } }), 'pnpm-lock.yaml': '', '.nvmrc': '22' }));
+    const facts = await detectNodeApp(
+      await app({ 'package.json': pkg({ scripts: { build: 'tsc', 'start:prod': 'node dist/server.js' } }), 'pnpm-lock.yaml': '', '.nvmrc': '22' }),
+    );
     const text = generateDockerfile(facts, { port: 8080, baseImage: 'registry-vpc.cn-hangzhou.aliyuncs.com/acme/node:{major}-slim' });
     expect(text).toContain('ARG BASE_IMAGE=registry-vpc.cn-hangzhou.aliyuncs.com/acme/node:22-slim');
     const lines = text.split('\n');

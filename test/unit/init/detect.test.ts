@@ -30,28 +30,46 @@ describe('port', () => {
   });
   test('.env PORT, else 3000', () => {
     expect(detectProject(facts({}, { '.env': 'DEBUG=1\nPORT=9090\n' })).port.value).toBe(9090);
-    expect(detectProject(facts({}, { 'server.js': 'listen(process.env.PORT)' })).port).toMatchObject({ value: 3000, source: expect.stringContaining('default') });
+    expect(detectProject(facts({}, { 'server.js': 'listen(process.env.PORT)' })).port).toMatchObject({
+      value: 3000,
+      source: expect.stringContaining('default'),
+    });
   });
   test('an out-of-range number is not a port', () => {
     expect(detectProject(facts({}, { 'server.js': 'server.listen(99999)' })).port.value).toBe(3000);
   });
-  test('listen({ port }) and a hapi server({ port }) option; a database port or a comment is not the app\'s', () => {
-    expect(detectProject(facts({}, { 'server.js': "fastify.listen({ host: '0.0.0.0', port: 8081 })" })).port).toEqual({ value: 8081, source: "server.js: .listen({ host: '0.0.0.0', port: 8081" });
+  test("listen({ port }) and a hapi server({ port }) option; a database port or a comment is not the app's", () => {
+    expect(detectProject(facts({}, { 'server.js': "fastify.listen({ host: '0.0.0.0', port: 8081 })" })).port).toEqual({
+      value: 8081,
+      source: "server.js: .listen({ host: '0.0.0.0', port: 8081",
+    });
     expect(detectProject(facts({}, { 'index.js': 'const server = Hapi.server({\n  port: 8082,\n})' })).port.value).toBe(8082);
-    expect(detectProject(facts({}, { 'server.js': 'const db = { host: "db", port: 5432 };\n// app.listen(9999)\napp.listen(process.env.PORT)' })).port.value).toBe(3000);
+    expect(
+      detectProject(facts({}, { 'server.js': 'const db = { host: "db", port: 5432 };\n// app.listen(9999)\napp.listen(process.env.PORT)' })).port.value,
+    ).toBe(3000);
   });
   test('a start script naming a file without extension or a build output finds the source', () => {
-    expect(detectProject(facts({ scripts: { start: 'node ./bin/www' } }, { 'bin/www': "var port = normalizePort(process.env.PORT || '3001');" })).port).toEqual({ value: 3001, source: "bin/www: process.env.PORT || '3001'" });
-    expect(detectProject(facts({ scripts: { 'start:prod': 'node dist/main' } }, { 'src/main.ts': 'await app.listen(process.env.PORT ?? 3002);' })).main).toBe('src/main.ts');
-    expect(detectProject(facts({ scripts: { start: 'node dist/server.js' } }, { 'src/server.ts': 'app.listen(3003)', 'index.js': 'app.listen(4000)' })).port.value).toBe(3003);
+    expect(detectProject(facts({ scripts: { start: 'node ./bin/www' } }, { 'bin/www': "var port = normalizePort(process.env.PORT || '3001');" })).port).toEqual(
+      { value: 3001, source: "bin/www: process.env.PORT || '3001'" },
+    );
+    expect(detectProject(facts({ scripts: { 'start:prod': 'node dist/main' } }, { 'src/main.ts': 'await app.listen(process.env.PORT ?? 3002);' })).main).toBe(
+      'src/main.ts',
+    );
+    expect(
+      detectProject(facts({ scripts: { start: 'node dist/server.js' } }, { 'src/server.ts': 'app.listen(3003)', 'index.js': 'app.listen(4000)' })).port.value,
+    ).toBe(3003);
   });
   test('the app file the main file loads is read too (bin/www requires app.js)', () => {
-    const d = detectProject(facts({ scripts: { start: 'node server.js' } }, { 'server.js': "require('./src/app');", 'src/app.js': 'const app = express(); app.listen(5001);' }));
+    const d = detectProject(
+      facts({ scripts: { start: 'node server.js' } }, { 'server.js': "require('./src/app');", 'src/app.js': 'const app = express(); app.listen(5001);' }),
+    );
     expect(d.port).toEqual({ value: 5001, source: 'src/app.js: .listen(5001)' });
   });
   test('fastify start: -p, else PORT, else 3000', () => {
     expect(detectProject(facts({ scripts: { start: 'fastify start -l info -p 4001 app.js' } })).port.value).toBe(4001);
-    expect(detectProject(facts({ scripts: { start: 'fastify start -l info app.js' } }, { 'app.js': 'module.exports = async function (fastify) {}' })).port).toEqual({
+    expect(
+      detectProject(facts({ scripts: { start: 'fastify start -l info app.js' } }, { 'app.js': 'module.exports = async function (fastify) {}' })).port,
+    ).toEqual({
       value: 3000,
       source: 'package.json scripts.start: fastify start listens on PORT, else 3000',
     });
@@ -62,7 +80,9 @@ describe('probe: the routes the sources answer', () => {
   const probe = (files: Record<string, string>, pkg: PackageJson = {}) => detectProject(facts(pkg, files)).probe;
 
   test('a health route wins over GET /; healthz, health, livez, readyz, ping, status in that order', () => {
-    expect(probe({ 'server.js': "app.get('/', h); app.get('/status', h); app.get('/ping', h); app.get('/health', h); app.get('/readyz', h)" }).path).toBe('/health');
+    expect(probe({ 'server.js': "app.get('/', h); app.get('/status', h); app.get('/ping', h); app.get('/health', h); app.get('/readyz', h)" }).path).toBe(
+      '/health',
+    );
     expect(probe({ 'server.js': "app.get('/readyz', h); app.get('/livez', h)" }).path).toBe('/livez');
     expect(probe({ 'server.js': "app.get('/', h)" }).path).toBe('/');
     expect(probe({ 'server.js': "app.get(['/healthz', '/live'], h)" }).path).toBe('/healthz');
@@ -78,14 +98,14 @@ describe('probe: the routes the sources answer', () => {
   test('routes in comments, strings and test files do not count, nor calls to other services', () => {
     const p = probe({
       'server.js': [
-        "const app = express();",
+        'const app = express();',
         "// app.get('/healthz', h)",
         "/* app.get('/health', h) */",
-        "const doc = \"app.get('/livez', h)\";",
+        'const doc = "app.get(\'/livez\', h)";',
         "await axios.get('/health', { baseURL });",
         "http.get('/healthz', (res) => {});",
         "app.get('env');",
-        "app.listen(3000);",
+        'app.listen(3000);',
       ].join('\n'),
       'test/app.test.js': "app.get('/health', h)",
       'src/app.spec.ts': "app.get('/health', h)",
@@ -98,17 +118,29 @@ describe('probe: the routes the sources answer', () => {
   });
 
   test('mount prefixes add up: app.use, router.use, koa-router prefix, fastify register prefix', () => {
-    expect(probe({
-      'app.js': "const app = express(); const api = require('./routes/api'); app.use('/api', api); app.listen(3000);",
-      'routes/api.js': "const router = express.Router(); const health = require('./health'); router.use('/v1', health); module.exports = router;",
-      'routes/health.js': "const router = express.Router(); router.get('/health', h); module.exports = router;",
-    }, { main: 'app.js' })).toMatchObject({ path: '/api/v1/health', found: expect.stringContaining('routes/health.js:1') });
-    expect(probe({ 'app.js': "const app = new Koa(); const router = new Router({ prefix: '/api' }); router.get('/health', h); app.use(router.routes());" }).path).toBe('/api/health');
-    expect(probe({
-      'server.js': "const fastify = Fastify(); fastify.register(require('./routes/health'), { prefix: '/v2' }); fastify.listen({ port: 3000, host: '0.0.0.0' });",
-      'routes/health.js': 'module.exports = async function (f) { f.get(\'/health\', h) }',
-    }).path).toBe('/v2/health');
-    expect(probe({ 'server.js': "const fastify = Fastify(); fastify.register(async (api) => { api.get('/health', h) }, { prefix: '/internal' });" }).path).toBe('/internal/health');
+    expect(
+      probe(
+        {
+          'app.js': "const app = express(); const api = require('./routes/api'); app.use('/api', api); app.listen(3000);",
+          'routes/api.js': "const router = express.Router(); const health = require('./health'); router.use('/v1', health); module.exports = router;",
+          'routes/health.js': "const router = express.Router(); router.get('/health', h); module.exports = router;",
+        },
+        { main: 'app.js' },
+      ),
+    ).toMatchObject({ path: '/api/v1/health', found: expect.stringContaining('routes/health.js:1') });
+    expect(
+      probe({ 'app.js': "const app = new Koa(); const router = new Router({ prefix: '/api' }); router.get('/health', h); app.use(router.routes());" }).path,
+    ).toBe('/api/health');
+    expect(
+      probe({
+        'server.js':
+          "const fastify = Fastify(); fastify.register(require('./routes/health'), { prefix: '/v2' }); fastify.listen({ port: 3000, host: '0.0.0.0' });",
+        'routes/health.js': "module.exports = async function (f) { f.get('/health', h) }",
+      }).path,
+    ).toBe('/v2/health');
+    expect(probe({ 'server.js': "const fastify = Fastify(); fastify.register(async (api) => { api.get('/health', h) }, { prefix: '/internal' });" }).path).toBe(
+      '/internal/health',
+    );
     expect(probe({ 'server.ts': "const app = Fastify(); app.get<{ Reply: Health }>('/health', async () => ({ ok: true }));" }).path).toBe('/health');
   });
 
@@ -122,7 +154,9 @@ describe('probe: the routes the sources answer', () => {
     expect(probe({ 'app.js': "const app = express(); app.use((req, res) => { res.status(404).send('no') });" }).path).toBeNull();
     expect(probe({ 'app.js': 'const app = express(); app.use(function (err, req, res, next) { res.send(err.message) });' }).path).toBeNull();
     expect(probe({ 'server.js': "http.createServer((req, res) => { res.end('hi') }).listen(3000)" }).path).toBe('/');
-    expect(probe({ 'server.js': "http.createServer((req, res) => { if (req.url === '/x') return res.end('x'); res.writeHead(404); res.end() })" }).path).toBeNull();
+    expect(
+      probe({ 'server.js': "http.createServer((req, res) => { if (req.url === '/x') return res.end('x'); res.writeHead(404); res.end() })" }).path,
+    ).toBeNull();
     expect(probe({ 'app.js': "const app = express(); app.get('*', (req, res) => res.sendFile(index));" }).path).toBe('/');
     expect(probe({ 'app.js': "const app = new Koa(); app.use(async (ctx, next) => { await next(); ctx.set('X-Time', '1') });" }).path).toBeNull();
   });
@@ -134,27 +168,54 @@ describe('probe: the routes the sources answer', () => {
   });
 
   test('hapi route objects: GET, a method list or *; a POST is not a probe', () => {
-    const hapi = (method: string) => probe({ 'server.js': `const server = Hapi.server({ port: 3000, host: '0.0.0.0' }); server.route({ method: ${method}, path: '/health', handler: () => 'ok' });` }).path;
+    const hapi = (method: string) =>
+      probe({
+        'server.js': `const server = Hapi.server({ port: 3000, host: '0.0.0.0' }); server.route({ method: ${method}, path: '/health', handler: () => 'ok' });`,
+      }).path;
     expect(hapi("'GET'")).toBe('/health');
     expect(hapi("['get', 'post']")).toBe('/health');
     expect(hapi("'*'")).toBe('/health');
     expect(hapi("'POST'")).toBeNull();
     // A plugin registered with routes.prefix; a plugin passed as { plugin } is not followed, so not used.
-    const plugin = { 'health.js': "exports.plugin = { name: 'health', register: async (server) => { server.route({ method: 'GET', path: '/health', handler: () => 'ok' }) } };" };
-    expect(probe({ ...plugin, 'server.js': "const server = Hapi.server({ host: '0.0.0.0' }); await server.register(require('./health'), { routes: { prefix: '/ops' } });" }).path).toBe('/ops/health');
-    expect(probe({ ...plugin, 'server.js': "const server = Hapi.server({ host: '0.0.0.0' }); await server.register({ plugin: require('./health'), routes: { prefix: '/ops' } });" }).path).toBeNull();
+    const plugin = {
+      'health.js':
+        "exports.plugin = { name: 'health', register: async (server) => { server.route({ method: 'GET', path: '/health', handler: () => 'ok' }) } };",
+    };
+    expect(
+      probe({
+        ...plugin,
+        'server.js': "const server = Hapi.server({ host: '0.0.0.0' }); await server.register(require('./health'), { routes: { prefix: '/ops' } });",
+      }).path,
+    ).toBe('/ops/health');
+    expect(
+      probe({
+        ...plugin,
+        'server.js': "const server = Hapi.server({ host: '0.0.0.0' }); await server.register({ plugin: require('./health'), routes: { prefix: '/ops' } });",
+      }).path,
+    ).toBeNull();
     // http.request options carry a method and a path too, but no handler: not a route.
     expect(probe({ 'server.js': "http.request({ method: 'GET', path: '/health', host })" }).path).toBeNull();
   });
 
   test('NestJS: controller and method paths, the global prefix, controllers no module lists, RouterModule', () => {
-    const module = "@Module({ controllers: [HealthController] }) export class AppModule {}";
-    expect(probe({ 'src/health.controller.ts': "@Controller({ path: 'health' }) export class HealthController { @Get() check() {} }", 'src/app.module.ts': module }).path).toBe('/health');
-    expect(probe({ 'src/health.controller.ts': "@Controller() export class HealthController { @Get(['healthz', 'health']) check() {} }", 'src/app.module.ts': module }).path).toBe('/healthz');
+    const module = '@Module({ controllers: [HealthController] }) export class AppModule {}';
+    expect(
+      probe({ 'src/health.controller.ts': "@Controller({ path: 'health' }) export class HealthController { @Get() check() {} }", 'src/app.module.ts': module })
+        .path,
+    ).toBe('/health');
+    expect(
+      probe({
+        'src/health.controller.ts': "@Controller() export class HealthController { @Get(['healthz', 'health']) check() {} }",
+        'src/app.module.ts': module,
+      }).path,
+    ).toBe('/healthz');
     const unlisted = probe({ 'src/health.controller.ts': "@Controller('health') export class HealthController { @Get() check() {} }" });
     expect(unlisted.path).toBeNull();
     expect(unlisted.unresolved[0]).toMatchObject({ path: '/health', why: expect.stringContaining('no module lists HealthController') });
-    const routed = probe({ 'src/health.controller.ts': "@Controller('health') export class HealthController { @Get() check() {} }", 'src/app.module.ts': `${module} RouterModule.register([{ path: 'ops', module: HealthModule }])` });
+    const routed = probe({
+      'src/health.controller.ts': "@Controller('health') export class HealthController { @Get() check() {} }",
+      'src/app.module.ts': `${module} RouterModule.register([{ path: 'ops', module: HealthModule }])`,
+    });
     expect(routed.path).toBeNull();
     expect(routed.unresolved[0]!.why).toContain('RouterModule');
   });
@@ -174,7 +235,7 @@ describe('listening on localhost', () => {
   test('fastify without a host listens on localhost; with one it does not', () => {
     expect(warnings('const app = Fastify(); app.listen({ port: 3000 })')).toHaveLength(1);
     expect(warnings("const app = Fastify(); app.listen({ port: 3000, host: '0.0.0.0' })")).toEqual([]);
-    expect(warnings("const app = Fastify(); app.listen({ port: 3000, host: process.env.HOST })")).toEqual([]);
+    expect(warnings('const app = Fastify(); app.listen({ port: 3000, host: process.env.HOST })')).toEqual([]);
     expect(warnings('const app = express(); app.listen(3000)')).toEqual([]);
   });
 });
@@ -195,8 +256,14 @@ describe('frontend', () => {
     expect(detectProject(facts({ scripts: { start: 'node x.js' }, devDependencies: { webpack: '5' } })).frontend).toBeUndefined();
   });
   test('a frontend/ directory: the root script that builds it, its own package.json, or as it is', () => {
-    expect(detectProject(facts({ scripts: { 'build:frontend': 'node frontend/build.mjs' } }, {}, ['frontend'])).frontend).toMatchObject({ build: 'npm run build:frontend', dir: 'frontend/dist' });
-    expect(detectProject(facts({}, { 'frontend/package.json': '{"scripts":{"build":"vite build"}}' }, ['frontend'])).frontend).toMatchObject({ build: expect.stringContaining('--prefix frontend'), dir: 'frontend/dist' });
+    expect(detectProject(facts({ scripts: { 'build:frontend': 'node frontend/build.mjs' } }, {}, ['frontend'])).frontend).toMatchObject({
+      build: 'npm run build:frontend',
+      dir: 'frontend/dist',
+    });
+    expect(detectProject(facts({}, { 'frontend/package.json': '{"scripts":{"build":"vite build"}}' }, ['frontend'])).frontend).toMatchObject({
+      build: expect.stringContaining('--prefix frontend'),
+      dir: 'frontend/dist',
+    });
     expect(detectProject(facts({}, {}, ['frontend'])).frontend).toMatchObject({ build: undefined, dir: 'frontend' });
   });
 });
@@ -219,7 +286,13 @@ describe('generated files', () => {
   });
 
   test('no health route and nothing on /: gantry.yaml turns both probes to TCP and says why', () => {
-    const plan = { app: 'api', port: 4000, healthPath: null, probeFound: 'no health route found and nothing answers GET / (GET routes found: /api/items)', frontend: undefined };
+    const plan = {
+      app: 'api',
+      port: 4000,
+      healthPath: null,
+      probeFound: 'no health route found and nothing answers GET / (GET routes found: /api/items)',
+      frontend: undefined,
+    };
     const text = renderGantryYaml(plan);
     expect(text).toContain('# gantry init: no health route found and nothing answers GET / (GET routes found: /api/items),');
     const config = parseConfigText(text, 'gantry.yaml', { env: {} });
@@ -228,7 +301,13 @@ describe('generated files', () => {
   });
 
   test('no health route but GET /: healthPath / with the reason in a comment', () => {
-    const plan = { app: 'web', port: 3000, healthPath: '/', probeFound: "no health route found; GET / is served by routes/index.js:5 (router.get('/'))", frontend: undefined };
+    const plan = {
+      app: 'web',
+      port: 3000,
+      healthPath: '/',
+      probeFound: "no health route found; GET / is served by routes/index.js:5 (router.get('/'))",
+      frontend: undefined,
+    };
     const text = renderGantryYaml(plan);
     expect(text).toContain("  # gantry init: no health route found; GET / is served by routes/index.js:5 (router.get('/')).\n");
     const config = parseConfigText(text, 'gantry.yaml', { env: {} });

@@ -48,8 +48,10 @@ async function deploymentProbes(dir: string) {
 test('express-generator: no health route, GET / served by routes/index.js; init says so and the probes GET /', async () => {
   const r = await runInit('express-generator');
   expect(r.code).toBe(0);
-  expect(r.stderr).toContain('port 3000 (bin/www: process.env.PORT || \'3000\')\n');
-  expect(r.stderr).toContain("probe: no health route found; GET / is served by routes/index.js:5 (router.get('/'), mounted at / by app.js:22): readiness and liveness probes on /\n");
+  expect(r.stderr).toContain("port 3000 (bin/www: process.env.PORT || '3000')\n");
+  expect(r.stderr).toContain(
+    "probe: no health route found; GET / is served by routes/index.js:5 (router.get('/'), mounted at / by app.js:22): readiness and liveness probes on /\n",
+  );
   expect(r.stderr).toContain('GET routes found: / (routes/index.js:5), /users (routes/users.js:5)\n');
   expect(r.summary).toMatchObject({ port: 3000, healthPath: '/', probe: 'http' });
   const { readinessProbe, livenessProbe } = await deploymentProbes(r.dir);
@@ -60,7 +62,9 @@ test('express-generator: no health route, GET / served by routes/index.js; init 
 test('an API with nothing on /: init says it found no route a probe may GET, and the Deployment probes TCP', async () => {
   const r = await runInit('express-api-only');
   expect(r.code).toBe(0);
-  expect(r.stderr).toContain('probe: no health route found and nothing answers GET / (GET routes found: /api/items): readiness and liveness probes check that port 4000 accepts TCP connections\n');
+  expect(r.stderr).toContain(
+    'probe: no health route found and nothing answers GET / (GET routes found: /api/items): readiness and liveness probes check that port 4000 accepts TCP connections\n',
+  );
   expect(r.summary).toMatchObject({ port: 4000, healthPath: null, probe: 'tcp' });
   const { readinessProbe, livenessProbe } = await deploymentProbes(r.dir);
   expect(readinessProbe).toMatchObject({ tcpSocket: { port: 'http' } });
@@ -76,7 +80,9 @@ test('--port overrides the detected port, and the TCP line names the port the pr
 
 test('NestJS with a HealthController: the probes GET /health', async () => {
   const r = await runInit('nest-health-controller');
-  expect(r.stderr).toContain("probe: GET /health is served by src/health/health.controller.ts:6 (@Controller('health') @Get()): readiness and liveness probes on /health\n");
+  expect(r.stderr).toContain(
+    "probe: GET /health is served by src/health/health.controller.ts:6 (@Controller('health') @Get()): readiness and liveness probes on /health\n",
+  );
   expect((await deploymentProbes(r.dir)).readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
 });
 

@@ -65,12 +65,16 @@ describe('what gantry init says about the probe', () => {
     expect(probeLine(detect('express-generator').probe, 3000)).toBe(
       "no health route found; GET / is served by routes/index.js:5 (router.get('/'), mounted at / by app.js:22): readiness and liveness probes on /",
     );
-    expect(probeLine(detect('koa').probe, 3000)).toMatch(/^no health route found; GET \/ is served by index\.js:4 \(app\.use\(.*\), which answers every path\): readiness and liveness probes on \/$/);
+    expect(probeLine(detect('koa').probe, 3000)).toMatch(
+      /^no health route found; GET \/ is served by index\.js:4 \(app\.use\(.*\), which answers every path\): readiness and liveness probes on \/$/,
+    );
   });
 
   test('neither: a TCP probe on the port, with the GET routes it did find', () => {
     const d = detect('express-api-only');
-    expect(probeLine(d.probe, 4000)).toBe('no health route found and nothing answers GET / (GET routes found: /api/items): readiness and liveness probes check that port 4000 accepts TCP connections');
+    expect(probeLine(d.probe, 4000)).toBe(
+      'no health route found and nothing answers GET / (GET routes found: /api/items): readiness and liveness probes check that port 4000 accepts TCP connections',
+    );
     // The axios.get('/health') call is a request to another service, not a route of this app.
     expect(d.probe.routes.map((r) => r.path)).toEqual(['/api/items']);
   });
@@ -84,8 +88,11 @@ describe('what gantry init says about the probe', () => {
 
   test('a server bound to localhost is unreachable in a pod: a warning names the line and the fix', () => {
     expect(detect('hapi').warnings).toEqual([expect.stringMatching(/^index\.js:9: .*host 'localhost'.*0\.0\.0\.0/)]);
-    expect(detect('fastify-readme').warnings).toEqual([expect.stringMatching(/^server\.js:16: fastify listens on localhost when listen\(\) is given no host.*0\.0\.0\.0/)]);
-    for (const starter of ['fastify-ping', 'hapi-health', 'express-generator', 'nest', 'fastify-cli']) expect([starter, detect(starter).warnings]).toEqual([starter, []]);
+    expect(detect('fastify-readme').warnings).toEqual([
+      expect.stringMatching(/^server\.js:16: fastify listens on localhost when listen\(\) is given no host.*0\.0\.0\.0/),
+    ]);
+    for (const starter of ['fastify-ping', 'hapi-health', 'express-generator', 'nest', 'fastify-cli'])
+      expect([starter, detect(starter).warnings]).toEqual([starter, []]);
   });
 });
 

@@ -58,7 +58,9 @@ describe('talking to an API server that is not there', () => {
       expect(sockets.length).toBe(3);
       expect(Date.now() - started).toBeLessThan(3000);
       // A create is not idempotent: one attempt only, whatever failed.
-      await expect(client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' } })).rejects.toMatchObject({ code: 'E_KUBE_UNREACHABLE' });
+      await expect(client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' } })).rejects.toMatchObject({
+        code: 'E_KUBE_UNREACHABLE',
+      });
       expect(sockets.length).toBe(4);
     } finally {
       for (const s of sockets) s.destroy();

@@ -91,8 +91,14 @@ describe('kubeconfig from a CI variable', () => {
     expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', undefined), /KUBECONFIG_STAGING: the CI variable is not set or empty/);
     expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', '  \n'), /not set or empty/);
     expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', 'this is not a kubeconfig!'), /neither kubeconfig YAML nor base64/);
-    expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', Buffer.from('\u0000\u0001binary junk').toString('base64')), /base64, but what it decodes to is not a kubeconfig/);
-    expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', '/builds/group/app.tmp/KUBECONFIG_STAGING'), /names the file \/builds\/group\/app\.tmp\/KUBECONFIG_STAGING, which does not exist/);
+    expectKubeconfigError(
+      () => decodeKubeconfig('KUBECONFIG_STAGING', Buffer.from('\u0000\u0001binary junk').toString('base64')),
+      /base64, but what it decodes to is not a kubeconfig/,
+    );
+    expectKubeconfigError(
+      () => decodeKubeconfig('KUBECONFIG_STAGING', '/builds/group/app.tmp/KUBECONFIG_STAGING'),
+      /names the file \/builds\/group\/app\.tmp\/KUBECONFIG_STAGING, which does not exist/,
+    );
     expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', 'clusters: [{name: a}]\ncurrent-context: x\n'), /not a valid kubeconfig/);
     const none = expectKubeconfigError(() => decodeKubeconfig('KUBECONFIG_STAGING', kubeconfigYaml('')), /has no current-context/);
     expect(none.details.join('\n')).toContain('deployer@ack, cert@ack');

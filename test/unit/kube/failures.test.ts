@@ -4,7 +4,12 @@ import { isTransient, kubeError } from '../../../src/kube/failures.js';
 
 // Status bodies as the v1.31 API server sends them (captured from the local cluster).
 const status = (code: number, reason: string, message: string) =>
-  new ApiException(code, 'Unsuccessful HTTP Request', JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }), {});
+  new ApiException(
+    code,
+    'Unsuccessful HTTP Request',
+    JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }),
+    {},
+  );
 
 const server = 'https://10.0.0.1:6443';
 
@@ -12,11 +17,17 @@ describe('API failures in Gantry terms', () => {
   test('403 names who may not do what where, and the RBAC rule that fixes it', () => {
     const e = kubeError(
       'apply role/deployer',
-      status(403, 'Forbidden', 'roles.rbac.authorization.k8s.io "deployer" is forbidden: User "system:serviceaccount:hello-staging:gantry-deployer" cannot patch resource "roles" in API group "rbac.authorization.k8s.io" in the namespace "hello-staging"'),
+      status(
+        403,
+        'Forbidden',
+        'roles.rbac.authorization.k8s.io "deployer" is forbidden: User "system:serviceaccount:hello-staging:gantry-deployer" cannot patch resource "roles" in API group "rbac.authorization.k8s.io" in the namespace "hello-staging"',
+      ),
       server,
     );
     expect(e.code).toBe('E_KUBE_FORBIDDEN');
-    expect(e.message).toBe('apply role/deployer: system:serviceaccount:hello-staging:gantry-deployer may not patch roles.rbac.authorization.k8s.io in namespace hello-staging');
+    expect(e.message).toBe(
+      'apply role/deployer: system:serviceaccount:hello-staging:gantry-deployer may not patch roles.rbac.authorization.k8s.io in namespace hello-staging',
+    );
     expect(e.fix).toContain('kubectl -n hello-staging create role gantry-deployer --verb=patch --resource=roles.rbac.authorization.k8s.io');
     expect(e.fix).toContain('--serviceaccount=hello-staging:gantry-deployer');
   });
@@ -24,7 +35,11 @@ describe('API failures in Gantry terms', () => {
   test('403 on a cluster-scoped resource asks for a ClusterRole', () => {
     const e = kubeError(
       'create namespace/hello-mr-7',
-      status(403, 'Forbidden', 'namespaces is forbidden: User "system:serviceaccount:ci:deployer" cannot create resource "namespaces" in API group "" at the cluster scope'),
+      status(
+        403,
+        'Forbidden',
+        'namespaces is forbidden: User "system:serviceaccount:ci:deployer" cannot create resource "namespaces" in API group "" at the cluster scope',
+      ),
       server,
     );
     expect(e.message).toBe('create namespace/hello-mr-7: system:serviceaccount:ci:deployer may not create namespaces cluster-wide');
@@ -41,19 +56,31 @@ describe('API failures in Gantry terms', () => {
     const invalid = kubeError('apply deployment/web', status(422, 'Invalid', 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1'), server);
     expect(invalid).toMatchObject({ code: 'E_KUBE_API', message: 'apply deployment/web: Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1' });
     expect(invalid.details).toEqual(['HTTP 422 Invalid']);
-    expect(kubeError('apply foo/x', new Error('Unrecognized API version and kind: v1 Foo'), server)).toMatchObject({ code: 'E_KUBE_API', message: 'apply foo/x: Unrecognized API version and kind: v1 Foo' });
+    expect(kubeError('apply foo/x', new Error('Unrecognized API version and kind: v1 Foo'), server)).toMatchObject({
+      code: 'E_KUBE_API',
+      message: 'apply foo/x: Unrecognized API version and kind: v1 Foo',
+    });
     const discovery = status(404, 'NotFound', 'the server could not find the requested resource');
     discovery.message = `Failed to fetch resource metadata for networking.k8s.oi/v1/Ingress: ${discovery.message}`; // as client-node rewrites it
-    expect(kubeError('apply ingress/web', discovery, server)).toMatchObject({ code: 'E_KUBE_API', message: 'apply ingress/web: the cluster does not serve networking.k8s.oi/v1 (no Ingress there)' });
+    expect(kubeError('apply ingress/web', discovery, server)).toMatchObject({
+      code: 'E_KUBE_API',
+      message: 'apply ingress/web: the cluster does not serve networking.k8s.oi/v1 (no Ingress there)',
+    });
     const already = new GantryError('E_APPLY_INVALID', 'kept as is');
     expect(kubeError('x', already, server)).toBe(already);
   });
 
   test('network failures and timeouts are E_KUBE_UNREACHABLE and transient; TLS failures are not retried', () => {
-    const refused = Object.assign(new Error('request to https://10.0.0.1:6443/api/v1 failed, reason: connect ECONNREFUSED 10.0.0.1:6443'), { code: 'ECONNREFUSED', type: 'system' });
+    const refused = Object.assign(new Error('request to https://10.0.0.1:6443/api/v1 failed, reason: connect ECONNREFUSED 10.0.0.1:6443'), {
+      code: 'ECONNREFUSED',
+      type: 'system',
+    });
     const timeout = Object.assign(new Error('The operation was aborted.'), { name: 'AbortError', type: 'aborted' });
     const tls = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
-    expect(kubeError('list pods', refused, server)).toMatchObject({ code: 'E_KUBE_UNREACHABLE', message: 'list pods: cannot reach the Kubernetes API server at https://10.0.0.1:6443 (ECONNREFUSED)' });
+    expect(kubeError('list pods', refused, server)).toMatchObject({
+      code: 'E_KUBE_UNREACHABLE',
+      message: 'list pods: cannot reach the Kubernetes API server at https://10.0.0.1:6443 (ECONNREFUSED)',
+    });
     expect(kubeError('list pods', timeout, server).message).toContain('(timed out)');
     expect(kubeError('list pods', tls, server)).toMatchObject({ code: 'E_KUBE_UNREACHABLE' });
     expect(kubeError('list pods', tls, server).fix).toContain('certificate-authority-data');

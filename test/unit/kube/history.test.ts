@@ -25,7 +25,13 @@ async function apiServer(): Promise<{ kc: KubeConfig; received: Received[]; clos
       const url = new URL(req.url ?? '/', 'http://x');
       res.setHeader('content-type', 'application/json');
       if (url.pathname === '/apis/apps/v1') {
-        return res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion: 'apps/v1', resources: [{ name: 'deployments', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch'] }] }));
+        return res.end(
+          JSON.stringify({
+            kind: 'APIResourceList',
+            groupVersion: 'apps/v1',
+            resources: [{ name: 'deployments', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch'] }],
+          }),
+        );
       }
       received.push({ method: req.method ?? '', path: `${url.pathname}${url.search}`, contentType: req.headers['content-type'], body });
       res.end(JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop', generation: 7 } }));
@@ -74,8 +80,22 @@ test('a restart sets restartedAt on the pod template by a merge patch of its own
 });
 
 test('two pod templates are the same when only key order differs; any value makes them differ', () => {
-  const a = { spec: { template: { metadata: { labels: { app: 'web', tier: 'api' }, annotations: { 'gantry.dev/config-checksum': 'x' } }, spec: { containers: [{ name: 'web', image: 'r/web@sha256:1' }] } } } };
-  const reordered = { spec: { template: { spec: { containers: [{ image: 'r/web@sha256:1', name: 'web' }] }, metadata: { annotations: { 'gantry.dev/config-checksum': 'x' }, labels: { tier: 'api', app: 'web' } } } } };
+  const a = {
+    spec: {
+      template: {
+        metadata: { labels: { app: 'web', tier: 'api' }, annotations: { 'gantry.dev/config-checksum': 'x' } },
+        spec: { containers: [{ name: 'web', image: 'r/web@sha256:1' }] },
+      },
+    },
+  };
+  const reordered = {
+    spec: {
+      template: {
+        spec: { containers: [{ image: 'r/web@sha256:1', name: 'web' }] },
+        metadata: { annotations: { 'gantry.dev/config-checksum': 'x' }, labels: { tier: 'api', app: 'web' } },
+      },
+    },
+  };
   expect(samePodTemplate(a, reordered)).toBe(true);
   const otherImage = structuredClone(a);
   otherImage.spec.template.spec.containers[0]!.image = 'r/web@sha256:2';

@@ -67,7 +67,10 @@ const live = {
             name: 'web',
             image: 'registry/app:1',
             args: ['node', '-e', '1'],
-            env: [{ name: 'A', value: '1' }, { name: 'INJECTED', value: 'by a webhook' }],
+            env: [
+              { name: 'A', value: '1' },
+              { name: 'INJECTED', value: 'by a webhook' },
+            ],
             ports: [{ containerPort: 8080, protocol: 'TCP', name: 'http' }],
             resources: { requests: { cpu: '10m' } },
             terminationMessagePath: '/dev/termination-log',

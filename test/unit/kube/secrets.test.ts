@@ -25,7 +25,11 @@ describe('the Secret made of K8S_SECRET_* CI variables', () => {
       metadata: { name: 'hello-secrets', namespace: 'hello-staging', labels: { 'app.kubernetes.io/managed-by': 'gantry' } },
     });
     expect(Object.keys(built.secret.data as object)).toEqual(['API_KEY', 'DATABASE_URL', 'EMPTY']);
-    expect(decode(built.secret.data as Record<string, string>)).toEqual({ API_KEY: 'line1\nline2 ✓', DATABASE_URL: 'postgres://app:p@ss w0rd@db:5432/app', EMPTY: '' });
+    expect(decode(built.secret.data as Record<string, string>)).toEqual({
+      API_KEY: 'line1\nline2 ✓',
+      DATABASE_URL: 'postgres://app:p@ss w0rd@db:5432/app',
+      EMPTY: '',
+    });
   });
 
   test('the checksum depends on the data only: not on variable order, but on every key and value', () => {

@@ -26,7 +26,13 @@ async function fakeApi(steps: Step[]): Promise<Fake> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const q = url.searchParams;
-    requests.push({ watch: q.get('watch') === 'true', resourceVersion: q.get('resourceVersion'), labelSelector: q.get('labelSelector'), timeoutSeconds: q.get('timeoutSeconds'), auth: req.headers.authorization });
+    requests.push({
+      watch: q.get('watch') === 'true',
+      resourceVersion: q.get('resourceVersion'),
+      labelSelector: q.get('labelSelector'),
+      timeoutSeconds: q.get('timeoutSeconds'),
+      auth: req.headers.authorization,
+    });
     const step = steps[Math.min(requests.length - 1, steps.length - 1)]!;
     step(req, res, q);
   });
@@ -107,13 +113,29 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-const options = (extra: Record<string, unknown> = {}) => ({ signal: new AbortController().signal, pollFallback: true, maxBackoffMs: 40, pollIntervalMs: 50, watchTimeoutSeconds: 30, ...extra });
+const options = (extra: Record<string, unknown> = {}) => ({
+  signal: new AbortController().signal,
+  pollFallback: true,
+  maxBackoffMs: 40,
+  pollIntervalMs: 50,
+  watchTimeoutSeconds: 30,
+  ...extra,
+});
 
 test('lists, watches from the list version, resumes a watch the server ended from the last version seen (bookmarks too), and lists again after 410 Gone', async () => {
   const fake = await fakeApi([
     list('100', obj('a', '90')),
-    watch([{ type: 'ADDED', object: obj('b', '101') }, { type: 'BOOKMARK', object: { metadata: { resourceVersion: '105' } } }]),
-    watch([{ type: 'MODIFIED', object: obj('b', '110') }, { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 110 (120)' } }], 'hang'),
+    watch([
+      { type: 'ADDED', object: obj('b', '101') },
+      { type: 'BOOKMARK', object: { metadata: { resourceVersion: '105' } } },
+    ]),
+    watch(
+      [
+        { type: 'MODIFIED', object: obj('b', '110') },
+        { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 110 (120)' } },
+      ],
+      'hang',
+    ),
     list('200', obj('b', '110'), obj('c', '150')),
     watch([{ type: 'DELETED', object: obj('a', '201') }], 'hang'),
   ]);
@@ -164,7 +186,12 @@ test('RBAC that allows list but not watch: polls with lists when pollFallback is
   stream.stop();
   await stream.done;
   await fake.close();
-  expect(r.log.slice(0, 4)).toEqual(['sync a', 'live', 'note: the API server refuses to watch pods (HTTP 403 pods is forbidden: User "system:serviceaccount:t:deployer" cannot watch resource "pods"): polling every 0.05 s', 'sync a,b']);
+  expect(r.log.slice(0, 4)).toEqual([
+    'sync a',
+    'live',
+    'note: the API server refuses to watch pods (HTTP 403 pods is forbidden: User "system:serviceaccount:t:deployer" cannot watch resource "pods"): polling every 0.05 s',
+    'sync a,b',
+  ]);
   expect(fake.requests.slice(3).every((q) => !q.watch)).toBe(true);
   expect(r.fatal).toEqual([]);
 });

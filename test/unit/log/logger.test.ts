@@ -26,10 +26,12 @@ describe('CI logger', () => {
 
   test('in GitLab CI each step is a collapsible section, closed even when the step throws', async () => {
     const { logger, text } = capture({ gitlab: true });
-    await expect(logger.section('gantry render', 'render staging', async () => {
-      logger.info('inside');
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      logger.section('gantry render', 'render staging', async () => {
+        logger.info('inside');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(text()).toBe(
       '\u001b[0Ksection_start:1700000000:gantry_render[collapsed=true]\r\u001b[0Krender staging\ninside\n\u001b[0Ksection_end:1700000000:gantry_render\r\u001b[0K\n',
     );

@@ -22,7 +22,7 @@ contexts:
 current-context: x
 `;
 
-test('values of FOO_PASSWORD, BAR_TOKEN, K8S_SECRET_X and a kubeconfig\'s token never appear in the log', () => {
+test("values of FOO_PASSWORD, BAR_TOKEN, K8S_SECRET_X and a kubeconfig's token never appear in the log", () => {
   const { ctx, log } = ctxWith({
     FOO_PASSWORD: 'hunter2-password',
     BAR_TOKEN: 'glpat-abcdefgh1234',
@@ -37,7 +37,8 @@ test('values of FOO_PASSWORD, BAR_TOKEN, K8S_SECRET_X and a kubeconfig\'s token 
   ctx.logger.info('Authorization: Bearer eyJhbGciOi.kube-sa-token');
   ctx.logger.info('signed with oss-secret-value at commit deadbeefcafe');
   const text = log();
-  for (const secret of ['hunter2-password', 'glpat-abcdefgh1234', 'postgres://app:pw@db/app', 'eyJhbGciOi.kube-sa-token', 'oss-secret-value']) expect(text).not.toContain(secret);
+  for (const secret of ['hunter2-password', 'glpat-abcdefgh1234', 'postgres://app:pw@db/app', 'eyJhbGciOi.kube-sa-token', 'oss-secret-value'])
+    expect(text).not.toContain(secret);
   expect(text).toContain('Authorization: Bearer [MASKED]');
   expect(text).toContain('at commit deadbeefcafe');
 });

@@ -1,5 +1,19 @@
 import fc from 'fast-check';
-import { dns1035Label, dnsLabel, environmentLabels, fillPlaceholders, instanceName, kubeconfigVariableName, labelValue, MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, selectorLabels, slugify } from '../../../src/names/names.js';
+import {
+  dns1035Label,
+  dnsLabel,
+  environmentLabels,
+  fillPlaceholders,
+  instanceName,
+  kubeconfigVariableName,
+  labelValue,
+  MANAGED_BY_LABEL,
+  PREVIEW_NAMESPACE_TEMPLATE,
+  previewNamespace,
+  previewNamespaceNames,
+  selectorLabels,
+  slugify,
+} from '../../../src/names/names.js';
 
 const rfc1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

@@ -82,9 +82,18 @@ describe('the RPC signature (v1, HMAC-SHA1)', () => {
 
   test('common parameters: version 2018-05-10, JSON, UTC timestamp without milliseconds, a fresh nonce each time', () => {
     const creds = { accessKeyId: 'id', accessKeySecret: 'secret' };
-    const a = signedRpcParams('POST', 'RefreshObjectCaches', { ObjectPath: 'https://x.com/', ObjectType: 'File' }, creds, { now: new Date('2026-01-02T03:04:05.678Z') });
+    const a = signedRpcParams('POST', 'RefreshObjectCaches', { ObjectPath: 'https://x.com/', ObjectType: 'File' }, creds, {
+      now: new Date('2026-01-02T03:04:05.678Z'),
+    });
     const b = signedRpcParams('POST', 'RefreshObjectCaches', { ObjectPath: 'https://x.com/', ObjectType: 'File' }, creds);
-    expect(a).toMatchObject({ Action: 'RefreshObjectCaches', Version: '2018-05-10', Format: 'JSON', SignatureMethod: 'HMAC-SHA1', SignatureVersion: '1.0', Timestamp: '2026-01-02T03:04:05Z' });
+    expect(a).toMatchObject({
+      Action: 'RefreshObjectCaches',
+      Version: '2018-05-10',
+      Format: 'JSON',
+      SignatureMethod: 'HMAC-SHA1',
+      SignatureVersion: '1.0',
+      Timestamp: '2026-01-02T03:04:05Z',
+    });
     expect(a.SignatureNonce).not.toBe(b.SignatureNonce);
     expect(a.Signature).toBe(rpcSignature('POST', a, 'secret'));
     expect(rpcTimestamp(new Date(0))).toBe('1970-01-01T00:00:00Z');
@@ -102,7 +111,10 @@ describe('the Aliyun CDN refresher against the CDN test server', () => {
   beforeEach(() => cdn.clearFaults());
   const refresher = (over: Partial<Parameters<typeof aliyunCdnRefresher>[1]> = {}) => {
     const q = quietCtx();
-    return { ...q, r: aliyunCdnRefresher(q.ctx, { endpoint: cdn.endpoint, accessKeyId: keyId, accessKeySecret: secret, retries: 3, minRetryDelayMs: 10, ...over }) };
+    return {
+      ...q,
+      r: aliyunCdnRefresher(q.ctx, { endpoint: cdn.endpoint, accessKeyId: keyId, accessKeySecret: secret, retries: 3, minRetryDelayMs: 10, ...over }),
+    };
   };
   const urls = (n: number) => Array.from({ length: n }, (_, i) => `https://www.example.com/p${i}.html`);
 
@@ -154,10 +166,14 @@ describe('the Aliyun CDN refresher against the CDN test server', () => {
 
   test('a wrong secret or unknown key is refused at once, and reported as a credentials problem', async () => {
     const before = cdn.requests.length;
-    const wrong = await refresher({ accessKeySecret: 'wrong-secret-value' }).r.refresh(['https://www.example.com/']).catch((e: unknown) => e);
+    const wrong = await refresher({ accessKeySecret: 'wrong-secret-value' })
+      .r.refresh(['https://www.example.com/'])
+      .catch((e: unknown) => e);
     expect(wrong).toMatchObject({ code: 'SignatureDoesNotMatch', status: 400 });
     expect(cdn.requests.length - before).toBe(1);
-    const unknown = await refresher({ accessKeyId: 'LTAI5tNobody' }).r.refresh(['https://www.example.com/']).catch((e: unknown) => e);
+    const unknown = await refresher({ accessKeyId: 'LTAI5tNobody' })
+      .r.refresh(['https://www.example.com/'])
+      .catch((e: unknown) => e);
     expect(unknown).toMatchObject({ code: 'InvalidAccessKeyId.NotFound', status: 404 });
     const e = cdnError(wrong, 'acme-web/site/', ['https://www.example.com/']);
     expect(e.code).toBe('E_CDN_ACCESS');
@@ -195,7 +211,9 @@ describe('the CDN test server is faithful where a client could go wrong', () => 
   });
   afterAll(() => cdn.close());
   const post = async (params: Record<string, string>) => {
-    const body = Object.entries(params).map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
+    const body = Object.entries(params)
+      .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+      .join('&');
     const res = await fetch(`${cdn.endpoint}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
     return { status: res.status, body: (await res.json()) as Record<string, string> };
   };
@@ -237,7 +255,10 @@ describe('CDN credentials', () => {
   const oss = { accessKeyId: 'oss-id', accessKeySecret: 'oss-secret' };
   test('the CDN pair when set, else the OSS pair; half a pair is an input error (exit 2)', () => {
     expect(cdnCredentialsFromEnv({}, oss)).toEqual(oss);
-    expect(cdnCredentialsFromEnv({ GANTRY_CDN_ACCESS_KEY_ID: 'c', GANTRY_CDN_ACCESS_KEY_SECRET: 's' }, oss)).toEqual({ accessKeyId: 'c', accessKeySecret: 's' });
+    expect(cdnCredentialsFromEnv({ GANTRY_CDN_ACCESS_KEY_ID: 'c', GANTRY_CDN_ACCESS_KEY_SECRET: 's' }, oss)).toEqual({
+      accessKeyId: 'c',
+      accessKeySecret: 's',
+    });
     expect(() => cdnCredentialsFromEnv({ GANTRY_CDN_ACCESS_KEY_ID: 'c' }, oss)).toThrow(expect.objectContaining({ code: 'E_CDN_KEY_PARTIAL', exitCode: 2 }));
   });
 });

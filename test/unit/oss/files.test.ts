@@ -141,7 +141,10 @@ describe("the bundler's manifest decides when the build leaves one", () => {
     expect(scanned.manifests).toEqual([]);
     expect(scanned.files.find((f) => f.key === 'main-settings.js')!.hashed).toBe(false);
 
-    writeFileSync(path.join(dir, 'assets-manifest.json'), JSON.stringify({ 'main.js': 'https://cdn.example.com/app/main-settings.js', 'index.html': '/app/index.html' }));
+    writeFileSync(
+      path.join(dir, 'assets-manifest.json'),
+      JSON.stringify({ 'main.js': 'https://cdn.example.com/app/main-settings.js', 'index.html': '/app/index.html' }),
+    );
     writeFileSync(path.join(dir, 'index.html'), 'x');
     scanned = await scanBundle(dir);
     expect(scanned.manifests).toEqual([{ key: 'assets-manifest.json', outputs: 2 }]);

@@ -16,7 +16,9 @@ const ctxWith = (env: Record<string, string>, dryRun = false) => {
   return { ctx: createCtx({ env, dryRun, logger: createLogger({ write: (t) => lines.push(t), gitlab: false, color: false }) }), lines };
 };
 const put = (key: string) =>
-  oss.objects(bucket).set(key, { body: Buffer.from(key), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
+  oss
+    .objects(bucket)
+    .set(key, { body: Buffer.from(key), etag: '"9DD4E461268C8034F5C8564E155C67A6"', headers: {}, lastModified: new Date(), type: 'Normal' } as never);
 
 beforeAll(async () => {
   oss = await startOssServer({ accessKeyId: keyId, accessKeySecret: secret, buckets: [bucket] });
@@ -59,6 +61,10 @@ test('a prefix that is not one preview is refused before any request', async () 
 test('without the key pair: E_OSS_CREDENTIALS_MISSING naming both variables and what they are for', () => {
   const { ctx } = ctxWith({ GANTRY_OSS_ACCESS_KEY_ID: keyId });
   expect(() => ossTargetFromEnv(ctx, { bucket, region: 'oss-cn-hangzhou' }, 'list the frontend previews')).toThrow(
-    expect.objectContaining({ code: 'E_OSS_CREDENTIALS_MISSING', message: `no OSS credentials to list the frontend previews in ${bucket}`, fix: expect.stringContaining('GANTRY_OSS_ACCESS_KEY_SECRET') }),
+    expect.objectContaining({
+      code: 'E_OSS_CREDENTIALS_MISSING',
+      message: `no OSS credentials to list the frontend previews in ${bucket}`,
+      fix: expect.stringContaining('GANTRY_OSS_ACCESS_KEY_SECRET'),
+    }),
   );
 });

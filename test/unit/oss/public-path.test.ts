@@ -40,7 +40,15 @@ const viteJs = (base: string) =>
   'document.querySelector(`#app`).innerHTML=`<svg class="icon" role="presentation" aria-hidden="true"><use href="/icons.svg#documentation-icon"></use></svg>' +
   '<a href="https://vite.dev/" target="_blank"><img class="logo" src="${r}" alt="" /></a>`;' +
   'fetch("/api/counter").then(e=>e.json());let s="/",l=`/assets/`,u=location.pathname.split("/");';
-const viteKeys = new Set(['index.html', 'favicon.svg', 'icons.svg', 'assets/index-CAoPt-vL.js', 'assets/index-CsUDhMuy.css', 'assets/hero-CLDdwZDr.png', 'assets/vite-BF8QNONU.svg']);
+const viteKeys = new Set([
+  'index.html',
+  'favicon.svg',
+  'icons.svg',
+  'assets/index-CAoPt-vL.js',
+  'assets/index-CsUDhMuy.css',
+  'assets/hero-CLDdwZDr.png',
+  'assets/vite-BF8QNONU.svg',
+]);
 
 const ctxWithLines = () => {
   const lines: string[] = [];
@@ -111,15 +119,18 @@ describe('references by absolute root path to files of this build', () => {
 
   test('CSS url() and @import, srcset, unquoted attributes and query strings; other hosts, data: and relative paths are left alone', () => {
     const keys = new Set(['assets/font-3f2a9c1e.woff2', 'assets/base.css', 'img/a.png', 'img/b.png', 'app.js', 'logo.png']);
-    const css = '@import "/assets/base.css";@font-face{src:url(/assets/font-3f2a9c1e.woff2) format("woff2")}a{background:url("data:image/png;base64,AAAA")}b{background:url(//cdn.example.com/img/a.png)}c{background:url(img/b.png)}';
+    const css =
+      '@import "/assets/base.css";@font-face{src:url(/assets/font-3f2a9c1e.woff2) format("woff2")}a{background:url("data:image/png;base64,AAAA")}b{background:url(//cdn.example.com/img/a.png)}c{background:url(img/b.png)}';
     expect(referencesIn(css, 'assets/site.css', keys, '/p/').outside).toEqual(['/assets/base.css', '/assets/font-3f2a9c1e.woff2']);
-    const html = '<img srcset="/img/a.png 1x, /img/b.png 2x" src=/logo.png?v=3><script src=app.js></script><a href="https://example.com/app.js">x</a><img src="/p/img/a.png">';
+    const html =
+      '<img srcset="/img/a.png 1x, /img/b.png 2x" src=/logo.png?v=3><script src=app.js></script><a href="https://example.com/app.js">x</a><img src="/p/img/a.png">';
     expect(referencesIn(html, 'index.html', keys, '/p/')).toEqual({ outside: ['/img/a.png', '/img/b.png', '/logo.png?v=3'], inside: 1 });
   });
 
-  test("Angular's <base href=\"/\"> sends its relative script and stylesheet paths to the root; --base-href with the public path does not", () => {
+  test('Angular\'s <base href="/"> sends its relative script and stylesheet paths to the root; --base-href with the public path does not', () => {
     const keys = new Set(['index.html', 'main-4BVDYPQL.js', 'styles-5INURTSO.css', 'favicon.ico']);
-    const angular = (base: string) => `<!doctype html><html><head><base href="${base}"><link rel="icon" type="image/x-icon" href="favicon.ico"><link rel="stylesheet" href="styles-5INURTSO.css"></head><body><app-root></app-root><script src="main-4BVDYPQL.js" type="module"></script></body></html>`;
+    const angular = (base: string) =>
+      `<!doctype html><html><head><base href="${base}"><link rel="icon" type="image/x-icon" href="favicon.ico"><link rel="stylesheet" href="styles-5INURTSO.css"></head><body><app-root></app-root><script src="main-4BVDYPQL.js" type="module"></script></body></html>`;
     expect(referencesIn(angular('/'), 'index.html', keys, '/previews/mr-7/').outside).toEqual(['<base href="/">']);
     expect(referencesIn(angular('/previews/mr-7/'), 'index.html', keys, '/previews/mr-7/')).toEqual({ outside: [], inside: 1 });
   });
@@ -135,7 +146,19 @@ describe('references by absolute root path to files of this build', () => {
       'assets/hero-CLDdwZDr.png': 'png',
       'assets/vite-BF8QNONU.svg': '<svg/>',
     });
-    const scan = await findAbsoluteReferences(local(dir, ['index.html', 'assets/index-CAoPt-vL.js', 'assets/index-CsUDhMuy.css', 'assets/index-CAoPt-vL.js.map', 'favicon.svg', 'icons.svg', 'assets/hero-CLDdwZDr.png', 'assets/vite-BF8QNONU.svg']), '/previews/mr-7/');
+    const scan = await findAbsoluteReferences(
+      local(dir, [
+        'index.html',
+        'assets/index-CAoPt-vL.js',
+        'assets/index-CsUDhMuy.css',
+        'assets/index-CAoPt-vL.js.map',
+        'favicon.svg',
+        'icons.svg',
+        'assets/hero-CLDdwZDr.png',
+        'assets/vite-BF8QNONU.svg',
+      ]),
+      '/previews/mr-7/',
+    );
     expect(scan.references).toEqual([
       { file: 'assets/index-CAoPt-vL.js', reference: '/assets/hero-CLDdwZDr.png' },
       { file: 'assets/index-CAoPt-vL.js', reference: '/assets/vite-BF8QNONU.svg' },
@@ -178,8 +201,24 @@ describe("the bundler's one-line fix", () => {
 
 describe('checkPublicPath', () => {
   const viteBuild = (base: string) =>
-    buildDir({ 'index.html': viteHtml(base), 'assets/index-CAoPt-vL.js': viteJs(base), 'favicon.svg': '<svg/>', 'icons.svg': '<svg/>', 'assets/hero-CLDdwZDr.png': 'png', 'assets/vite-BF8QNONU.svg': '<svg/>', 'assets/index-CsUDhMuy.css': '' });
-  const keys = ['index.html', 'assets/index-CAoPt-vL.js', 'assets/index-CsUDhMuy.css', 'favicon.svg', 'icons.svg', 'assets/hero-CLDdwZDr.png', 'assets/vite-BF8QNONU.svg'];
+    buildDir({
+      'index.html': viteHtml(base),
+      'assets/index-CAoPt-vL.js': viteJs(base),
+      'favicon.svg': '<svg/>',
+      'icons.svg': '<svg/>',
+      'assets/hero-CLDdwZDr.png': 'png',
+      'assets/vite-BF8QNONU.svg': '<svg/>',
+      'assets/index-CsUDhMuy.css': '',
+    });
+  const keys = [
+    'index.html',
+    'assets/index-CAoPt-vL.js',
+    'assets/index-CsUDhMuy.css',
+    'favicon.svg',
+    'icons.svg',
+    'assets/hero-CLDdwZDr.png',
+    'assets/vite-BF8QNONU.svg',
+  ];
   const vitePackage = { devDependencies: { vite: '^8.3.4' } };
 
   test('refuses a preview that names its own files from the root: exit 2, each file and reference, and the line for Vite', async () => {
@@ -192,7 +231,9 @@ describe('checkPublicPath', () => {
     expect(error).toBeInstanceOf(GantryError);
     const e = error as GantryError;
     expect([e.code, e.exitCode]).toEqual(['E_PREVIEW_ABSOLUTE_PATH', 2]);
-    expect(e.message).toBe("the preview would load 6 of its files from the live site (6 references, below): the build names them from the site root, not from /previews/mr-7/ where the preview is served; nothing was published");
+    expect(e.message).toBe(
+      'the preview would load 6 of its files from the live site (6 references, below): the build names them from the site root, not from /previews/mr-7/ where the preview is served; nothing was published',
+    );
     expect(e.details).toEqual([
       'assets/index-CAoPt-vL.js: /assets/hero-CLDdwZDr.png',
       'assets/index-CAoPt-vL.js: /assets/vite-BF8QNONU.svg',
@@ -208,7 +249,9 @@ describe('checkPublicPath', () => {
   test("once the bundler writes the public path, the fix points at the paths the app's own code writes", async () => {
     const dir = viteBuild('/previews/mr-7/');
     const { ctx } = ctxWithLines();
-    const e = (await checkPublicPath(ctx, { files: local(dir, keys), publicPath: '/previews/mr-7/', preview: true, pkg: vitePackage }).catch((x: unknown) => x)) as GantryError;
+    const e = (await checkPublicPath(ctx, { files: local(dir, keys), publicPath: '/previews/mr-7/', preview: true, pkg: vitePackage }).catch(
+      (x: unknown) => x,
+    )) as GantryError;
     expect(e.code).toBe('E_PREVIEW_ABSOLUTE_PATH');
     expect(e.details).toEqual(['assets/index-CAoPt-vL.js: /icons.svg#documentation-icon']);
     expect(e.fix).toContain('the build already uses /previews/mr-7/');
@@ -218,7 +261,9 @@ describe('checkPublicPath', () => {
   test('a preview whose files all come from its own path passes, and says nothing', async () => {
     const dir = buildDir({ 'index.html': viteHtml('/previews/mr-7/'), 'assets/index-CAoPt-vL.js': 'console.log(`/previews/mr-7/icons.svg`)' });
     const { ctx, lines } = ctxWithLines();
-    await expect(checkPublicPath(ctx, { files: local(dir, ['index.html', 'assets/index-CAoPt-vL.js']), publicPath: '/previews/mr-7/', preview: true, pkg: vitePackage })).resolves.toBeUndefined();
+    await expect(
+      checkPublicPath(ctx, { files: local(dir, ['index.html', 'assets/index-CAoPt-vL.js']), publicPath: '/previews/mr-7/', preview: true, pkg: vitePackage }),
+    ).resolves.toBeUndefined();
     expect(lines.join('')).toBe('');
   });
 

@@ -5,7 +5,12 @@ import { planUpload } from '../../../src/oss/plan.js';
 import { headersFor, publish, publishOrder, type ObjectStore } from '../../../src/oss/publish.js';
 
 const file = (key: string, md5 = 'd41d8cd98f00b204e9800998ecf8427e', size = 0): LocalFile => ({
-  key, path: `/dist/${key}`, size, md5, html: /\.html?$/.test(key), hashed: isHashedName(key.split('/').pop()!),
+  key,
+  path: `/dist/${key}`,
+  size,
+  md5,
+  html: /\.html?$/.test(key),
+  hashed: isHashedName(key.split('/').pop()!),
 });
 const quietCtx = () => {
   const lines: string[] = [];
@@ -15,11 +20,19 @@ const quietCtx = () => {
 describe('frontend publishing rules', () => {
   test('hashed names are recognised without catching ordinary dashed names', () => {
     for (const n of ['app.3f2a9c1e.js', 'index-BN2aX8kq.js', 'chunk.4e5f6a7b8c.css', 'logo.a1b2c3d4e5.svg']) expect(isHashedName(n)).toBe(true);
-    for (const n of ['my-component.js', 'index.html', 'favicon.ico', 'jquery-3.7.1.min.js', 'robots.txt', 'app.deadbeefcafe.js.map.old']) expect(isHashedName(n)).toBe(false);
+    for (const n of ['my-component.js', 'index.html', 'favicon.ico', 'jquery-3.7.1.min.js', 'robots.txt', 'app.deadbeefcafe.js.map.old'])
+      expect(isHashedName(n)).toBe(false);
   });
 
   test('assets first, then other HTML, then index.html deepest first, the root one last', () => {
-    const waves = publishOrder([file('index.html'), file('docs/index.html'), file('about.html'), file('assets/app.3f2a9c1e.js'), file('favicon.ico'), file('docs/a/index.html')]);
+    const waves = publishOrder([
+      file('index.html'),
+      file('docs/index.html'),
+      file('about.html'),
+      file('assets/app.3f2a9c1e.js'),
+      file('favicon.ico'),
+      file('docs/a/index.html'),
+    ]);
     expect(waves.map((w) => w.map((f) => f.key))).toEqual([
       ['assets/app.3f2a9c1e.js', 'favicon.ico'],
       ['about.html'],
@@ -45,7 +58,13 @@ describe('frontend publishing rules', () => {
     const heads: string[] = [];
     const stored: Record<string, string> = { 'p/video.mp4': 'aa'.repeat(16), 'p/empty.js': 'ee'.repeat(16), 'p/weird.css': 'ff'.repeat(16) };
     const plan = await planUpload(
-      [file('video.mp4', 'aa'.repeat(16), 100), file('a.js', 'bb'.repeat(16), 10), file('empty.js', 'ee'.repeat(16), 7), file('weird.css', 'ff'.repeat(16), 3), file('new.css', 'cc'.repeat(16), 5)],
+      [
+        file('video.mp4', 'aa'.repeat(16), 100),
+        file('a.js', 'bb'.repeat(16), 10),
+        file('empty.js', 'ee'.repeat(16), 7),
+        file('weird.css', 'ff'.repeat(16), 3),
+        file('new.css', 'cc'.repeat(16), 5),
+      ],
       [
         { key: 'p/video.mp4', size: 100, etag: 'ffee0011223344556677889900aabbcc-3' },
         { key: 'p/a.js', size: 10, etag: 'bb'.repeat(16) },
@@ -127,9 +146,18 @@ describe('frontend publishing rules', () => {
     expect(log).toEqual(['p/assets/b.css', 'p/assets/app.3f2a9c1e.js', 'p/index.html']);
     expect(lines.filter((l) => l.includes('retrying'))).toHaveLength(2);
 
-    const denied: ObjectStore = { put: async () => { throw Object.assign(new Error('AccessDenied'), { status: 403 }); } };
+    const denied: ObjectStore = {
+      put: async () => {
+        throw Object.assign(new Error('AccessDenied'), { status: 403 });
+      },
+    };
     let calls = 0;
-    const counting: ObjectStore = { put: async (...args) => { calls++; return denied.put(...args); } };
+    const counting: ObjectStore = {
+      put: async (...args) => {
+        calls++;
+        return denied.put(...args);
+      },
+    };
     await expect(publish(quietCtx().ctx, counting, [file('a.css')], { prefix: '', concurrency: 1, retries: 3 })).rejects.toMatchObject({ status: 403 });
     expect(calls).toBe(1);
   });

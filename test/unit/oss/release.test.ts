@@ -57,7 +57,9 @@ describe('the release step', () => {
     const { ctx, lines } = quiet();
     const outcome = await recordRelease(ctx, store, input(v2, 0, '2026-01-02T00:00:00Z'));
     expect(outcome).toEqual({ record: 'p/.gantry/releases/20260102T000000000Z-ffffffff.json.gz', recovered: true, deleted: ['p/assets/app-AAAAAAA1.js', r1] });
-    expect(lines.join('')).toMatch(/no release record names the bundle that is live under p\/ \(an earlier publish was cut off before writing it\): recording it now/);
+    expect(lines.join('')).toMatch(
+      /no release record names the bundle that is live under p\/ \(an earlier publish was cut off before writing it\): recording it now/,
+    );
     const written = decodeRelease(objects[outcome.record!]!);
     expect([...(await releaseKeys(written, async (k) => decodeRelease(objects[k]!)))].sort()).toEqual([...v2].sort());
     expect(Object.keys(objects).sort()).toEqual(['p/.gantry/releases/20260102T000000000Z-ffffffff.json.gz', 'p/assets/app-BBBBBBB2.js', 'p/index.html']);

@@ -1,13 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import {
-  decodeRelease,
-  encodeRelease,
-  isDelta,
-  nextRelease,
-  planRetention,
-  releaseKeys,
-  type ReleaseRecord,
-} from '../../../src/oss/retention.js';
+import { decodeRelease, encodeRelease, isDelta, nextRelease, planRetention, releaseKeys, type ReleaseRecord } from '../../../src/oss/retention.js';
 
 const header = (n: number) => ({ sha: `sha${n}`, time: `2026-01-0${n}T00:00:00Z`, pipelineUrl: '' });
 const key = (n: number) => `p/.gantry/releases/2026010${n}-sha${n}.json.gz`;
@@ -69,7 +61,7 @@ describe('release records', () => {
     expect(plans[3]!.plan.deleteKeys).toEqual(['p/a2.js']);
     // Release 1 is the snapshot every later record is a delta of: it stays as their base.
     expect(isDelta(store.get(key(1))!)).toBe(false);
-    expect([2, 3, 4].every((n) => isDelta(store.get(key(n)) ?? { base: '' } as never))).toBe(true);
+    expect([2, 3, 4].every((n) => isDelta(store.get(key(n)) ?? ({ base: '' } as never)))).toBe(true);
     expect(plans[2]!.plan.expiredReleases).toEqual([]);
     expect(store.has(key(1))).toBe(true);
     expect(store.has(key(2))).toBe(false);

@@ -14,7 +14,9 @@ describe('?v= on references to unhashed assets', () => {
     const html = `<script src="bundle.js"></script><link rel="stylesheet" href='css/style.css'><img src="/img/logo%20one.png">`;
     const r = addVersionToReferences(html, 'index.html', assets, 'abc1234');
     expect(r.references).toBe(3);
-    expect(r.html).toBe(`<script src="bundle.js?v=abc1234"></script><link rel="stylesheet" href='css/style.css?v=abc1234'><img src="/img/logo%20one.png?v=abc1234">`);
+    expect(r.html).toBe(
+      `<script src="bundle.js?v=abc1234"></script><link rel="stylesheet" href='css/style.css?v=abc1234'><img src="/img/logo%20one.png?v=abc1234">`,
+    );
   });
 
   test('a page in a subdirectory resolves ../ against its own directory', () => {
@@ -29,7 +31,8 @@ describe('?v= on references to unhashed assets', () => {
   });
 
   test('external URLs, data:, fragments, unknown files and other pages are not touched', () => {
-    const html = '<script src="https://cdn.example.com/bundle.js"></script><script src="//x/bundle.js"></script><img src="data:image/png;base64,AA"><a href="#top"><a href="about.html"><script src="missing.js"></script><a href="mailto:a@b">';
+    const html =
+      '<script src="https://cdn.example.com/bundle.js"></script><script src="//x/bundle.js"></script><img src="data:image/png;base64,AA"><a href="#top"><a href="about.html"><script src="missing.js"></script><a href="mailto:a@b">';
     const r = addVersionToReferences(html, 'index.html', assets, 's1');
     expect(r.references).toBe(0);
     expect(r.html).toBe(html);
@@ -67,21 +70,24 @@ describe('stageBundle', () => {
     expect((await stageBundle(hashedOnly, { version: 'abc', compress: [] })).files).toEqual(hashedOnly);
   });
 
-  test.each(['gzip', 'br'] as const)('%s: configured extensions are stored compressed, size and MD5 of the compressed bytes, tiny files as they are', async (encoding) => {
-    const files = await bundle({ 'index.html': page, 'bundle.js': js, 'a.txt': 'x', 'logo.png': js });
-    const staged = await stageBundle(files, { version: 'v1', encoding, compress: ['js', 'html', 'txt'] });
-    const byKey = new Map(staged.files.map((f) => [f.key, f]));
-    const unpack = encoding === 'gzip' ? gunzipSync : brotliDecompressSync;
-    expect(byKey.get('bundle.js')!.encoding).toBe(encoding);
-    expect(unpack(byKey.get('bundle.js')!.body!).toString()).toBe(js);
-    expect(byKey.get('bundle.js')!.size).toBeLessThan(js.length / 10);
-    expect(byKey.get('bundle.js')!.md5).toBe(createHash('md5').update(byKey.get('bundle.js')!.body!).digest('hex'));
-    expect(unpack(byKey.get('index.html')!.body!).toString()).toContain('bundle.js?v=v1');
-    expect(byKey.get('a.txt')!.encoding).toBeUndefined();
-    expect(byKey.get('logo.png')!.encoding).toBeUndefined();
-    expect(staged.compressed).toBe(2);
-    // Deterministic: the same input stages to the same bytes, so a re-publish sends nothing.
-    const again = await stageBundle(files, { version: 'v1', encoding, compress: ['js', 'html', 'txt'] });
-    expect(again.files.map((f) => f.md5)).toEqual(staged.files.map((f) => f.md5));
-  });
+  test.each(['gzip', 'br'] as const)(
+    '%s: configured extensions are stored compressed, size and MD5 of the compressed bytes, tiny files as they are',
+    async (encoding) => {
+      const files = await bundle({ 'index.html': page, 'bundle.js': js, 'a.txt': 'x', 'logo.png': js });
+      const staged = await stageBundle(files, { version: 'v1', encoding, compress: ['js', 'html', 'txt'] });
+      const byKey = new Map(staged.files.map((f) => [f.key, f]));
+      const unpack = encoding === 'gzip' ? gunzipSync : brotliDecompressSync;
+      expect(byKey.get('bundle.js')!.encoding).toBe(encoding);
+      expect(unpack(byKey.get('bundle.js')!.body!).toString()).toBe(js);
+      expect(byKey.get('bundle.js')!.size).toBeLessThan(js.length / 10);
+      expect(byKey.get('bundle.js')!.md5).toBe(createHash('md5').update(byKey.get('bundle.js')!.body!).digest('hex'));
+      expect(unpack(byKey.get('index.html')!.body!).toString()).toContain('bundle.js?v=v1');
+      expect(byKey.get('a.txt')!.encoding).toBeUndefined();
+      expect(byKey.get('logo.png')!.encoding).toBeUndefined();
+      expect(staged.compressed).toBe(2);
+      // Deterministic: the same input stages to the same bytes, so a re-publish sends nothing.
+      const again = await stageBundle(files, { version: 'v1', encoding, compress: ['js', 'html', 'txt'] });
+      expect(again.files.map((f) => f.md5)).toEqual(staged.files.map((f) => f.md5));
+    },
+  );
 });

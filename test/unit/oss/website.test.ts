@@ -1,15 +1,7 @@
 import OSS from 'ali-oss';
 import { createCtx } from '../../../src/context.js';
 import { createLogger } from '../../../src/log/logger.js';
-import {
-  applyWebsite,
-  desiredWebsite,
-  ossWebsiteApi,
-  parseWebsiteXml,
-  websiteChanges,
-  websiteXml,
-  type WebsiteApi,
-} from '../../../src/oss/website.js';
+import { applyWebsite, desiredWebsite, ossWebsiteApi, parseWebsiteXml, websiteChanges, websiteXml, type WebsiteApi } from '../../../src/oss/website.js';
 import { startOssServer, type OssServer } from '../../support/oss-server.js';
 
 const quietCtx = (dryRun = false) => {
@@ -64,10 +56,14 @@ describe('bucket website configuration', () => {
     const desired = desiredWebsite({ index: 'index.html', spa: true }, 'p/');
     expect(parseWebsiteXml(websiteXml(desired))).toEqual(desired);
     // OSS's own answer: a namespace, no SupportSubDir/Type/HttpStatus when they were never set.
-    const bare = '<?xml version="1.0" encoding="UTF-8"?>\n<WebsiteConfiguration xmlns="http://doc.oss-cn-hangzhou.aliyuncs.com"><IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>error.html</Key></ErrorDocument></WebsiteConfiguration>';
+    const bare =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<WebsiteConfiguration xmlns="http://doc.oss-cn-hangzhou.aliyuncs.com"><IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>error.html</Key></ErrorDocument></WebsiteConfiguration>';
     expect(parseWebsiteXml(bare)).toEqual({ index: 'index.html', supportSubDir: false, type: 0, errorKey: 'error.html', errorStatus: 404 });
-    const rules = '<RoutingRule><RuleNumber>1</RuleNumber><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition><Redirect><RedirectType>External</RedirectType><HostName>example.com</HostName></Redirect></RoutingRule>';
-    expect(parseWebsiteXml(bare.replace('</WebsiteConfiguration>', `<RoutingRules>${rules}</RoutingRules></WebsiteConfiguration>`)).routingRulesXml).toBe(rules);
+    const rules =
+      '<RoutingRule><RuleNumber>1</RuleNumber><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition><Redirect><RedirectType>External</RedirectType><HostName>example.com</HostName></Redirect></RoutingRule>';
+    expect(parseWebsiteXml(bare.replace('</WebsiteConfiguration>', `<RoutingRules>${rules}</RoutingRules></WebsiteConfiguration>`)).routingRulesXml).toBe(
+      rules,
+    );
     expect(() => parseWebsiteXml('<Error><Code>x</Code></Error>')).toThrow();
   });
 
@@ -78,9 +74,14 @@ describe('bucket website configuration', () => {
     expect(websiteChanges(notFound, spa)).toEqual(['ErrorDocument/Key: 404.html -> index.html', 'ErrorDocument/HttpStatus: 404 -> 200']);
     expect(websiteChanges(null, spa)[0]).toBe('no website hosting yet');
     // HttpStatus left out by OSS means 404: the same as asking for 404.
-    const bare = parseWebsiteXml('<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix><SupportSubDir>true</SupportSubDir><Type>0</Type></IndexDocument><ErrorDocument><Key>404.html</Key></ErrorDocument></WebsiteConfiguration>');
+    const bare = parseWebsiteXml(
+      '<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix><SupportSubDir>true</SupportSubDir><Type>0</Type></IndexDocument><ErrorDocument><Key>404.html</Key></ErrorDocument></WebsiteConfiguration>',
+    );
     expect(websiteChanges(bare, notFound)).toEqual([]);
-    expect(websiteChanges({ ...spa, supportSubDir: false, type: 1 }, spa)).toEqual(['IndexDocument/SupportSubDir: false -> true', 'IndexDocument/Type: (none) -> 0']);
+    expect(websiteChanges({ ...spa, supportSubDir: false, type: 1 }, spa)).toEqual([
+      'IndexDocument/SupportSubDir: false -> true',
+      'IndexDocument/Type: (none) -> 0',
+    ]);
   });
 
   test('applied once; a second run reads, finds it equal and sends nothing', async () => {
@@ -106,8 +107,11 @@ describe('bucket website configuration', () => {
   });
 
   test("routing rules set in the console survive Gantry's PUT", async () => {
-    const rules = '<RoutingRule><RuleNumber>1</RuleNumber><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition><Redirect><RedirectType>External</RedirectType><HostName>example.com</HostName></Redirect></RoutingRule>';
-    const bucket = fakeBucket(`<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument><RoutingRules>${rules}</RoutingRules></WebsiteConfiguration>`);
+    const rules =
+      '<RoutingRule><RuleNumber>1</RuleNumber><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition><Redirect><RedirectType>External</RedirectType><HostName>example.com</HostName></Redirect></RoutingRule>';
+    const bucket = fakeBucket(
+      `<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument><RoutingRules>${rules}</RoutingRules></WebsiteConfiguration>`,
+    );
     await applyWebsite(quietCtx().ctx, bucket, desiredWebsite({ index: 'index.html', spa: true }, ''));
     expect(bucket.puts[0]).toContain(`<RoutingRules>${rules}</RoutingRules>`);
   });
@@ -127,7 +131,14 @@ describe('bucket website configuration', () => {
       expect(await api.get()).toBeNull();
       await applyWebsite(quietCtx().ctx, api, desiredWebsite({ index: 'index.html', spa: true }, ''));
       expect(oss.website('web-a')).toMatchObject({ suffix: 'index.html', supportSubDir: 'true', type: '0', errorKey: 'index.html', errorStatus: '200' });
-      const client = new OSS({ accessKeyId: keyId, accessKeySecret: secret, bucket: 'web-a', region: 'oss-cn-hangzhou', endpoint: oss.endpoint, secure: false });
+      const client = new OSS({
+        accessKeyId: keyId,
+        accessKeySecret: secret,
+        bucket: 'web-a',
+        region: 'oss-cn-hangzhou',
+        endpoint: oss.endpoint,
+        secure: false,
+      });
       expect(await client.getBucketWebsite('web-a')).toMatchObject({ index: 'index.html', supportSubDir: 'true', error: 'index.html' });
       const before = oss.requests.length;
       await applyWebsite(quietCtx().ctx, api, desiredWebsite({ index: 'index.html', spa: true }, ''));
@@ -138,7 +149,9 @@ describe('bucket website configuration', () => {
       const wrong = ossWebsiteApi(quietCtx().ctx, { ...target(), accessKeySecret: 'not-the-secret' }, 0);
       await expect(wrong.get()).rejects.toMatchObject({ code: 'E_OSS_ACCESS' });
       const api = ossWebsiteApi(quietCtx().ctx, target(), 0);
-      await expect(api.put(websiteXml({ index: 'index.html', supportSubDir: true, type: 0, errorKey: 'x.html', errorStatus: 'two hundred' as never }))).rejects.toMatchObject({
+      await expect(
+        api.put(websiteXml({ index: 'index.html', supportSubDir: true, type: 0, errorKey: 'x.html', errorStatus: 'two hundred' as never })),
+      ).rejects.toMatchObject({
         code: 'E_OSS_WEBSITE',
       });
     });

@@ -19,16 +19,34 @@ test('frontend settings from GANTRY_FRONTEND_* and GANTRY_SET; other keys and ob
 
 test('flags win; without gantry.yaml the CI variables fill in what the flags leave empty', async () => {
   const env = { GANTRY_SET: 'frontend.endpoint=http://127.0.0.1:9000' };
-  expect(await previewFrontend({ bucket: 'b', region: 'oss-cn-hangzhou' }, env, undefined, false)).toEqual({ bucket: 'b', region: 'oss-cn-hangzhou', endpoint: 'http://127.0.0.1:9000', prefix: undefined });
-  expect(await previewFrontend({}, { GANTRY_FRONTEND_BUCKET: 'v', GANTRY_FRONTEND_REGION: 'oss-cn-beijing' }, undefined, false)).toEqual({ bucket: 'v', region: 'oss-cn-beijing', endpoint: undefined, prefix: undefined });
+  expect(await previewFrontend({ bucket: 'b', region: 'oss-cn-hangzhou' }, env, undefined, false)).toEqual({
+    bucket: 'b',
+    region: 'oss-cn-hangzhou',
+    endpoint: 'http://127.0.0.1:9000',
+    prefix: undefined,
+  });
+  expect(await previewFrontend({}, { GANTRY_FRONTEND_BUCKET: 'v', GANTRY_FRONTEND_REGION: 'oss-cn-beijing' }, undefined, false)).toEqual({
+    bucket: 'v',
+    region: 'oss-cn-beijing',
+    endpoint: undefined,
+    prefix: undefined,
+  });
   expect(await previewFrontend({}, {}, undefined, false)).toBeUndefined();
 });
 
 test('with gantry.yaml its frontend is the base, flags win over it, and the CI variables are not read twice', async () => {
   expect(await previewFrontend({}, { GANTRY_FRONTEND_BUCKET: 'ignored' }, yaml, true)).toEqual(yaml);
-  expect(await previewFrontend({ bucket: 'flag', endpoint: 'http://127.0.0.1:1' }, {}, yaml, true)).toEqual({ bucket: 'flag', region: 'oss-cn-shanghai', endpoint: 'http://127.0.0.1:1', prefix: 'web' });
+  expect(await previewFrontend({ bucket: 'flag', endpoint: 'http://127.0.0.1:1' }, {}, yaml, true)).toEqual({
+    bucket: 'flag',
+    region: 'oss-cn-shanghai',
+    endpoint: 'http://127.0.0.1:1',
+    prefix: 'web',
+  });
 });
 
 test('a bucket without a region is refused: E_BUCKET_REGION_MISSING with the fix', async () => {
-  await expect(previewFrontend({ bucket: 'b' }, {}, undefined, false)).rejects.toMatchObject({ code: 'E_BUCKET_REGION_MISSING', message: '--bucket b needs --region' });
+  await expect(previewFrontend({ bucket: 'b' }, {}, undefined, false)).rejects.toMatchObject({
+    code: 'E_BUCKET_REGION_MISSING',
+    message: '--bucket b needs --region',
+  });
 });

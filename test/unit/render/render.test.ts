@@ -10,7 +10,12 @@ import { ciContext, digestImage, fixture, fullConfig } from '../../support/fixtu
 const emptyUserDir = path.join(tmpdir(), 'gantry-no-user-templates');
 
 async function render(input: Partial<RenderInput> & { envName: string }, userDir = emptyUserDir): Promise<RenderedManifest[]> {
-  const view = buildView({ config: fullConfig(), ci: ciContext(input.envName === 'review' ? { CI_MERGE_REQUEST_IID: '17' } : {}), image: digestImage, ...input });
+  const view = buildView({
+    config: fullConfig(),
+    ci: ciContext(input.envName === 'review' ? { CI_MERGE_REQUEST_IID: '17' } : {}),
+    image: digestImage,
+    ...input,
+  });
   return renderManifests(view, { userDir });
 }
 
@@ -93,7 +98,10 @@ describe('manifest contents', () => {
     expect(none.secret).toBeNull();
     expect(none.d.spec.template.metadata.annotations['gantry.dev/secret-checksum']).toBeUndefined();
     const a = await deployment({ K8S_SECRET_DATABASE_URL: 'postgres://u:hunter2-long@db/x', K8S_SECRET_API_KEY: 'k-123456789' });
-    expect(a.secret!.entries).toEqual([['API_KEY', 'k-123456789'], ['DATABASE_URL', 'postgres://u:hunter2-long@db/x']]);
+    expect(a.secret!.entries).toEqual([
+      ['API_KEY', 'k-123456789'],
+      ['DATABASE_URL', 'postgres://u:hunter2-long@db/x'],
+    ]);
     expect(a.d.spec.template.spec.containers[0].envFrom).toContainEqual({ secretRef: { name: 'shop-secrets' } });
     const sum = a.d.spec.template.metadata.annotations['gantry.dev/secret-checksum'];
     expect(sum).toMatch(/^[a-f0-9]{64}$/);
@@ -127,7 +135,11 @@ describe('manifest contents', () => {
     expect(c.startupProbe.failureThreshold).toBe(60);
     expect(pod.initContainers[0]).toMatchObject({ name: 'migrate', image: c.image, command: ['npm', 'run', 'migrate'] });
     expect(find(await render({ envName: 'staging' }), 'ConfigMap').data).toEqual({
-      ENABLED: 'true', FEATURE_X: 'yes', NODE_OPTIONS: '--max-old-space-size=400', PORT: '8080', VERSION: '1.10',
+      ENABLED: 'true',
+      FEATURE_X: 'yes',
+      NODE_OPTIONS: '--max-old-space-size=400',
+      PORT: '8080',
+      VERSION: '1.10',
     });
   });
 
@@ -136,8 +148,22 @@ describe('manifest contents', () => {
     config.backend.probes = { readiness: { tcp: true, periodSeconds: 3 }, liveness: { tcp: true }, startup: { tcp: true, failureThreshold: 60 } };
     const m = await renderManifests(buildView({ config, envName: 'staging', ci: ciContext(), image: digestImage }), { userDir: emptyUserDir });
     const c = find(m, 'Deployment').spec.template.spec.containers[0];
-    expect(c.readinessProbe).toEqual({ tcpSocket: { port: 'http' }, initialDelaySeconds: 0, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 });
-    expect(c.livenessProbe).toEqual({ tcpSocket: { port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 });
+    expect(c.readinessProbe).toEqual({
+      tcpSocket: { port: 'http' },
+      initialDelaySeconds: 0,
+      periodSeconds: 3,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+      successThreshold: 1,
+    });
+    expect(c.livenessProbe).toEqual({
+      tcpSocket: { port: 'http' },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+      successThreshold: 1,
+    });
     expect(c.startupProbe).toMatchObject({ tcpSocket: { port: 'http' }, failureThreshold: 60 });
     // The port the probes name is the container port the app listens on.
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -150,7 +176,10 @@ describe('manifest contents', () => {
     const hpa = find(m, 'HorizontalPodAutoscaler');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, scaleTargetRef: { kind: 'Deployment', name: 'shop' } });
-    expect(hpa.spec.metrics.map((x: any) => [x.resource.name, x.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 80]]);
+    expect(hpa.spec.metrics.map((x: any) => [x.resource.name, x.resource.target.averageUtilization])).toEqual([
+      ['cpu', 70],
+      ['memory', 80],
+    ]);
   });
 
   test('a LoadBalancer Service carries the SLB annotations: reuse by id, intranet, certificate on 443', async () => {
@@ -167,7 +196,10 @@ describe('manifest contents', () => {
       [`${slb}scheduler`]: 'wrr',
     });
     expect(svc.spec.externalTrafficPolicy).toBe('Local');
-    expect(svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort])).toEqual([['https', 443, 'http'], ['http', 80, 'http']]);
+    expect(svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort])).toEqual([
+      ['https', 443, 'http'],
+      ['http', 80, 'http'],
+    ]);
   });
 
   test('ask adds the ECI pod annotations and the logtail sidecar sharing an emptyDir', async () => {
@@ -180,11 +212,13 @@ describe('manifest contents', () => {
     const [app, logtail] = pod.spec.containers;
     expect(logtail.name).toBe('logtail');
     expect(logtail.image).toBe('registry-vpc.cn-hangzhou.aliyuncs.com/log-service/logtail:latest');
-    expect(logtail.env).toEqual(expect.arrayContaining([
-      { name: 'ALIYUN_LOGTAIL_USER_ID', value: '1234567890123456' },
-      { name: 'ALIYUN_LOGTAIL_USER_DEFINED_ID', value: 'shop-production' },
-      { name: 'ALIYUN_LOGTAIL_CONFIG', value: '/etc/ilogtail/conf/cn-hangzhou/ilogtail_config.json' },
-    ]));
+    expect(logtail.env).toEqual(
+      expect.arrayContaining([
+        { name: 'ALIYUN_LOGTAIL_USER_ID', value: '1234567890123456' },
+        { name: 'ALIYUN_LOGTAIL_USER_DEFINED_ID', value: 'shop-production' },
+        { name: 'ALIYUN_LOGTAIL_CONFIG', value: '/etc/ilogtail/conf/cn-hangzhou/ilogtail_config.json' },
+      ]),
+    );
     expect(pod.spec.volumes).toEqual([{ name: 'app-logs', emptyDir: {} }]);
     expect(app.volumeMounts).toEqual([{ name: 'app-logs', mountPath: '/var/log/app' }]);
     expect(logtail.volumeMounts).toEqual([{ name: 'app-logs', mountPath: '/var/log/app', readOnly: true }]);
@@ -206,7 +240,7 @@ describe('manifest contents', () => {
   });
 });
 
-describe('a user\'s own templates', () => {
+describe("a user's own templates", () => {
   async function userDirWith(files: Record<string, string>): Promise<string> {
     const dir = await mkdtemp(path.join(tmpdir(), 'gantry-user-'));
     for (const [name, text] of Object.entries(files)) {
@@ -256,7 +290,10 @@ spec:
     expect(error).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringContaining('line 4: {{y}} got no value (is the field name spelt right?)') });
     expect(error.details).toEqual(['4 | name: {{y names.servcie}}']);
     const plain = await userDirWith({ 'svc.yaml.hbs': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{names.servcie}}\n' });
-    await expect(render({ envName: 'staging' }, plain)).rejects.toMatchObject({ code: 'E_TEMPLATE', message: expect.stringContaining('"servcie" not defined') });
+    await expect(render({ envName: 'staging' }, plain)).rejects.toMatchObject({
+      code: 'E_TEMPLATE',
+      message: expect.stringContaining('"servcie" not defined'),
+    });
   });
 
   test('partials in deploy/partials override and extend the defaults', async () => {
@@ -281,7 +318,12 @@ spec:
 
 describe('inputs', () => {
   test('an image tag pushed to the push host is referenced on the pull host', () => {
-    const view = buildView({ config: fullConfig(), envName: 'staging', ci: ciContext(), image: 'crpi-abc123.cn-hangzhou.personal.cr.aliyuncs.com/acme/shop:01234567' });
+    const view = buildView({
+      config: fullConfig(),
+      envName: 'staging',
+      ci: ciContext(),
+      image: 'crpi-abc123.cn-hangzhou.personal.cr.aliyuncs.com/acme/shop:01234567',
+    });
     expect(view.image).toBe('crpi-abc123-vpc.cn-hangzhou.personal.cr.aliyuncs.com/acme/shop:01234567');
     expect(view.imagePullPolicy).toBe('Always');
   });
@@ -293,10 +335,16 @@ describe('inputs', () => {
 
   test('an unknown environment, a review without MR, and a bad image are input errors (exit 2)', () => {
     const base = { config: fullConfig(), ci: ciContext(), image: digestImage };
-    expect(() => buildView({ ...base, envName: 'qa' })).toThrow(expect.objectContaining({ code: 'E_ENV_UNKNOWN', exitCode: 2, fix: expect.stringContaining('staging, production, review') }));
-    expect(() => buildView({ ...base, envName: 'review' })).toThrow(expect.objectContaining({ code: 'E_MR_MISSING', message: 'the review environment needs a merge request' }));
+    expect(() => buildView({ ...base, envName: 'qa' })).toThrow(
+      expect.objectContaining({ code: 'E_ENV_UNKNOWN', exitCode: 2, fix: expect.stringContaining('staging, production, review') }),
+    );
+    expect(() => buildView({ ...base, envName: 'review' })).toThrow(
+      expect.objectContaining({ code: 'E_MR_MISSING', message: 'the review environment needs a merge request' }),
+    );
     expect(() => buildView({ ...base, envName: 'staging', image: 'Registry/App:latest' })).toThrow(expect.objectContaining({ code: 'E_IMAGE_REF' }));
-    expect(() => buildView({ ...base, envName: 'staging', image: 'r.example.com/app' })).toThrow(expect.objectContaining({ message: expect.stringContaining('never deploys an implicit :latest') }));
+    expect(() => buildView({ ...base, envName: 'staging', image: 'r.example.com/app' })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('never deploys an implicit :latest') }),
+    );
   });
 
   test('rendered files parse as multi-document Kubernetes objects', async () => {
@@ -308,11 +356,18 @@ describe('inputs', () => {
   });
 });
 
-test('renders written into one directory at the same moment do not rename each other\'s file away', async () => {
+test("renders written into one directory at the same moment do not rename each other's file away", async () => {
   const { writeManifests } = await import('../../../src/deploy/render.js');
   const dir = await mkdtemp(path.join(tmpdir(), 'gantry-write-'));
   const texts = Array.from({ length: 20 }, (_, i) => `kind: ConfigMap # ${i}\n`);
-  await Promise.all(texts.map((text) => writeManifests(dir, [{ file: 'deploy.yaml', text }, { file: 'svc.yaml', text }])));
+  await Promise.all(
+    texts.map((text) =>
+      writeManifests(dir, [
+        { file: 'deploy.yaml', text },
+        { file: 'svc.yaml', text },
+      ]),
+    ),
+  );
   expect(texts).toContain(readFileSync(path.join(dir, 'deploy.yaml'), 'utf8'));
   expect(readdirSync(dir).sort()).toEqual(['deploy.yaml', 'svc.yaml']);
 });

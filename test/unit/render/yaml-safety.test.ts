@@ -9,21 +9,101 @@ import { ciContext, digestImage, fullConfig } from '../../support/fixtures.js';
 import { parseAsKubernetes } from '../../support/k8s-yaml.js';
 
 const yamlWords = [
-  'yes', 'no', 'Yes', 'NO', 'on', 'off', 'On', 'y', 'n', 'Y', 'N', 'true', 'False', 'null', 'Null', '~', '',
-  '0x10', '0o17', '017', '0b101', '1e3', '1E-3', 'e1', 'E+5', 'e-10', '.1e2', '1.', '-1', '+1', '.5', '1_000', '1:20', '.inf', '-.Inf', '.nan', 'NaN',
-  '2001-12-14', '2001-12-14t21:59:43.10-05:00', '<<', '=', '- item', '? key', ': value', '&anchor', '*alias', '!tag', '%directive',
-  '@at', '`tick', '|', '>', '#comment', 'a #b', 'a: b', 'a:b', 'key:', '{{ template }}', '{{{raw}}}', '[x]', '{y: z}',
-  '"', "'", '\\', '\n', '\r\n', '\t', ' ', '  lead', 'trail  ', '---', '...', '\u0085', '\u2028', '\u2029', '\ufeff',
-  '\u007f', '\u0000', '\u001b', 'é', '日本語', '😀', '\u{10FFFF}', '\ufffe',
+  'yes',
+  'no',
+  'Yes',
+  'NO',
+  'on',
+  'off',
+  'On',
+  'y',
+  'n',
+  'Y',
+  'N',
+  'true',
+  'False',
+  'null',
+  'Null',
+  '~',
+  '',
+  '0x10',
+  '0o17',
+  '017',
+  '0b101',
+  '1e3',
+  '1E-3',
+  'e1',
+  'E+5',
+  'e-10',
+  '.1e2',
+  '1.',
+  '-1',
+  '+1',
+  '.5',
+  '1_000',
+  '1:20',
+  '.inf',
+  '-.Inf',
+  '.nan',
+  'NaN',
+  '2001-12-14',
+  '2001-12-14t21:59:43.10-05:00',
+  '<<',
+  '=',
+  '- item',
+  '? key',
+  ': value',
+  '&anchor',
+  '*alias',
+  '!tag',
+  '%directive',
+  '@at',
+  '`tick',
+  '|',
+  '>',
+  '#comment',
+  'a #b',
+  'a: b',
+  'a:b',
+  'key:',
+  '{{ template }}',
+  '{{{raw}}}',
+  '[x]',
+  '{y: z}',
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\r\n',
+  '\t',
+  ' ',
+  '  lead',
+  'trail  ',
+  '---',
+  '...',
+  '\u0085',
+  '\u2028',
+  '\u2029',
+  '\ufeff',
+  '\u007f',
+  '\u0000',
+  '\u001b',
+  'é',
+  '日本語',
+  '😀',
+  '\u{10FFFF}',
+  '\ufffe',
 ];
 
 // Strings built to hit YAML's corners: reserved words, indicators, escapes, any Unicode.
-const tricky = fc.oneof(
-  fc.constantFrom(...yamlWords),
-  fc.array(fc.constantFrom(...yamlWords), { minLength: 2, maxLength: 4 }).map((parts) => parts.join('')),
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.string({ unit: fc.constantFrom(':', '#', ' ', '-', '"', "'", '\\', '\n', '{', '}', '[', ']', 'a', '1', '.', 'e', '|', '>'), maxLength: 12 }),
-).filter((s) => s.isWellFormed()); // lone surrogates cannot be encoded as UTF-8 at all
+const tricky = fc
+  .oneof(
+    fc.constantFrom(...yamlWords),
+    fc.array(fc.constantFrom(...yamlWords), { minLength: 2, maxLength: 4 }).map((parts) => parts.join('')),
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.string({ unit: fc.constantFrom(':', '#', ' ', '-', '"', "'", '\\', '\n', '{', '}', '[', ']', 'a', '1', '.', 'e', '|', '>'), maxLength: 12 }),
+  )
+  .filter((s) => s.isWellFormed()); // lone surrogates cannot be encoded as UTF-8 at all
 
 const PER_RUN = 12;
 const RUNS = 900; // 900 x 12 = 10,800 strings
@@ -68,10 +148,39 @@ test(`${RUNS * PER_RUN} generated strings in env values, annotations and command
 }, 240_000);
 
 test('strings Kubernetes would misread are quoted; ordinary words and quantities stay plain', () => {
-  for (const word of ['yes', 'on', 'Off', 'y', 'null', '~', '0x10', '0o10', '1_000', '1e3', 'e1', 'E+5', '2001-12-14', '1:20', '3000', '', 'key:', ' x', '#x']) {
+  for (const word of [
+    'yes',
+    'on',
+    'Off',
+    'y',
+    'null',
+    '~',
+    '0x10',
+    '0o10',
+    '1_000',
+    '1e3',
+    'e1',
+    'E+5',
+    '2001-12-14',
+    '1:20',
+    '3000',
+    '',
+    'key:',
+    ' x',
+    '#x',
+  ]) {
     expect(yamlString(word)).toBe(quoteYaml(word));
   }
-  for (const word of ['hello', 'app.kubernetes.io/name', '/healthz', '250m', '512Mi', '10Gi', 'registry.example.com/acme/app@sha256:ab', 'https://gitlab.example.com/x']) {
+  for (const word of [
+    'hello',
+    'app.kubernetes.io/name',
+    '/healthz',
+    '250m',
+    '512Mi',
+    '10Gi',
+    'registry.example.com/acme/app@sha256:ab',
+    'https://gitlab.example.com/x',
+  ]) {
     expect(yamlString(word)).toBe(word);
   }
   expect(parseAsKubernetes(toYaml({ a: 'yes', b: '0o10', c: '1_000', d: '250m', e: '\u0085\u007f' }))).toEqual([

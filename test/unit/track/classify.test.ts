@@ -2,7 +2,16 @@
 // local cluster while each failure happened (test/fixtures/track). Variations (one restart
 // instead of two, a later clock, an ECI condition) are made by editing copies of them.
 import { readFileSync } from 'node:fs';
-import { classifyDeployment, classifyPod, classifyReplicaSet, describeTermination, failureCount, readinessBudgetSeconds, registryHost, type PodContext } from '../../../src/track/classify.js';
+import {
+  classifyDeployment,
+  classifyPod,
+  classifyReplicaSet,
+  describeTermination,
+  failureCount,
+  readinessBudgetSeconds,
+  registryHost,
+  type PodContext,
+} from '../../../src/track/classify.js';
 import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../../../src/kube/objects.js';
 import { fixture } from '../../support/fixtures.js';
 
@@ -105,7 +114,9 @@ describe('an image that cannot be pulled', () => {
     const { pod, events } = load('image-tag-missing');
     const f = classifyPod(pod, events, later)!;
     expect(f.code).toBe('E_ROLLOUT_IMAGE_PULL');
-    expect(f.message).toBe(`pod ${pod.metadata.name}, container web cannot pull image 127.0.0.1:5000/gantry/node:does-not-exist from 127.0.0.1:5000 (not found)`);
+    expect(f.message).toBe(
+      `pod ${pod.metadata.name}, container web cannot pull image 127.0.0.1:5000/gantry/node:does-not-exist from 127.0.0.1:5000 (not found)`,
+    );
     expect(f.evidence).toContain('image 127.0.0.1:5000/gantry/node:does-not-exist (registry 127.0.0.1:5000)');
     expect(f.evidence.join('\n')).toMatch(/kubelet: Failed to pull image .*rpc error: code = NotFound/);
     expect(f.evidence).toContain('imagePullSecrets: none');
@@ -145,7 +156,9 @@ describe('an image that cannot be pulled', () => {
     expect(f.fix).toContain(`no imagePullSecrets: a private registry needs a pull secret in namespace ${pod.metadata.namespace} for 127.0.0.1:5001`);
 
     pod.spec!.imagePullSecrets = [{ name: 'gantry-registry' }];
-    expect(classifyPod(pod, events, later)!.fix).toContain(`imagePullSecrets [gantry-registry]: make sure it exists in namespace ${pod.metadata.namespace} and holds credentials for 127.0.0.1:5001`);
+    expect(classifyPod(pod, events, later)!.fix).toContain(
+      `imagePullSecrets [gantry-registry]: make sure it exists in namespace ${pod.metadata.namespace} and holds credentials for 127.0.0.1:5001`,
+    );
   });
 
   test('an invalid image name is E_ROLLOUT_IMAGE_PULL with the parse error', () => {
@@ -256,7 +269,8 @@ describe('a pod that cannot be scheduled', () => {
 
   test('other scheduler reasons: taints', () => {
     const tainted = structuredClone(pod);
-    tainted.status!.conditions![0]!.message = '0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: infra}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.';
+    tainted.status!.conditions![0]!.message =
+      '0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: infra}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.';
     const f = classifyPod(tainted, [], at(since + 6_000))!;
     expect(f.message).toContain('taints the pod does not tolerate');
     expect(f.fix).toContain('toleration');
@@ -271,7 +285,13 @@ describe('a readiness probe that keeps failing', () => {
   test('has a budget of initialDelaySeconds + periodSeconds × failureThreshold + timeout + grace', () => {
     expect(readinessBudgetSeconds(container)).toBe(0 + 2 * 3 + 1 + 2);
     expect(readinessBudgetSeconds({ name: 'x', readinessProbe: {} })).toBe(10 * 3 + 1 + 2);
-    expect(readinessBudgetSeconds({ name: 'x', readinessProbe: { initialDelaySeconds: 5, periodSeconds: 2, failureThreshold: 3 }, startupProbe: { periodSeconds: 5, failureThreshold: 12 } })).toBe(5 + 6 + 1 + 2 + 60 + 1);
+    expect(
+      readinessBudgetSeconds({
+        name: 'x',
+        readinessProbe: { initialDelaySeconds: 5, periodSeconds: 2, failureThreshold: 3 },
+        startupProbe: { periodSeconds: 5, failureThreshold: 12 },
+      }),
+    ).toBe(5 + 6 + 1 + 2 + 60 + 1);
     expect(readinessBudgetSeconds({ name: 'x' })).toBeUndefined();
   });
 
@@ -279,7 +299,9 @@ describe('a readiness probe that keeps failing', () => {
     expect(classifyPod(pod, events, at(started + 8_000))).toBeUndefined();
     const f = classifyPod(pod, events, at(started + 9_000))!;
     expect(f.code).toBe('E_ROLLOUT_READINESS');
-    expect(f.message).toBe(`pod ${pod.metadata.name}, container web is not ready 9 s after it started (budget 9 s): Readiness probe failed: HTTP probe failed with statuscode: 500`);
+    expect(f.message).toBe(
+      `pod ${pod.metadata.name}, container web is not ready 9 s after it started (budget 9 s): Readiness probe failed: HTTP probe failed with statuscode: 500`,
+    );
     expect(f.evidence[0]).toBe('readiness probe: HTTP GET http://:8080/bad (initialDelaySeconds 0, periodSeconds 2, failureThreshold 3, timeoutSeconds 1)');
     expect(f.evidence).toContain('event Unhealthy (x18): Readiness probe failed: HTTP probe failed with statuscode: 500');
     expect(f.logs).toEqual({ previous: false, label: 'the running instance' });
@@ -316,13 +338,21 @@ describe('Elastic Container Instance (virtual-kubelet) failures', () => {
     const f = classifyPod(eciPod('NoStock', 'Create ECI failed because the specified instance is out of stock. zone: cn-hangzhou-h'), [], later)!;
     expect(f.code).toBe('E_ROLLOUT_ECI');
     expect(f.message).toContain('(NoStock: Create ECI failed because the specified instance is out of stock. zone: cn-hangzhou-h)');
-    expect(f.evidence[0]).toBe('condition ContainerInstanceCreated=False reason NoStock: Create ECI failed because the specified instance is out of stock. zone: cn-hangzhou-h');
+    expect(f.evidence[0]).toBe(
+      'condition ContainerInstanceCreated=False reason NoStock: Create ECI failed because the specified instance is out of stock. zone: cn-hangzhou-h',
+    );
     expect(f.fix).toContain('eci-use-specs');
   });
 
   test('a ProviderFailed pod (eci-fail-strategy fail-fast) or a ProviderFailed event fails', () => {
     const failed = structuredClone(base);
-    failed.status = { ...failed.status, phase: 'Failed', reason: 'ProviderFailed', message: 'InsufficientBalance: Your account does not have enough balance', conditions: [] };
+    failed.status = {
+      ...failed.status,
+      phase: 'Failed',
+      reason: 'ProviderFailed',
+      message: 'InsufficientBalance: Your account does not have enough balance',
+      conditions: [],
+    };
     expect(classifyPod(failed, [], later)!.code).toBe('E_ROLLOUT_ECI');
     const event: KubeEvent = {
       metadata: { name: 'e', uid: 'e2' },
@@ -393,7 +423,9 @@ describe('ReplicaSet and Deployment verdicts', () => {
     const { deployment } = JSON.parse(readFileSync(fixture('track', 'deployment-progress-deadline.json'), 'utf8')) as { deployment: Deployment };
     const f = classifyDeployment(deployment)!;
     expect(f.code).toBe('E_ROLLOUT_DEADLINE');
-    expect(f.message).toBe('deployment deadline made no progress for 3 s (ProgressDeadlineExceeded): ReplicaSet "deadline-c6fb5555b" has timed out progressing.');
+    expect(f.message).toBe(
+      'deployment deadline made no progress for 3 s (ProgressDeadlineExceeded): ReplicaSet "deadline-c6fb5555b" has timed out progressing.',
+    );
     // A condition from before the controller saw the current generation says nothing about it.
     deployment.metadata.generation = 2;
     expect(classifyDeployment(deployment)).toBeUndefined();
@@ -458,7 +490,18 @@ describe('evidence from before this apply (a job re-run after a fix)', () => {
     expect(classifyDeployment(deployment, { since: Date.parse('2026-11-22T04:34:10Z') })!.code).toBe('E_ROLLOUT_DEADLINE');
     const rs: ReplicaSet = {
       metadata: { name: 'web-7d9', uid: 'rs1' },
-      status: { replicas: 0, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "web-7d9-x" is forbidden: violates PodSecurity "restricted:latest"', lastTransitionTime: '2026-11-22T04:33:00Z' }] },
+      status: {
+        replicas: 0,
+        conditions: [
+          {
+            type: 'ReplicaFailure',
+            status: 'True',
+            reason: 'FailedCreate',
+            message: 'pods "web-7d9-x" is forbidden: violates PodSecurity "restricted:latest"',
+            lastTransitionTime: '2026-11-22T04:33:00Z',
+          },
+        ],
+      },
     };
     expect(classifyReplicaSet(rs, { oldPodsRemain: false, since })).toBeUndefined();
     expect(classifyReplicaSet(rs, { oldPodsRemain: false, since: Date.parse('2026-11-22T04:32:59Z') })!.code).toBe('E_ROLLOUT_REPLICA_FAILURE');

@@ -30,7 +30,10 @@ test('pods left failing by an earlier run are failing now, whatever their eviden
     ['crash-exit1', 'E_ROLLOUT_CRASHLOOP'],
   ] as const) {
     const r = withNewPod(name);
-    expect([name, failureNow(r.deployment, r.replicaSets, r.pods, r.events, later)]).toEqual([name, { revision: '2', failure: expect.objectContaining({ code }) }]);
+    expect([name, failureNow(r.deployment, r.replicaSets, r.pods, r.events, later)]).toEqual([
+      name,
+      { revision: '2', failure: expect.objectContaining({ code }) },
+    ]);
   }
 });
 
@@ -51,6 +54,8 @@ test('a Deployment past its progress deadline is failing', () => {
   const { deployment } = JSON.parse(readFileSync(fixture('track', 'deployment-progress-deadline.json'), 'utf8')) as { deployment: Deployment };
   r.deployment.status!.conditions = deployment.status!.conditions;
   // The pod is still not ready: nothing but the Deployment's condition says it is failing.
-  r.pods[r.pods.length - 1]!.status!.conditions = r.pods[r.pods.length - 1]!.status!.conditions!.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' } : c));
+  r.pods[r.pods.length - 1]!.status!.conditions = r.pods[r.pods.length - 1]!.status!.conditions!.map((c) =>
+    c.type === 'Ready' ? { ...c, status: 'False' } : c,
+  );
   expect(failureNow(r.deployment, r.replicaSets, r.pods, [], later)).toMatchObject({ revision: '2', failure: { code: 'E_ROLLOUT_DEADLINE' } });
 });

@@ -144,7 +144,11 @@ test('the summary gives each failing pod its last reason', () => {
   const crash = JSON.parse(readFileSync(fixture('track', 'oom-killed.json'), 'utf8')) as { pod: Pod };
   const summary = summarize(undefined, [], [crash.pod], [], undefined);
   expect(summary).toEqual([]); // pods of unknown ReplicaSets are not this rollout's
-  const rs: ReplicaSet = { metadata: { name: 'oom-6c97c858f7', uid: crash.pod.metadata.ownerReferences![0]!.uid }, spec: { replicas: 1 }, status: { replicas: 1 } };
+  const rs: ReplicaSet = {
+    metadata: { name: 'oom-6c97c858f7', uid: crash.pod.metadata.ownerReferences![0]!.uid },
+    spec: { replicas: 1 },
+    status: { replicas: 1 },
+  };
   const rows = summarize(undefined, [rs], [crash.pod], [], undefined);
   expect(rows[1]).toMatchObject({ kind: 'Pod', restarts: 2, lastReason: 'CrashLoopBackOff (last exit 137 OOMKilled)' });
 });

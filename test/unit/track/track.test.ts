@@ -161,7 +161,11 @@ test('a cancelled job stops tracking at once (E_ROLLOUT_ABORTED), and a Deployme
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 300);
   const t = Date.now();
-  const aborted = await trackRollout(createCtx({ logger: logger().logger, signal: controller.signal }), fake.kc, { namespace: 't', name: 'good', timeoutSeconds: 30 });
+  const aborted = await trackRollout(createCtx({ logger: logger().logger, signal: controller.signal }), fake.kc, {
+    namespace: 't',
+    name: 'good',
+    timeoutSeconds: 30,
+  });
   expect(Date.now() - t).toBeLessThan(1500);
   expect(aborted).toMatchObject({ ok: false, code: 'E_ROLLOUT_ABORTED' });
 
@@ -192,7 +196,12 @@ test('the streams are scoped: the Deployment by name, ReplicaSets and Pods by it
 test('dry run tracks nothing', async () => {
   const out = logger();
   const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://192.0.2.1:6443' }], users: [{ name: 'u' }], contexts: [{ name: 'c', cluster: 'c', user: 'u' }], currentContext: 'c' });
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://192.0.2.1:6443' }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+    currentContext: 'c',
+  });
   const result = await trackRollout(createCtx({ logger: out.logger, dryRun: true }), kc, { namespace: 'web', name: 'api' });
   expect(result).toEqual({ ok: true, elapsedMs: 0, summary: [] });
   expect(out.text()).toBe('would track the rollout of deployment/api in web (up to 300 s)\n');

@@ -75,20 +75,48 @@ test('complete, on a picture the API server has just confirmed: done', () => {
 
 test('complete as far as can be seen, on a picture that may be stale: in progress, waiting for the API server', () => {
   // The API server does not answer: nothing to ask, the picture is stale.
-  expect(verdict(pictureOf(completed(), (p) => (p.beatDown = true)), clock, options)).toMatchObject({ state: 'in progress', confirm: false, stale: true });
+  expect(
+    verdict(
+      pictureOf(completed(), (p) => (p.beatDown = true)),
+      clock,
+      options,
+    ),
+  ).toMatchObject({ state: 'in progress', confirm: false, stale: true });
   // Back, but the cluster may still be catching up after the outage.
-  expect(verdict(pictureOf(completed(), (p) => (p.settledUntil = now + 5_000)), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: true });
+  expect(
+    verdict(
+      pictureOf(completed(), (p) => (p.settledUntil = now + 5_000)),
+      clock,
+      options,
+    ),
+  ).toMatchObject({ state: 'in progress', confirm: true, stale: true });
   // A stream lost the server and has not listed again.
-  expect(verdict(pictureOf(completed(), (p) => {
-    p.lost.pods = true;
-    p.live.pods = false;
-  }), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: true });
+  expect(
+    verdict(
+      pictureOf(completed(), (p) => {
+        p.lost.pods = true;
+        p.live.pods = false;
+      }),
+      clock,
+      options,
+    ),
+  ).toMatchObject({ state: 'in progress', confirm: true, stale: true });
   // All fine, but the last heartbeat is 1 s old: ask again before saying done.
-  expect(verdict(pictureOf(completed(), (p) => (p.beatOkAt = now - 1_000)), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: false });
+  expect(
+    verdict(
+      pictureOf(completed(), (p) => (p.beatOkAt = now - 1_000)),
+      clock,
+      options,
+    ),
+  ).toMatchObject({ state: 'in progress', confirm: true, stale: false });
 });
 
 test('before the Deployment, its ReplicaSets and Pods have been listed there is nothing to judge', () => {
-  const v = verdict(pictureOf(completed(), (p) => (p.synced.pods = false)), clock, options);
+  const v = verdict(
+    pictureOf(completed(), (p) => (p.synced.pods = false)),
+    clock,
+    options,
+  );
   expect(v).toEqual({ state: 'in progress' });
 });
 
@@ -107,13 +135,36 @@ test.each([
   if (v.state === 'failure') expect(v.failure.pod).toBe(failingWith(name).pods[0]!.metadata.name);
 });
 
-test.each([['readiness-500'], ['unschedulable-cpu']])('%s rests on elapsed time: on a picture not confirmed just now it waits for the API server first', (name) => {
-  expect(verdict(pictureOf(failingWith(name), (p) => (p.beatOkAt = now - 1_000)), clock, options)).toMatchObject({ state: 'in progress', confirm: true, stale: false });
-  // With the API server down the picture is not fresh, and classify.ts does not judge elapsed time on it at all.
-  expect(verdict(pictureOf(failingWith(name), (p) => (p.beatDown = true)), clock, options)).toEqual({ state: 'in progress', judged: expect.anything() });
-  // A crash does not rest on time: no confirmation needed.
-  expect(failureCode(verdict(pictureOf(failingWith('crash-exit1'), (p) => (p.beatOkAt = now - 1_000)), clock, options))).toBe('E_ROLLOUT_CRASHLOOP');
-});
+test.each([['readiness-500'], ['unschedulable-cpu']])(
+  '%s rests on elapsed time: on a picture not confirmed just now it waits for the API server first',
+  (name) => {
+    expect(
+      verdict(
+        pictureOf(failingWith(name), (p) => (p.beatOkAt = now - 1_000)),
+        clock,
+        options,
+      ),
+    ).toMatchObject({ state: 'in progress', confirm: true, stale: false });
+    // With the API server down the picture is not fresh, and classify.ts does not judge elapsed time on it at all.
+    expect(
+      verdict(
+        pictureOf(failingWith(name), (p) => (p.beatDown = true)),
+        clock,
+        options,
+      ),
+    ).toEqual({ state: 'in progress', judged: expect.anything() });
+    // A crash does not rest on time: no confirmation needed.
+    expect(
+      failureCode(
+        verdict(
+          pictureOf(failingWith('crash-exit1'), (p) => (p.beatOkAt = now - 1_000)),
+          clock,
+          options,
+        ),
+      ),
+    ).toBe('E_ROLLOUT_CRASHLOOP');
+  },
+);
 
 test('a new ReplicaSet that cannot create its pods, with no old pods left, is E_ROLLOUT_REPLICA_FAILURE', () => {
   const c = midRollout();
@@ -133,7 +184,10 @@ test('a Deployment past its progress deadline is E_ROLLOUT_DEADLINE', () => {
 test('a Deployment deleted while tracked is E_ROLLOUT_DELETED, and the picture remembers it', () => {
   const p = pictureOf(midRollout(), (x) => (x.deployment = undefined));
   const v = verdict(p, clock, options);
-  expect(v).toMatchObject({ state: 'failure', failure: { code: 'E_ROLLOUT_DELETED', message: 'deployment/good in t was deleted while its rollout was tracked' } });
+  expect(v).toMatchObject({
+    state: 'failure',
+    failure: { code: 'E_ROLLOUT_DELETED', message: 'deployment/good in t was deleted while its rollout was tracked' },
+  });
   expect(p.deleted).toBe(false); // pure
   remember(p, v);
   expect(p.deleted).toBe(true);

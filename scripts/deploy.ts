@@ -1,10 +1,9 @@
 // gantry deploy: render, apply, track until serving, or fail fast with the cause and roll back
 // (src/deploy/deploy.ts). stdout is one JSON line; a failed rollout exits 1 with its diagnosis.
 import type { Ctx } from '../src/context.js';
-import { GantryError, gantryError } from '../src/errors.js';
-import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
+import { GantryError } from '../src/errors.js';
+import { configOptions, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { deployEnvironment } from '../src/deploy/deploy.js';
-import { ciVariables } from '../src/ci/variables.js';
 
 export const usage =
   'gantry deploy --env <name> [--image <ref>] [--mr <iid>] [--no-rollback] [--timeout <seconds>] [--out <dir>] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';
@@ -25,20 +24,13 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
     },
     usage,
   );
-  if (values.help) {
-    ctx.logger.info(`usage: ${usage}`);
-    return 0;
-  }
+  if (helpAsked(ctx, values, usage)) return 0;
   const { cwd, env, envName } = stepTarget('deploy', values, ctx, usage);
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 10 || timeout > 3600)) {
     throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 10 to 3600`, {
       fix: 'e.g. --timeout 300 (default: backend.progressDeadlineSeconds + 30)',
     });
-  }
-  const leaseSeconds = Number(ciVariables(env).gantry.deployLeaseSeconds ?? 60);
-  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 5 || leaseSeconds > 600) {
-    throw gantryError('E_LEASE_SECONDS', { value: env.GANTRY_DEPLOY_LEASE_SECONDS });
   }
   const result = await deployEnvironment(ctx, {
     cwd,
@@ -50,7 +42,6 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
     timeoutSeconds: timeout,
     out: values.out,
     dotenv: values.dotenv,
-    leaseSeconds,
   });
   process.stdout.write(`${JSON.stringify(result.report)}\n`);
   if (result.status === 'failed') throw result.error;

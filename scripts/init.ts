@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { parseStepArgs } from '../src/args.js';
+import { helpAsked, parseStepArgs } from '../src/args.js';
 import { initRepository } from '../src/init/init.js';
 
 export const usage = 'gantry init [-C <dir>] [--app <name>] [--port <N>] [--force]';
@@ -20,10 +20,7 @@ export async function init(argv: string[], ctx: Ctx): Promise<number> {
     },
     usage,
   );
-  if (values.help) {
-    ctx.logger.info(`usage: ${usage}`);
-    return 0;
-  }
+  if (helpAsked(ctx, values, usage)) return 0;
   const dir = path.resolve(ctx.cwd, values.cwd ?? '.');
   if (values.app !== undefined && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.app)) {
     throw new GantryError('E_USAGE', `--app ${values.app}: not a DNS label`, {

@@ -6,7 +6,7 @@ import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
 import { MR_NOTE_STATUSES, type MrNoteStatus } from '../src/gitlab/note.js';
 import { postMrNote, readDiagnosis } from '../src/gitlab/report.js';
-import { parseStepArgs } from '../src/args.js';
+import { helpAsked, parseStepArgs } from '../src/args.js';
 
 export const usage =
   'gantry mr-note --status <deploying|deployed|failed|stopped> [--env <name>] [--url <u>] [--image <ref>] [--diagnosis-file <json>] [--mr <iid>]';
@@ -25,10 +25,7 @@ export async function mrNote(argv: string[], ctx: Ctx): Promise<number> {
     },
     usage,
   );
-  if (values.help) {
-    ctx.logger.info(`usage: ${usage}`);
-    return 0;
-  }
+  if (helpAsked(ctx, values, usage)) return 0;
   // Everything about the input is checked before GitLab is asked anything.
   const status = values.status as MrNoteStatus | undefined;
   if (!status || !MR_NOTE_STATUSES.includes(status)) {

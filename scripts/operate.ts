@@ -1,15 +1,12 @@
 // gantry history | rollback | scale: the day-two commands on a deployed environment; the flows
 // are in src/deploy/operate.ts.
 import type { Ctx } from '../src/context.js';
-import { configOptions, parseStepArgs, stepTarget, type Options } from '../src/args.js';
+import { configOptions, helpAsked, parseStepArgs, stepTarget, type Options } from '../src/args.js';
 import { listHistory, rollbackEnvironment, scaleEnvironment } from '../src/deploy/operate.js';
 
 function parse(ctx: Ctx, command: string, argv: string[], extra: Options, usage: string) {
   const { values } = parseStepArgs(command, argv, { ...configOptions, env: { type: 'string', short: 'e' }, mr: { type: 'string' }, ...extra }, usage);
-  if (values.help) {
-    ctx.logger.info(`usage: ${usage}`);
-    return undefined;
-  }
+  if (helpAsked(ctx, values, usage)) return undefined;
   const v = values as Record<string, string | undefined>;
   const lists = values as { set?: string[]; 'set-string'?: string[] };
   return {

@@ -1,6 +1,6 @@
 // gantry render: write <out>/deploy.yaml and <out>/svc.yaml for one environment (src/deploy/render.ts).
 import type { Ctx } from '../src/context.js';
-import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
+import { configOptions, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { renderFiles } from '../src/deploy/render.js';
 
 export const usage =
@@ -19,10 +19,7 @@ export async function render(argv: string[], ctx: Ctx): Promise<number> {
     },
     usage,
   );
-  if (values.help) {
-    ctx.logger.info(`usage: ${usage}`);
-    return 0;
-  }
+  if (helpAsked(ctx, values, usage)) return 0;
   const { cwd, env, envName } = stepTarget('render', values, ctx, usage);
   const result = await renderFiles(ctx, { cwd, env, envName, values, out: values.out });
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -2,7 +2,7 @@
 // first and index.html last (src/site/publish.ts). --dry-run prints the plan.
 import type { Ctx } from '../src/context.js';
 import { GantryError } from '../src/errors.js';
-import { configOptions, parseStepArgs, stepTarget } from '../src/args.js';
+import { configOptions, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { publishSite } from '../src/site/publish.js';
 
 export const usage =
@@ -24,10 +24,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     },
     usage,
   );
-  if (values.help) {
-    ctx.logger.info(`usage: ${usage}`);
-    return 0;
-  }
+  if (helpAsked(ctx, values, usage)) return 0;
   const { cwd, env, envName } = stepTarget('frontend', values, ctx, usage);
   const concurrency = Number(values.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {

@@ -55,3 +55,9 @@ export const previewOptions = {
 export function withoutEmpty<T extends Record<string, unknown>>(values: T): T {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== '')) as T;
 }
+
+/** --help: prints the usage (stderr, as every log line) and says the command is done. */
+export function helpAsked(ctx: Ctx, values: { help?: boolean | undefined }, usage: string): boolean {
+  if (values.help) ctx.logger.info(`usage: ${usage}`);
+  return Boolean(values.help);
+}

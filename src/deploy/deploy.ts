@@ -6,9 +6,8 @@ import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ciVariables } from '../ci/variables.js';
-import { maskEnvSecrets } from '../context.js';
-import type { Ctx } from '../context.js';
-import type { GantryError } from '../errors.js';
+import { type Ctx, maskEnvSecrets } from '../context.js';
+import { type GantryError, gantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import { defaultPullHost } from '../image/acr.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
@@ -26,7 +25,6 @@ export interface DeployInput extends RenderEnvironmentInput {
   /** --dotenv: where to write GANTRY_ENVIRONMENT_URL, GANTRY_IMAGE, GANTRY_NAMESPACE, GANTRY_REVISION. */
   dotenv?: string | undefined;
   /** GANTRY_DEPLOY_LEASE_SECONDS, checked. */
-  leaseSeconds: number;
 }
 
 /** What deploy prints on stdout; a failed deploy also carries the error the CLI reports last. */
@@ -40,6 +38,11 @@ export type DeployResult =
 
 export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<DeployResult> {
   const { cwd, env, envName } = input;
+  const leaseVariable = ciVariables(env).gantry.deployLeaseSeconds;
+  const leaseSeconds = Number(leaseVariable ?? 60);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 5 || leaseSeconds > 600) {
+    throw gantryError('E_LEASE_SECONDS', { value: leaseVariable });
+  }
   // The env handed in may be a copy of ctx.env (with --mr) or another one: its secrets are masked too.
   if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
 
@@ -182,7 +185,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           throw failed.error;
         },
         {
-          ttlSeconds: input.leaseSeconds,
+          ttlSeconds: leaseSeconds,
           onWait: (held) =>
             ctx.logger.info(
               `waiting for the deploy lease of ${namespace}: held by ${held.holder} since ${held.since ?? '?'} (expires ${held.expiresAt ?? '?'} unless renewed)`,

@@ -37,6 +37,27 @@ export interface LoadedConfig {
   file: string;
 }
 
+/** Where a command's configuration comes from, as the step scripts hand it to a flow. */
+export interface ConfigSource {
+  cwd: string;
+  /** The CI variables (with --mr as CI_MERGE_REQUEST_IID). */
+  env: NodeJS.ProcessEnv;
+  /** --config */
+  config?: string | undefined;
+  set?: string[] | undefined;
+  setString?: string[] | undefined;
+}
+
+/** A command aimed at one environment of gantry.yaml (--env). */
+export interface EnvironmentSource extends ConfigSource {
+  envName: string;
+}
+
+/** loadConfig from a flow's input. */
+export function loadConfigOf(source: ConfigSource): Promise<LoadedConfig> {
+  return loadConfig({ cwd: source.cwd, env: source.env, file: source.config, set: source.set, setString: source.setString });
+}
+
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const file = await findConfigFile(options);
   const text = await readFile(file, 'utf8');

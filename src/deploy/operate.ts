@@ -4,30 +4,24 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
+import type { EnvironmentSource } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EnvironmentTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
 
 /** One environment of gantry.yaml: --env, the CI variables (with --mr) and the config flags. */
-export interface OperateInput {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  envName: string;
-  config?: string | undefined;
-  set?: string[] | undefined;
-  setString?: string[] | undefined;
-}
+export type OperateInput = EnvironmentSource;
 
 async function connect(ctx: Ctx, input: OperateInput) {
-  const { cwd, env, envName } = input;
-  const [{ loadConfig }, { resolveEnvironment }, kube, track] = await Promise.all([
+  const { env, envName } = input;
+  const [{ loadConfigOf }, { resolveEnvironment }, kube, track] = await Promise.all([
     import('../config/load.js'),
     import('../config/resolve.js'),
     import('../kube/index.js'),
     import('../track/index.js'),
   ]);
-  const { config } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
+  const { config } = await loadConfigOf(input);
   const target: EnvironmentTarget = resolveEnvironment(config, envName, ciContextFromEnv(env));
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   return { config: config as Config, target, kc: kc as KubeConfig, dispose, kube, track };

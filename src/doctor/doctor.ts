@@ -4,21 +4,13 @@
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
-import { loadConfig } from '../config/load.js';
+import { type EnvironmentSource, loadConfigOf } from '../config/load.js';
 import { resolveEnvironment } from '../config/resolve.js';
 import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
 import { failedRow, formatTable, masked, runCheck, type CheckRow } from './checks.js';
 
-export interface DoctorInput {
-  cwd: string;
-  /** The CI variables (with --mr as CI_MERGE_REQUEST_IID). */
-  env: NodeJS.ProcessEnv;
-  envName: string;
-  config?: string | undefined;
-  set?: string[] | undefined;
-  setString?: string[] | undefined;
-}
+export type DoctorInput = EnvironmentSource;
 
 export interface DoctorResult {
   environment: string;
@@ -38,7 +30,7 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   const cwd = path.resolve(input.cwd);
 
   // A configuration that does not load is bad input (exit 2), with every problem listed.
-  const { config, file } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
+  const { config, file } = await loadConfigOf(input);
   const { kubeconfigVariable: kcVar, namespace } = resolveEnvironment(config, envName, ciContextFromEnv(env));
   const rows: CheckRow[] = [
     {

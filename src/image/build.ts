@@ -7,14 +7,11 @@ import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { gitFacts } from '../ci/git.js';
 import { ciVariables } from '../ci/variables.js';
+import type { ConfigSource } from '../config/load.js';
 import type { Ctx } from '../context.js';
 import { gantryError } from '../errors.js';
 
-export interface BuildImageInput {
-  cwd: string;
-  config?: string | undefined;
-  set?: string[] | undefined;
-  setString?: string[] | undefined;
+export interface BuildImageInput extends Omit<ConfigSource, 'env'> {
   /** --print-dockerfile: only say which Dockerfile would be built (the repository's or a generated one). */
   printDockerfile: boolean;
   /** --dotenv, relative to cwd; default gantry-build.env. */

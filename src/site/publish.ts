@@ -5,17 +5,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
-import { maskEnvSecrets } from '../context.js';
-import type { Ctx } from '../context.js';
+import type { EnvironmentSource } from '../config/load.js';
+import { type Ctx, maskEnvSecrets } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
 
-export interface PublishSiteInput {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  envName: string;
-  config?: string | undefined;
-  set?: string[] | undefined;
-  setString?: string[] | undefined;
+export interface PublishSiteInput extends EnvironmentSource {
   /** --skip-build: publish what frontend.dir holds. */
   skipBuild: boolean;
   /** Parallel uploads, 1 to 64. */
@@ -42,7 +36,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   // git runs while the modules load.
   const variables = ciVariables(env);
   const git = variables.predefined.commitSha ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
-  const [{ loadConfig }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] =
+  const [{ loadConfigOf }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] =
     await Promise.all([
       import('../config/load.js'),
       import('../oss/files.js'),
@@ -53,7 +47,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
       import('../oss/release.js'),
       import('../oss/previews.js'),
     ]);
-  const { config } = await loadConfig({ cwd, env, file: input.config, set: input.set, setString: input.setString });
+  const { config } = await loadConfigOf(input);
   const fe = config.frontend;
   if (!fe && input.ifConfigured) {
     // The review component runs this for every project: a backend-only one has nothing to publish.

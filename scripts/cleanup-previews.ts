@@ -2,8 +2,7 @@
 // src/preview/sweep.ts. stdout is one JSON summary: removed, kept, errors; any error exits 1.
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
-import { parseStepArgs, previewOptions, withoutEmpty } from '../src/args.js';
+import { parseStepArgs, previewOptions, timeoutFlag, withoutEmpty } from '../src/args.js';
 import { sweepPreviews } from '../src/preview/sweep.js';
 
 export const usage =
@@ -16,10 +15,7 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
     return 0;
   }
   const values = withoutEmpty(raw);
-  const timeout = Number(values.timeout ?? 300);
-  if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {
-    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 5 to 3600`, { fix: 'e.g. --timeout 300 (the default, per namespace)' });
-  }
+  const timeout = timeoutFlag(values.timeout, { min: 5, max: 3600, default: 'the default, per namespace' }, 300);
   const summary = await sweepPreviews(ctx, { cwd: path.resolve(ctx.cwd, values.cwd ?? '.'), env: ctx.env, flags: values, timeoutSeconds: timeout });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return summary.errors.length > 0 ? 1 : 0;

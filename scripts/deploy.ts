@@ -1,8 +1,7 @@
 // gantry deploy: render, apply, track until serving, or fail fast with the cause and roll back
 // (src/deploy/deploy.ts). stdout is one JSON line; a failed rollout exits 1 with its diagnosis.
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
-import { configOptions, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
+import { configOptions, helpAsked, parseStepArgs, stepTarget, timeoutFlag } from '../src/args.js';
 import { deployEnvironment } from '../src/deploy/deploy.js';
 
 export const usage =
@@ -26,12 +25,7 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   );
   if (helpAsked(ctx, values, usage)) return 0;
   const { cwd, env, envName } = stepTarget('deploy', values, ctx, usage);
-  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 10 || timeout > 3600)) {
-    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 10 to 3600`, {
-      fix: 'e.g. --timeout 300 (default: backend.progressDeadlineSeconds + 30)',
-    });
-  }
+  const timeout = timeoutFlag(values.timeout, { min: 10, max: 3600, default: 'default: backend.progressDeadlineSeconds + 30' }, undefined);
   const result = await deployEnvironment(ctx, {
     cwd,
     env,

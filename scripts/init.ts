@@ -2,7 +2,7 @@
 // override skeleton, all or nothing (src/init/init.ts).
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
+import { gantryError } from '../src/errors.js';
 import { helpAsked, parseStepArgs } from '../src/args.js';
 import { initRepository } from '../src/init/init.js';
 
@@ -23,13 +23,11 @@ export async function init(argv: string[], ctx: Ctx): Promise<number> {
   if (helpAsked(ctx, values, usage)) return 0;
   const dir = path.resolve(ctx.cwd, values.cwd ?? '.');
   if (values.app !== undefined && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.app)) {
-    throw new GantryError('E_USAGE', `--app ${values.app}: not a DNS label`, {
-      fix: 'lowercase letters, digits and "-", starting with a letter, at most 63 characters, e.g. --app shop-api',
-    });
+    throw gantryError('E_USAGE', { flag: 'app', value: values.app });
   }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!/^[0-9]+$/.test(values.port!) || port < 1 || port > 65535)) {
-    throw new GantryError('E_USAGE', `--port ${values.port}: a port is a whole number from 1 to 65535`, { fix: 'e.g. --port 3000' });
+    throw gantryError('E_USAGE', { flag: 'port', value: values.port });
   }
   const result = await initRepository(ctx, { dir, app: values.app, port, force: Boolean(values.force) });
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -3,10 +3,10 @@
 // pipeline there is nothing to annotate, which is not an error.
 import path from 'node:path';
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
+import { gantryError } from '../src/errors.js';
 import { MR_NOTE_STATUSES, type MrNoteStatus } from '../src/gitlab/note.js';
 import { postMrNote, readDiagnosis } from '../src/gitlab/report.js';
-import { helpAsked, parseStepArgs } from '../src/args.js';
+import { checkMrFlag, helpAsked, parseStepArgs } from '../src/args.js';
 
 export const usage =
   'gantry mr-note --status <deploying|deployed|failed|stopped> [--env <name>] [--url <u>] [--image <ref>] [--diagnosis-file <json>] [--mr <iid>]';
@@ -29,11 +29,9 @@ export async function mrNote(argv: string[], ctx: Ctx): Promise<number> {
   // Everything about the input is checked before GitLab is asked anything.
   const status = values.status as MrNoteStatus | undefined;
   if (!status || !MR_NOTE_STATUSES.includes(status)) {
-    throw new GantryError('E_USAGE', `gantry mr-note: --status ${status ?? '(missing)'}: one of ${MR_NOTE_STATUSES.join(', ')}`, { fix: `usage: ${usage}` });
+    throw gantryError('E_USAGE', { command: 'mr-note', usage, flag: 'status', value: status, allowed: MR_NOTE_STATUSES });
   }
-  if (values.mr !== undefined && !/^[1-9][0-9]*$/.test(values.mr)) {
-    throw new GantryError('E_USAGE', `--mr ${values.mr}: a merge request iid is a positive whole number`, { fix: 'pass the MR number, e.g. --mr 42' });
-  }
+  checkMrFlag(values.mr);
   const diagnosis = values['diagnosis-file'] ? await readDiagnosis(path.resolve(ctx.cwd, values['diagnosis-file'])) : undefined;
 
   const result = await postMrNote(ctx, { status, environment: values.env, url: values.url, image: values.image, diagnosis, mr: values.mr });

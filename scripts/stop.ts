@@ -1,8 +1,8 @@
 // gantry stop: remove a merge request's preview (its namespace and frontend files); the flow is
 // src/preview/stop.ts. Everything can come from flags: the stop job may have no checkout.
 import type { Ctx } from '../src/context.js';
-import { GantryError, gantryError } from '../src/errors.js';
-import { parseStepArgs, previewOptions, stepTarget, withoutEmpty } from '../src/args.js';
+import { gantryError } from '../src/errors.js';
+import { parseStepArgs, previewOptions, stepTarget, timeoutFlag, withoutEmpty } from '../src/args.js';
 import { stopPreview } from '../src/preview/stop.js';
 import { ciVariables } from '../src/ci/variables.js';
 
@@ -18,16 +18,11 @@ export async function stop(argv: string[], ctx: Ctx): Promise<number> {
   const values = withoutEmpty(raw);
   const { cwd, env, envName } = stepTarget('stop', { ...values, env: values.env ?? 'review' }, ctx, usage);
   if (envName !== 'review') {
-    throw new GantryError('E_USAGE', `gantry stop --env ${envName}: stop removes merge request previews only`, {
-      fix: 'use --env review (gantry rollback and scale are for the other environments)',
-    });
+    throw gantryError('E_USAGE', { flag: 'env', command: 'stop', value: envName });
   }
   const mr = ciVariables(env).predefined.mergeRequestIid || undefined;
   if (!mr) throw gantryError('E_MR_MISSING', { needs: 'stop', saysWhereCiSetsIt: false });
-  const timeout = Number(values.timeout ?? 300);
-  if (!Number.isInteger(timeout) || timeout < 5 || timeout > 3600) {
-    throw new GantryError('E_USAGE', `--timeout ${values.timeout}: whole seconds from 5 to 3600`, { fix: 'e.g. --timeout 300 (the default)' });
-  }
+  const timeout = timeoutFlag(values.timeout, { min: 5, max: 3600, default: 'the default' }, 300);
   const result = await stopPreview(ctx, { cwd, env, mr, flags: values, timeoutSeconds: timeout });
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return 0;

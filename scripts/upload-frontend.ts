@@ -1,7 +1,7 @@
 // gantry frontend: run the frontend build, then publish only what changed to OSS, assets
 // first and index.html last (src/site/publish.ts). --dry-run prints the plan.
 import type { Ctx } from '../src/context.js';
-import { GantryError } from '../src/errors.js';
+import { gantryError } from '../src/errors.js';
 import { configOptions, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { publishSite } from '../src/site/publish.js';
 
@@ -28,7 +28,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const { cwd, env, envName } = stepTarget('frontend', values, ctx, usage);
   const concurrency = Number(values.concurrency ?? 8);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new GantryError('E_USAGE', `--concurrency ${values.concurrency}: a whole number from 1 to 64`, { fix: 'e.g. --concurrency 8' });
+    throw gantryError('E_USAGE', { flag: 'concurrency', value: values.concurrency });
   }
   const result = await publishSite(ctx, {
     cwd,

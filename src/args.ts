@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import path from 'node:path';
 import { ciVariables } from './ci/variables.js';
 import type { Ctx } from './context.js';
-import { GantryError } from './errors.js';
+import { gantryError } from './errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -18,7 +18,7 @@ export function parseStepArgs<O extends Options>(command: string, argv: string[]
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
   } catch (error) {
-    throw new GantryError('E_USAGE', `gantry ${command}: ${(error as Error).message}`, { fix: `usage: ${usage}` });
+    throw gantryError('E_USAGE', { command, usage, parse: (error as Error).message });
   }
 }
 
@@ -27,13 +27,11 @@ export function parseStepArgs<O extends Options>(command: string, argv: string[]
  * CI_MERGE_REQUEST_IID) and the environment (--env, else review inside a merge request).
  */
 export function stepTarget(command: string, values: { cwd?: string | undefined; mr?: string | undefined; env?: string | undefined }, ctx: Ctx, usage: string) {
-  if (values.mr !== undefined && !/^[1-9][0-9]*$/.test(values.mr)) {
-    throw new GantryError('E_USAGE', `--mr ${values.mr}: a merge request iid is a positive whole number`, { fix: 'pass the MR number, e.g. --mr 42' });
-  }
+  checkMrFlag(values.mr);
   const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
   const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
   const envName = values.env ?? (ciVariables(env).predefined.mergeRequestIid ? 'review' : undefined);
-  if (!envName) throw new GantryError('E_USAGE', `gantry ${command}: --env is required`, { fix: `usage: ${usage}` });
+  if (!envName) throw gantryError('E_USAGE', { command, usage, missing: 'env' });
   return { cwd, env, envName };
 }
 
@@ -60,4 +58,21 @@ export function withoutEmpty<T extends Record<string, unknown>>(values: T): T {
 export function helpAsked(ctx: Ctx, values: { help?: boolean | undefined }, usage: string): boolean {
   if (values.help) ctx.logger.info(`usage: ${usage}`);
   return Boolean(values.help);
+}
+
+/** --mr: a merge request iid, when given. */
+export function checkMrFlag(value: string | undefined): void {
+  if (value !== undefined && !/^[1-9][0-9]*$/.test(value)) throw gantryError('E_USAGE', { flag: 'mr', value });
+}
+
+/** --timeout: whole seconds within the command's bounds, when given; `fallback` when not. */
+export function timeoutFlag<F extends number | undefined>(
+  value: string | undefined,
+  bounds: { min: number; max: number; default: string },
+  fallback: F,
+): number | F {
+  if (value === undefined) return fallback;
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < bounds.min || seconds > bounds.max) throw gantryError('E_USAGE', { flag: 'timeout', value, ...bounds });
+  return seconds;
 }

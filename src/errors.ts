@@ -18,11 +18,19 @@ export interface Said {
 /** What each code needs to say its message and fix. */
 export interface ErrorDetails {
   E_USAGE:
-    | Said
     | { unknownCommand: string; commands: string[] }
+    | { command: string; usage: string; parse: string }
+    | { command: string; usage: string; missing: 'env' }
+    | { command: string; usage: string; flag: 'status'; value: string | undefined; allowed: readonly string[] }
     | { flag: 'to'; value: string }
     | { flag: 'replicas'; value: string | undefined; max: number }
-    | { flag: 'stop'; outsideReview: true };
+    | { flag: 'stop'; outsideReview: true }
+    | { flag: 'timeout'; value: string | undefined; min: number; max: number; default: string }
+    | { flag: 'mr'; value: string }
+    | { flag: 'concurrency'; value: string | undefined }
+    | { flag: 'port'; value: string | undefined }
+    | { flag: 'app'; value: string }
+    | { flag: 'env'; command: 'stop'; value: string };
   E_CONFIG_MISSING: { candidates: string[]; cwd: string; explicit: boolean };
   E_CONFIG_SYNTAX: { label: string; lines: string[] };
   E_CONFIG_INVALID:
@@ -86,9 +94,16 @@ export interface ErrorDetails {
   E_KUBECONFIG: Said;
   E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string });
   E_KUBE_UNAUTHORIZED: { doing: string; answer: string };
-  E_KUBE_FORBIDDEN: Said;
+  E_KUBE_FORBIDDEN:
+    | { problem: 'unparsed'; doing: string; answer: string }
+    | { problem: 'rbac'; doing: string; answer: string; user: string; verb: string; resource: string; group: string; namespace: string | undefined }
+    | { problem: 'create-namespace'; namespace: string; refused: { message: string; fix: string | undefined } }
+    | { problem: 'namespace-access'; namespace: string; cannotRead: string; refused: { message: string; fix: string | undefined } }
+    | { problem: 'list-namespaces'; variable: string; refused: { message: string; details: string[] } }
+    | { problem: 'read-preview-namespace'; namespace: string; variable: string; refused: string };
   E_KUBE_NOT_FOUND:
     | Said
+    | { problem: 'status'; doing: string; answer: string }
     | { problem: 'track'; what: string }
     | { problem: 'scale' | 'history'; deployment: string; namespace: string }
     | { problem: 'namespace'; namespace: string; cannotRead: string };
@@ -97,7 +112,9 @@ export interface ErrorDetails {
     | { problem: 'not-served'; doing: string; groupVersion: string; kind: string }
     | { problem: 'status'; doing: string; answer: string; status: number; reason: string | undefined }
     | { problem: 'other'; doing: string; reason: string }
-    | { problem: 'namespace-terminating'; namespace: string };
+    | { problem: 'namespace-terminating'; namespace: string }
+    | { problem: 'namespace-still-terminating'; namespace: string; seconds: number }
+    | { problem: 'rollback-stalled'; deployment: string };
   E_APPLY_INVALID: { refused: string[]; total: number };
   E_ROLLBACK_REVISION: { deployment: string; revision: number; kept: number[] };
   E_DEPLOY_LOCKED:
@@ -172,6 +189,11 @@ function saidOr<D extends object>(exitCode: 1 | 2, title: string, own: Omit<Cata
   };
 }
 
+/** resource.group as kubectl --resource takes it ("deployments.apps"; core resources alone). */
+function qualifiedResource(d: { resource: string; group: string }): string {
+  return d.group ? `${d.resource}.${d.group}` : d.resource;
+}
+
 const MR_FLAG = 'run it in a merge request pipeline';
 const PROJECT_FIX = 'GitLab CI sets it; outside CI export CI_PROJECT_ID=<numeric id or group/project path>';
 const DIAGNOSIS_SHAPE = '{"code": string, "message": string, "evidence": string[]}';
@@ -186,20 +208,39 @@ const cdnRetry = (urls: string[]) =>
 const GITLAB_TOKEN_FIX = 'create a project access token (role Developer, scope api) and store it as the masked CI/CD variable GANTRY_GITLAB_TOKEN';
 
 export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = {
-  E_USAGE: saidOr(2, 'Bad command line', {
-    message: (d: Exclude<ErrorDetails['E_USAGE'], Said>) => {
+  E_USAGE: {
+    exitCode: 2,
+    title: 'Bad command line',
+    message: (d) => {
       if ('unknownCommand' in d) return `unknown command "${d.unknownCommand}"`;
+      if ('parse' in d) return `gantry ${d.command}: ${d.parse}`;
+      if ('missing' in d) return `gantry ${d.command}: --env is required`;
       switch (d.flag) {
+        case 'status':
+          return `gantry ${d.command}: --status ${d.value ?? '(missing)'}: one of ${d.allowed.join(', ')}`;
         case 'to':
           return `--to ${d.value}: a revision number (gantry history lists them)`;
         case 'replicas':
           return `--replicas ${d.value ?? '(missing)'}: a whole number from 0 to ${d.max} (backend.maxReplicas)`;
         case 'stop':
           return '--stop removes a merge request preview: use it with the review environment';
+        case 'timeout':
+          return `--timeout ${d.value}: whole seconds from ${d.min} to ${d.max}`;
+        case 'mr':
+          return `--mr ${d.value}: a merge request iid is a positive whole number`;
+        case 'concurrency':
+          return `--concurrency ${d.value}: a whole number from 1 to 64`;
+        case 'port':
+          return `--port ${d.value}: a port is a whole number from 1 to 65535`;
+        case 'app':
+          return `--app ${d.value}: not a DNS label`;
+        case 'env':
+          return `gantry ${d.command} --env ${d.value}: stop removes merge request previews only`;
       }
     },
     fix: (d) => {
       if ('unknownCommand' in d) return `use one of: ${d.commands.join(', ')} (gantry --help)`;
+      if ('usage' in d) return `usage: ${d.usage}`;
       switch (d.flag) {
         case 'to':
           return 'e.g. --to 3, or leave it out for the previous revision';
@@ -207,9 +248,21 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `e.g. --replicas 2; raise backend.maxReplicas for more than ${d.max}`;
         case 'stop':
           return 'gantry frontend --stop --mr <iid>';
+        case 'timeout':
+          return `e.g. --timeout 300 (${d.default})`;
+        case 'mr':
+          return 'pass the MR number, e.g. --mr 42';
+        case 'concurrency':
+          return 'e.g. --concurrency 8';
+        case 'port':
+          return 'e.g. --port 3000';
+        case 'app':
+          return 'lowercase letters, digits and "-", starting with a letter, at most 63 characters, e.g. --app shop-api';
+        case 'env':
+          return 'use --env review (gantry rollback and scale are for the other environments)';
       }
     },
-  }),
+  },
   E_CONFIG_MISSING: {
     exitCode: 2,
     title: 'No gantry.yaml',
@@ -567,10 +620,69 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     message: (d) => `${d.doing}: the API server did not accept the credentials (401 ${d.answer})`,
     fix: () => "the kubeconfig's token or client certificate is wrong or expired: create a new one for the deployer and update the CI variable",
   },
-  E_KUBE_FORBIDDEN: said(1, 'The Kubernetes credentials lack a permission'),
+  E_KUBE_FORBIDDEN: {
+    exitCode: 1,
+    title: 'The Kubernetes credentials lack a permission',
+    message: (d) => {
+      switch (d.problem) {
+        case 'unparsed':
+          return `${d.doing}: forbidden: ${d.answer}`;
+        case 'rbac':
+          return `${d.doing}: ${d.user} may not ${d.verb} ${qualifiedResource(d)} ${d.namespace ? `in namespace ${d.namespace}` : 'cluster-wide'}`;
+        case 'create-namespace':
+          return `namespace ${d.namespace} does not exist, and the kubeconfig's user may not create it`;
+        case 'namespace-access':
+          return `namespace ${d.namespace}: the kubeconfig's user may neither read it nor work in it (it may not exist)`;
+        case 'list-namespaces':
+          return `list namespaces: ${d.refused.message}`;
+        case 'read-preview-namespace':
+          return `cannot read namespace ${d.namespace}, so cannot check it is a preview Gantry made: not deleting it`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'unparsed':
+          return "give the kubeconfig's user the RBAC permission this step needs (a Role and RoleBinding in the target namespace)";
+        case 'rbac': {
+          const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(d.user);
+          const subject = sa ? `--serviceaccount=${sa[1]}:${sa[2]}` : `--user=${d.user}`;
+          const qualified = qualifiedResource(d);
+          return d.namespace
+            ? `allow it with a Role in ${d.namespace}, e.g. kubectl -n ${d.namespace} create role gantry-deployer --verb=${d.verb} --resource=${qualified} && kubectl -n ${d.namespace} create rolebinding gantry-deployer --role=gantry-deployer ${subject} (or add the rule to the Role it already has)`
+            : `${d.resource} are cluster-scoped, so this needs a ClusterRole: kubectl create clusterrole gantry-${d.verb}-${d.resource} --verb=${d.verb} --resource=${qualified} && kubectl create clusterrolebinding gantry-${d.verb}-${d.resource} --clusterrole=gantry-${d.verb}-${d.resource} ${subject}; or have an admin do this step`;
+        }
+        case 'create-namespace':
+          return `create it once as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role in it, or allow it to create namespaces: ${d.refused.fix ?? ''}`;
+        case 'namespace-access':
+          return `check the environment's namespace in gantry.yaml; if it is right, create it as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role and RoleBinding in it. ${d.refused.fix ?? ''}`.trim();
+        case 'list-namespaces':
+          return `the kubeconfig in ${d.variable} must be allowed to list namespaces (a ClusterRole with get/list/delete on namespaces), as the review deployer that creates them`;
+        case 'read-preview-namespace':
+          return `the kubeconfig in ${d.variable} must be allowed to get, list and delete namespaces (examples/rbac/review-deployer.yaml)`;
+      }
+    },
+    lines: (d) => {
+      switch (d.problem) {
+        case 'rbac':
+          return [d.answer];
+        case 'create-namespace':
+          return [d.refused.message];
+        case 'namespace-access':
+          return [d.cannotRead, d.refused.message];
+        case 'list-namespaces':
+          return d.refused.details;
+        case 'read-preview-namespace':
+          return [d.refused];
+        default:
+          return [];
+      }
+    },
+  },
   E_KUBE_NOT_FOUND: saidOr(1, 'A Kubernetes object does not exist', {
     message: (d: Exclude<ErrorDetails['E_KUBE_NOT_FOUND'], Said>) => {
       switch (d.problem) {
+        case 'status':
+          return `${d.doing}: ${d.answer}`;
         case 'track':
           return `track ${d.what}: the Deployment does not exist`;
         case 'scale':
@@ -591,6 +703,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return 'check the app name and environment (namespace); a first deploy has no history to list or roll back to';
         case 'namespace':
           return `create it once as a cluster admin (kubectl create namespace ${d.namespace}) and give the deployer a Role in it`;
+        case 'status':
+          return undefined;
       }
     },
     lines: (d) => (d.problem === 'namespace' ? [d.cannotRead] : []),
@@ -606,6 +720,10 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `${d.doing}: ${d.reason}`;
         case 'namespace-terminating':
           return `namespace ${d.namespace} is being deleted`;
+        case 'namespace-still-terminating':
+          return `namespace ${d.namespace} is still terminating after ${d.seconds} s`;
+        case 'rollback-stalled':
+          return `roll back deployment/${d.deployment}: the deployment controller has not picked up the change after 30 s`;
       }
     },
     fix: (d) => {
@@ -614,11 +732,20 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
         case 'namespace-terminating':
           return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
+        case 'namespace-still-terminating':
+          return 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout';
+        case 'rollback-stalled':
+          return 'check that kube-controller-manager is running (kubectl get events); the rollback is applied and will proceed when it does';
         default:
           return undefined;
       }
     },
-    lines: (d) => (d.problem === 'status' ? [`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`] : []),
+    lines: (d) => {
+      if (d.problem === 'status') return [`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`];
+      if (d.problem === 'namespace-still-terminating')
+        return [`kubectl get namespace ${d.namespace} -o yaml shows what holds it (status.conditions, finalizers)`];
+      return [];
+    },
   }),
   E_APPLY_INVALID: {
     exitCode: 2,

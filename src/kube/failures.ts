@@ -1,7 +1,7 @@
 // What went wrong talking to the API server, in Gantry's terms: which failures are worth a
 // retry, and which catalogue error (with the fix) a failure becomes.
 import { ApiException } from '@kubernetes/client-node';
-import { GantryError, gantryError, isGantryError } from '../errors.js';
+import { type GantryError, gantryError, isGantryError } from '../errors.js';
 
 export interface ApiStatus {
   code: number;
@@ -80,7 +80,7 @@ function statusError(doing: string, status: ApiStatus, cause: unknown): GantryEr
     return gantryError('E_KUBE_UNAUTHORIZED', { doing, answer: status.message }, { cause });
   }
   if (status.code === 403) return forbidden(doing, status, cause);
-  if (status.code === 404) return new GantryError('E_KUBE_NOT_FOUND', `${doing}: ${status.message}`, { cause });
+  if (status.code === 404) return gantryError('E_KUBE_NOT_FOUND', { problem: 'status', doing, answer: status.message }, { cause });
   return gantryError('E_KUBE_API', { problem: 'status', doing, answer: status.message, status: status.code, reason: status.reason }, { cause });
 }
 
@@ -90,23 +90,7 @@ const FORBIDDEN = /User "([^"]+)" cannot (\w+) resource "([^"]+)" in API group "
 
 function forbidden(doing: string, status: ApiStatus, cause: unknown): GantryError {
   const m = FORBIDDEN.exec(status.message);
-  if (!m) {
-    return new GantryError('E_KUBE_FORBIDDEN', `${doing}: forbidden: ${status.message}`, {
-      fix: "give the kubeconfig's user the RBAC permission this step needs (a Role and RoleBinding in the target namespace)",
-      cause,
-    });
-  }
+  if (!m) return gantryError('E_KUBE_FORBIDDEN', { problem: 'unparsed', doing, answer: status.message }, { cause });
   const [, user, verb, resource, group, namespace] = m as unknown as [string, string, string, string, string, string | undefined];
-  const qualified = group ? `${resource}.${group}` : resource;
-  const where = namespace ? `in namespace ${namespace}` : 'cluster-wide';
-  const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(user);
-  const subject = sa ? `--serviceaccount=${sa[1]}:${sa[2]}` : `--user=${user}`;
-  const fix = namespace
-    ? `allow it with a Role in ${namespace}, e.g. kubectl -n ${namespace} create role gantry-deployer --verb=${verb} --resource=${qualified} && kubectl -n ${namespace} create rolebinding gantry-deployer --role=gantry-deployer ${subject} (or add the rule to the Role it already has)`
-    : `${resource} are cluster-scoped, so this needs a ClusterRole: kubectl create clusterrole gantry-${verb}-${resource} --verb=${verb} --resource=${qualified} && kubectl create clusterrolebinding gantry-${verb}-${resource} --clusterrole=gantry-${verb}-${resource} ${subject}; or have an admin do this step`;
-  return new GantryError('E_KUBE_FORBIDDEN', `${doing}: ${user} may not ${verb} ${qualified} ${where}`, {
-    details: [status.message],
-    fix,
-    cause,
-  });
+  return gantryError('E_KUBE_FORBIDDEN', { problem: 'rbac', doing, answer: status.message, user, verb, resource, group, namespace }, { cause });
 }

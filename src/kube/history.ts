@@ -4,7 +4,7 @@
 // them onto the ReplicaSet) and on the pod template (config/secret checksums).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError } from '../errors.js';
+import { gantryError } from '../errors.js';
 import { pollUntil } from '../retry.js';
 import { FIELD_MANAGER, kubeClient, type KubeClient } from './client.js';
 import { extractOwned, ownedFields } from './managed-fields.js';
@@ -229,9 +229,7 @@ async function waitForRevision(ctx: Ctx, client: KubeClient, namespace: string, 
       intervalMs: 200,
       timeoutMs: 30_000,
       onTimeout: () => {
-        throw new GantryError('E_KUBE_API', `roll back deployment/${name}: the deployment controller has not picked up the change after 30 s`, {
-          fix: 'check that kube-controller-manager is running (kubectl get events); the rollback is applied and will proceed when it does',
-        });
+        throw gantryError('E_KUBE_API', { problem: 'rollback-stalled', deployment: name });
       },
     },
   );

@@ -4,7 +4,7 @@
 // (the API server answers NotFound for a namespace that does not exist, Forbidden for no rights).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError, isGantryError } from '../errors.js';
+import { type GantryError, gantryError, isGantryError } from '../errors.js';
 import { kubeClient, type KubeClient } from './client.js';
 
 export interface NamespaceResult {
@@ -57,11 +57,7 @@ export async function ensureNamespace(ctx: Ctx, kc: KubeConfig, name: string, la
     if (isCode(error, 'E_KUBE_API') && /already exists/.test((error as Error).message)) return { name, created: false, readable: true };
     if (isCode(error, 'E_KUBE_FORBIDDEN')) {
       const e = error as GantryError;
-      throw new GantryError('E_KUBE_FORBIDDEN', `namespace ${name} does not exist, and the kubeconfig's user may not create it`, {
-        details: [e.message],
-        fix: `create it once as a cluster admin (kubectl create namespace ${name}) and give the deployer a Role in it, or allow it to create namespaces: ${e.fix ?? ''}`,
-        cause: error,
-      });
+      throw gantryError('E_KUBE_FORBIDDEN', { problem: 'create-namespace', namespace: name, refused: e }, { cause: error });
     }
     throw error;
   }
@@ -82,11 +78,7 @@ async function proveUsable(ctx: Ctx, client: KubeClient, name: string, cannotRea
     if (isCode(error, 'E_KUBE_API') && /already exists/.test((error as Error).message)) return;
     if (isCode(error, 'E_KUBE_FORBIDDEN')) {
       const e = error as GantryError;
-      throw new GantryError('E_KUBE_FORBIDDEN', `namespace ${name}: the kubeconfig's user may neither read it nor work in it (it may not exist)`, {
-        details: [cannotRead.message, e.message],
-        fix: `check the environment's namespace in gantry.yaml; if it is right, create it as a cluster admin (kubectl create namespace ${name}) and give the deployer a Role and RoleBinding in it. ${e.fix ?? ''}`.trim(),
-        cause: error,
-      });
+      throw gantryError('E_KUBE_FORBIDDEN', { problem: 'namespace-access', namespace: name, cannotRead: cannotRead.message, refused: e }, { cause: error });
     }
     throw error;
   }

@@ -7,7 +7,7 @@
 import { ciContextFromEnv } from '../ci/context.js';
 import type { FrontendTarget } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
-import { GantryError, gantryError, isGantryError } from '../errors.js';
+import { gantryError, isGantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import type { Namespace } from '../kube/objects.js';
 import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
@@ -141,11 +141,7 @@ async function readPreviewNamespace(client: Client, variable: string, name: stri
     existing = await client.read({ apiVersion: 'v1', kind: 'Namespace', name });
   } catch (error) {
     if (!(isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN')) throw error;
-    throw new GantryError('E_KUBE_FORBIDDEN', `cannot read namespace ${name}, so cannot check it is a preview Gantry made: not deleting it`, {
-      details: [error.message],
-      fix: `the kubeconfig in ${variable} must be allowed to get, list and delete namespaces (examples/rbac/review-deployer.yaml)`,
-      cause: error,
-    });
+    throw gantryError('E_KUBE_FORBIDDEN', { problem: 'read-preview-namespace', namespace: name, variable, refused: error.message }, { cause: error });
   }
   if (existing && existing.metadata?.labels?.[MANAGED_BY_LABEL] !== 'gantry') {
     throw gantryError('E_NAMESPACE_NOT_GANTRY', { namespace: name, label: MANAGED_BY_LABEL });
@@ -176,10 +172,7 @@ async function deleteNamespace(ctx: Ctx, client: Client, name: string, existing:
     maxIntervalMs: 2000,
     timeoutMs: timeoutSeconds * 1000,
     onTimeout: () => {
-      throw new GantryError('E_KUBE_API', `namespace ${name} is still terminating after ${timeoutSeconds} s`, {
-        details: [`kubectl get namespace ${name} -o yaml shows what holds it (status.conditions, finalizers)`],
-        fix: 'usually a finalizer of an object in it; run the stop job again once it is resolved, or raise --timeout',
-      });
+      throw gantryError('E_KUBE_API', { problem: 'namespace-still-terminating', namespace: name, seconds: timeoutSeconds });
     },
   });
   ctx.logger.info(`namespace ${name} is gone (${((Date.now() - started) / 1000).toFixed(1)} s)`);

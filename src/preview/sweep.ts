@@ -6,7 +6,7 @@
 // it is counted in errors (the command then exits 1).
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
-import { formatError, GantryError, gantryError, isGantryError, wrapError } from '../errors.js';
+import { formatError, gantryError, isGantryError, wrapError } from '../errors.js';
 import { MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../oss/previews.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
@@ -151,11 +151,7 @@ async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNulla
       items = await kube.kubeClient(ctx, kc).list('v1', 'Namespace', '', { labelSelector: `${MANAGED_BY_LABEL}=gantry` });
     } catch (error) {
       if (isGantryError(error) && error.code === 'E_KUBE_FORBIDDEN') {
-        throw new GantryError('E_KUBE_FORBIDDEN', `list namespaces: ${error.message}`, {
-          details: error.details,
-          fix: `the kubeconfig in ${variable} must be allowed to list namespaces (a ClusterRole with get/list/delete on namespaces), as the review deployer that creates them`,
-          cause: error,
-        });
+        throw gantryError('E_KUBE_FORBIDDEN', { problem: 'list-namespaces', variable, refused: error }, { cause: error });
       }
       throw error;
     }

@@ -209,7 +209,8 @@ export function kubeconfigSecrets(value: string): string[] {
     const out: string[] = [];
     for (const file of paths) {
       try {
-        if (existsSync(file) && statSync(file).isFile() && statSync(file).size < 1024 * 1024) out.push(...kubeconfigSecrets(readFileSync(file, 'utf8')));
+        const stat = existsSync(file) ? statSync(file) : undefined;
+        if (stat?.isFile() && stat.size < 1024 * 1024) out.push(...kubeconfigSecrets(readFileSync(file, 'utf8')));
       } catch {
         // An unreadable file has nothing to mask; the step that needs it reports it.
       }

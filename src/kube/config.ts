@@ -9,7 +9,6 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
-import { kubeconfigVariableName } from '../names/names.js';
 
 export interface CiKubeconfig {
   kc: KubeConfig;
@@ -17,11 +16,6 @@ export interface CiKubeconfig {
   path: string;
   /** Removes the temp file (and its private directory). Safe to call twice. */
   dispose(): Promise<void>;
-}
-
-/** The CI variable that holds an environment's kubeconfig: gantry.yaml's choice or KUBECONFIG_<ENV> (the rule is src/names'). */
-export function kubeconfigVariable(environment: string, configured?: string): string {
-  return kubeconfigVariableName(environment, configured);
 }
 
 export interface DecodedKubeconfig {

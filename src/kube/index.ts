@@ -2,7 +2,7 @@
 // streams, pod logs), namespaces, secrets, server-side apply, history and rollback, the
 // per-environment deploy lease, scaling; the object types and well-known keys.
 export * from './objects.js';
-export { kubeconfigFromCi, kubeconfigVariable, decodeKubeconfig, type CiKubeconfig } from './config.js';
+export { kubeconfigFromCi, decodeKubeconfig, type CiKubeconfig } from './config.js';
 export { kubeClient, FIELD_MANAGER, type KubeClient, type KubeClientOptions, type ObjectRef } from './client.js';
 export { isFatal, type Stream, type StreamSpec, type StreamHandlers, type StreamOptions } from './watch.js';
 export { ensureNamespace, type NamespaceResult } from './namespace.js';

@@ -92,8 +92,8 @@ export function instanceName(app: string, envName: string, iid: string | undefin
 
 /**
  * The CI variable that holds an environment's kubeconfig: the configured one, else
- * KUBECONFIG_<ENV>. The one rule (kubeconfigVariable of src/kube/config.ts calls it), kept here
- * so resolving a target does not load the Kubernetes client.
+ * KUBECONFIG_<ENV>. The one rule, kept here (not in src/kube) so resolving a target does not load
+ * the Kubernetes client.
  */
 export function kubeconfigVariableName(environment: string, configured?: string): string {
   return configured ?? `KUBECONFIG_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;

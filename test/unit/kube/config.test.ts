@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCtx } from '../../../src/context.js';
 import { GantryError } from '../../../src/errors.js';
-import { decodeKubeconfig, kubeconfigFromCi, kubeconfigVariable } from '../../../src/kube/config.js';
+import { decodeKubeconfig, kubeconfigFromCi } from '../../../src/kube/config.js';
+import { kubeconfigVariableName as kubeconfigVariable } from '../../../src/names/names.js';
 import { createLogger } from '../../../src/log/logger.js';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.deployer-token-value.c2lnbmF0dXJl';

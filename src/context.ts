@@ -1,5 +1,6 @@
 import { secretValues } from './ci/variables.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { DEFAULT_DEADLINES, type Deadlines } from './retry.js';
 
 /** What every step receives: where it runs, what it may print, and whether it may act. */
 export interface Ctx {
@@ -8,6 +9,8 @@ export interface Ctx {
   cwd: string;
   dryRun: boolean;
   signal: AbortSignal;
+  /** How long any outside call may take (src/retry.ts): cli.ts reads them from the CI variables; tests get the defaults. */
+  deadlines: Deadlines;
 }
 
 /**
@@ -29,5 +32,6 @@ export function createCtx(overrides: Partial<Ctx> = {}): Ctx {
     cwd: overrides.cwd ?? process.cwd(),
     dryRun: overrides.dryRun ?? false,
     signal: overrides.signal ?? new AbortController().signal,
+    deadlines: overrides.deadlines ?? DEFAULT_DEADLINES,
   };
 }

@@ -6,6 +6,92 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import type { Ctx } from './context.js';
 
+/**
+ * How long Gantry waits for anything outside (Kubernetes API, registry, OSS, CDN, GitLab, chat
+ * robots): one policy for every client, set by CI variables (whole seconds) and read once per
+ * step (cli.ts puts it on ctx.deadlines). The defaults keep the promise of failing in seconds:
+ * an endpoint that accepts the connection and never answers costs one request timeout, tried
+ * once more, then the call fails with the service's code, its host and the time waited.
+ */
+export interface Deadlines {
+  /** TCP connect plus TLS handshake, per attempt (GANTRY_CONNECT_TIMEOUT, default 5 s). */
+  connectMs: number;
+  /**
+   * One request, from sending it to the last byte of the answer; for a watch, the longest
+   * silence between two events or bookmarks before it is re-established (GANTRY_REQUEST_TIMEOUT,
+   * default 15 s).
+   */
+  requestMs: number;
+  /** The whole step, whatever it waits for (GANTRY_STEP_TIMEOUT, default 3000 s: under GitLab's default job timeout of 1 h, so Gantry ends and cleans up before the runner kills it). */
+  stepMs: number;
+}
+
+export const DEADLINE_VARIABLES = {
+  connectMs: { variable: 'GANTRY_CONNECT_TIMEOUT', defaultSeconds: 5, min: 1, max: 300 },
+  requestMs: { variable: 'GANTRY_REQUEST_TIMEOUT', defaultSeconds: 15, min: 1, max: 3600 },
+  stepMs: { variable: 'GANTRY_STEP_TIMEOUT', defaultSeconds: 3000, min: 10, max: 86_400 },
+} as const;
+
+export const DEFAULT_DEADLINES: Deadlines = {
+  connectMs: DEADLINE_VARIABLES.connectMs.defaultSeconds * 1000,
+  requestMs: DEADLINE_VARIABLES.requestMs.defaultSeconds * 1000,
+  stepMs: DEADLINE_VARIABLES.stepMs.defaultSeconds * 1000,
+};
+
+/** A deadline variable that is set but not a whole number of seconds within its bounds. */
+export interface DeadlineProblem {
+  variable: string;
+  value: string;
+  min: number;
+  max: number;
+}
+
+/** The deadlines the environment sets; a bad value is returned as a problem (the caller reports it, exit 2). */
+export function deadlinesFrom(env: NodeJS.ProcessEnv): Deadlines | DeadlineProblem {
+  const out = { ...DEFAULT_DEADLINES };
+  for (const [key, spec] of Object.entries(DEADLINE_VARIABLES) as [keyof Deadlines, (typeof DEADLINE_VARIABLES)[keyof Deadlines]][]) {
+    const value = env[spec.variable];
+    if (value === undefined || value.trim() === '') continue;
+    const seconds = Number(value.trim());
+    if (!/^[0-9]+$/.test(value.trim()) || seconds < spec.min || seconds > spec.max) return { variable: spec.variable, value, min: spec.min, max: spec.max };
+    out[key] = seconds * 1000;
+  }
+  return out;
+}
+
+/** A request that got no (complete) answer in time: an AbortSignal.timeout, a client library's own timeout, a socket timeout. */
+export function isTimeout(error: unknown): boolean {
+  for (
+    let e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
+    const text = `${String(e.name ?? '')} ${String(e.code ?? '')}`;
+    if (/TimeoutError|ETIMEDOUT|UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT|ConnectionTimeout|ResponseTimeout|ESOCKETTIMEDOUT|ECONNABORTED/i.test(text)) return true;
+    if (typeof e.message === 'string' && /timed? ?out|timeout/i.test(e.message) && !/operation was aborted/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** How long a call waited in all, and over how many attempts; set by withRetry on the error it finally throws (when that is an object). */
+export interface Waited {
+  ms: number;
+  attempts: number;
+}
+
+/** What withRetry recorded about the wait behind `error`, if anything. */
+export function waitedFor(error: unknown): Waited | undefined {
+  return (error as { gantryWaited?: Waited } | null)?.gantryWaited;
+}
+
+/** "no answer within 15 s (waited 31 s over 2 attempts)": how a silent endpoint reads in every service's error. */
+export function noAnswerText(deadlines: Pick<Deadlines, 'requestMs'>, error: unknown): string {
+  const waited = waitedFor(error);
+  const per = `no answer within ${Math.round(deadlines.requestMs / 1000)} s`;
+  if (!waited) return per;
+  return `${per} (waited ${Math.round(waited.ms / 1000)} s${waited.attempts > 1 ? ` over ${waited.attempts} attempts` : ''})`;
+}
+
 export interface RetryOptions {
   /** Whether a failure is worth another attempt; any other failure is thrown at once. */
   isTransient: (error: unknown) => boolean;
@@ -16,6 +102,11 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** How a failure reads in the retry warning, after "<doing>: " (default its first line). */
   describe?: (error: unknown) => string;
+  /**
+   * How many attempts may end in a timeout before the call gives up (default 2: a silent
+   * endpoint is tried once more, not `retries` times, so it costs about two request timeouts).
+   */
+  timeoutAttempts?: number;
 }
 
 /**
@@ -23,20 +114,39 @@ export interface RetryOptions {
  * `<doing>: <failure>; retrying (<n> left)`. Stops at once when ctx.signal aborts. Only for
  * idempotent calls: a retry after a lost answer repeats the call.
  */
-export function withRetry<T>(ctx: Ctx, doing: string, call: () => Promise<T>, options: RetryOptions): Promise<T> {
+export async function withRetry<T>(ctx: Ctx, doing: string, call: () => Promise<T>, options: RetryOptions): Promise<T> {
   const describe = options.describe ?? firstLine;
-  return pRetry(call, {
-    retries: options.retries ?? 3,
-    minTimeout: options.minDelayMs ?? 500,
-    maxTimeout: options.maxDelayMs ?? 4000,
-    factor: 2,
-    signal: ctx.signal,
-    shouldRetry: (error) => options.isTransient(error),
-    onFailedAttempt: (error) => {
-      // p-retry 6 calls this even when shouldRetry said no: log real retries only.
-      if (error.retriesLeft > 0 && options.isTransient(error)) ctx.logger.warn(`${doing}: ${describe(error)}; retrying (${error.retriesLeft} left)`);
-    },
-  });
+  const started = Date.now();
+  const timeoutAttempts = options.timeoutAttempts ?? 2;
+  let attempts = 0;
+  let timeouts = 0;
+  const shouldRetry = (error: unknown) => options.isTransient(error) && !(isTimeout(error) && timeouts >= timeoutAttempts);
+  try {
+    return await pRetry(
+      () => {
+        attempts++;
+        return call().catch((error: unknown) => {
+          if (isTimeout(error)) timeouts++;
+          throw error;
+        });
+      },
+      {
+        retries: options.retries ?? 3,
+        minTimeout: options.minDelayMs ?? 500,
+        maxTimeout: options.maxDelayMs ?? 4000,
+        factor: 2,
+        signal: ctx.signal,
+        shouldRetry: (error) => shouldRetry(error),
+        onFailedAttempt: (error) => {
+          // p-retry 6 calls this even when shouldRetry said no: log real retries only.
+          if (error.retriesLeft > 0 && shouldRetry(error)) ctx.logger.warn(`${doing}: ${describe(error)}; retrying (${error.retriesLeft} left)`);
+        },
+      },
+    );
+  } catch (error) {
+    if (error !== null && typeof error === 'object') (error as { gantryWaited?: Waited }).gantryWaited = { ms: Date.now() - started, attempts };
+    throw error;
+  }
 }
 
 export interface PollOptions<T> {

@@ -1,6 +1,9 @@
 // CI log: everything human goes to stderr (stdout carries only machine output), in GitLab
-// collapsible sections, colour only on a TTY, and every known secret value masked.
+// collapsible sections, colour only on a TTY, and every known secret value masked, as well as
+// every credential recognisable by its shape (src/log/credentials.ts: a URL's userinfo password,
+// a Basic auth pair), whether or not anyone registered it.
 import { ciVariables } from '../ci/variables.js';
+import { MASK, maskCredentialShapes } from './credentials.js';
 
 export interface Logger {
   info(message: string): void;
@@ -14,6 +17,10 @@ export interface Logger {
    * token from a token service, a decoded credential, basic auth built from a pair).
    */
   addSecret(value: string | undefined): void;
+  /**
+   * The text as it may be printed: credentials by shape replaced (`https://user:[MASKED]@host`,
+   * `Basic [MASKED]`) and learnt as secrets, then every registered secret replaced.
+   */
   mask(text: string): string;
 }
 
@@ -34,11 +41,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = new Set<string>();
 
   const paint = (code: string, text: string) => (color ? `${ESC}[${code}m${text}${ESC}[0m` : text);
+  // Very short values would mask ordinary words; GitLab itself refuses to mask under 8.
+  const addSecret = (value: string | undefined) => {
+    if (value && value.length >= 4) secrets.add(value);
+  };
   const mask = (text: string): string => {
+    // A password seen in a URL is a secret from then on: the same line may quote it bare.
+    maskCredentialShapes(text, addSecret);
     let out = text;
-    // Longest first, so a secret that contains another is masked whole.
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join('[MASKED]');
-    return out;
+    // Longest first, so a secret that contains another is masked whole (a registered
+    // DATABASE_URL is one [MASKED], not a URL with its password masked).
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join(MASK);
+    // What is left by shape: passwords too short to register, which are still passwords in a URL.
+    return maskCredentialShapes(out);
   };
   const line = (text: string) => write(`${mask(text)}\n`);
 
@@ -46,10 +61,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     info: (message) => line(message),
     warn: (message) => line(paint('33', `warning: ${message}`)),
     error: (message) => line(paint('31', message)),
-    addSecret(value) {
-      // Very short values would mask ordinary words; GitLab itself refuses to mask under 8.
-      if (value && value.length >= 4) secrets.add(value);
-    },
+    addSecret,
     mask,
     async section(name, header, fn) {
       const id = name.replace(/[^a-zA-Z0-9_.-]/g, '_');

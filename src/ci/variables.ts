@@ -4,6 +4,7 @@
 // decides what an empty value means); only the retry counts are numbers. This is also where a
 // variable's name says whether its value is a secret, so the log masks it without being asked.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { urlPasswords } from '../log/credentials.js';
 
 export interface CiVariables {
   /** Set by GitLab in every job. */
@@ -151,9 +152,14 @@ export function k8sSecretVariables(env: NodeJS.ProcessEnv): (readonly [string, s
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-// *_PASSWORD, *_SECRET (ACCESS_KEY_SECRET, *_KEY_SECRET), *_TOKEN (CI_JOB_TOKEN), private and
-// API keys, GitLab's ID tokens (CI_JOB_JWT*), and every K8S_SECRET_* value.
-const SECRET_NAME = /(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|JWT(_V\d+)?)$|^K8S_SECRET_./;
+// *_PASSWORD (and _PASSWD, _PASS, _PWD, _PASSPHRASE), *_SECRET (ACCESS_KEY_SECRET, *_KEY_SECRET),
+// *_TOKEN (CI_JOB_TOKEN), *_CREDENTIALS, *_AUTH and DOCKER_AUTH_CONFIG, a Sentry-style *_DSN (its
+// key is the URL's user), the keys that are secrets (private, API, access, secret, signing,
+// encryption, master, SSH, deploy, licence and client keys: SECRET_KEY, AWS_SECRET_ACCESS_KEY),
+// GitLab's ID tokens (CI_JOB_JWT*), and every K8S_SECRET_* value. Connection strings such as
+// DATABASE_URL are not secret as a whole: the password in their userinfo is (secretValues).
+const SECRET_NAME =
+  /(^|_)(PASSWORD|PASSWD|PASS|PASSPHRASE|SECRET|TOKEN|CREDENTIALS?|O?AUTH|AUTH_CONFIG|DSN|(PRIVATE|API|ACCESS|SECRET|SIGNING|ENCRYPTION|MASTER|SSH|DEPLOY|LICENSE|CLIENT)_KEY|JWT(_V\d+)?)$|_PWD$|^K8S_SECRET_./;
 const KUBECONFIG_NAME = /^(GANTRY_)?KUBECONFIG/;
 
 /** Whether a variable's name says its value is a secret. */
@@ -167,11 +173,12 @@ export function isKubeconfigVariable(name: string): boolean {
 }
 
 /**
- * Every value in `env` the log must never show: each secret-named variable's value (as set and
- * trimmed), the forms it travels in (K8S_SECRET_* values base64-encoded in the Secret, a
- * <X>_USER/<X>_PASSWORD pair as basic auth), and for a kubeconfig variable its content and the
- * tokens, keys and client certificates in it. Values are not filtered by length here: the
- * logger refuses the ones too short to mask safely.
+ * Every value in `env` the log must never show: each secret-named variable's value (as set,
+ * trimmed and URL-encoded), the forms it travels in (K8S_SECRET_* values base64-encoded in the
+ * Secret, a <X>_USER/<X>_PASSWORD pair as basic auth), the password in any variable's URL
+ * userinfo or connection string (DATABASE_URL, GANTRY_GITLAB_URL, an OSS endpoint), and for a
+ * kubeconfig variable its content and the tokens, keys and passwords in it. Values are not
+ * filtered by length here: the logger refuses the ones too short to mask safely.
  */
 export function secretValues(env: NodeJS.ProcessEnv): string[] {
   const out = new Set<string>();
@@ -184,11 +191,16 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
     if (typeof value !== 'string' || value === '') continue;
     if (isSecretVariable(name)) {
       add(value);
+      // A secret put into a URL (a query parameter, a userinfo) travels percent-encoded.
+      add(encodeURIComponent(value.trim()));
       if (name.startsWith(K8S_SECRET_PREFIX)) out.add(Buffer.from(value, 'utf8').toString('base64'));
       const user = name.endsWith('_PASSWORD') ? env[`${name.slice(0, -'_PASSWORD'.length)}_USER`] : undefined;
       if (user) out.add(Buffer.from(`${user}:${value}`).toString('base64'));
     }
     if (isKubeconfigVariable(name) || /^current-context\s*:|"current-context"\s*:/m.test(value)) for (const secret of kubeconfigSecrets(value)) add(secret);
+    else if (value.includes('://')) for (const secret of urlPasswords(value)) add(secret);
+    // ADO.NET/JDBC-style connection strings: Server=db;User Id=app;Password=...;
+    if (value.includes(';')) for (const m of value.matchAll(/(?:^|;)\s*(?:password|pwd)\s*=\s*([^;]+)/gi)) add(m[1]);
   }
   out.delete('');
   return [...out];
@@ -196,8 +208,9 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
 
 // The credential fields of a kubeconfig's users (YAML or JSON): found by their keys, so reading
 // them needs no YAML parser when the logger is created.
+// `value` is an exec plugin's environment (users[].user.exec.env[].value), which holds cloud keys.
 const CREDENTIAL_FIELD =
-  /["']?\b(token|password|client-key-data|client-certificate-data|access-token|id-token|refresh-token|client-secret)["']?\s*:\s*["']?([^\s"',}]+)/g;
+  /["']?\b(token|password|client-key-data|client-certificate-data|access-token|id-token|refresh-token|client-secret|value)["']?\s*:\s*["']?([^\s"',}]+)/g;
 
 /** The secrets in a kubeconfig variable's value: a path (or KUBECONFIG's path list), YAML, or base64 YAML. */
 export function kubeconfigSecrets(value: string): string[] {
@@ -232,5 +245,7 @@ export function kubeconfigSecrets(value: string): string[] {
     // Key data is the base64 of a PEM key, which an error message may quote decoded.
     if (field === 'client-key-data') out.push(Buffer.from(secret, 'base64').toString('utf8').trim());
   }
+  // A server or proxy-url with a password in its userinfo.
+  out.push(...urlPasswords(yaml));
   return out;
 }

@@ -92,6 +92,81 @@ describe('which variables are secrets', () => {
   });
 });
 
+describe('secrets by a name that says so, and credentials inside any value (#13)', () => {
+  test('key secrets, access keys, credentials, auth, DSNs and the short password spellings are secret names', () => {
+    for (const name of [
+      'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+      'SMS_KEY_SECRET',
+      'AWS_SECRET_ACCESS_KEY',
+      'MINIO_ACCESS_KEY',
+      'SECRET_KEY',
+      'JWT_SIGNING_KEY',
+      'GOOGLE_APPLICATION_CREDENTIALS',
+      'REGISTRY_CREDENTIAL',
+      'NPM_AUTH',
+      'DOCKER_AUTH_CONFIG',
+      'SENTRY_DSN',
+      'DB_PASS',
+      'DB_PWD',
+      'GPG_PASSPHRASE',
+    ])
+      expect([name, isSecretVariable(name)]).toEqual([name, true]);
+    for (const name of [
+      'PWD',
+      'OLDPWD',
+      'PROXY_BYPASS',
+      'GIT_AUTHOR_NAME',
+      'DATABASE_URL',
+      'SORT_KEY',
+      'GANTRY_OSS_ACCESS_KEY_ID',
+      'CI_SERVER_URL',
+      'AUTH_TYPE',
+    ])
+      expect([name, isSecretVariable(name)]).toEqual([name, false]);
+  });
+
+  test("a URL's userinfo password in any variable (DATABASE_URL, GANTRY_GITLAB_URL), as written and decoded; not the URL's other parts", () => {
+    const values = secretValues({
+      DATABASE_URL: 'postgres://app:db-pass-1234@db.internal:5432/app',
+      GANTRY_GITLAB_URL: 'https://root:gl%2Fpass%40word@gitlab.example.com',
+      CI_SERVER_URL: 'https://gitlab.example.com',
+    });
+    expect(values).toEqual(expect.arrayContaining(['db-pass-1234', 'gl%2Fpass%40word', 'gl/pass@word']));
+    for (const part of ['postgres://app:db-pass-1234@db.internal:5432/app', 'app', 'db.internal', 'https://gitlab.example.com', 'root'])
+      expect(values).not.toContain(part);
+  });
+
+  test('the password of a connection string with Password=', () => {
+    expect(secretValues({ SQLSERVER_CONNECTION: 'Server=db;User Id=app;Password=conn-pw-777;' })).toContain('conn-pw-777');
+  });
+
+  test('a secret-named value is masked URL-encoded too', () => {
+    expect(secretValues({ SMTP_PASSWORD: 'p@ss word/1' })).toEqual(expect.arrayContaining(['p@ss word/1', 'p%40ss%20word%2F1']));
+  });
+
+  test("a kubeconfig variable: its server's password and its exec plugin's env values", () => {
+    const text = `apiVersion: v1
+clusters:
+- name: c
+  cluster: { server: 'https://deployer:srv-pass-555@10.0.0.1:6443' }
+users:
+- name: u
+  user:
+    exec:
+      command: ack-ram-tool
+      env:
+      - name: ALIBABA_CLOUD_ACCESS_KEY_SECRET
+        value: exec-env-secret-1
+contexts:
+- name: x
+  context: { cluster: c, user: u }
+current-context: x
+`;
+    for (const form of [text, Buffer.from(text).toString('base64')])
+      expect(secretValues({ KUBECONFIG_STAGING: form })).toEqual(expect.arrayContaining(['srv-pass-555', 'exec-env-secret-1']));
+  });
+});
+
 describe('kubeconfigSecrets', () => {
   test('YAML: the whole text and its credentials, not the server', () => {
     const text = kubeconfig('tok-1234');

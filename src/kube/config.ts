@@ -9,6 +9,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { GantryError } from '../errors.js';
+import { secretArgs, urlPasswords } from '../log/credentials.js';
 
 export interface CiKubeconfig {
   kc: KubeConfig;
@@ -101,20 +102,64 @@ function looksLikePath(value: string): boolean {
   return value.length < 1024 && !value.includes('\n') && /^(\/|\.\/|[A-Za-z]:\\)[^:=]*$/.test(value) && (existsSync(value) || /^\/[\w./ -]+$/.test(value));
 }
 
-function credentialValues(kc: KubeConfig): string[] {
+/**
+ * Every credential a kubeconfig holds, in the forms a message may quote it: users' tokens, basic
+ * auth (the password, user:password and its base64), client keys (the data, the PEM it decodes
+ * to, a client-key file's content), exec plugins' env values and secret-looking args,
+ * auth-provider config (tokens, secrets, and its command's args), and the password in a cluster's
+ * server or proxy-url userinfo. Client certificates are public and are not listed.
+ */
+export function credentialValues(kc: KubeConfig): string[] {
   const out: string[] = [];
   const add = (v: unknown) => {
     if (typeof v === 'string' && v.trim() !== '') out.push(v.trim());
   };
+  const addKey = (pem: string) => {
+    add(pem);
+    // Each line of the key's body: a message may quote one line of a PEM block.
+    for (const line of pem.split('\n')) if (line.length >= 16 && !line.startsWith('-----')) add(line);
+  };
+  const addExec = (exec: unknown) => {
+    if (!exec || typeof exec !== 'object') return;
+    const { env, args } = exec as { env?: unknown; args?: unknown };
+    // The plugin's environment is where cloud keys go (ALIBABA_CLOUD_ACCESS_KEY_SECRET...): every value.
+    if (Array.isArray(env)) for (const entry of env) add((entry as { value?: unknown } | null)?.value);
+    if (Array.isArray(args)) for (const arg of secretArgs(args)) add(arg);
+  };
+  for (const cluster of kc.getClusters()) {
+    for (const url of [cluster.server, cluster.proxyUrl]) if (url) for (const secret of urlPasswords(url)) add(secret);
+  }
   for (const user of kc.getUsers()) {
     add(user.token);
-    add(user.password);
+    if (user.password) {
+      add(user.password);
+      if (user.username) {
+        add(`${user.username}:${user.password}`);
+        add(Buffer.from(`${user.username}:${user.password}`).toString('base64'));
+      }
+    }
     if (user.keyData) {
       add(user.keyData);
-      add(Buffer.from(user.keyData, 'base64').toString('utf8'));
+      addKey(Buffer.from(user.keyData, 'base64').toString('utf8'));
     }
-    const config = (user.authProvider as { config?: Record<string, unknown> } | undefined)?.config ?? {};
-    for (const key of ['access-token', 'id-token', 'refresh-token', 'client-secret']) add(config[key]);
+    if (user.keyFile) {
+      // client-node reads it for each request; an error quoting it must not show it.
+      try {
+        const stat = statSync(user.keyFile);
+        if (stat.isFile() && stat.size < 1024 * 1024) addKey(readFileSync(user.keyFile, 'utf8'));
+      } catch {
+        // A key file that cannot be read holds nothing to mask; the request reports it.
+      }
+    }
+    addExec(user.exec);
+    const provider = user.authProvider as { config?: Record<string, unknown> } | undefined;
+    const config = provider?.config ?? {};
+    for (const [key, value] of Object.entries(config)) {
+      // oidc's client-secret, id-token, refresh-token; gcp's and azure's access-token; not token-key (a JSONPath).
+      if (/(token|secret|password|passwd|credentials?)$/i.test(key)) add(value);
+      if (key === 'cmd-args' && typeof value === 'string') for (const arg of secretArgs(value.split(/\s+/))) add(arg);
+    }
+    addExec(config.exec);
   }
   return out;
 }

@@ -5,13 +5,14 @@
 // GANTRY_*_TIMEOUT value. Each case runs the built CLI (`npm run build` first) in a copy of
 // examples/hello-node, held mid-step by an API server that never answers.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jest } from '@jest/globals';
 import { startSilentServer, type SilentServer } from '../support/silent-server.js';
+import { repoRoot } from '../support/fixtures.js';
 import { cliPath, exampleRepo } from '../support/tmp-repo.js';
 
 jest.setTimeout(90_000);
@@ -153,6 +154,36 @@ describe('gantry history, held by an API server that never answers', () => {
     expect(run.stderr()).toContain('error E_TIMEOUT_VARIABLE: GANTRY_REQUEST_TIMEOUT is "abc": expected whole seconds from 1 to 3600; nothing was done');
     expect(silent.connections()).toBe(0);
     expect(kubeDirs(run.tmp)).toEqual([]);
+  });
+});
+
+describe('a step that has failed', () => {
+  test('exits although another call still waits: cleanup-previews, its OSS listing refused while the Kubernetes listing hangs', async () => {
+    const silent = await startSilentServer();
+    try {
+      const text = readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8');
+      const closedOss = text.replace('  region: oss-cn-hangzhou\n', '  region: oss-cn-hangzhou\n  endpoint: http://127.0.0.1:1\n  pathStyle: true\n');
+      expect(closedOss).not.toBe(text);
+      const repo = exampleRepo({ files: { 'gantry.yaml': closedOss } });
+      const started = Date.now();
+      const run = gantry(['cleanup-previews'], repo, {
+        KUBECONFIG_STAGING: kubeconfig(`https://${silent.host}`),
+        ...waitLong,
+        GANTRY_GITLAB_TOKEN: 'x',
+        CI_PROJECT_ID: '1',
+        CI_SERVER_URL: 'http://127.0.0.1:2',
+        GANTRY_OSS_ACCESS_KEY_ID: 'a',
+        GANTRY_OSS_ACCESS_KEY_SECRET: 'b',
+      });
+      const end = await run.exited;
+      // Before, the process printed this error and went on waiting for the API server (minutes).
+      expect(run.stderr()).toContain('error E_OSS_UNREACHABLE');
+      expect(end.code).toBe(1);
+      expect(end.at - started).toBeLessThan(20_000);
+      expect(kubeDirs(run.tmp)).toEqual([]);
+    } finally {
+      await silent.close();
+    }
   });
 });
 

@@ -62,7 +62,7 @@ function help(): string {
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
     'options: --version, --help, --dry-run (print what would be done, change nothing)',
-    'exit codes: 0 ok, 1 failed, 2 bad input or configuration (nothing was done)',
+    'exit codes: 0 ok, 1 failed, 2 bad input or configuration (nothing was done), 130/143 cancelled by SIGINT/SIGTERM, 141 output pipe lost',
   ].join('\n');
 }
 

@@ -264,10 +264,12 @@ async function release(ctx: Ctx, kc: KubeConfig, client: KubeClient, where: stri
   delete spec.holderIdentity;
   delete spec.acquireTime;
   // The step's signal is aborted when the job was cancelled or ran out of time, which is exactly
-  // when the next deploy most needs the lease back: the release gets a signal of its own, bounded
-  // by one connect and one request (at most RELEASE_MAX_MS).
+  // when the next deploy most needs the lease back: then the release gets a client and a signal
+  // of its own, bounded by one connect and one request (at most RELEASE_MAX_MS).
   const budgetMs = Math.min(ctx.deadlines.connectMs + ctx.deadlines.requestMs, RELEASE_MAX_MS);
-  const releasing = kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs) }, kc, { timeoutMs: budgetMs });
+  const releasing = ctx.signal.aborted
+    ? kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs), deadlines: { ...ctx.deadlines, requestMs: budgetMs } }, kc, { timeoutMs: budgetMs })
+    : client;
   try {
     await releasing.replace(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `release ${where}` });
     ctx.logger.info(`released the deploy ${where}`);

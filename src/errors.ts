@@ -141,6 +141,9 @@ export interface ErrorDetails {
   E_ROLLOUT_DELETED: Said;
   E_ROLLOUT_ABORTED: Said;
   E_INTERNAL: Said | { doing: string; reason: string };
+  // Deadlines (src/retry.ts): a bad GANTRY_*_TIMEOUT (exit 2), a step that ran out of time (exit 1).
+  E_TIMEOUT_VARIABLE: { variable: string; value: string; min: number; max: number };
+  E_STEP_TIMEOUT: { command: string; seconds: number; variable: string };
   E_GITLAB_TOKEN: { acceptsJobToken: boolean } | { command: 'cleanup-previews' };
   E_GITLAB_ACCESS:
     | { checked: string; status: 401 }
@@ -828,6 +831,18 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     message: (d: { doing: string; reason: string }) => `${d.doing}: ${d.reason}`,
     fix: () => undefined,
   }),
+  E_TIMEOUT_VARIABLE: {
+    exitCode: 2,
+    title: 'A deadline variable is not a number of seconds',
+    message: (d) => `${d.variable} is ${JSON.stringify(d.value)}: expected whole seconds from ${d.min} to ${d.max}; nothing was done`,
+    fix: (d) => `set ${d.variable} to whole seconds from ${d.min} to ${d.max}, or unset it for the default (see README "Cancelling and deadlines")`,
+  },
+  E_STEP_TIMEOUT: {
+    exitCode: 1,
+    title: 'The step ran out of time',
+    message: (d) => `gantry ${d.command} did not finish within ${d.seconds} s (${d.variable}); it was stopped and cleaned up`,
+    fix: (d) => `the messages above show what it was waiting for; if the step needs longer, raise ${d.variable} (whole seconds)`,
+  },
   E_GITLAB_TOKEN: {
     exitCode: 2,
     title: 'No GitLab API token',

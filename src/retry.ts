@@ -29,7 +29,7 @@ export interface Deadlines {
 export const DEADLINE_VARIABLES = {
   connectMs: { variable: 'GANTRY_CONNECT_TIMEOUT', defaultSeconds: 5, min: 1, max: 300 },
   requestMs: { variable: 'GANTRY_REQUEST_TIMEOUT', defaultSeconds: 15, min: 1, max: 3600 },
-  stepMs: { variable: 'GANTRY_STEP_TIMEOUT', defaultSeconds: 3000, min: 10, max: 86_400 },
+  stepMs: { variable: 'GANTRY_STEP_TIMEOUT', defaultSeconds: 3000, min: 1, max: 86_400 },
 } as const;
 
 export const DEFAULT_DEADLINES: Deadlines = {

@@ -81,15 +81,23 @@ export async function kubeconfigFromCi(ctx: Ctx, varName: string): Promise<CiKub
   const decoded = decodeKubeconfig(varName, raw);
   for (const secret of decoded.secrets) ctx.logger.addSecret(secret);
   const dir = await mkdtemp(path.join(tmpdir(), 'gantry-kube-'));
+  // Registered before the token is written: a cancelled run removes it even if the step never
+  // reaches its finally (a second signal, a cleanup that takes too long).
+  ctx.cleanup.holdCredentials(dir);
+  const dispose = async () => {
+    await rm(dir, { recursive: true, force: true });
+    ctx.cleanup.removedCredentials(dir, `removed the kubeconfig temp file of ${varName}`);
+  };
   const file = path.join(dir, 'kubeconfig');
-  await writeFile(file, decoded.text, { mode: 0o600 });
+  try {
+    await writeFile(file, decoded.text, { mode: 0o600 });
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
   const context = decoded.kc.getContextObject(decoded.kc.getCurrentContext())!;
   ctx.logger.info(`kubeconfig from ${varName}: context ${context.name}, cluster ${decoded.kc.getCurrentCluster()?.server ?? context.cluster}`);
-  return {
-    kc: decoded.kc,
-    path: file,
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
+  return { kc: decoded.kc, path: file, dispose };
 }
 
 function looksLikeYaml(text: string): boolean {

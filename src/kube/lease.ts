@@ -114,7 +114,7 @@ export async function withDeployLease<T>(
     stop.abort();
     // Wait for a renewal in flight, so it cannot land after the release and re-take the lease.
     await renewing;
-    if (!lost.signal.aborted) await release(ctx, client, where, holder, lease);
+    if (!lost.signal.aborted) await release(ctx, kc, client, where, holder, lease);
   }
 }
 
@@ -256,13 +256,24 @@ async function renewLoop(
   }
 }
 
-async function release(ctx: Ctx, client: KubeClient, where: string, holder: string, lease: Lease): Promise<void> {
+/** The longest a release may take: it runs while a cancelled job is being shut down, and an unreleased lease expires anyway. */
+export const RELEASE_MAX_MS = 5000;
+
+async function release(ctx: Ctx, kc: KubeConfig, client: KubeClient, where: string, holder: string, lease: Lease): Promise<void> {
   const spec: LeaseSpec = { ...lease.spec, renewTime: microTime(client.serverNow()) };
   delete spec.holderIdentity;
   delete spec.acquireTime;
+  // The step's signal is aborted when the job was cancelled or ran out of time, which is exactly
+  // when the next deploy most needs the lease back: then the release gets a client and a signal
+  // of its own, bounded by one connect and one request (at most RELEASE_MAX_MS).
+  const budgetMs = Math.min(ctx.deadlines.connectMs + ctx.deadlines.requestMs, RELEASE_MAX_MS);
+  const releasing = ctx.signal.aborted
+    ? kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs), deadlines: { ...ctx.deadlines, requestMs: budgetMs } }, kc, { timeoutMs: budgetMs })
+    : client;
   try {
-    await client.replace(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `release ${where}` });
+    await releasing.replace(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `release ${where}` });
     ctx.logger.info(`released the deploy ${where}`);
+    ctx.cleanup.note(`released the deploy ${where}`);
   } catch (error) {
     const ttl = lease.spec?.leaseDurationSeconds ?? 0;
     // Not fatal: the deploy itself is done, and an unreleased lease expires by itself.

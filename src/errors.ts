@@ -92,7 +92,7 @@ export interface ErrorDetails {
   E_OSS_BUCKET: { doing: string; where: string; pathStyleHint: boolean };
   E_OSS_UNREACHABLE: { doing: string; where: string; reason: string | number };
   E_KUBECONFIG: Said;
-  E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string });
+  E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string; waited?: string });
   E_KUBE_UNAUTHORIZED: { doing: string; answer: string };
   E_KUBE_FORBIDDEN:
     | { problem: 'unparsed'; doing: string; answer: string }
@@ -607,11 +607,13 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     message: (d) =>
       d.tls
         ? `${d.doing}: the TLS connection to ${d.server} failed: ${d.reason}`
-        : `${d.doing}: cannot reach the Kubernetes API server at ${d.server} (${d.code === 'TIMEOUT' ? 'timed out' : d.code})`,
+        : d.waited
+          ? `${d.doing}: cannot reach the Kubernetes API server at ${d.server}: ${d.waited}`
+          : `${d.doing}: cannot reach the Kubernetes API server at ${d.server} (${d.code === 'TIMEOUT' ? 'timed out' : d.code})`,
     fix: (d) =>
       d.tls
         ? "the kubeconfig's certificate-authority-data does not match the API server's certificate, or the server address is not the one the certificate names: download a fresh kubeconfig for the cluster"
-        : "check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)",
+        : `check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)${'waited' in d && d.waited ? '; a server that accepts connections and never answers is usually a proxy or firewall in between (GANTRY_CONNECT_TIMEOUT and GANTRY_REQUEST_TIMEOUT set how long Gantry waits)' : ''}`,
     lines: (d) => (d.tls ? [] : [d.reason]),
   },
   E_KUBE_UNAUTHORIZED: {

@@ -2,6 +2,8 @@
 // retry, and which catalogue error (with the fix) a failure becomes.
 import { ApiException } from '@kubernetes/client-node';
 import { type GantryError, gantryError, isGantryError } from '../errors.js';
+import { noAnswerText } from '../retry.js';
+import { timeoutBehind } from './transport.js';
 
 export interface ApiStatus {
   code: number;
@@ -64,8 +66,14 @@ export function kubeError(doing: string, error: unknown, server: string): Gantry
   }
   if (status) return statusError(doing, status, error);
 
-  const code = networkCode(error);
   const reason = ((error as Error).message ?? String(error)).replace(/^Failed to fetch resource metadata for [^:]+: /, '');
+  const timeout = timeoutBehind(error);
+  if (timeout) {
+    // The limit that passed (connect or request) and the whole wait withRetry recorded on `error`.
+    const waited = noAnswerText({ requestMs: timeout.limitMs }, error);
+    return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason: timeout.message, tls: false, code: 'TIMEOUT', waited }, { cause: error });
+  }
+  const code = networkCode(error);
   if (code && TLS_CODES.test(code)) {
     return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason, tls: true }, { cause: error });
   }

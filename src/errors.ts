@@ -112,6 +112,7 @@ export interface ErrorDetails {
     | { problem: 'not-served'; doing: string; groupVersion: string; kind: string }
     | { problem: 'status'; doing: string; answer: string; status: number; reason: string | undefined }
     | { problem: 'other'; doing: string; reason: string }
+    | { problem: 'exec-plugin'; doing: string; command: string; said: string }
     | { problem: 'namespace-terminating'; namespace: string }
     | { problem: 'namespace-still-terminating'; namespace: string; seconds: number }
     | { problem: 'rollback-stalled'; deployment: string };
@@ -720,6 +721,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `${d.doing}: ${d.answer}`;
         case 'other':
           return `${d.doing}: ${d.reason}`;
+        case 'exec-plugin':
+          return `${d.doing}: the kubeconfig's exec plugin ${d.command} failed: ${d.said}`;
         case 'namespace-terminating':
           return `namespace ${d.namespace} is being deleted`;
         case 'namespace-still-terminating':
@@ -732,6 +735,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
       switch (d.problem) {
         case 'not-served':
           return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
+        case 'exec-plugin':
+          return `run the plugin as the kubeconfig's users[].user.exec names it (${d.command} with its args and env) on the runner to see why: it must be installed in the job's image and print an ExecCredential; or use a kubeconfig with a ServiceAccount token`;
         case 'namespace-terminating':
           return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
         case 'namespace-still-terminating':

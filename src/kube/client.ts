@@ -25,7 +25,7 @@ import type { Ctx } from '../context.js';
 import { withRetry } from '../retry.js';
 import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
-import { boundedHttp, markSilent, silenceOf, timeoutBehind } from './transport.js';
+import { boundedHttp, markSilent, silenceOf, timeoutBehind, withCredentials } from './transport.js';
 import { getJson, startStream, type Stream, type StreamHandlers, type StreamOptions, type StreamSpec } from './watch.js';
 
 /** Every field manager Gantry applies with. */
@@ -124,7 +124,13 @@ export function apiConfiguration(
     server,
     config: createConfiguration({
       baseServer: new ServerConfiguration(server, {}),
-      authMethods: { default: kc },
+      // The kubeconfig's auth, with a failing exec plugin named (transport.ts).
+      authMethods: {
+        default: {
+          getName: () => kc.getName(),
+          applySecurityAuthentication: (context: RequestContext) => withCredentials(kc, () => kc.applySecurityAuthentication(context)),
+        },
+      },
       httpApi: boundedHttp({ connectMs: ctx.deadlines.connectMs, requestMs: timeoutMs }, ctx.signal),
       promiseMiddleware: [
         {

@@ -3,7 +3,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import { type GantryError, gantryError, isGantryError } from '../errors.js';
 import { noAnswerText } from '../retry.js';
-import { timeoutBehind } from './transport.js';
+import { execPluginFailure, timeoutBehind } from './transport.js';
 
 export interface ApiStatus {
   code: number;
@@ -65,6 +65,8 @@ export function kubeError(doing: string, error: unknown, server: string): Gantry
     return gantryError('E_KUBE_API', { problem: 'not-served', doing, groupVersion: discovery[1]!, kind: discovery[2]! }, { cause: error });
   }
   if (status) return statusError(doing, status, error);
+  const plugin = execPluginFailure(error);
+  if (plugin) return gantryError('E_KUBE_API', { problem: 'exec-plugin', doing, ...plugin }, { cause: error });
 
   const reason = ((error as Error).message ?? String(error)).replace(/^Failed to fetch resource metadata for [^:]+: /, '');
   const timeout = timeoutBehind(error);

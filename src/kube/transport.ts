@@ -115,3 +115,33 @@ export function markSilent(kc: KubeConfig, error: unknown): void {
 export function silenceOf(kc: KubeConfig): Silence | undefined {
   return (kc as unknown as { [SILENT]?: Silence })[SILENT];
 }
+
+/** A kubeconfig exec plugin (a cloud's token helper) that failed: what it is and what it said. */
+export interface ExecPluginFailure extends Error {
+  execPlugin: { command: string; said: string };
+}
+
+/**
+ * Applies the kubeconfig's credentials through `apply`; when its user runs an exec plugin and
+ * that fails, the error names the plugin and what it wrote on stderr (client-node rejects
+ * with stderr as the whole message: empty when the plugin said nothing). Secrets in it are
+ * masked where every line is, in the logger.
+ */
+export async function withCredentials<T>(kc: KubeConfig, apply: () => Promise<T>): Promise<T> {
+  try {
+    return await apply();
+  } catch (error) {
+    const command = kc.getCurrentUser()?.exec?.command;
+    if (!command) throw error;
+    const lines = String((error as Error)?.message ?? error)
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    const said = lines.length === 0 ? 'it exited with an error and wrote nothing on stderr' : lines.slice(-5).join(' / ').slice(-1000);
+    throw Object.assign(new Error(`the kubeconfig's exec plugin ${command} failed: ${said}`, { cause: error }), { execPlugin: { command, said } });
+  }
+}
+
+export function execPluginFailure(error: unknown): ExecPluginFailure['execPlugin'] | undefined {
+  return (error as Partial<ExecPluginFailure> | null)?.execPlugin;
+}

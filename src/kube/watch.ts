@@ -13,7 +13,7 @@ import https from 'node:https';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_DEADLINES } from '../retry.js';
 import { apiStatus } from './failures.js';
-import { boundConnect, kubeTimeout, markSilent, timeoutBehind, type KubeTimeout } from './transport.js';
+import { boundConnect, kubeTimeout, markSilent, timeoutBehind, withCredentials, type KubeTimeout } from './transport.js';
 import type { KubeStatus } from './objects.js';
 
 export interface StreamSpec {
@@ -104,7 +104,7 @@ async function openGet(
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   const options: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(options);
+  await withCredentials(kc, () => kc.applyToHTTPSOptions(options));
   const transport = url.protocol === 'http:' ? http : https;
   const limit = new AbortController();
   let timedOut: KubeTimeout | undefined;

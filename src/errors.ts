@@ -92,7 +92,7 @@ export interface ErrorDetails {
   E_OSS_BUCKET: { doing: string; where: string; pathStyleHint: boolean };
   E_OSS_UNREACHABLE: { doing: string; where: string; reason: string | number };
   E_KUBECONFIG: Said;
-  E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string });
+  E_KUBE_UNREACHABLE: { doing: string; server: string; reason: string } & ({ tls: true } | { tls: false; code: string; waited?: string });
   E_KUBE_UNAUTHORIZED: { doing: string; answer: string };
   E_KUBE_FORBIDDEN:
     | { problem: 'unparsed'; doing: string; answer: string }
@@ -112,6 +112,7 @@ export interface ErrorDetails {
     | { problem: 'not-served'; doing: string; groupVersion: string; kind: string }
     | { problem: 'status'; doing: string; answer: string; status: number; reason: string | undefined }
     | { problem: 'other'; doing: string; reason: string }
+    | { problem: 'exec-plugin'; doing: string; command: string; said: string }
     | { problem: 'namespace-terminating'; namespace: string }
     | { problem: 'namespace-still-terminating'; namespace: string; seconds: number }
     | { problem: 'rollback-stalled'; deployment: string };
@@ -610,11 +611,13 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     message: (d) =>
       d.tls
         ? `${d.doing}: the TLS connection to ${d.server} failed: ${d.reason}`
-        : `${d.doing}: cannot reach the Kubernetes API server at ${d.server} (${d.code === 'TIMEOUT' ? 'timed out' : d.code})`,
+        : d.waited
+          ? `${d.doing}: cannot reach the Kubernetes API server at ${d.server}: ${d.waited}`
+          : `${d.doing}: cannot reach the Kubernetes API server at ${d.server} (${d.code === 'TIMEOUT' ? 'timed out' : d.code})`,
     fix: (d) =>
       d.tls
         ? "the kubeconfig's certificate-authority-data does not match the API server's certificate, or the server address is not the one the certificate names: download a fresh kubeconfig for the cluster"
-        : "check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)",
+        : `check the kubeconfig's server address, and that the runner can reach it (ACK: use the cluster's public API endpoint, or run the job on a runner inside the VPC)${'waited' in d && d.waited ? '; a server that accepts connections and never answers is usually a proxy or firewall in between (GANTRY_CONNECT_TIMEOUT and GANTRY_REQUEST_TIMEOUT set how long Gantry waits)' : ''}`,
     lines: (d) => (d.tls ? [] : [d.reason]),
   },
   E_KUBE_UNAUTHORIZED: {
@@ -721,6 +724,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `${d.doing}: ${d.answer}`;
         case 'other':
           return `${d.doing}: ${d.reason}`;
+        case 'exec-plugin':
+          return `${d.doing}: the kubeconfig's exec plugin ${d.command} failed: ${d.said}`;
         case 'namespace-terminating':
           return `namespace ${d.namespace} is being deleted`;
         case 'namespace-still-terminating':
@@ -733,6 +738,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
       switch (d.problem) {
         case 'not-served':
           return 'check the apiVersion; `kubectl api-versions` lists what the cluster serves';
+        case 'exec-plugin':
+          return `run the plugin as the kubeconfig's users[].user.exec names it (${d.command} with its args and env) on the runner to see why: it must be installed in the job's image and print an ExecCredential; or use a kubeconfig with a ServiceAccount token`;
         case 'namespace-terminating':
           return 'wait until the deletion has finished (kubectl get namespace shows it gone), then deploy again';
         case 'namespace-still-terminating':

@@ -120,27 +120,40 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   const clusterCheck = !kc
     ? Promise.resolve(skip('cluster', 'no usable kubeconfig (see above)'))
     : (async () => {
-        const reach = await runCheck(ctx, 'cluster', async (c) => {
-          const v = await serverVersion(c, kc);
-          return { check: 'cluster', status: 'pass', detail: `${v.server} answers: Kubernetes ${v.version}` };
-        });
+        // One attempt per request, bounded by the deadlines; the check's own limit only backs them
+        // up, so a silent server reads as E_KUBE_UNREACHABLE with its address and the wait.
+        const clusterLimitMs = ctx.deadlines.requestMs + 2000;
+        const reach = await runCheck(
+          ctx,
+          'cluster',
+          async (c) => {
+            const v = await serverVersion(c, kc);
+            return { check: 'cluster', status: 'pass', detail: `${v.server} answers: Kubernetes ${v.version}` };
+          },
+          clusterLimitMs,
+        );
         if (reach[0]!.status !== 'pass') return reach;
-        const permissions = await runCheck(ctx, `permissions in ${namespace}`, async (c) => {
-          const results = await checkPermissions(c, kc, namespace);
-          return results.map((r): CheckRow => {
-            const what = `${r.permission.clusterScoped ? '' : `${namespace}: `}${resourceName(r.permission)}`;
-            if (r.denied.length === 0) return { check: `may ${r.permission.verbs.join('/')} ${what}`, status: 'pass', detail: r.permission.why };
-            const denied = r.denied.map((d) => d.verb).join('/');
-            return {
-              check: `may ${r.permission.verbs.join('/')} ${what}`,
-              status: r.permission.optional ? 'warn' : 'fail',
-              detail: `denied: ${denied} (${r.permission.why})`,
-              fix: r.permission.clusterScoped
-                ? `create the namespace ${namespace} once (kubectl create namespace ${namespace}), or bind a ClusterRole with { apiGroups: [""], resources: ["namespaces"], verbs: ["create"] } to the deployer`
-                : `grant the kubeconfig's user in ${namespace} a Role rule ${missingRule([r])} (kubectl auth can-i ${r.denied[0]!.verb} ${resourceName(r.permission)} -n ${namespace} confirms it)`,
-            };
-          });
-        });
+        const permissions = await runCheck(
+          ctx,
+          `permissions in ${namespace}`,
+          async (c) => {
+            const results = await checkPermissions(c, kc, namespace);
+            return results.map((r): CheckRow => {
+              const what = `${r.permission.clusterScoped ? '' : `${namespace}: `}${resourceName(r.permission)}`;
+              if (r.denied.length === 0) return { check: `may ${r.permission.verbs.join('/')} ${what}`, status: 'pass', detail: r.permission.why };
+              const denied = r.denied.map((d) => d.verb).join('/');
+              return {
+                check: `may ${r.permission.verbs.join('/')} ${what}`,
+                status: r.permission.optional ? 'warn' : 'fail',
+                detail: `denied: ${denied} (${r.permission.why})`,
+                fix: r.permission.clusterScoped
+                  ? `create the namespace ${namespace} once (kubectl create namespace ${namespace}), or bind a ClusterRole with { apiGroups: [""], resources: ["namespaces"], verbs: ["create"] } to the deployer`
+                  : `grant the kubeconfig's user in ${namespace} a Role rule ${missingRule([r])} (kubectl auth can-i ${r.denied[0]!.verb} ${resourceName(r.permission)} -n ${namespace} confirms it)`,
+              };
+            });
+          },
+          clusterLimitMs,
+        );
         return [...reach, ...permissions];
       })();
 

@@ -59,9 +59,9 @@ export interface PermissionResult {
   denied: { verb: string; reason: string }[];
 }
 
-/** GET /version: the API server answers and accepts the credentials. */
+/** GET /version: the API server answers and accepts the credentials. One attempt, bounded by ctx.deadlines (or timeoutMs). */
 export async function serverVersion(ctx: Ctx, kc: KubeConfig, options: { timeoutMs?: number } = {}): Promise<{ server: string; version: string }> {
-  const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? 5000);
+  const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? ctx.deadlines.requestMs);
   try {
     const info = await new VersionApi(config).getCode();
     return { server, version: info.gitVersion };
@@ -78,7 +78,7 @@ export async function checkPermissions(
   permissions: Permission[] = DEPLOY_PERMISSIONS,
   options: { timeoutMs?: number } = {},
 ): Promise<PermissionResult[]> {
-  const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? 5000);
+  const { server, config } = apiConfiguration(ctx, kc, options.timeoutMs ?? ctx.deadlines.requestMs);
   const api = new AuthorizationV1Api(config);
   return Promise.all(
     permissions.map(async (permission) => {

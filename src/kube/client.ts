@@ -25,6 +25,7 @@ import type { Ctx } from '../context.js';
 import { withRetry } from '../retry.js';
 import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
+import { boundedHttp, markSilent, silenceOf, timeoutBehind, withCredentials } from './transport.js';
 import { getJson, startStream, type Stream, type StreamHandlers, type StreamOptions, type StreamSpec } from './watch.js';
 
 /** Every field manager Gantry applies with. */
@@ -38,7 +39,7 @@ export interface ObjectRef {
 }
 
 export interface KubeClientOptions {
-  /** Per request (default 30 s). */
+  /** Per request (default ctx.deadlines.requestMs, GANTRY_REQUEST_TIMEOUT). */
   timeoutMs?: number;
   /** Retries of idempotent calls after the first attempt (default 4). */
   retries?: number;
@@ -76,7 +77,7 @@ export interface KubeClient {
   /**
    * GET of an API path as plain JSON, with the answer's Date header (ms). Not retried and errors
    * not translated: the tracker retries and judges them itself (watch.ts isFatal). Ends with
-   * `signal` (default: the step's) or after `timeoutMs` (default 15 s).
+   * `signal` (default: the step's) or after `timeoutMs` (default ctx.deadlines.requestMs).
    */
   getJson<T>(
     path: string,
@@ -107,22 +108,33 @@ type Action = 'create' | 'read' | 'patch' | 'replace' | 'list' | 'delete';
 
 /**
  * The client-node configuration for the kubeconfig's current cluster: every request, discovery
- * included, ends when the step is cancelled or after `timeoutMs`; `onResponse` sees each answer.
+ * included, ends when the step is cancelled, after ctx.deadlines.connectMs without a
+ * connection, or after `timeoutMs` (default ctx.deadlines.requestMs) without the whole answer
+ * (transport.ts); `onResponse` sees each answer.
  */
-export function apiConfiguration(ctx: Ctx, kc: KubeConfig, timeoutMs: number, onResponse: (response: ResponseContext) => void = () => {}) {
+export function apiConfiguration(
+  ctx: Ctx,
+  kc: KubeConfig,
+  timeoutMs: number = ctx.deadlines.requestMs,
+  onResponse: (response: ResponseContext) => void = () => {},
+) {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw kubeError('connect', new Error('the kubeconfig has no current cluster'), '(none)');
   return {
     server,
     config: createConfiguration({
       baseServer: new ServerConfiguration(server, {}),
-      authMethods: { default: kc },
+      // The kubeconfig's auth, with a failing exec plugin named (transport.ts).
+      authMethods: {
+        default: {
+          getName: () => kc.getName(),
+          applySecurityAuthentication: (context: RequestContext) => withCredentials(kc, () => kc.applySecurityAuthentication(context)),
+        },
+      },
+      httpApi: boundedHttp({ connectMs: ctx.deadlines.connectMs, requestMs: timeoutMs }, ctx.signal),
       promiseMiddleware: [
         {
-          pre: async (context: RequestContext) => {
-            context.setSignal(AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]));
-            return context;
-          },
+          pre: async (context: RequestContext) => context,
           post: async (response: ResponseContext) => {
             onResponse(response);
             return response;
@@ -184,7 +196,7 @@ function header(ref: ObjectRef): KubernetesObject {
 }
 
 export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions = {}): KubeClient {
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
   const retries = options.retries ?? 4;
   const minTimeout = options.minRetryDelayMs ?? 500;
   let clockOffset = 0;
@@ -197,6 +209,10 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
   const api = RawObjectApi.for(kc, config);
 
   async function run<T>(doing: string, idempotent: boolean, call: () => Promise<T>): Promise<T> {
+    // A server found silent earlier in this step is not asked again: every call would wait its
+    // deadline twice more, and a flow of many calls would take many times what one costs.
+    const silence = silenceOf(kc);
+    if (silence) throw kubeError(doing, silence.error, server);
     try {
       if (!idempotent) return await call();
       return await withRetry(ctx, doing, call, {
@@ -209,6 +225,7 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
       });
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
+      if (timeoutBehind(error)) markSilent(kc, error);
       throw kubeError(doing, error, server);
     }
   }
@@ -218,10 +235,10 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
   return {
     server,
     serverNow: () => Date.now() + clockOffset,
-    getJson: (path, params = {}, opts = {}) => getJson(kc, path, params, opts.signal ?? ctx.signal, opts.timeoutMs),
-    stream: (spec, handlers, opts) => startStream(kc, spec, handlers, opts),
+    getJson: (path, params = {}, opts = {}) => getJson(kc, path, params, opts.signal ?? ctx.signal, opts.timeoutMs ?? timeoutMs, ctx.deadlines.connectMs),
+    stream: (spec, handlers, opts) => startStream(kc, spec, handlers, { requestTimeoutMs: timeoutMs, connectTimeoutMs: ctx.deadlines.connectMs, ...opts }),
     async podLog(namespace, pod, container, opts) {
-      const api = kc.makeApiClient(CoreV1Api);
+      const api = new CoreV1Api(config);
       return String(
         await api.readNamespacedPodLog({ name: pod, namespace, container, previous: opts.previous, tailLines: opts.tailLines, limitBytes: opts.limitBytes }),
       );

@@ -2,6 +2,8 @@
 // retry, and which catalogue error (with the fix) a failure becomes.
 import { ApiException } from '@kubernetes/client-node';
 import { type GantryError, gantryError, isGantryError } from '../errors.js';
+import { noAnswerText } from '../retry.js';
+import { execPluginFailure, timeoutBehind } from './transport.js';
 
 export interface ApiStatus {
   code: number;
@@ -63,9 +65,17 @@ export function kubeError(doing: string, error: unknown, server: string): Gantry
     return gantryError('E_KUBE_API', { problem: 'not-served', doing, groupVersion: discovery[1]!, kind: discovery[2]! }, { cause: error });
   }
   if (status) return statusError(doing, status, error);
+  const plugin = execPluginFailure(error);
+  if (plugin) return gantryError('E_KUBE_API', { problem: 'exec-plugin', doing, ...plugin }, { cause: error });
 
-  const code = networkCode(error);
   const reason = ((error as Error).message ?? String(error)).replace(/^Failed to fetch resource metadata for [^:]+: /, '');
+  const timeout = timeoutBehind(error);
+  if (timeout) {
+    // The limit that passed (connect or request) and the whole wait withRetry recorded on `error`.
+    const waited = noAnswerText({ requestMs: timeout.limitMs }, error);
+    return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason: timeout.message, tls: false, code: 'TIMEOUT', waited }, { cause: error });
+  }
+  const code = networkCode(error);
   if (code && TLS_CODES.test(code)) {
     return gantryError('E_KUBE_UNREACHABLE', { doing, server, reason, tls: true }, { cause: error });
   }

@@ -10,8 +10,10 @@
 // watches use client-node's Watch, which also hands over the parsed JSON.
 import http from 'node:http';
 import https from 'node:https';
-import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_DEADLINES } from '../retry.js';
 import { apiStatus } from './failures.js';
+import { boundConnect, kubeTimeout, markSilent, timeoutBehind, withCredentials, type KubeTimeout } from './transport.js';
 import type { KubeStatus } from './objects.js';
 
 export interface StreamSpec {
@@ -42,8 +44,13 @@ export interface StreamOptions {
   pollIntervalMs?: number;
   /** Server-side watch timeout: the server ends each watch after this long, and it is resumed. */
   watchTimeoutSeconds?: number;
-  /** Per list request. */
+  /**
+   * Per list request, and the silence past watchTimeoutSeconds after which a watch is
+   * re-established (default GANTRY_REQUEST_TIMEOUT's; kubeClient passes ctx.deadlines).
+   */
   requestTimeoutMs?: number;
+  /** TCP and TLS connect, per request (default GANTRY_CONNECT_TIMEOUT's). */
+  connectTimeoutMs?: number;
   maxBackoffMs?: number;
   /**
    * How long a 401/403 is retried when it comes right after the connection was lost: an API
@@ -66,45 +73,119 @@ interface ListAnswer<T> {
 
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 
-/** A GET of JSON from the API server with the kubeconfig's credentials (client-node's agent and auth). */
-export async function getJson<T>(
+interface Bounds {
+  signal: AbortSignal;
+  /** Until the answer's headers (getJson: until its last byte; a watch re-arms it per chunk). */
+  requestMs: number;
+  connectMs: number;
+}
+
+interface Deadline {
+  rearm(ms: number): void;
+  stop(): void;
+}
+
+/**
+ * A GET to the API server with the kubeconfig's credentials (client-node's agent and auth),
+ * bounded as transport.ts bounds client-node's own requests: `onAnswer` gets the answer once
+ * its headers are in; `onError` gets any failure once (a timeout as a KubeTimeout). Returns
+ * what ends the request.
+ */
+async function openGet(
   kc: KubeConfig,
   path: string,
   params: Record<string, string>,
-  signal: AbortSignal,
-  timeoutMs = 15_000,
-): Promise<{ body: T; date: number | undefined }> {
+  bounds: Bounds,
+  onAnswer: (res: http.IncomingMessage, deadline: Deadline, fail: (error: unknown) => void) => void,
+  onError: (error: unknown) => void,
+): Promise<() => void> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   const options: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(options);
+  await withCredentials(kc, () => kc.applyToHTTPSOptions(options));
   const transport = url.protocol === 'http:' ? http : https;
+  const limit = new AbortController();
+  let timedOut: KubeTimeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline: Deadline = {
+    rearm(ms) {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = kubeTimeout('request', ms, url.host);
+        limit.abort(timedOut);
+      }, ms);
+    },
+    stop: () => clearTimeout(timer),
+  };
+  deadline.rearm(bounds.requestMs);
+  boundConnect(options.agent, bounds.connectMs, url.host, (error) => (timedOut ??= error));
+  let failed = false;
+  const fail = (error: unknown) => {
+    deadline.stop();
+    if (failed) return;
+    failed = true;
+    onError(timedOut && !bounds.signal.aborted ? Object.assign(timedOut, { cause: error }) : error);
+  };
+  const req = transport.request(url, { ...options, signal: AbortSignal.any([bounds.signal, limit.signal]) }, (res) => {
+    res.on('error', fail);
+    onAnswer(res, deadline, fail);
+  });
+  req.on('error', fail);
+  req.end();
+  return () => {
+    deadline.stop();
+    req.destroy();
+  };
+}
+
+function readAll(res: http.IncomingMessage, done: (status: number, body: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text for the error
+    }
+    done(res.statusCode ?? 0, body);
+  });
+}
+
+/**
+ * A GET of JSON from the API server with the kubeconfig's credentials, ended by `signal`, after
+ * connectMs without a connection or timeoutMs without the whole answer (defaults: the
+ * GANTRY_*_TIMEOUT defaults; kubeClient passes ctx.deadlines).
+ */
+export function getJson<T>(
+  kc: KubeConfig,
+  path: string,
+  params: Record<string, string>,
+  signal: AbortSignal,
+  timeoutMs = DEFAULT_DEADLINES.requestMs,
+  connectMs = DEFAULT_DEADLINES.connectMs,
+): Promise<{ body: T; date: number | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = transport.request(url, { ...options, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text for the error
-        }
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status > 299) {
-          reject(new ApiException(status, `HTTP ${status}`, body, res.headers as Record<string, string>));
-          return;
-        }
-        const date = Date.parse(String(res.headers.date ?? ''));
-        resolve({ body: body as T, date: Number.isNaN(date) ? undefined : date });
-      });
-    });
-    req.on('error', reject);
-    req.end();
+    openGet(
+      kc,
+      path,
+      params,
+      { signal, requestMs: timeoutMs, connectMs },
+      (res, deadline) =>
+        readAll(res, (status, body) => {
+          deadline.stop();
+          if (status < 200 || status > 299) {
+            reject(new ApiException(status, `HTTP ${status}`, body, res.headers as Record<string, string>));
+            return;
+          }
+          const date = Date.parse(String(res.headers.date ?? ''));
+          resolve({ body: body as T, date: Number.isNaN(date) ? undefined : date });
+        }),
+      reject,
+    ).catch(reject);
   });
 }
 
@@ -148,6 +229,9 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
   const signal = AbortSignal.any([options.signal, local.signal]);
   const pollIntervalMs = options.pollIntervalMs ?? 2000;
   const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 55;
+  const requestMs = options.requestTimeoutMs ?? DEFAULT_DEADLINES.requestMs;
+  const connectMs = options.connectTimeoutMs ?? DEFAULT_DEADLINES.connectMs;
+  const idleMs = watchTimeoutSeconds * 1000 + requestMs;
   const maxBackoffMs = options.maxBackoffMs ?? 4000;
   const params: Record<string, string> = {};
   if (spec.params?.labelSelector) params.labelSelector = spec.params.labelSelector;
@@ -163,6 +247,21 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
   let toldRefusal = false;
   const refusalGraceMs = options.refusalGraceMs ?? 30_000;
 
+  /** Timeouts in a row without an answer in between (a list or a silent watch), and since when. */
+  let silence: { since: number; count: number } | undefined;
+  /**
+   * A list with no answer is tried once more, as every timed-out call is (retry.ts); the second
+   * silence in a row ends the stream with the error, the time waited recorded on it, and the
+   * kubeconfig marked silent so the step's later calls do not wait again (transport.ts).
+   */
+  const silentTwice = (error: unknown): boolean => {
+    if (!timeoutBehind(error)) return false;
+    silence = { since: silence?.since ?? Date.now() - requestMs, count: (silence?.count ?? 0) + 1 };
+    if (silence.count < 2) return false;
+    Object.assign(error as object, { gantryWaited: { ms: Date.now() - silence.since, attempts: silence.count } });
+    markSilent(kc, error);
+    return true;
+  };
   const backoff = () => Math.min(maxBackoffMs, 250 * 2 ** failures++) * (0.5 + Math.random() / 2);
   const markDown = (detail: string) => {
     if (!down) handlers.onState('down', detail);
@@ -185,86 +284,101 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
 
   async function list(): Promise<ListAnswer<T>> {
     const sent = Date.now();
-    const answer = await getJson<{ items?: T[]; metadata?: { resourceVersion?: string } }>(kc, spec.path, params, signal, options.requestTimeoutMs);
+    const answer = await getJson<{ items?: T[]; metadata?: { resourceVersion?: string } }>(kc, spec.path, params, signal, requestMs, connectMs);
     if (answer.date !== undefined) handlers.onServerDate?.(answer.date + 500, (sent + Date.now()) / 2);
     return { items: answer.body.items ?? [], resourceVersion: answer.body.metadata?.resourceVersion ?? '' };
   }
 
   function watchFrom(start: string, onVersion: (rv: string) => void): Promise<WatchEnd> {
     return new Promise((resolve) => {
-      let controller: AbortController | undefined;
+      let cancel: (() => void) | undefined;
       let settled = false;
       let events = 0;
-      let idle: NodeJS.Timeout | undefined;
       const finish = (end: WatchEnd) => {
         if (settled) return;
         settled = true;
-        clearTimeout(idle);
         signal.removeEventListener('abort', stopped);
-        controller?.abort();
+        cancel?.();
         resolve(end);
       };
       const stopped = () => finish({ kind: 'stopped' });
-      // A connection that silently died (no FIN, no RST) would otherwise hang forever: the server
-      // ends every watch after watchTimeoutSeconds, so silence well beyond that means it is gone.
-      const armIdle = () => {
-        clearTimeout(idle);
-        idle = setTimeout(
-          () => finish({ kind: 'error', error: Object.assign(new Error('the watch went silent'), { code: 'ETIMEDOUT' }) }),
-          (watchTimeoutSeconds + 20) * 1000,
-        );
-      };
       if (signal.aborted) return finish({ kind: 'stopped' });
       signal.addEventListener('abort', stopped, { once: true });
-      armIdle();
-      const query = { ...params, resourceVersion: start, allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds };
-      new Watch(kc)
-        .watch(
-          spec.path,
-          query,
-          (type: string, object: unknown) => {
+      const line = (text: string) => {
+        let data: { type?: string; object?: unknown };
+        try {
+          data = JSON.parse(text) as typeof data;
+        } catch {
+          return; // not a watch event (a proxy's noise): skip it
+        }
+        const { type, object } = data;
+        if (type === 'ERROR') {
+          const status = object as KubeStatus;
+          finish(
+            status?.code === 410
+              ? { kind: 'gone' }
+              : { kind: 'error', error: new ApiException(status?.code ?? 500, status?.message ?? 'watch error', status, {}) },
+          );
+          return;
+        }
+        const rv = (object as T)?.metadata?.resourceVersion;
+        if (rv) onVersion(rv);
+        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
+          events++;
+          handlers.onEvent(type, object as T);
+        }
+      };
+      const query = { ...params, watch: 'true', resourceVersion: start, allowWatchBookmarks: 'true', timeoutSeconds: String(watchTimeoutSeconds) };
+      openGet(
+        kc,
+        spec.path,
+        query,
+        { signal, requestMs, connectMs },
+        (res, deadline, fail) => {
+          const status = res.statusCode ?? 0;
+          if (status !== 200) {
+            // A refused watch: its Status message (for a 403: who may not watch what) is the error.
+            readAll(res, (code, body) => {
+              deadline.stop();
+              finish({ kind: 'error', error: new ApiException(code, `HTTP ${code}`, body, res.headers as Record<string, string>) });
+            });
+            return;
+          }
+          // The server ends every watch after watchTimeoutSeconds and sends bookmarks meanwhile:
+          // silence well beyond that (a connection that died without FIN or RST, a hung proxy)
+          // means the watch is gone; it is re-established from a fresh list.
+          deadline.rearm(idleMs);
+          let buffered = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
             if (settled) return;
-            armIdle();
-            if (type === 'ERROR') {
-              const status = object as KubeStatus;
-              finish(
-                status?.code === 410
-                  ? { kind: 'gone' }
-                  : { kind: 'error', error: new ApiException(status?.code ?? 500, status?.message ?? 'watch error', status, {}) },
-              );
-              return;
+            deadline.rearm(idleMs);
+            buffered += chunk;
+            let newline = buffered.indexOf('\n');
+            while (newline >= 0 && !settled) {
+              const text = buffered.slice(0, newline).trim();
+              buffered = buffered.slice(newline + 1);
+              if (text) line(text);
+              newline = buffered.indexOf('\n');
             }
-            const rv = (object as T)?.metadata?.resourceVersion;
-            if (rv) onVersion(rv);
-            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
-              events++;
-              handlers.onEvent(type, object as T);
-            }
-          },
-          (error: unknown) => {
-            if (!error) return finish({ kind: 'closed', events });
-            const code = (error as { statusCode?: unknown }).statusCode;
-            if (typeof code !== 'number') return finish({ kind: 'error', error });
-            // client-node's Watch keeps only the status text of a refused watch; the Status message
-            // (for a 403: who may not watch what) is what makes the error actionable, so ask again.
-            getJson(kc, spec.path, { ...params, watch: 'true', resourceVersion: start, timeoutSeconds: '1' }, signal, 5000).then(
-              () => finish({ kind: 'error', error: new ApiException(code, String((error as Error).message), { message: `HTTP ${code}` }, {}) }),
-              (detailed: unknown) =>
-                finish({
-                  kind: 'error',
-                  error:
-                    apiStatus(detailed)?.code === code ? detailed : new ApiException(code, String((error as Error).message), { message: `HTTP ${code}` }, {}),
-                }),
-            );
-          },
-        )
-        .then(
-          (c) => {
-            controller = c;
-            if (settled) c.abort();
-          },
-          (error: unknown) => finish({ kind: 'error', error }),
-        );
+          });
+          res.on('end', () => {
+            deadline.stop();
+            if (buffered.trim() && !settled) line(buffered.trim());
+            finish({ kind: 'closed', events });
+          });
+          res.on('close', () => {
+            if (!res.complete) fail(Object.assign(new Error('the watch connection was cut'), { code: 'ECONNRESET' }));
+          });
+        },
+        (error) => finish({ kind: 'error', error }),
+      ).then(
+        (c) => {
+          cancel = c;
+          if (settled) c();
+        },
+        (error: unknown) => finish({ kind: 'error', error }),
+      );
     });
   }
 
@@ -280,11 +394,13 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
           continue;
         }
         if (isFatal(error)) return handlers.onFatal(error);
+        if (silentTwice(error)) return handlers.onFatal(error);
         markDown(`listing ${spec.what} failed: ${describe(error)}`);
         await sleep(backoff(), signal);
         continue;
       }
       if (signal.aborted) return;
+      silence = undefined;
       handlers.onSync(answer.items);
       down = false;
       synced = true;
@@ -335,6 +451,9 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
           break;
         }
         if (isFatal(end.error)) return handlers.onFatal(end.error);
+        // A silent watch counts as the first of the two silences (retry.ts): a list that gets no
+        // answer either ends the stream.
+        if (timeoutBehind(end.error)) silence = { since: Date.now() - idleMs, count: 1 };
         markDown(`the watch on ${spec.what} ended: ${describe(end.error)}`);
         await sleep(backoff(), signal);
         break;

@@ -13,6 +13,7 @@ import { kubeClient, type KubeClient } from '../kube/client.js';
 import { apiStatus, kubeError } from '../kube/failures.js';
 import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js';
 import { isFatal } from '../kube/watch.js';
+import { markSilent, timeoutBehind } from '../kube/transport.js';
 import type { Failure, RolloutFailureCode } from './classify.js';
 import { logTail } from './evidence.js';
 import { applyEvent, HEARTBEAT_MS, newPicture, RESETTLE_MS, replaceAll, type Picture, type StreamKey } from './picture.js';
@@ -100,6 +101,7 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
 
   async function readDeployment(): Promise<Deployment | undefined> {
     let attempt = 0;
+    let timeouts = 0;
     for (;;) {
       try {
         const sent = Date.now();
@@ -109,6 +111,12 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
       } catch (error) {
         if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
         if (isFatal(error) || Date.now() - start > timeoutMs) throw kubeError(`track ${what}`, error, server);
+        // A silent API server is asked once more, as every timed-out call is (src/retry.ts).
+        if (timeoutBehind(error) && ++timeouts >= 2) {
+          Object.assign(error as object, { gantryWaited: { ms: Date.now() - start, attempts: timeouts } });
+          markSilent(kc, error);
+          throw kubeError(`track ${what}`, error, server);
+        }
         ctx.logger.warn(`track ${what}: ${String((error as Error).message ?? error)}; retrying`);
         await new Promise((r) => setTimeout(r, Math.min(4000, 500 * 2 ** attempt++)));
       }

@@ -1,7 +1,7 @@
 // The one retry policy and the one poll loop: what is retried, how it is logged, when it stops.
 import { createCtx } from '../../src/context.js';
 import { createLogger } from '../../src/log/logger.js';
-import { pollUntil, withRetry } from '../../src/retry.js';
+import { noAnswerText, pollUntil, waitedFor, withRetry } from '../../src/retry.js';
 
 function capture(signal?: AbortSignal) {
   let out = '';
@@ -79,6 +79,55 @@ describe('withRetry', () => {
       { isTransient: transient, retries: 1, minDelayMs: 1, describe: () => 'the server hung up' },
     );
     expect(log()).toBe('warning: list: the server hung up; retrying (1 left)\n');
+  });
+
+  test('a call that timed out is tried once more, not `retries` times, and the error says how long it waited in all', async () => {
+    const { ctx, log } = capture();
+    let calls = 0;
+    const timedOut = () => Object.assign(new Error('no answer from 127.0.0.1:1 within 30 ms'), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+    const error = await withRetry(
+      ctx,
+      'get deployment/web',
+      async () => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 30));
+        throw timedOut();
+      },
+      { isTransient: () => true, retries: 5, minDelayMs: 10 },
+    ).catch((e: unknown) => e);
+    expect(calls).toBe(2);
+    expect(log().match(/retrying/g)).toHaveLength(1);
+    expect(waitedFor(error)).toEqual({ ms: expect.any(Number), attempts: 2 });
+    expect(waitedFor(error)!.ms).toBeGreaterThanOrEqual(60);
+    expect(noAnswerText({ requestMs: 15_000 }, error)).toMatch(/^no answer within 15 s \(waited 0 s over 2 attempts\)$/);
+
+    // Other transient failures keep their retries; timeoutAttempts raises the timeout rule.
+    let refused = 0;
+    await expect(
+      withRetry(
+        ctx,
+        'get',
+        async () => {
+          refused++;
+          throw new Error('ECONNRESET');
+        },
+        { isTransient: transient, retries: 3, minDelayMs: 1 },
+      ),
+    ).rejects.toThrow('ECONNRESET');
+    expect(refused).toBe(4);
+    let three = 0;
+    await expect(
+      withRetry(
+        ctx,
+        'get',
+        async () => {
+          three++;
+          throw timedOut();
+        },
+        { isTransient: () => true, retries: 5, minDelayMs: 1, timeoutAttempts: 3 },
+      ),
+    ).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(three).toBe(3);
   });
 
   test('an aborted run stops retrying', async () => {

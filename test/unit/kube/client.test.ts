@@ -48,20 +48,33 @@ describe('talking to an API server that is not there', () => {
     expect(lines.join('')).toMatch(/get configmap\/x: cannot reach .*; retrying \(2 left\)\n.*retrying \(1 left\)/);
   });
 
-  test('a server that never answers times out: reads are retried, a create is sent once', async () => {
+  test('a server that never answers times out: reads are tried once more (not `retries` times), a create is sent once, later calls do not wait again', async () => {
     const { server, port, sockets } = await listen(() => {}); // accepts, never speaks TLS
     try {
       const { ctx } = quiet();
       const client = kubeClient(ctx, kubeconfigFor(port), { timeoutMs: 300, retries: 2, minRetryDelayMs: 20 });
       const started = Date.now();
-      await expect(client.list('v1', 'ConfigMap', 'y')).rejects.toMatchObject({ code: 'E_KUBE_UNREACHABLE', message: expect.stringContaining('(timed out)') });
-      expect(sockets.length).toBe(3);
+      await expect(client.list('v1', 'ConfigMap', 'y')).rejects.toMatchObject({
+        code: 'E_KUBE_UNREACHABLE',
+        message: expect.stringMatching(new RegExp(`at https://127\\.0\\.0\\.1:${port}: no answer within \\d+ s \\(waited \\d+ s over 2 attempts\\)$`)),
+      });
+      expect(sockets.length).toBe(2);
       expect(Date.now() - started).toBeLessThan(3000);
-      // A create is not idempotent: one attempt only, whatever failed.
-      await expect(client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' } })).rejects.toMatchObject({
+      // A create is not idempotent: one attempt only, whatever failed (a fresh kubeconfig: the
+      // first one is known to be silent now).
+      const fresh = kubeClient(ctx, kubeconfigFor(port), { timeoutMs: 300, retries: 2, minRetryDelayMs: 20 });
+      await expect(fresh.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' } })).rejects.toMatchObject({
         code: 'E_KUBE_UNREACHABLE',
       });
-      expect(sockets.length).toBe(4);
+      expect(sockets.length).toBe(3);
+      // Once silent, the step's later calls fail at once with the same cause, without a new connection.
+      const again = Date.now();
+      await expect(client.read({ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', namespace: 'y' })).rejects.toMatchObject({
+        code: 'E_KUBE_UNREACHABLE',
+        message: expect.stringMatching(/^get configmap\/x: cannot reach .*: no answer within \d+ s \(waited \d+ s over 2 attempts\)$/),
+      });
+      expect(Date.now() - again).toBeLessThan(100);
+      expect(sockets.length).toBe(3);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));

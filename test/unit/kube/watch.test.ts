@@ -4,7 +4,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createCtx } from '../../../src/context.js';
+import { kubeClient } from '../../../src/kube/client.js';
+import { kubeError } from '../../../src/kube/failures.js';
 import { startStream, type StreamHandlers } from '../../../src/kube/watch.js';
+import { createLogger } from '../../../src/log/logger.js';
+import { waitedFor } from '../../../src/retry.js';
 
 interface Obj {
   metadata: { name: string; uid: string; resourceVersion: string };
@@ -178,11 +183,11 @@ test('a connection cut in the middle of a watch (an API server going away) is re
 
 test('RBAC that allows list but not watch: polls with lists when pollFallback is on', async () => {
   const forbidden = status(403, 'pods is forbidden: User "system:serviceaccount:t:deployer" cannot watch resource "pods"');
-  // The refused watch, then the same watch again to read the Status message, then lists.
-  const fake = await fakeApi([list('1', obj('a', '1')), forbidden, forbidden, list('2', obj('a', '2'), obj('b', '2'))]);
+  // The refused watch (its Status message read from its own answer), then lists.
+  const fake = await fakeApi([list('1', obj('a', '1')), forbidden, list('2', obj('a', '2'), obj('b', '2'))]);
   const r = recorder();
   const stream = startStream(fake.kc, { what: 'pods', path: '/api/v1/namespaces/t/pods' }, r.handlers, options());
-  await until(() => fake.requests.length >= 6);
+  await until(() => fake.requests.length >= 5);
   stream.stop();
   await stream.done;
   await fake.close();
@@ -192,7 +197,7 @@ test('RBAC that allows list but not watch: polls with lists when pollFallback is
     'note: the API server refuses to watch pods (HTTP 403 pods is forbidden: User "system:serviceaccount:t:deployer" cannot watch resource "pods"): polling every 0.05 s',
     'sync a,b',
   ]);
-  expect(fake.requests.slice(3).every((q) => !q.watch)).toBe(true);
+  expect(fake.requests.slice(2).every((q) => !q.watch)).toBe(true);
   expect(r.fatal).toEqual([]);
 });
 
@@ -264,4 +269,61 @@ test('a refusal right after the connection came back (an API server whose author
   expect(Date.now() - t).toBeGreaterThanOrEqual(300);
   expect(r2.log[r2.log.length - 1]).toBe('fatal');
   expect((r2.fatal[0] as { code?: number }).code).toBe(403);
+});
+
+describe('a watch that goes silent (issue #13: no event, no bookmark, no close past its timeoutSeconds plus the request deadline)', () => {
+  const silentOptions = () => options({ watchTimeoutSeconds: 1, requestTimeoutMs: 300 });
+  /** The watch is accepted (status and headers sent, as an API server does at once), then nothing. */
+  const silentWatch: Step = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.flushHeaders();
+  };
+
+  test('is re-established from a fresh list', async () => {
+    const fake = await fakeApi([list('1', obj('a', '1')), silentWatch, list('2', obj('a', '1'), obj('b', '2')), watch([], 'hang')]);
+    const r = recorder();
+    const started = Date.now();
+    const stream = startStream(fake.kc, { what: 'pods', path: '/api/v1/namespaces/t/pods' }, r.handlers, silentOptions());
+    await until(() => fake.requests.length >= 4);
+    const reestablishedAfter = Date.now() - started;
+    stream.stop();
+    await stream.done;
+    await fake.close();
+    expect(r.log).toEqual(['sync a', 'live', 'down', 'sync a,b', 'live']);
+    expect(fake.requests.map((q) => q.watch)).toEqual([false, true, false, true]);
+    expect(reestablishedAfter).toBeGreaterThanOrEqual(1300);
+    expect(reestablishedAfter).toBeLessThan(3000);
+    expect(r.fatal).toEqual([]);
+  });
+
+  test('and when the list after it gets no answer either, the stream ends with the timeout and the wait, and the step knows the server is silent', async () => {
+    const fake = await fakeApi([list('1', obj('a', '1')), silentWatch, () => {}]);
+    const r = recorder();
+    const started = Date.now();
+    const stream = startStream(fake.kc, { what: 'pods', path: '/api/v1/namespaces/t/pods' }, r.handlers, silentOptions());
+    await stream.done;
+    const endedAfter = Date.now() - started;
+    expect(r.log).toEqual(['sync a', 'live', 'down', 'fatal']);
+    // The watch's silence (1 s + 300 ms), a backoff, the list's deadline (300 ms), and slack.
+    expect(endedAfter).toBeGreaterThanOrEqual(1300 + 300);
+    expect(endedAfter).toBeLessThan(1300 + 40 + 300 + 1000);
+    expect(r.fatal[0]).toMatchObject({ code: 'ETIMEDOUT', phase: 'request' });
+    expect(waitedFor(r.fatal[0])?.attempts).toBe(2);
+    const server = fake.kc.getCurrentCluster()!.server;
+    expect(kubeError('track deployment/web in t', r.fatal[0], server).message).toMatch(
+      new RegExp(
+        `^track deployment/web in t: cannot reach the Kubernetes API server at ${server.replace(/\./g, '\\.')}: no answer within \\d+ s \\(waited \\d+ s over 2 attempts\\)$`,
+      ),
+    );
+    // The step's next call does not wait again.
+    const ctx = createCtx({ logger: createLogger({ write: () => {}, gitlab: false, color: false }), env: {} });
+    const before = fake.requests.length;
+    const t = Date.now();
+    await expect(kubeClient(ctx, fake.kc).read({ apiVersion: 'v1', kind: 'Pod', name: 'a', namespace: 't' })).rejects.toMatchObject({
+      code: 'E_KUBE_UNREACHABLE',
+    });
+    expect(Date.now() - t).toBeLessThan(100);
+    expect(fake.requests.length).toBe(before);
+    await fake.close();
+  });
 });

@@ -142,6 +142,11 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             };
           }
 
+          // Cancelled (a signal) or out of step time: no rollback, no MR note; the step's signal is
+          // aborted, so every call would fail at once anyway. The cluster is left mid-rollout; the
+          // next deploy converges it (its tracking judges only what happens after its own apply).
+          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+
           // Failed. The evidence (log tail included) was taken before a rollback replaces the failing
           // pods; it is printed once, with the fix, by the CLI's report of the error returned here,
           // so that the job log ends with the cause.

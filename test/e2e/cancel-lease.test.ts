@@ -101,6 +101,8 @@ describe('a deploy cancelled while it tracks', () => {
     expect(run.code).toBe(143);
     expect(run.at - signalledAt).toBeLessThan(10_000);
     expect(run.stderr).toMatch(/cancelled by SIGTERM: .*released the deploy lease/);
+    // A cancelled deploy is not rolled back (src/deploy/deploy.ts): the next run converges it.
+    expect(run.stderr).not.toContain('rollback to revision');
     // Released, not deleted: the Lease object stays with no holder (lease.ts release()).
     expect(holderOfLease()).toBe('');
     expect(kubeDirs(tmp)).toEqual([]);

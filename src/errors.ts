@@ -47,6 +47,7 @@ export interface ErrorDetails {
   E_APP_MISSING: { command: 'stop' | 'cleanup-previews' };
   E_IMAGE_REF: { field: string; text: string; why: string };
   E_IMAGE_MISSING: Record<string, never>;
+  E_CI_SECRET_TOO_LARGE: { name: string; bytes: number; limit: number; largest: { variable: string; bytes: number }[] };
   E_COMMIT_MISSING: { canPassImage: boolean };
   E_GITLAB_URL_MISSING: Record<string, never>;
   E_GITLAB_URL: { variable: 'GANTRY_GITLAB_URL' | 'CI_SERVER_URL' | 'CI_API_V4_URL'; value: string; notHttp: boolean };
@@ -329,6 +330,13 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     title: 'Not an image reference',
     message: (d) => `${d.field}: "${d.text}" is not an image reference (${d.why})`,
     fix: () => 'use host/namespace/name:tag or host/namespace/name@sha256:<64 hex>, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello@sha256:...',
+  },
+  E_CI_SECRET_TOO_LARGE: {
+    exitCode: 2,
+    title: 'The K8S_SECRET_* CI variables exceed the 1 MiB a Kubernetes Secret holds',
+    message: (d) => `the Secret ${d.name} made of the K8S_SECRET_* CI variables would hold ${d.bytes} bytes; Kubernetes allows at most ${d.limit} (1 MiB)`,
+    fix: (d) =>
+      `move large values out of K8S_SECRET_* variables (the largest: ${d.largest.map((l) => `${l.variable}, ${l.bytes} bytes`).join('; ')}), e.g. into a Secret of your own referenced with envFrom`,
   },
   E_IMAGE_MISSING: {
     exitCode: 2,

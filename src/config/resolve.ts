@@ -2,6 +2,7 @@
 // Every command starts from this target, so deploy, history, rollback, scale, stop and doctor
 // agree on the namespace, names, labels and kubeconfig variable instead of each working them out.
 import type { CiContext } from '../ci/context.js';
+import { dns1123SubdomainProblem } from '../names/limits.js';
 import { gantryError } from '../errors.js';
 import {
   environmentLabels,
@@ -71,11 +72,21 @@ export function resolveEnvironment(config: Config, envName: string, ci: CiContex
     if (problem) throw configFieldError(envName, field, template, problem, `remove {iid} from it, or use {app}, {env} or {slug}`);
     return placeholders(template);
   };
+  // A review target without a merge request only names things for the E_MR_MISSING that render
+  // and stop raise: its empty {iid} is not the user's mistake, so it is not reported here.
+  const judged = !(envName === 'review' && !ci.mrIid);
   const namespace = env.namespace ? filled('namespace', env.namespace) : undefined;
-  const bad = namespace !== undefined ? namespaceProblem(namespace) : undefined;
+  const bad = namespace !== undefined && judged ? namespaceProblem(namespace) : undefined;
   if (namespace !== undefined && bad) {
     const shown = namespace === env.namespace ? `"${namespace}"` : `"${namespace}" (from "${env.namespace}")`;
     throw configFieldError(envName, 'namespace', env.namespace!, `${shown}: ${bad.why}`, `write it as a valid namespace, e.g. ${bad.suggestion}`);
+  }
+  const domain = env.domain ? filled('domain', env.domain) : undefined;
+  // The Ingress host is a DNS-1123 subdomain, "*." allowed in front (ValidateIngressSpec);
+  // {slug} is only known here.
+  const badHost = domain !== undefined && judged ? dns1123SubdomainProblem(domain.replace(/^\*\./, '')) : undefined;
+  if (domain !== undefined && badHost) {
+    throw configFieldError(envName, 'domain', env.domain!, `"${domain}": ${badHost}`, 'write a lowercase host name, e.g. staging.hello.example.com');
   }
   const instance = instanceName(app, envName, ci.mrIid);
   return {
@@ -93,7 +104,7 @@ export function resolveEnvironment(config: Config, envName: string, ci: CiContex
     autoscale: env.autoscale ?? config.backend.autoscale,
     resources: env.resources ?? config.backend.resources,
     trackTimeoutSeconds: config.backend.progressDeadlineSeconds + 30,
-    domain: env.domain ? filled('domain', env.domain) : undefined,
+    domain,
     frontend: frontendTarget(config),
     placeholders,
   };

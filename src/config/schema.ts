@@ -59,6 +59,11 @@ const envName = z.string().regex(envNamePattern, {
   error: 'env var names may contain letters, digits, "_", "-" and ".", and must not start with a digit',
 });
 
+// ValidateEnvFrom checks a prefix as an env var name (validation.IsEnvVarName).
+const envFromPrefix = z.string().regex(envNamePattern, {
+  error: 'an envFrom prefix may contain letters, digits, "_", "-" and ".", and must not start with a digit',
+});
+
 const envValue = z.union([
   z.string(),
   z.number(),
@@ -87,8 +92,8 @@ export const envSchema = z.record(envName, envValue).meta({
 const envFromSchema = z
   .array(
     z.union([
-      z.strictObject({ configMap: dnsLabel('configMap'), prefix: z.string().optional(), optional: z.boolean().optional() }),
-      z.strictObject({ secret: dnsLabel('secret'), prefix: z.string().optional(), optional: z.boolean().optional() }),
+      z.strictObject({ configMap: dnsLabel('configMap'), prefix: envFromPrefix.optional(), optional: z.boolean().optional() }),
+      z.strictObject({ secret: dnsLabel('secret'), prefix: envFromPrefix.optional(), optional: z.boolean().optional() }),
     ]),
   )
   .meta({ description: 'Whole ConfigMaps or Secrets to load as env vars, e.g. [{secret: hello-db}]' });

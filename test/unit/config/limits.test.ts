@@ -134,3 +134,23 @@ describe('resolveEnvironment checks what validate could not know', () => {
     expect(() => resolveEnvironment(c, 'staging', ciContext())).toThrow(/environments\.staging\.namespace "Hello_Staging"/);
   });
 });
+
+describe('the Ingress host', () => {
+  const config = () =>
+    parseConfigText(base.replace('staging: { namespace: shop-staging }', 'staging: { domain: "{slug}.example.com" }'), 'gantry.yaml', { env: {} });
+
+  test('a {slug} that makes the host invalid is an error naming the field', () => {
+    expect(() => resolveEnvironment(config(), 'staging', ciContext({ CI_COMMIT_REF_SLUG: 'a'.repeat(250) }))).toThrow(/environments\.staging\.domain/);
+    expect(resolveEnvironment(config(), 'staging', ciContext({ CI_COMMIT_REF_SLUG: 'main' })).domain).toBe('main.example.com');
+  });
+
+  test('a review target without a merge request is left to E_MR_MISSING', () => {
+    expect(resolveEnvironment(config(), 'review', ciContext()).domain).toBe('mr-.example.com');
+  });
+});
+
+test('an envFrom prefix is an env var name', () => {
+  const text = `${base}\nbackend:\n  envFrom: [{ secret: db, prefix: "DB\\n" }]\n`;
+  expect(problems(text).join('\n')).toMatch(/backend\.envFrom\.0\.prefix/);
+  expect(problems(`${base}\nbackend:\n  envFrom: [{ secret: db, prefix: DB_ }]\n`)).toEqual([]);
+});

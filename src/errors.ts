@@ -328,7 +328,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_IMAGE_REF: {
     exitCode: 2,
     title: 'Not an image reference',
-    message: (d) => `${d.field}: "${d.text}" is not an image reference (${d.why})`,
+    // JSON quoting shows a newline or control character as \n, not as a broken line.
+    message: (d) => `${d.field}: ${JSON.stringify(d.text)} is not an image reference (${d.why})`,
     fix: () => 'use host/namespace/name:tag or host/namespace/name@sha256:<64 hex>, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello@sha256:...',
   },
   E_CI_SECRET_TOO_LARGE: {

@@ -116,6 +116,7 @@ describe('limits Kubernetes enforces are enforced first', () => {
     expect(run.code).toBe(2);
     expect(run.out).toContain('E_IMAGE_REF');
     expect(run.out).toContain('CI_COMMIT_SHORT_SHA');
+    expect(run.out).toContain('"0123\\nimage: evil"'); // shown escaped, not as a second line
     expect(run.out).toMatch(/a tag is 1 to 128 letters/);
     expect(existsSync(path.join(dir, 'rendered'))).toBe(false);
   });

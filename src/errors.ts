@@ -70,7 +70,8 @@ export interface ErrorDetails {
     | { problem: 'yaml'; template: string; lines: string[] }
     | { problem: 'not-object' | 'no-kind'; where: string }
     | { problem: 'no-name'; where: string; objectKind: string }
-    | { problem: 'label'; where: string; object: string; label: string; value: string };
+    | { problem: 'label'; where: string; object: string; label: string; value: string }
+    | { problem: 'limit'; where: string; object: string; field: string; why: string };
   E_BUILD_NO_SOURCE: { dir: string; problem: 'nothing' | 'no-start' } | { dir: string; badJson: string };
   E_DOCKER_UNAVAILABLE: { dockerHost: string | undefined; output: string[] };
   E_BUILD_FAILED: { dockerfile: string | undefined; step: string[] };
@@ -463,6 +464,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `${d.where}: ${d.objectKind} has no metadata.name`;
         case 'label':
           return `${d.where}: ${d.object} lacks the label ${d.label}: ${d.value}`;
+        case 'limit':
+          return `${d.where}: ${d.object} ${d.field} would be refused by Kubernetes: ${d.why}`;
       }
     },
     fix: (d) => {
@@ -479,6 +482,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return 'add metadata.name';
         case 'label':
           return 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels';
+        case 'limit':
+          return 'correct the value in gantry.yaml (or the template that writes it); nothing was applied';
       }
     },
     lines: (d) => (d.problem === 'render' ? (d.line ? [`${d.line.number} | ${d.line.text}`] : []) : d.problem === 'yaml' ? d.lines : []),

@@ -131,7 +131,10 @@ function limitProblem(o: Record<string, unknown>): { field: string; why: string 
     return undefined;
   };
   const metadata = o.metadata as Record<string, unknown>;
-  const name = dns1123SubdomainProblem(String(metadata.name));
+  // RBAC objects' names are path segments ("system:..." is fine); the rest Gantry renders are
+  // DNS-1123 subdomains (Service even a DNS-1035 label, which Gantry's own name always is).
+  const rbac = typeof o.apiVersion === 'string' && o.apiVersion.startsWith('rbac.authorization.k8s.io/');
+  const name = rbac ? undefined : dns1123SubdomainProblem(String(metadata.name));
   if (name) return { field: 'metadata.name', why: name };
   if (typeof metadata.namespace === 'string') {
     const why = dns1123LabelProblem(metadata.namespace);

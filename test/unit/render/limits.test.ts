@@ -6,7 +6,7 @@ import path from 'node:path';
 import { renderManifests } from '../../../src/render/render.js';
 import { ciSecret } from '../../../src/render/secret.js';
 import { buildView } from '../../../src/render/view.js';
-import { ciContext, digestImage, fullConfig } from '../../support/fixtures.js';
+import { ciContext, digestImage, fullConfig, repoRoot } from '../../support/fixtures.js';
 
 test('an empty --image is refused, not replaced by the commit tag', () => {
   expect(() => buildView({ config: fullConfig(), envName: 'staging', ci: ciContext(), image: '' })).toThrow(
@@ -84,4 +84,18 @@ describe('what was rendered is checked against the API server rules before anyth
       ),
     });
   });
+});
+
+test('RBAC names are path segments, not DNS names: a ClusterRole named with ":" renders', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'gantry-limits-rbac-'));
+  await mkdir(path.join(dir, 'deploy', 'partials'), { recursive: true });
+  const { readFile } = await import('node:fs/promises');
+  const svc = await readFile(path.join(repoRoot, 'deploy', 'svc.yaml.hbs'), 'utf8');
+  await writeFile(
+    path.join(dir, 'deploy', 'svc.yaml.hbs'),
+    `${svc}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: "gantry:reader"\n  namespace: {{y environment.namespace}}\n  labels: {{json labels}}\nrules: []\n`,
+  );
+  const m = await renderManifests(buildView({ config: fullConfig(), envName: 'staging', ci: ciContext(), image: digestImage }), { userDir: dir });
+  await rm(dir, { recursive: true, force: true });
+  expect(m[1]!.objects.map((o) => o.metadata.name)).toContain('gantry:reader');
 });

@@ -1,6 +1,7 @@
 // Issue #13, found item 9 and "--image \"\"" of item 10: values Kubernetes would refuse are
 // refused by validate and render first (exit 2, the field, the limit, the fix; nothing written),
 // and names are never rewritten or placeholders dropped behind the user's back.
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { main } from '../../src/cli.js';
 import { createCtx } from '../../src/context.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ciEnv, repoRoot } from '../support/fixtures.js';
+import { cliPath } from '../support/tmp-repo.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -144,6 +146,27 @@ describe('limits Kubernetes enforces are enforced first', () => {
     await refused(dir, ['environments.staging.namespace', '{iid}', /only known in the review environment/]);
     const domain = project((y) => y.replace('domain: staging.hello.example.com', 'domain: mr-{iid}.hello.example.com'));
     await refused(domain, ['environments.staging.domain', '{iid}']);
+  });
+
+  // Run through the built CLI: these commands load their modules lazily, in parallel, which
+  // jest's VM modules cannot link in-process (needs `npm run build`).
+  test('every command that resolves an environment refuses it before talking to a cluster', () => {
+    const dir = project((y) => y.replace('namespace: hello-staging', 'namespace: ns-{iid}'));
+    for (const argv of [
+      ['history', '--env', 'staging'],
+      ['doctor', '--env', 'staging'],
+      ['scale', '--env', 'staging', '--replicas', '1'],
+      ['rollback', '--env', 'staging'],
+      ['deploy', '--env', 'staging', '--dry-run'],
+    ]) {
+      const run = spawnSync(process.execPath, [cliPath, ...argv], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { PATH: process.env.PATH, ...ciEnv, KUBECONFIG_STAGING: 'apiVersion: v1\nkind: Config\nclusters: []\n' },
+      });
+      expect({ argv, code: run.status, out: run.stderr }).toEqual({ argv, code: 2, out: expect.stringContaining('environments.staging.namespace') });
+    }
   });
 
   test('the example project itself still validates and renders', async () => {

@@ -47,6 +47,7 @@ export interface ErrorDetails {
   E_APP_MISSING: { command: 'stop' | 'cleanup-previews' };
   E_IMAGE_REF: { field: string; text: string; why: string };
   E_IMAGE_MISSING: Record<string, never>;
+  E_CI_SECRET_TOO_LARGE: { name: string; bytes: number; limit: number; largest: { variable: string; bytes: number }[] };
   E_COMMIT_MISSING: { canPassImage: boolean };
   E_GITLAB_URL_MISSING: Record<string, never>;
   E_GITLAB_URL: { variable: 'GANTRY_GITLAB_URL' | 'CI_SERVER_URL' | 'CI_API_V4_URL'; value: string; notHttp: boolean };
@@ -69,7 +70,8 @@ export interface ErrorDetails {
     | { problem: 'yaml'; template: string; lines: string[] }
     | { problem: 'not-object' | 'no-kind'; where: string }
     | { problem: 'no-name'; where: string; objectKind: string }
-    | { problem: 'label'; where: string; object: string; label: string; value: string };
+    | { problem: 'label'; where: string; object: string; label: string; value: string }
+    | { problem: 'limit'; where: string; object: string; field: string; why: string };
   E_BUILD_NO_SOURCE: { dir: string; problem: 'nothing' | 'no-start' } | { dir: string; badJson: string };
   E_DOCKER_UNAVAILABLE: { dockerHost: string | undefined; output: string[] };
   E_BUILD_FAILED: { dockerfile: string | undefined; step: string[] };
@@ -331,8 +333,16 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_IMAGE_REF: {
     exitCode: 2,
     title: 'Not an image reference',
-    message: (d) => `${d.field}: "${d.text}" is not an image reference (${d.why})`,
+    // JSON quoting shows a newline or control character as \n, not as a broken line.
+    message: (d) => `${d.field}: ${JSON.stringify(d.text)} is not an image reference (${d.why})`,
     fix: () => 'use host/namespace/name:tag or host/namespace/name@sha256:<64 hex>, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/hello@sha256:...',
+  },
+  E_CI_SECRET_TOO_LARGE: {
+    exitCode: 2,
+    title: 'The K8S_SECRET_* CI variables exceed the 1 MiB a Kubernetes Secret holds',
+    message: (d) => `the Secret ${d.name} made of the K8S_SECRET_* CI variables would hold ${d.bytes} bytes; Kubernetes allows at most ${d.limit} (1 MiB)`,
+    fix: (d) =>
+      `move large values out of K8S_SECRET_* variables (the largest: ${d.largest.map((l) => `${l.variable}, ${l.bytes} bytes`).join('; ')}), e.g. into a Secret of your own referenced with envFrom`,
   },
   E_IMAGE_MISSING: {
     exitCode: 2,
@@ -458,6 +468,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `${d.where}: ${d.objectKind} has no metadata.name`;
         case 'label':
           return `${d.where}: ${d.object} lacks the label ${d.label}: ${d.value}`;
+        case 'limit':
+          return `${d.where}: ${d.object} ${d.field} would be refused by Kubernetes: ${d.why}`;
       }
     },
     fix: (d) => {
@@ -474,6 +486,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return 'add metadata.name';
         case 'label':
           return 'add "labels: {{json labels}}" to its metadata: history, rollback and preview cleanup find objects by these labels';
+        case 'limit':
+          return 'correct the value in gantry.yaml (or the template that writes it); nothing was applied';
       }
     },
     lines: (d) => (d.problem === 'render' ? (d.line ? [`${d.line.number} | ${d.line.text}`] : []) : d.problem === 'yaml' ? d.lines : []),

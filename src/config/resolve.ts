@@ -2,8 +2,17 @@
 // Every command starts from this target, so deploy, history, rollback, scale, stop and doctor
 // agree on the namespace, names, labels and kubeconfig variable instead of each working them out.
 import type { CiContext } from '../ci/context.js';
+import { dns1123SubdomainProblem } from '../names/limits.js';
 import { gantryError } from '../errors.js';
-import { dnsLabel, environmentLabels, fillPlaceholders, instanceName, kubeconfigVariableName, selectorLabels } from '../names/names.js';
+import {
+  environmentLabels,
+  fillPlaceholders,
+  instanceName,
+  kubeconfigVariableName,
+  namespaceProblem,
+  placeholderProblem,
+  selectorLabels,
+} from '../names/names.js';
 import type { Autoscale, Config, EnvironmentConfig, Resources } from './schema.js';
 
 /** The bucket the frontend is published to, as gantry.yaml's frontend names it. */
@@ -56,6 +65,29 @@ export function resolveEnvironment(config: Config, envName: string, ci: CiContex
   }
   const app = config.app;
   const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });
+  // gantry validate reports these too (config/rules.ts); here the CI facts ({slug}, the real iid)
+  // are known, and a config that never went through validation (a library caller) is checked.
+  const filled = (field: 'namespace' | 'domain', template: string) => {
+    const problem = placeholderProblem(template, envName);
+    if (problem) throw configFieldError(envName, field, template, problem, `remove {iid} from it, or use {app}, {env} or {slug}`);
+    return placeholders(template);
+  };
+  // A review target without a merge request only names things for the E_MR_MISSING that render
+  // and stop raise: its empty {iid} is not the user's mistake, so it is not reported here.
+  const judged = !(envName === 'review' && !ci.mrIid);
+  const namespace = env.namespace ? filled('namespace', env.namespace) : undefined;
+  const bad = namespace !== undefined && judged ? namespaceProblem(namespace) : undefined;
+  if (namespace !== undefined && bad) {
+    const shown = namespace === env.namespace ? `"${namespace}"` : `"${namespace}" (from "${env.namespace}")`;
+    throw configFieldError(envName, 'namespace', env.namespace!, `${shown}: ${bad.why}`, `write it as a valid namespace, e.g. ${bad.suggestion}`);
+  }
+  const domain = env.domain ? filled('domain', env.domain) : undefined;
+  // The Ingress host is a DNS-1123 subdomain, "*." allowed in front (ValidateIngressSpec);
+  // {slug} is only known here.
+  const badHost = domain !== undefined && judged ? dns1123SubdomainProblem(domain.replace(/^\*\./, '')) : undefined;
+  if (domain !== undefined && badHost) {
+    throw configFieldError(envName, 'domain', env.domain!, `"${domain}": ${badHost}`, 'write a lowercase host name, e.g. staging.hello.example.com');
+  }
   const instance = instanceName(app, envName, ci.mrIid);
   return {
     envName,
@@ -63,7 +95,7 @@ export function resolveEnvironment(config: Config, envName: string, ci: CiContex
     review: envName === 'review',
     app,
     instance,
-    namespace: env.namespace ? dnsLabel(placeholders(env.namespace)) : instance,
+    namespace: namespace ?? instance,
     deployment: app,
     labels: environmentLabels(app, instance, envName),
     selector: selectorLabels(app, instance),
@@ -72,8 +104,18 @@ export function resolveEnvironment(config: Config, envName: string, ci: CiContex
     autoscale: env.autoscale ?? config.backend.autoscale,
     resources: env.resources ?? config.backend.resources,
     trackTimeoutSeconds: config.backend.progressDeadlineSeconds + 30,
-    domain: env.domain ? placeholders(env.domain) : undefined,
+    domain,
     frontend: frontendTarget(config),
     placeholders,
   };
+}
+
+/** A field of one environment that cannot be used as written: exit 2, the field, the fix. */
+function configFieldError(envName: string, field: string, value: string, why: string, fix: string) {
+  const at = `environments.${envName}.${field}`;
+  return gantryError('E_CONFIG_INVALID', {
+    message: `${at} "${value}" cannot be used; nothing was done`,
+    fix,
+    lines: [`✗ ${at}: ${why}`, `    fix: ${fix}`],
+  });
 }

@@ -2,11 +2,31 @@
 // problem at once, and the JSON Schema editors use (`gantry schema`, schema/gantry.schema.json).
 // Descriptions and examples here are what the user sees in the editor and in error fixes.
 import * as z from 'zod';
+import { dns1123SubdomainProblem, INT32_MAX, qualifiedNameProblem } from '../names/limits.js';
 
 const dnsLabelPattern = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dnsLabel = (what: string) =>
   z.string().regex(dnsLabelPattern, {
     error: `${what} must be a DNS label: lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most 63 characters`,
+  });
+
+// Whole numbers that land in an int32 field of a Kubernetes object (replicas, probe timings,
+// progressDeadlineSeconds, ...): k8s.io/api declares them int32, so 2^31 and above is refused.
+const int32 = () => z.int().max(INT32_MAX);
+
+// Annotation keys are qualified names (k8s.io/apimachinery pkg/api/validation/objectmeta.go
+// ValidateAnnotations -> validation.IsQualifiedName, lower-cased).
+const annotationKey = z.string().superRefine((key, ctx) => {
+  const why = qualifiedNameProblem(key.toLowerCase());
+  if (why) ctx.addIssue({ code: 'custom', message: `annotation key "${key}": ${why}`, input: key });
+});
+const annotations = () => z.record(annotationKey, z.string());
+
+// An object name Kubernetes checks as a DNS-1123 subdomain (a Secret, an IngressClass).
+const subdomainName = (what: string) =>
+  z.string().superRefine((name, ctx) => {
+    const why = dns1123SubdomainProblem(name);
+    if (why) ctx.addIssue({ code: 'custom', message: `${what} ${why}`, input: name });
   });
 
 const hostPattern = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$/;
@@ -39,6 +59,11 @@ const envName = z.string().regex(envNamePattern, {
   error: 'env var names may contain letters, digits, "_", "-" and ".", and must not start with a digit',
 });
 
+// ValidateEnvFrom checks a prefix as an env var name (validation.IsEnvVarName).
+const envFromPrefix = z.string().regex(envNamePattern, {
+  error: 'an envFrom prefix may contain letters, digits, "_", "-" and ".", and must not start with a digit',
+});
+
 const envValue = z.union([
   z.string(),
   z.number(),
@@ -67,8 +92,8 @@ export const envSchema = z.record(envName, envValue).meta({
 const envFromSchema = z
   .array(
     z.union([
-      z.strictObject({ configMap: dnsLabel('configMap'), prefix: z.string().optional(), optional: z.boolean().optional() }),
-      z.strictObject({ secret: dnsLabel('secret'), prefix: z.string().optional(), optional: z.boolean().optional() }),
+      z.strictObject({ configMap: dnsLabel('configMap'), prefix: envFromPrefix.optional(), optional: z.boolean().optional() }),
+      z.strictObject({ secret: dnsLabel('secret'), prefix: envFromPrefix.optional(), optional: z.boolean().optional() }),
     ]),
   )
   .meta({ description: 'Whole ConfigMaps or Secrets to load as env vars, e.g. [{secret: hello-db}]' });
@@ -78,11 +103,11 @@ const probeSchema = z
     path: z.string().regex(/^\//, { error: 'probe path must start with "/"' }).optional().meta({ description: 'HTTP path (default: backend.healthPath)' }),
     command: z.array(z.string()).min(1).optional().meta({ description: 'Run this command instead of an HTTP check' }),
     tcp: z.boolean().optional().meta({ description: 'Check that the port accepts connections instead of an HTTP check' }),
-    initialDelaySeconds: z.int().min(0).optional(),
-    periodSeconds: z.int().min(1).optional(),
-    timeoutSeconds: z.int().min(1).optional(),
-    failureThreshold: z.int().min(1).optional(),
-    successThreshold: z.int().min(1).optional(),
+    initialDelaySeconds: int32().min(0).optional(),
+    periodSeconds: int32().min(1).optional(),
+    timeoutSeconds: int32().min(1).optional(),
+    failureThreshold: int32().min(1).optional(),
+    successThreshold: int32().min(1).optional(),
   })
   .meta({ description: 'A probe; an HTTP GET of backend.healthPath unless command or tcp is set' });
 
@@ -90,12 +115,10 @@ const probeOrOff = z.union([probeSchema, z.literal(false)]);
 
 export const autoscaleSchema = z
   .strictObject({
-    min: z
-      .int()
+    min: int32()
       .min(1)
       .meta({ description: 'Fewest replicas', examples: [2] }),
-    max: z
-      .int()
+    max: int32()
       .min(1)
       .meta({ description: 'Most replicas', examples: [10] }),
     cpu: z
@@ -153,12 +176,11 @@ const backendSchema = z
       .optional()
       .meta({ description: "Container command (default: the image's entrypoint)", examples: [['node', 'server.js']] }),
     args: z.array(z.string()).optional().meta({ description: 'Container args' }),
-    replicas: z
-      .int()
+    replicas: int32()
       .min(0)
       .default(1)
       .meta({ description: 'Replicas when autoscale is not set', examples: [2] }),
-    maxReplicas: z.int().min(1).default(20).meta({ description: 'Upper bound for gantry scale when autoscale is not set' }),
+    maxReplicas: int32().min(1).default(20).meta({ description: 'Upper bound for gantry scale when autoscale is not set' }),
     resources: resourcesSchema.default({ requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } }),
     autoscale: autoscaleSchema.optional(),
     env: envSchema.default({}),
@@ -169,11 +191,11 @@ const backendSchema = z
       .default({})
       .meta({ description: 'Probe settings; false turns one off' }),
     imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().meta({ description: 'Default: IfNotPresent for a digest, Always for a tag' }),
-    podAnnotations: z.record(z.string(), z.string()).default({}).meta({ description: 'Extra annotations on the pod template' }),
-    progressDeadlineSeconds: z.int().min(1).default(600),
+    podAnnotations: annotations().default({}).meta({ description: 'Extra annotations on the pod template' }),
+    progressDeadlineSeconds: int32().min(1).default(600),
     terminationGracePeriodSeconds: z.int().min(0).default(30),
-    maxSurge: z.union([z.int().min(0), z.string().regex(/^[0-9]+%$/)]).default('25%'),
-    maxUnavailable: z.union([z.int().min(0), z.string().regex(/^[0-9]+%$/)]).default(0),
+    maxSurge: z.union([int32().min(0), z.string().regex(/^[0-9]+%$/)]).default('25%'),
+    maxUnavailable: z.union([int32().min(0), z.string().regex(/^[0-9]+%$/)]).default(0),
   })
   .meta({ description: 'The backend: image build and Deployment' });
 
@@ -256,10 +278,7 @@ const slbSchema = z
     certId: z.string().min(1).optional().meta({ description: 'SLB certificate id: serves https:443 (and http:80)' }),
     chargeType: z.enum(['PayByCLCU', 'PayBySpec']).optional().meta({ description: 'Billing of a new SLB (Aliyun sells only PayByCLCU since 2025-06)' }),
     spec: z.string().min(1).optional().meta({ description: 'Instance spec such as slb.s1.small (PayBySpec only)' }),
-    annotations: z
-      .record(z.string(), z.string())
-      .default({})
-      .meta({ description: 'Any other service.beta.kubernetes.io/alibaba-cloud-loadbalancer-* annotations' }),
+    annotations: annotations().default({}).meta({ description: 'Any other service.beta.kubernetes.io/alibaba-cloud-loadbalancer-* annotations' }),
   })
   .meta({ description: 'Aliyun SLB options for a LoadBalancer Service' });
 
@@ -275,9 +294,9 @@ const serviceSchema = z
 
 const ingressSchema = z
   .strictObject({
-    className: z.string().min(1).default('nginx').meta({ description: 'IngressClass (nginx for ACK Nginx Ingress, alb for ALB Ingress)' }),
-    tlsSecret: z.string().min(1).optional().meta({ description: 'TLS Secret for the domain' }),
-    annotations: z.record(z.string(), z.string()).default({}),
+    className: subdomainName('ingress.className').default('nginx').meta({ description: 'IngressClass (nginx for ACK Nginx Ingress, alb for ALB Ingress)' }),
+    tlsSecret: subdomainName('ingress.tlsSecret').optional().meta({ description: 'TLS Secret for the domain' }),
+    annotations: annotations().default({}),
   })
   .meta({ description: 'The Ingress in svc.yaml, created when domain is set' });
 
@@ -327,7 +346,7 @@ export const environmentSchema = z
     branch: z.string().min(1).optional().meta({ description: 'Branch whose pushes deploy here (staging default: k8s-backend)' }),
     manual: z.boolean().optional().meta({ description: 'Deploy only by a manual promote (production default: true)' }),
     autoStopIn: z.string().min(1).optional().meta({ description: 'GitLab auto_stop_in for review environments, e.g. 3 days' }),
-    replicas: z.int().min(0).optional().meta({ description: 'Overrides backend.replicas here' }),
+    replicas: int32().min(0).optional().meta({ description: 'Overrides backend.replicas here' }),
     autoscale: autoscaleSchema.optional(),
     resources: resourcesSchema.optional(),
     env: envSchema.optional().meta({ description: 'Merged over backend.env here' }),

@@ -73,7 +73,8 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
     config,
     envName,
     ci,
-    image: values.image ?? variables.gantry.image,
+    // An empty GANTRY_IMAGE counts as not given (as in gitlab/report.ts); an empty --image is refused.
+    image: values.image ?? (variables.gantry.image || undefined),
     secret: secret && { name: secret.name, checksum: secret.checksum },
     target,
   });

@@ -11,6 +11,7 @@ import {
   NAME_LABEL,
   PIPELINE_URL_ANNOTATION,
 } from '../kube/objects.js';
+import { dns1123LabelProblem } from './limits.js';
 
 export const MAX_LABEL = 63;
 
@@ -69,6 +70,29 @@ export function labelValue(input: string): string {
  */
 export function fillPlaceholders(text: string, values: { app: string; iid: string; slug: string; env: string }): string {
   return text.replaceAll('{app}', values.app).replaceAll('{iid}', values.iid).replaceAll('{slug}', values.slug).replaceAll('{env}', values.env);
+}
+
+/**
+ * Why a gantry.yaml name template (environments.<env>.namespace or domain) cannot be filled for
+ * this environment, or undefined. {iid} exists only in a merge request preview (the review
+ * environment): elsewhere it would be replaced by nothing, so `ns-{iid}` on staging would quietly
+ * become `ns`, and every such environment would share it.
+ */
+export function placeholderProblem(template: string, envName: string): string | undefined {
+  if (envName !== 'review' && template.includes('{iid}')) {
+    return `{iid} (the merge request) is only known in the review environment; on ${envName} it would be left empty`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `name` (a namespace after its placeholders are filled) is not one Kubernetes accepts, with
+ * the name it could be instead; undefined when it is fine. The configured name is never rewritten
+ * behind the user's back: `Hello_Staging` is an error that suggests `hello-staging`.
+ */
+export function namespaceProblem(name: string): { why: string; suggestion: string } | undefined {
+  const why = dns1123LabelProblem(name);
+  return why ? { why, suggestion: dnsLabel(name) } : undefined;
 }
 
 /** The label that marks what Gantry made: previews are only deleted when their namespace has it. */

@@ -6,6 +6,17 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import { gantryError } from '../errors.js';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, type K8sObject } from '../kube/objects.js';
+import {
+  annotationBytes,
+  byteSize,
+  dataBytes,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  labelValueProblem,
+  MAX_ANNOTATIONS_BYTES,
+  MAX_DATA_BYTES,
+  qualifiedNameProblem,
+} from '../names/limits.js';
 import { packageRoot } from '../paths.js';
 import type { View } from './view.js';
 import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
@@ -91,7 +102,52 @@ function checkObject(value: unknown, where: string, view: View): K8sObject {
       throw gantryError('E_TEMPLATE', { problem: 'label', where, object: `${o.kind}/${metadata.name}`, label: key, value: `${view.labels[key]}` });
     }
   }
+  const object = `${o.kind}/${metadata.name}`;
+  const why = limitProblem(o);
+  if (why) throw gantryError('E_TEMPLATE', { problem: 'limit', where, object, field: why.field, why: why.why });
   return o as K8sObject;
+}
+
+/**
+ * The API server's checks of metadata and ConfigMap size (src/names/limits.ts), on what was
+ * rendered: gantry.yaml's values are checked by validate already, but Gantry's own annotations
+ * add to the user's, and a user's template may write anything.
+ */
+function limitProblem(o: Record<string, unknown>): { field: string; why: string } | undefined {
+  const meta = (at: string, m: Record<string, unknown> | undefined): { field: string; why: string } | undefined => {
+    if (!m) return undefined;
+    for (const [key, value] of Object.entries((m.labels ?? {}) as Record<string, unknown>)) {
+      const why = qualifiedNameProblem(key) ?? labelValueProblem(String(value));
+      if (why) return { field: `${at}.labels["${key}"]`, why };
+    }
+    const annotations = (m.annotations ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(annotations)) {
+      const why = qualifiedNameProblem(key.toLowerCase());
+      if (why) return { field: `${at}.annotations["${key}"]`, why };
+    }
+    const bytes = annotationBytes(Object.fromEntries(Object.entries(annotations).map(([k, v]) => [k, String(v)])));
+    if (bytes > MAX_ANNOTATIONS_BYTES)
+      return { field: `${at}.annotations`, why: `${bytes} bytes, at most ${MAX_ANNOTATIONS_BYTES} (${byteSize(MAX_ANNOTATIONS_BYTES)})` };
+    return undefined;
+  };
+  const metadata = o.metadata as Record<string, unknown>;
+  // RBAC objects' names are path segments ("system:..." is fine); the rest Gantry renders are
+  // DNS-1123 subdomains (Service even a DNS-1035 label, which Gantry's own name always is).
+  const rbac = typeof o.apiVersion === 'string' && o.apiVersion.startsWith('rbac.authorization.k8s.io/');
+  const name = rbac ? undefined : dns1123SubdomainProblem(String(metadata.name));
+  if (name) return { field: 'metadata.name', why: name };
+  if (typeof metadata.namespace === 'string') {
+    const why = dns1123LabelProblem(metadata.namespace);
+    if (why) return { field: 'metadata.namespace', why };
+  }
+  const spec = o.spec as { template?: { metadata?: Record<string, unknown> } } | undefined;
+  const found = meta('metadata', metadata) ?? meta('spec.template.metadata', spec?.template?.metadata);
+  if (found) return found;
+  if (o.kind === 'ConfigMap' && o.data && typeof o.data === 'object') {
+    const bytes = dataBytes(Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, String(v)])));
+    if (bytes > MAX_DATA_BYTES) return { field: 'data', why: `${bytes} bytes of values, at most ${MAX_DATA_BYTES} (${byteSize(MAX_DATA_BYTES)})` };
+  }
+  return undefined;
 }
 
 /** apiVersion, kind, metadata (name, namespace, labels, annotations) first; the rest as written. */

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { CiContext } from '../ci/context.js';
 import { gantryError } from '../errors.js';
 import { defaultPullHost, imagePath } from '../image/acr.js';
-import { formatImageRef, parseImageRef, toPullHost } from '../image/ref.js';
+import { formatImageRef, imageTagProblem, parseImageRef, toPullHost } from '../image/ref.js';
 import { deployAnnotations, dns1035Label, dnsLabel } from '../names/names.js';
 import { resolveEnvironment, type EnvironmentTarget } from '../config/resolve.js';
 import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
@@ -207,7 +207,9 @@ export function buildView(input: RenderInput): View {
 function resolveImage(input: RenderInput): string {
   const { config, ci } = input;
   const registry = config.registry;
-  if (input.image) {
+  // An empty --image is a mistake (an unset variable in `--image $X`), not "use the default":
+  // falling back to the commit tag would deploy something other than what was asked for.
+  if (input.image !== undefined) {
     const ref = parseImageRef(input.image);
     return formatImageRef(toPullHost(ref, registry?.pushHost, registry ? defaultPullHost(registry.pushHost, registry.pullHost) : undefined));
   }
@@ -217,8 +219,13 @@ function resolveImage(input: RenderInput): string {
   if (!ci.shortSha) {
     throw gantryError('E_COMMIT_MISSING', { canPassImage: true });
   }
+  const tagProblem = imageTagProblem(ci.shortSha);
+  if (tagProblem) throw gantryError('E_IMAGE_REF', { field: 'the commit tag (CI_COMMIT_SHORT_SHA, else CI_COMMIT_SHA)', text: ci.shortSha, why: tagProblem });
   const host = defaultPullHost(registry.pushHost, registry.pullHost);
-  return `${host}/${imagePath(registry, config.app)}:${ci.shortSha}`;
+  const image = `${host}/${imagePath(registry, config.app)}:${ci.shortSha}`;
+  // The registry settings are checked by gantry validate; this catches a config built elsewhere.
+  parseImageRef(image, 'registry (pushHost, pullHost, namespace, repository)');
+  return image;
 }
 
 function envSource(value: Exclude<EnvMap[string], string | number | boolean>): K8sObject {

@@ -13,7 +13,7 @@ export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options
   if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   if (!token) throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: false });
   const host = gitlabHost(env);
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
   const project = predefined.projectId?.trim();
   const checked = project ? `GET /api/v4/projects/${project}/merge_requests` : 'GET /api/v4/user';
   const url = project ? `${host}/api/v4/projects/${encodeURIComponent(project)}/merge_requests?per_page=1` : `${host}/api/v4/user`;

@@ -73,6 +73,7 @@ export function ossHost(target: Pick<OssTarget, 'endpoint' | 'region'>): string 
  */
 export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore {
   const client = ossClient(target, ctx.deadlines);
+  let multipart: OSS | undefined;
   let silent: GantryError | undefined;
   const call = async <T>(doing: string, request: () => Promise<T>): Promise<T> => {
     if (silent) throw silent;
@@ -118,13 +119,23 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
     async put(key, file: LocalFile, headers) {
       if (silent) throw silent;
       try {
-        const upload: Promise<unknown> =
-          file.size > MULTIPART_THRESHOLD
-            ? (() => {
-                const { 'x-oss-meta-md5': md5, 'Content-MD5': _ignored, ...rest } = headers;
-                return client.multipartUpload(key, file.body ?? file.path, { partSize: 8 * 1024 * 1024, parallel: 4, headers: rest, meta: { md5 } } as never);
-              })()
-            : client.put(key, file.body ?? file.path, { headers });
+        let upload: Promise<unknown>;
+        if (file.size > MULTIPART_THRESHOLD) {
+          // ali-oss gives parts the client's timeout only: a client of its own, allowing for one part.
+          multipart ??= ossClient(target, { connectMs: ctx.deadlines.connectMs, requestMs: uploadDeadlineMs(ctx.deadlines, MULTIPART_PART_SIZE) });
+          const { 'x-oss-meta-md5': md5, 'Content-MD5': _ignored, ...rest } = headers;
+          upload = multipart.multipartUpload(key, file.body ?? file.path, {
+            partSize: MULTIPART_PART_SIZE,
+            parallel: 4,
+            headers: rest,
+            meta: { md5 },
+          } as never);
+        } else {
+          upload = client.put(key, file.body ?? file.path, {
+            headers,
+            timeout: [ctx.deadlines.connectMs, uploadDeadlineMs(ctx.deadlines, file.size)],
+          } as never);
+        }
         await untilAborted(ctx.signal, upload);
       } catch (error) {
         // Transient errors go back as they are, for the caller's retry; the rest are final.
@@ -133,6 +144,18 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       }
     },
   };
+}
+
+const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
+
+/**
+ * urllib's response timer runs while the body is sent, so an upload gets the request deadline
+ * plus one second per 256 KiB (a 16 MiB file: +64 s): a slow uplink is not taken for a silent
+ * OSS, and a small file still fails in about one request deadline. A silent OSS is found before
+ * any upload anyway, by the listing every publish starts with.
+ */
+export function uploadDeadlineMs(deadlines: Pick<Deadlines, 'requestMs'>, bytes: number): number {
+  return deadlines.requestMs + Math.ceil(bytes / (256 * 1024)) * 1000;
 }
 
 /** A failed OSS call as a catalogue error; a timeout reads "no answer within 15 s (waited 31 s over 2 attempts)", naming the host. */

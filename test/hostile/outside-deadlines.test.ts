@@ -19,7 +19,7 @@ import { openDocker } from '../../src/image/docker.js';
 import { createLogger } from '../../src/log/logger.js';
 import { aliyunCdnRefresher, cdnError } from '../../src/oss/cdn.js';
 import { checkOssAccess } from '../../src/oss/check.js';
-import { openOss, ossClient, type OssTarget } from '../../src/oss/client.js';
+import { openOss, ossClient, type OssTarget, uploadDeadlineMs } from '../../src/oss/client.js';
 import { deletePreview } from '../../src/oss/previews.js';
 import type { Deadlines } from '../../src/retry.js';
 import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
@@ -201,6 +201,19 @@ describe('OSS that accepts and never answers', () => {
     expect(error).toMatchObject({ code: 'E_OSS_UNREACHABLE' });
     expect((error as Error).message).not.toContain('no answer within');
   });
+
+  test('an upload to a silent OSS ends after the request deadline plus one second per 256 KiB', async () => {
+    expect(uploadDeadlineMs(SMALL, 16 * 1024 * 1024)).toBe(SMALL.requestMs + 64_000);
+    const { ctx } = quietCtx();
+    const store = openOss(ctx, { bucket, region: 'oss-cn-hangzhou', endpoint: silentUrl(), accessKeyId: keyId, accessKeySecret: secret }, 3);
+    const body = Buffer.from('<p>hello</p>');
+    const file = { key: 'index.html', path: '', size: body.length, md5: '0'.repeat(32), html: true, hashed: false, body };
+    const started = Date.now();
+    await expect(store.put('index.html', file, {})).rejects.toMatchObject({ name: 'ResponseTimeoutError' });
+    const ms = Date.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(uploadDeadlineMs(SMALL, body.length) - 100);
+    expect(ms).toBeLessThan(uploadDeadlineMs(SMALL, body.length) + 1000);
+  }, 30_000);
 
   test('the client takes the connect and request deadlines as urllib pair [connect, response]', () => {
     const client = ossClient({ bucket, region: 'oss-cn-hangzhou', accessKeyId: keyId, accessKeySecret: secret }, SMALL) as unknown as {

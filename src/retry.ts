@@ -224,3 +224,17 @@ export function asLocalError(error: unknown): unknown {
   const e = error as { name?: string; message?: string; cause?: unknown };
   return Object.assign(new Error(e.message ?? String(error), { cause: e.cause }), { name: e.name ?? 'Error' });
 }
+
+/**
+ * `promise`, or a TimeoutError once `ms` have passed. A second guard for fetch-based clients
+ * whose own AbortSignal may never fire: undici's Request stops following its signal once the
+ * Request object is garbage collected (nodejs/node#55428), and gitbeaker fetches a Request.
+ */
+export function withinMs<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms / 1000} s`), { name: 'TimeoutError' })), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -4,6 +4,7 @@
 import { maskEnvSecrets, type Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { gantryError } from '../errors.js';
+import { withinMs } from '../retry.js';
 import { gitlabHost } from './client.js';
 
 export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options: { timeoutMs?: number } = {}): Promise<{ host: string; checked: string }> {
@@ -19,7 +20,7 @@ export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options
   const url = project ? `${host}/api/v4/projects/${encodeURIComponent(project)}/merge_requests?per_page=1` : `${host}/api/v4/user`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { 'PRIVATE-TOKEN': token }, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]) });
+    res = await withinMs(timeoutMs, fetch(url, { headers: { 'PRIVATE-TOKEN': token }, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]) }));
     await res.body?.cancel().catch(() => undefined);
   } catch (error) {
     const e = error as { name?: string; message?: string; cause?: { code?: string } };

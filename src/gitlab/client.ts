@@ -16,7 +16,7 @@ import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest'
 import { maskEnvSecrets, type Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { GantryError, gantryError } from '../errors.js';
-import { isTimeout, noAnswerText, untilAborted, withRetry } from '../retry.js';
+import { isTimeout, noAnswerText, untilAborted, withinMs, withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -175,8 +175,9 @@ export function gitlabError(
 export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: string, options: { idempotent: boolean }, call: () => Promise<T>): Promise<T> {
   // fetch's errors can come from another realm (a test VM, a worker): p-retry only retries
   // `instanceof Error`, so such errors are re-thrown as local ones with the same name, message and cause.
+  // gitbeaker's queryTimeout is the deadline; withinMs is the guard should its signal not fire.
   const attempt = () =>
-    call().catch((error: unknown) => {
+    withinMs(gitlab.timeoutMs + 500, call()).catch((error: unknown) => {
       if (error instanceof Error || typeof error !== 'object' || error === null) throw error;
       const e = error as { name?: string; message?: string; cause?: unknown };
       throw Object.assign(new Error(e.message ?? String(error), { cause: e.cause }), { name: e.name ?? 'Error' });

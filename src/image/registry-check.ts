@@ -4,7 +4,7 @@
 // same basic auth, then GET /v2/ with it. The password only ever goes into Authorization.
 import type { Ctx } from '../context.js';
 import { gantryError } from '../errors.js';
-import { asLocalError, isTimeout, noAnswerText, withRetry } from '../retry.js';
+import { asLocalError, isTimeout, noAnswerText, withinMs, withRetry } from '../retry.js';
 
 export interface RegistryLogin {
   host: string;
@@ -46,11 +46,14 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
 
   const get = async (target: string, authorization: string, readJson = false): Promise<{ status: number; ok: boolean; headers: Headers; json: unknown }> => {
     try {
-      const res = await fetch(target, {
-        headers: { authorization, 'user-agent': 'gantry-doctor' },
-        redirect: 'follow',
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
-      });
+      const res = await withinMs(
+        timeoutMs,
+        fetch(target, {
+          headers: { authorization, 'user-agent': 'gantry-doctor' },
+          redirect: 'follow',
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+        }),
+      );
       let json: unknown;
       if (readJson && res.ok) json = await res.json().catch(() => undefined);
       // Otherwise only the status and headers matter: free the connection.
@@ -116,11 +119,14 @@ export async function checkRegistryAnswers(ctx: Ctx, host: string): Promise<bool
       ctx,
       `GET ${url}`,
       async () => {
-        const res = await fetch(url, {
-          headers: { 'user-agent': 'gantry' },
-          redirect: 'manual',
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.deadlines.requestMs)]),
-        }).catch((error: unknown) => {
+        const res = await withinMs(
+          ctx.deadlines.requestMs,
+          fetch(url, {
+            headers: { 'user-agent': 'gantry' },
+            redirect: 'manual',
+            signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.deadlines.requestMs)]),
+          }),
+        ).catch((error: unknown) => {
           throw asLocalError(error);
         });
         await res.body?.cancel().catch(() => undefined);

@@ -7,7 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { GantryError, gantryError } from '../errors.js';
-import { asLocalError, isTimeout, noAnswerText, withRetry } from '../retry.js';
+import { asLocalError, isTimeout, noAnswerText, withinMs, withRetry } from '../retry.js';
 
 export interface CdnRefresher {
   refresh(urls: string[]): Promise<{ taskIds: string[] }>;
@@ -151,13 +151,17 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gantry' },
-        body,
-        signal,
-      });
-      text = await res.text();
+      const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
+      res = await withinMs(
+        timeoutMs,
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gantry' },
+          body,
+          signal,
+        }),
+      );
+      text = await withinMs(timeoutMs, res.text());
     } catch (error) {
       throw asLocalError(error);
     }

@@ -615,7 +615,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_OSS_UNREACHABLE: {
     exitCode: 1,
     title: 'OSS cannot be reached',
-    message: (d) => `${d.doing}: ${d.where} did not answer (${d.reason})`,
+    // A timeout's reason is noAnswerText (src/retry.ts): "no answer within 15 s (waited 31 s ...)".
+    message: (d) => (String(d.reason).startsWith('no answer') ? `${d.doing}: ${d.where}: ${d.reason}` : `${d.doing}: ${d.where} did not answer (${d.reason})`),
     fix: () => 'check frontend.region / frontend.endpoint; inside the VPC use the -internal endpoint',
   },
   E_KUBECONFIG: said(2, 'The kubeconfig CI variable is missing or unusable'),

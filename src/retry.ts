@@ -68,7 +68,9 @@ export function isTimeout(error: unknown): boolean {
   ) {
     const text = `${String(e.name ?? '')} ${String(e.code ?? '')}`;
     if (/TimeoutError|ETIMEDOUT|UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT|ConnectionTimeout|ResponseTimeout|ESOCKETTIMEDOUT|ECONNABORTED/i.test(text)) return true;
-    if (typeof e.message === 'string' && /timed? ?out|timeout/i.test(e.message) && !/operation was aborted/i.test(e.message)) return true;
+    // Whole words only: ali-oss puts its agent's status in every network error's message, and
+    // that JSON names a "timeoutSocketCount" whatever the failure was (ENOTFOUND, ECONNREFUSED).
+    if (typeof e.message === 'string' && /\btimed? ?out\b|\btimeout\b/i.test(e.message) && !/operation was aborted/i.test(e.message)) return true;
   }
   return false;
 }
@@ -181,4 +183,58 @@ export async function pollUntil<T>(ctx: Ctx, doing: string, check: () => Promise
 
 function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0] ?? '';
+}
+
+/**
+ * `promise`, or a rejection with the signal's reason as soon as `signal` aborts: for client
+ * libraries that take no AbortSignal (ali-oss, gitbeaker), so a cancelled or timed-out step does
+ * not wait for their in-flight request (which ends by its own request deadline, unobserved).
+ */
+export function untilAborted<T>(signal: AbortSignal, promise: Promise<T>): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => undefined);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * `error` as an Error of this realm: fetch's errors (a DOMException TimeoutError, a TypeError)
+ * can come from another realm (a test VM, a worker), and p-retry only retries `instanceof Error`.
+ * Name, message and cause are kept, so isTimeout and the messages read the same.
+ */
+export function asLocalError(error: unknown): unknown {
+  if (error instanceof Error || typeof error !== 'object' || error === null) return error;
+  const e = error as { name?: string; message?: string; cause?: unknown };
+  return Object.assign(new Error(e.message ?? String(error), { cause: e.cause }), { name: e.name ?? 'Error' });
+}
+
+/**
+ * `promise`, or a TimeoutError once `ms` have passed. A second guard for fetch-based clients
+ * whose own AbortSignal may never fire: undici's Request stops following its signal once the
+ * Request object is garbage collected (nodejs/node#55428), and gitbeaker fetches a Request.
+ */
+export function withinMs<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms / 1000} s`), { name: 'TimeoutError' })), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,6 +4,7 @@
 import { maskEnvSecrets, type Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { gantryError } from '../errors.js';
+import { withinMs } from '../retry.js';
 import { gitlabHost } from './client.js';
 
 export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options: { timeoutMs?: number } = {}): Promise<{ host: string; checked: string }> {
@@ -13,13 +14,13 @@ export async function checkGitlabToken(ctx: Ctx, env: NodeJS.ProcessEnv, options
   if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   if (!token) throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: false });
   const host = gitlabHost(env);
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
   const project = predefined.projectId?.trim();
   const checked = project ? `GET /api/v4/projects/${project}/merge_requests` : 'GET /api/v4/user';
   const url = project ? `${host}/api/v4/projects/${encodeURIComponent(project)}/merge_requests?per_page=1` : `${host}/api/v4/user`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { 'PRIVATE-TOKEN': token }, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]) });
+    res = await withinMs(timeoutMs, fetch(url, { headers: { 'PRIVATE-TOKEN': token }, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]) }));
     await res.body?.cancel().catch(() => undefined);
   } catch (error) {
     const e = error as { name?: string; message?: string; cause?: { code?: string } };

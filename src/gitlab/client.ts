@@ -16,7 +16,7 @@ import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest'
 import { maskEnvSecrets, type Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { GantryError, gantryError } from '../errors.js';
-import { withRetry } from '../retry.js';
+import { isTimeout, noAnswerText, untilAborted, withinMs, withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -32,13 +32,20 @@ export interface GitlabClient {
   /** Transient failures (5xx, resets, timeouts) of idempotent calls are retried this often. */
   retries: number;
   minTimeoutMs: number;
+  /** Per request, pages included (gitbeaker's queryTimeout): for messages. */
+  timeoutMs: number;
+  /**
+   * Set once a call of this client got no answer in time: every later call fails at once with
+   * this error instead of waiting for a silent GitLab again (per client, so per step).
+   */
+  silent?: GantryError | undefined;
 }
 
 export interface GitlabClientOptions {
   retries?: number;
   /** First retry delay; doubles up to 4 s. */
   minTimeoutMs?: number;
-  /** Per request, pages included. */
+  /** Per request, pages included (default ctx.deadlines.requestMs). */
   timeoutMs?: number;
 }
 
@@ -81,7 +88,11 @@ export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, option
   if (!privateToken && !jobToken) {
     throw gantryError('E_GITLAB_TOKEN', { acceptsJobToken: true });
   }
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  // gitbeaker bounds each call (all pages of a listing together) by queryTimeout, connect
+  // included. A shorter connect timeout would need an undici Agent as `agent` (fetch's
+  // dispatcher), and undici is not a dependency (Node bundles it without exporting Agent); the
+  // connect phase is bounded by the request deadline instead (and by undici's own 10 s).
+  const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
   const auth = privateToken ? { token: privateToken } : { jobToken: jobToken! };
   const base = { host, queryTimeout: timeoutMs, ...auth };
   return {
@@ -93,6 +104,7 @@ export function gitlabFromEnv(ctx: Ctx, env: NodeJS.ProcessEnv = ctx.env, option
     environments: new Environments(base),
     retries: options.retries ?? gantry.gitlabRetries,
     minTimeoutMs: options.minTimeoutMs ?? 500,
+    timeoutMs,
   };
 }
 
@@ -118,8 +130,20 @@ export function isTransientGitlabError(error: unknown): boolean {
 }
 
 /** A failed gitbeaker call as a catalogue error, with what was being done. */
-export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 'tokenVariable'>, doing: string, error: unknown): GantryError {
+export function gitlabError(
+  gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 'tokenVariable'> & Partial<Pick<GitlabClient, 'timeoutMs'>>,
+  doing: string,
+  error: unknown,
+): GantryError {
   if (error instanceof GantryError) return error;
+  if (isTimeout(error) && gitlab.timeoutMs !== undefined) {
+    // A silent GitLab: its host and the time waited, e.g. "no answer within 15 s (waited 31 s over 2 attempts)".
+    return gantryError(
+      'E_GITLAB_UNREACHABLE',
+      { doing, reason: `${gitlab.host}: ${noAnswerText({ requestMs: gitlab.timeoutMs }, error)}`, causeCode: undefined, host: gitlab.host },
+      { cause: error },
+    );
+  }
   const status = gitlabStatus(error);
   const description = String((error as { cause?: { description?: unknown } })?.cause?.description ?? (error as Error)?.message ?? error).slice(0, 300);
   if (status === 401 || status === 403) {
@@ -151,23 +175,35 @@ export function gitlabError(gitlab: Pick<GitlabClient, 'host' | 'tokenKind' | 't
 export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: string, options: { idempotent: boolean }, call: () => Promise<T>): Promise<T> {
   // fetch's errors can come from another realm (a test VM, a worker): p-retry only retries
   // `instanceof Error`, so such errors are re-thrown as local ones with the same name, message and cause.
+  // gitbeaker's queryTimeout is the deadline; withinMs is the guard should its signal not fire.
   const attempt = () =>
-    call().catch((error: unknown) => {
+    withinMs(gitlab.timeoutMs + 500, call()).catch((error: unknown) => {
       if (error instanceof Error || typeof error !== 'object' || error === null) throw error;
       const e = error as { name?: string; message?: string; cause?: unknown };
       throw Object.assign(new Error(e.message ?? String(error), { cause: e.cause }), { name: e.name ?? 'Error' });
     });
+  if (gitlab.silent) throw gitlab.silent;
+  const started = Date.now();
   try {
-    if (!options.idempotent) return await attempt();
-    return await withRetry(ctx, doing, attempt, {
-      isTransient: isTransientGitlabError,
-      retries: gitlab.retries,
-      minDelayMs: gitlab.minTimeoutMs,
-      maxDelayMs: 4000,
-      // gitlabError's message starts with "<doing>: ", which the warning already says.
-      describe: (error) => gitlabError(gitlab, doing, error).message.slice(doing.length + 2),
-    });
+    // gitbeaker takes no AbortSignal of ours: a cancelled step does not wait for its request.
+    if (!options.idempotent) return await untilAborted(ctx.signal, attempt());
+    return await untilAborted(
+      ctx.signal,
+      withRetry(ctx, doing, attempt, {
+        isTransient: isTransientGitlabError,
+        retries: gitlab.retries,
+        minDelayMs: gitlab.minTimeoutMs,
+        maxDelayMs: 4000,
+        // gitlabError's message starts with "<doing>: ", which the warning already says.
+        describe: (error) => gitlabError(gitlab, doing, error).message.slice(doing.length + 2),
+      }),
+    );
   } catch (error) {
-    throw gitlabError(gitlab, doing, error);
+    // A call that was not retried records its wait here (withRetry does it for the others).
+    if (error !== null && typeof error === 'object' && !('gantryWaited' in error))
+      Object.assign(error, { gantryWaited: { ms: Date.now() - started, attempts: 1 } });
+    const e = gitlabError(gitlab, doing, error);
+    if (isTimeout(error)) gitlab.silent = e;
+    throw e;
   }
 }

@@ -66,6 +66,9 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
     return { status: 'dry-run' };
   }
 
+  // A registry that accepts connections and never answers would only show after the build,
+  // at login or push: asked first (seconds, by the request deadline), when the image will be pushed.
+  if (!input.noPush) await (await import('../image/registry-check.js')).checkRegistryAnswers(ctx, registry.pushHost);
   const { openDocker, login, push, pushedDigest } = await import('../image/docker.js');
   const docker = await openDocker(ctx);
   try {

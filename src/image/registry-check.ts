@@ -4,6 +4,7 @@
 // same basic auth, then GET /v2/ with it. The password only ever goes into Authorization.
 import type { Ctx } from '../context.js';
 import { gantryError } from '../errors.js';
+import { asLocalError, isTimeout, noAnswerText, withinMs, withRetry } from '../retry.js';
 
 export interface RegistryLogin {
   host: string;
@@ -35,7 +36,7 @@ export function parseChallenge(header: string | null): { scheme: string; params:
 }
 
 export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options: { timeoutMs?: number } = {}): Promise<RegistryCheckResult> {
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
   const base = registryBaseUrl(login.host);
   const url = `${base}/v2/`;
   const basic = `Basic ${Buffer.from(`${login.user}:${login.password}`).toString('base64')}`;
@@ -45,11 +46,14 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
 
   const get = async (target: string, authorization: string, readJson = false): Promise<{ status: number; ok: boolean; headers: Headers; json: unknown }> => {
     try {
-      const res = await fetch(target, {
-        headers: { authorization, 'user-agent': 'gantry-doctor' },
-        redirect: 'follow',
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
-      });
+      const res = await withinMs(
+        timeoutMs,
+        fetch(target, {
+          headers: { authorization, 'user-agent': 'gantry-doctor' },
+          redirect: 'follow',
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+        }),
+      );
       let json: unknown;
       if (readJson && res.ok) json = await res.json().catch(() => undefined);
       // Otherwise only the status and headers matter: free the connection.
@@ -98,4 +102,44 @@ export async function checkRegistryLogin(ctx: Ctx, login: RegistryLogin, options
   const second = await get(url, `Bearer ${token}`);
   if (second.ok) return { url, scheme: 'bearer' };
   throw refused(second.status, '/v2/ with the token');
+}
+
+/**
+ * Before a build that will be pushed: whether the registry answers at all (GET /v2/, no
+ * credentials; any HTTP status counts). Only silence is an error here, E_REGISTRY_UNREACHABLE
+ * with the host and the time waited, so a registry that accepts connections and never answers
+ * fails the step in seconds instead of after a long build. Anything else (a refused connection,
+ * an unknown host, a TLS problem) is left to `docker login`/`docker push`, which report it in
+ * their own words and retry it.
+ */
+export async function checkRegistryAnswers(ctx: Ctx, host: string): Promise<boolean> {
+  const url = `${registryBaseUrl(host)}/v2/`;
+  try {
+    await withRetry(
+      ctx,
+      `GET ${url}`,
+      async () => {
+        const res = await withinMs(
+          ctx.deadlines.requestMs,
+          fetch(url, {
+            headers: { 'user-agent': 'gantry' },
+            redirect: 'manual',
+            signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.deadlines.requestMs)]),
+          }),
+        ).catch((error: unknown) => {
+          throw asLocalError(error);
+        });
+        await res.body?.cancel().catch(() => undefined);
+      },
+      { isTransient: (error) => isTimeout(error) && !ctx.signal.aborted, retries: 1, minDelayMs: 200 },
+    );
+    return true;
+  } catch (error) {
+    if (!isTimeout(error) || ctx.signal.aborted) return false;
+    throw gantryError(
+      'E_REGISTRY_UNREACHABLE',
+      { problem: 'no-answer', get: url, why: `${host}: ${noAnswerText(ctx.deadlines, error)}`, host, scheme: url.split(':')[0]! },
+      { cause: error },
+    );
+  }
 }

@@ -7,7 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { GantryError, gantryError } from '../errors.js';
-import { withRetry } from '../retry.js';
+import { asLocalError, isTimeout, noAnswerText, withinMs, withRetry } from '../retry.js';
 
 export interface CdnRefresher {
   refresh(urls: string[]): Promise<{ taskIds: string[] }>;
@@ -129,6 +129,7 @@ export interface AliyunCdnOptions extends RpcCredentials {
   endpoint: string;
   retries: number;
   urlsPerCall?: number;
+  /** Per call, from sending to the last byte of the answer (default ctx.deadlines.requestMs). */
   timeoutMs?: number;
   /** Backoff of the first retry, doubling up to 8 s (default 500 ms). */
   minRetryDelayMs?: number;
@@ -144,14 +145,26 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
     const body = Object.entries(params)
       .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
       .join('&');
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs ?? 30_000)]);
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gantry' },
-      body,
-      signal,
-    });
-    const text = await res.text();
+    // One deadline for the whole call (fetch has no separate connect timeout without an undici
+    // Agent, which is not a dependency): connect, send, and read the answer to its last byte.
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(options.timeoutMs ?? ctx.deadlines.requestMs)]);
+    let res: Response;
+    let text: string;
+    try {
+      const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
+      res = await withinMs(
+        timeoutMs,
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'gantry' },
+          body,
+          signal,
+        }),
+      );
+      text = await withinMs(timeoutMs, res.text());
+    } catch (error) {
+      throw asLocalError(error);
+    }
     let json: Record<string, unknown> = {};
     try {
       json = JSON.parse(text) as Record<string, unknown>;
@@ -174,10 +187,14 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
       .filter(Boolean);
   }
 
+  // Once the API has been found silent, later batches fail at once with the same error.
+  let silent: unknown;
+  const host = new URL(options.endpoint).host;
   return {
     async refresh(urls) {
       const taskIds: string[] = [];
       for (let i = 0; i < urls.length; i += perCall) {
+        if (silent) throw silent;
         const batch = urls.slice(i, i + perCall);
         const what = `refresh ${batch.length} URL${batch.length === 1 ? '' : 's'}`;
         const ids = await withRetry(ctx, what, () => call(batch), {
@@ -185,6 +202,18 @@ export function aliyunCdnRefresher(ctx: Ctx, options: AliyunCdnOptions): CdnRefr
           retries: options.retries,
           minDelayMs: options.minRetryDelayMs ?? 500,
           maxDelayMs: 8000,
+        }).catch((error: unknown) => {
+          if (isTimeout(error) && !ctx.signal.aborted) {
+            // "cdn.aliyuncs.com: no answer within 15 s (waited 31 s over 2 attempts)", read by cdnError.
+            silent = Object.assign(
+              new Error(`${host}: ${noAnswerText({ requestMs: options.timeoutMs ?? ctx.deadlines.requestMs }, error)}`, { cause: error }),
+              {
+                name: 'TimeoutError',
+              },
+            );
+            throw silent;
+          }
+          throw error;
         });
         ctx.logger.info(`${what}: task ${ids.join(', ')}`);
         taskIds.push(...ids);
@@ -220,5 +249,5 @@ export function cdnError(error: unknown, published: string, urls: string[]): Gan
     return gantryError('E_CDN_REFRESH', { problem: 'refused', published, urls, code: error.code, answer });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return gantryError('E_CDN_REFRESH', { problem: 'no-answer', published, urls, reason: message, endpoint: DEFAULT_CDN_ENDPOINT });
+  return gantryError('E_CDN_REFRESH', { problem: 'no-answer', published, urls, reason: message, endpoint: DEFAULT_CDN_ENDPOINT }, { cause: error });
 }

@@ -4,7 +4,7 @@ import { GantryError, gantryError } from '../errors.js';
 import type { LocalFile } from './files.js';
 import { normaliseEtag, type RemoteObject, type StoredObjectInfo } from './plan.js';
 import type { Ctx } from '../context.js';
-import { withRetry } from '../retry.js';
+import { DEFAULT_DEADLINES, type Deadlines, isTimeout, noAnswerText, untilAborted, withRetry } from '../retry.js';
 import { isTransient, ossRetry, type ObjectStore } from './publish.js';
 
 export interface OssTarget {
@@ -31,26 +31,59 @@ export interface OssStore extends ObjectStore {
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 
 /**
- * The ali-oss client for a target: HTTPS unless an http:// endpoint is given, 60 s timeout.
- * Aliyun OSS takes only virtual-hosted requests (<bucket>.<endpoint>/<key>); path style is
- * ali-oss's second-level-domain mode (`sldEnable`: <endpoint>/<bucket>/<key>, signed the same).
+ * The ali-oss client for a target: HTTPS unless an http:// endpoint is given, with the connect
+ * and request deadlines of src/retry.ts. Aliyun OSS takes only virtual-hosted requests
+ * (<bucket>.<endpoint>/<key>); path style is ali-oss's second-level-domain mode (`sldEnable`:
+ * <endpoint>/<bucket>/<key>, signed the same).
  */
-export function ossClient(target: OssTarget): OSS {
-  return new OSS({
+export function ossClient(target: OssTarget, deadlines: Pick<Deadlines, 'connectMs' | 'requestMs'> = DEFAULT_DEADLINES): OSS {
+  const client = new OSS({
     bucket: target.bucket,
     region: target.region,
     accessKeyId: target.accessKeyId,
     accessKeySecret: target.accessKeySecret,
     ...(target.endpoint ? { endpoint: target.endpoint, secure: target.endpoint.startsWith('https:') } : { secure: true }),
     ...(target.pathStyle ? { sldEnable: true } : {}),
-    timeout: 60_000,
+    timeout: deadlines.requestMs,
   } as OSS.Options);
+  // urllib (ali-oss's HTTP client) takes [connect, response] per request: connect until the TCP
+  // connection stands, response from then to the last byte. ali-oss passes its client-wide
+  // timeout through ms(), which takes one number only, so the pair is set after construction;
+  // every request without its own timeout reads it (lib/common/utils/createRequest.js).
+  (client as unknown as { options: { timeout: unknown } }).options.timeout = [deadlines.connectMs, deadlines.requestMs];
+  return client;
 }
 
+/** Where a target's requests go, for messages: the endpoint's host, or <region>.aliyuncs.com. */
+export function ossHost(target: Pick<OssTarget, 'endpoint' | 'region'>): string {
+  if (target.endpoint) {
+    try {
+      return new URL(target.endpoint.includes('://') ? target.endpoint : `https://${target.endpoint}`).host;
+    } catch {
+      return target.endpoint;
+    }
+  }
+  return `${target.region}.aliyuncs.com`;
+}
+
+/**
+ * The store the frontend flow uses. Each call is bounded by the deadlines and retried as
+ * ossRetry says; once OSS has been found silent (a call ended in timeouts), every later call of
+ * this store fails at once with the same error instead of waiting for it again.
+ */
 export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore {
-  const client = ossClient(target);
-  const fail = (doing: string) => (error: unknown) => {
-    throw ossError(doing, target, error);
+  const client = ossClient(target, ctx.deadlines);
+  let multipart: OSS | undefined;
+  let silent: GantryError | undefined;
+  const call = async <T>(doing: string, request: () => Promise<T>): Promise<T> => {
+    if (silent) throw silent;
+    try {
+      return await untilAborted(ctx.signal, withRetry(ctx, doing, request, { ...ossRetry, retries }));
+    } catch (error) {
+      const e = ossError(doing, target, error, ctx.deadlines);
+      if (isTimeout(error)) silent = e;
+      throw e;
+    }
   };
   return {
     async list(prefix) {
@@ -58,9 +91,7 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       let token: string | undefined;
       do {
         const query = { prefix, 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
-        const page = await withRetry(ctx, `list ${target.bucket}/${prefix}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }).catch(
-          fail(`list ${target.bucket}/${prefix}`),
-        );
+        const page = await call(`list ${target.bucket}/${prefix}`, () => client.listV2(query as never, {}));
         // An empty <ETag/> parses as '' or not at all: the plan then asks for the stored MD5.
         for (const o of page.objects ?? []) out.push({ key: o.name, size: Number(o.size), etag: normaliseEtag(typeof o.etag === 'string' ? o.etag : '') });
         token = (page as { nextContinuationToken?: string }).nextContinuationToken || undefined;
@@ -68,46 +99,77 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
       return out;
     },
     async head(key) {
-      const head = await withRetry(ctx, `head ${key}`, () => client.head(key), { ...ossRetry, retries }).catch(fail(`head ${key}`));
+      const head = await call(`head ${key}`, () => client.head(key));
       const headers = (head.res as { headers?: Record<string, string> } | undefined)?.headers ?? {};
       return { md5: (head.meta as Record<string, string> | undefined)?.md5, encoding: headers['content-encoding'], cacheControl: headers['cache-control'] };
     },
     async getBuffer(key) {
-      const r = await withRetry(ctx, `get ${key}`, () => client.get(key), { ...ossRetry, retries }).catch(fail(`get ${key}`));
+      const r = await call(`get ${key}`, () => client.get(key));
       return Buffer.from(r.content as Buffer);
     },
     async putBuffer(key, body, headers) {
-      await withRetry(ctx, `put ${key}`, () => client.put(key, body, { headers }), { ...ossRetry, retries }).catch(fail(`put ${key}`));
+      await call(`put ${key}`, () => client.put(key, body, { headers }));
     },
     async deleteMany(keys) {
       for (let i = 0; i < keys.length; i += 1000) {
         const batch = keys.slice(i, i + 1000);
-        await withRetry(ctx, `delete ${batch.length} objects`, () => client.deleteMulti(batch, { quiet: true }), { ...ossRetry, retries }).catch(
-          fail(`delete ${batch.length} objects`),
-        );
+        await call(`delete ${batch.length} objects`, () => client.deleteMulti(batch, { quiet: true }));
       }
     },
     async put(key, file: LocalFile, headers) {
+      if (silent) throw silent;
       try {
+        let upload: Promise<unknown>;
         if (file.size > MULTIPART_THRESHOLD) {
+          // ali-oss gives parts the client's timeout only: a client of its own, allowing for one part.
+          multipart ??= ossClient(target, { connectMs: ctx.deadlines.connectMs, requestMs: uploadDeadlineMs(ctx.deadlines, MULTIPART_PART_SIZE) });
           const { 'x-oss-meta-md5': md5, 'Content-MD5': _ignored, ...rest } = headers;
-          await client.multipartUpload(key, file.body ?? file.path, { partSize: 8 * 1024 * 1024, parallel: 4, headers: rest, meta: { md5 } } as never);
+          upload = multipart.multipartUpload(key, file.body ?? file.path, {
+            partSize: MULTIPART_PART_SIZE,
+            parallel: 4,
+            headers: rest,
+            meta: { md5 },
+          } as never);
         } else {
-          await client.put(key, file.body ?? file.path, { headers });
+          upload = client.put(key, file.body ?? file.path, {
+            headers,
+            timeout: [ctx.deadlines.connectMs, uploadDeadlineMs(ctx.deadlines, file.size)],
+          } as never);
         }
+        await untilAborted(ctx.signal, upload);
       } catch (error) {
         // Transient errors go back as they are, for the caller's retry; the rest are final.
         if (isTransient(error)) throw error;
-        throw ossError(`put ${key}`, target, error);
+        throw ossError(`put ${key}`, target, error, ctx.deadlines);
       }
     },
   };
 }
 
-export function ossError(doing: string, target: OssTarget, error: unknown): GantryError {
+const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
+
+/**
+ * urllib's response timer runs while the body is sent, so an upload gets the request deadline
+ * plus one second per 256 KiB (a 16 MiB file: +64 s): a slow uplink is not taken for a silent
+ * OSS, and a small file still fails in about one request deadline. A silent OSS is found before
+ * any upload anyway, by the listing every publish starts with.
+ */
+export function uploadDeadlineMs(deadlines: Pick<Deadlines, 'requestMs'>, bytes: number): number {
+  return deadlines.requestMs + Math.ceil(bytes / (256 * 1024)) * 1000;
+}
+
+/** A failed OSS call as a catalogue error; a timeout reads "no answer within 15 s (waited 31 s over 2 attempts)", naming the host. */
+export function ossError(doing: string, target: OssTarget, error: unknown, deadlines: Pick<Deadlines, 'requestMs'> = DEFAULT_DEADLINES): GantryError {
   if (error instanceof GantryError) return error;
   const e = error as { code?: string; status?: number; message?: string };
   const where = `${target.bucket} (${target.endpoint ?? target.region})`;
+  if (isTimeout(error)) {
+    return gantryError(
+      'E_OSS_UNREACHABLE',
+      { doing, where: `${target.bucket} at ${ossHost(target)}`, reason: noAnswerText(deadlines, error) },
+      { cause: error },
+    );
+  }
   // An OSS-compatible store that takes only path-style requests does not see the bucket of a
   // virtual-hosted one: it answers for another bucket, or finds the signature (which names the
   // bucket) wrong.

@@ -56,7 +56,12 @@ export async function publish(ctx: Ctx, store: ObjectStore, files: LocalFile[], 
         const key = options.prefix + file.key;
         return limit(() => withRetry(ctx, `put ${key}`, () => store.put(key, file, headersFor(file)), { ...ossRetry, retries: options.retries }));
       }),
-    );
+    ).catch((error: unknown) => {
+      // The step fails with the first error: the uploads still queued must not run (and wait
+      // for a silent OSS one by one) after it has ended.
+      limit.clearQueue();
+      throw error;
+    });
   }
 }
 

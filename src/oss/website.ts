@@ -8,7 +8,7 @@
 import type { Ctx } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
 import { ossClient, ossError, type OssTarget } from './client.js';
-import { withRetry } from '../retry.js';
+import { type Deadlines, untilAborted, withRetry } from '../retry.js';
 import { ossRetry } from './publish.js';
 
 /** frontend.website in gantry.yaml. */
@@ -190,18 +190,21 @@ interface RawOssClient {
 
 /** GET/PUT ?website on the bucket through ali-oss's signing, with transient failures retried. */
 export function ossWebsiteApi(ctx: Ctx, target: OssTarget, retries: number): WebsiteApi {
-  const client = ossClient(target) as unknown as RawOssClient;
+  const client = ossClient(target, ctx.deadlines) as unknown as RawOssClient;
   const fail = (doing: string) => (error: unknown) => {
-    throw websiteError(doing, target, error);
+    throw websiteError(doing, target, error, ctx.deadlines);
   };
   return {
     async get() {
       const doing = `get the website configuration of ${target.bucket}`;
       try {
-        const r = await withRetry(ctx, doing, () => client.request({ method: 'GET', bucket: target.bucket, subres: 'website', successStatuses: [200] }), {
-          ...ossRetry,
-          retries,
-        });
+        const r = await untilAborted(
+          ctx.signal,
+          withRetry(ctx, doing, () => client.request({ method: 'GET', bucket: target.bucket, subres: 'website', successStatuses: [200] }), {
+            ...ossRetry,
+            retries,
+          }),
+        );
         return Buffer.isBuffer(r.data) ? r.data.toString('utf8') : String(r.data);
       } catch (error) {
         if ((error as { code?: string }).code === 'NoSuchWebsiteConfiguration') return null;
@@ -212,25 +215,26 @@ export function ossWebsiteApi(ctx: Ctx, target: OssTarget, retries: number): Web
       const doing = `put the website configuration of ${target.bucket}`;
       // A Buffer, so Content-Length counts bytes (ali-oss takes .length) and Content-MD5 is sent.
       const content = Buffer.from(xml, 'utf8');
-      await withRetry(
-        ctx,
-        doing,
-        () => client.request({ method: 'PUT', bucket: target.bucket, subres: 'website', content, mime: 'xml', successStatuses: [200] }),
-        { ...ossRetry, retries },
+      await untilAborted(
+        ctx.signal,
+        withRetry(ctx, doing, () => client.request({ method: 'PUT', bucket: target.bucket, subres: 'website', content, mime: 'xml', successStatuses: [200] }), {
+          ...ossRetry,
+          retries,
+        }),
       ).catch(fail(doing));
     },
   };
 }
 
-function websiteError(doing: string, target: OssTarget, error: unknown): GantryError {
+function websiteError(doing: string, target: OssTarget, error: unknown, deadlines: Deadlines): GantryError {
   const e = error as { code?: string; status?: number; message?: string };
   // A refused document (InvalidArgument, MalformedXML) is not an access or network problem.
   if (e.status === 400) {
     return gantryError('E_OSS_WEBSITE', { doing, reason: e.code ?? e.status, answer: (e.message ?? '').split('\n')[0] ?? '' });
   }
   if (e.code === 'AccessDenied' || e.status === 403) {
-    const denied = ossError(doing, target, error);
+    const denied = ossError(doing, target, error, deadlines);
     return gantryError('E_OSS_ACCESS', { problem: 'website', refused: denied.message });
   }
-  return ossError(doing, target, error);
+  return ossError(doing, target, error, deadlines);
 }

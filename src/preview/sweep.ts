@@ -7,6 +7,7 @@
 import type { Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { formatError, gantryError, isGantryError, wrapError } from '../errors.js';
+import { isTimeout } from '../retry.js';
 import { MANAGED_BY_LABEL, PREVIEW_NAMESPACE_TEMPLATE, previewNamespace, previewNamespaceNames, slugify } from '../names/names.js';
 import { ossTargetFromEnv, previewsBase } from '../oss/previews.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
@@ -67,12 +68,20 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   const base = frontend ? previewsBase(frontend.prefix) : '';
 
   // What is standing: both listings, each naming merge request iids.
-  const [namespaces, prefixes] = await ctx.logger.section('gantry_cleanup_list', `find the previews of ${app}`, () =>
-    Promise.all([
-      names ? listPreviewNamespaces(ctx, kubeconfigVar, names) : Promise.resolve(new Map<string, string>()),
-      frontend && oss ? listPreviewPrefixes(ctx, oss, base) : Promise.resolve(new Map<string, string>()),
-    ]),
-  );
+  // The two run together; when one fails the other is told to stop (its ctx's signal), so it
+  // does not keep the process running after the step has reported its failure.
+  const [namespaces, prefixes] = await ctx.logger.section('gantry_cleanup_list', `find the previews of ${app}`, () => {
+    const stop = new AbortController();
+    const listCtx: Ctx = { ...ctx, signal: AbortSignal.any([ctx.signal, stop.signal]) };
+    const stopOthers = (error: unknown) => {
+      stop.abort(error);
+      throw error;
+    };
+    return Promise.all([
+      (names ? listPreviewNamespaces(listCtx, kubeconfigVar, names) : Promise.resolve(new Map<string, string>())).catch(stopOthers),
+      (frontend && oss ? listPreviewPrefixes(listCtx, oss, base) : Promise.resolve(new Map<string, string>())).catch(stopOthers),
+    ]);
+  });
   for (const [iid, ns] of namespaces) ctx.logger.info(`!${iid}: namespace ${ns}`);
   for (const [iid, prefix] of prefixes) ctx.logger.info(`!${iid}: ${frontend!.bucket}/${prefix}`);
   const iids = [...new Set([...namespaces.keys(), ...prefixes.keys()])].sort((a, b) => Number(a) - Number(b));
@@ -116,7 +125,14 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   }
 
   // One at a time: each waits for its namespace to be gone, and the log sections stay in order.
+  // A service found silent ends the sweep: every later removal would wait for it again, so the
+  // merge requests not tried yet are reported with the same error instead.
+  let silent: { code: string; message: string } | undefined;
   for (const [iid, state] of stale) {
+    if (silent) {
+      summary.errors.push({ mr: iid, state, code: silent.code, message: `not tried: ${silent.message}` });
+      continue;
+    }
     ctx.logger.info(`!${iid} is ${state}: ${ctx.dryRun ? 'would remove' : 'removing'} its preview`);
     try {
       const result = await removePreview(ctx, {
@@ -132,6 +148,7 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
       const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
       ctx.logger.error(`!${iid}: ${formatError(e)}`);
       summary.errors.push({ mr: iid, state, code: e.code, message: e.message });
+      if (ctx.signal.aborted || (/_UNREACHABLE$/.test(e.code) && isTimeout(error))) silent = { code: e.code, message: e.message };
     }
   }
 
@@ -169,22 +186,23 @@ async function listPreviewNamespaces(ctx: Ctx, variable: string, names: NonNulla
 
 /** iid -> prefix, from a delimiter listing of <base>: one entry per mr-<iid>/ "directory", whatever it holds. */
 async function listPreviewPrefixes(ctx: Ctx, target: import('../oss/client.js').OssTarget, base: string): Promise<Map<string, string>> {
-  const [{ ossClient, ossError }, { ossRetry }, { withRetry }] = await Promise.all([
+  const [{ ossClient, ossError }, { ossRetry }, { untilAborted, withRetry }] = await Promise.all([
     import('../oss/client.js'),
     import('../oss/publish.js'),
     import('../retry.js'),
   ]);
-  const client = ossClient(target);
+  const client = ossClient(target, ctx.deadlines);
   const retries = ciVariables(ctx.env).gantry.ossRetries;
   const found = new Map<string, string>();
   let token: string | undefined;
   do {
     const query = { prefix: base, delimiter: '/', 'max-keys': '1000', ...(token ? { 'continuation-token': token } : {}) };
-    const page = (await withRetry(ctx, `list ${target.bucket}/${base}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }).catch(
-      (error: unknown) => {
-        throw ossError(`list ${target.bucket}/${base}`, target, error);
-      },
-    )) as { prefixes?: string[] | null; nextContinuationToken?: string };
+    const page = (await untilAborted(
+      ctx.signal,
+      withRetry(ctx, `list ${target.bucket}/${base}`, () => client.listV2(query as never, {}), { ...ossRetry, retries }),
+    ).catch((error: unknown) => {
+      throw ossError(`list ${target.bucket}/${base}`, target, error, ctx.deadlines);
+    })) as { prefixes?: string[] | null; nextContinuationToken?: string };
     for (const prefix of page.prefixes ?? []) {
       const iid = /^mr-([1-9][0-9]*)\/$/.exec(prefix.slice(base.length))?.[1];
       if (iid) found.set(iid, prefix);

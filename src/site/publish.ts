@@ -79,7 +79,23 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   // The build is told the path it is served at; a preview must load only its own files.
   const site = await import('../oss/public-path.js');
   const publicPath = site.publicPathFor(prefix);
-  if (fe.build && !input.skipBuild) {
+  const dir = path.resolve(cwd, fe.dir);
+  const shownDir = path.relative(cwd, dir) || dir;
+  // A dry run changes nothing, and the build writes files: it is not run. The plan is made from
+  // what the build directory holds now, or not at all when there is none.
+  if (fe.build && !input.skipBuild && ctx.dryRun) {
+    ctx.logger.info(`dry run: the frontend build (${fe.build}) is not run, as it writes files`);
+    if (!existsSync(dir)) {
+      ctx.logger.info(`dry run: ${shownDir} does not exist (not built yet): no upload plan; run without --dry-run, or build first, to see one`);
+      return {
+        status: 'published',
+        report: { environment: envName, bucket: fe.bucket, prefix, built: false, uploaded: 0, bytes: 0, unchanged: 0, deleted: 0, planned: [] },
+        error: undefined,
+      };
+    }
+    ctx.logger.info(`dry run: planning from ${shownDir} as it is now (it may be older than the source)`);
+  }
+  if (fe.build && !input.skipBuild && !ctx.dryRun) {
     await ctx.logger.section('gantry_frontend_build', `frontend build: ${fe.build}`, async () => {
       const { $ } = await import('zx/core');
       const r = await $({
@@ -98,7 +114,6 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
       }
     });
   }
-  const dir = path.resolve(cwd, fe.dir);
   // The listing and the local scan are independent: run them together.
   const listing = store.list(prefix);
   listing.catch(() => undefined);
@@ -141,7 +156,7 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     const started = Date.now();
     await ctx.logger.section('gantry_frontend_publish', `publish ${plan.upload.length} files to ${fe.bucket}/${prefix}`, () =>
       publish(ctx, store, plan.upload, { prefix, concurrency, retries }).catch((error: unknown) => {
-        throw ossError('publish', target, error);
+        throw ossError('publish', target, error, ctx.deadlines);
       }),
     );
     ctx.logger.info(`published in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -99,11 +99,15 @@ describe('gantry frontend', () => {
     expect(JSON.parse(r.stdout).uploaded).toBe(2);
   }, 60_000);
 
-  test('--dry-run lists the plan and sends nothing; a review goes under previews/mr-<iid>/', async () => {
+  test('--dry-run lists the plan from the built files and sends nothing; a review goes under previews/mr-<iid>/', async () => {
     const repo = exampleRepo();
+    // A dry run does not build (#13): the files come from a real run under another prefix.
+    expect((await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site4-built'])).code).toBe(0);
     const mark = oss.requests.length;
     const dry = await frontend(repo, ['--env', 'staging', '--set', 'frontend.prefix=site4', '--dry-run']);
     expect(dry.code).toBe(0);
+    expect(dry.stderr).toContain('dry run: the frontend build (npm run build:frontend) is not run');
+    expect(dry.stderr).not.toContain('frontend built into');
     expect(dry.stderr).toContain('would put site4/index.html');
     expect(puts(mark)).toEqual([]);
     const review = await frontend(repo, ['--mr', '7', '--set', 'frontend.prefix=site4']);

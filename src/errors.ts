@@ -30,6 +30,7 @@ export interface ErrorDetails {
     | { flag: 'concurrency'; value: string | undefined }
     | { flag: 'port'; value: string | undefined }
     | { flag: 'app'; value: string }
+    | { flag: 'namespace'; value: string; filled: string; why: string; suggestion: string }
     | { flag: 'env'; command: 'stop'; value: string };
   E_CONFIG_MISSING: { candidates: string[]; cwd: string; explicit: boolean };
   E_CONFIG_SYNTAX: { label: string; lines: string[] };
@@ -240,6 +241,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return `--port ${d.value}: a port is a whole number from 1 to 65535`;
         case 'app':
           return `--app ${d.value}: not a DNS label`;
+        case 'namespace':
+          return `--namespace ${d.value}${d.filled === d.value ? '' : ` (filled: ${d.filled})`}: ${d.why}`;
         case 'env':
           return `gantry ${d.command} --env ${d.value}: stop removes merge request previews only`;
       }
@@ -264,6 +267,8 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           return 'e.g. --port 3000';
         case 'app':
           return 'lowercase letters, digits and "-", starting with a letter, at most 63 characters, e.g. --app shop-api';
+        case 'namespace':
+          return `name the namespace the preview was deployed to (GANTRY_REVIEW_NAMESPACE / the namespace input), e.g. --namespace ${d.suggestion}`;
         case 'env':
           return 'use --env review (gantry rollback and scale are for the other environments)';
       }

@@ -10,6 +10,7 @@ import { ciVariables } from '../ci/variables.js';
 import type { ConfigSource } from '../config/load.js';
 import type { Ctx } from '../context.js';
 import { gantryError } from '../errors.js';
+import { imageTagProblem } from './ref.js';
 
 export interface BuildImageInput extends Omit<ConfigSource, 'env'> {
   /** --print-dockerfile: only say which Dockerfile would be built (the repository's or a generated one). */
@@ -55,6 +56,14 @@ export async function buildImage(ctx: Ctx, input: BuildImageInput): Promise<Buil
   }
   const ci = ciContextFromEnv(ctx.env, variables.predefined.commitSha ? {} : await gitFacts(cwd));
   if (!ci.shortSha) throw gantryError('E_COMMIT_MISSING', { canPassImage: false });
+  // Both become image tags: a value Docker would refuse fails here, before anything is built.
+  for (const [field, text] of [
+    ['the commit tag (CI_COMMIT_SHORT_SHA, else CI_COMMIT_SHA)', ci.shortSha],
+    ['the branch tag (CI_COMMIT_REF_SLUG)', ci.refSlug],
+  ] as const) {
+    const why = text ? imageTagProblem(text) : undefined;
+    if (text && why) throw gantryError('E_IMAGE_REF', { field, text, why });
+  }
   const repository = `${registry.pushHost}/${imagePath(registry, config.app)}`;
   const tags = [...new Set([ci.shortSha, ci.refSlug].filter(Boolean))].map((t) => `${repository}:${t}`);
   const dotenvFile = path.resolve(cwd, input.dotenv ?? 'gantry-build.env');

@@ -10,7 +10,7 @@ import type { Ctx } from '../context.js';
 import { gantryError, isGantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import type { Namespace } from '../kube/objects.js';
-import { dnsLabel, fillPlaceholders, MANAGED_BY_LABEL, previewNamespace } from '../names/names.js';
+import { fillPlaceholders, MANAGED_BY_LABEL, namespaceProblem, previewNamespace } from '../names/names.js';
 import { previewPrefix } from '../oss/previews.js';
 import { pollUntil } from '../retry.js';
 import { locatePreviews, type PreviewFlags } from './locate.js';
@@ -25,6 +25,13 @@ export interface StopPreviewInput {
   timeoutSeconds: number;
 }
 
+/** --namespace as given, once filled: a namespace Kubernetes accepts, or exit 2 (never rewritten into another one, which would be some other namespace). */
+function checkedNamespace(value: string, filled: string): string {
+  const bad = namespaceProblem(filled);
+  if (bad) throw gantryError('E_USAGE', { flag: 'namespace', value, filled, why: bad.why, suggestion: bad.suggestion });
+  return filled;
+}
+
 /** `gantry stop`: locates the merge request's preview from flags and gantry.yaml, and removes it. */
 export async function stopPreview(ctx: Ctx, input: StopPreviewInput): Promise<StopPreviewResult> {
   const { cwd, env, mr, flags } = input;
@@ -33,7 +40,7 @@ export async function stopPreview(ctx: Ctx, input: StopPreviewInput): Promise<St
   const where = await locatePreviews(ctx, { cwd, env, flags }, () => gantryError('E_APP_MISSING', { command: 'stop' }));
   const { app } = where;
   const namespace = flags.namespace
-    ? dnsLabel(fillPlaceholders(flags.namespace, { app, iid: mr, slug: ci.refSlug, env: envName }))
+    ? checkedNamespace(flags.namespace, fillPlaceholders(flags.namespace, { app, iid: mr, slug: ci.refSlug, env: envName }))
     : where.config
       ? (await import('../config/resolve.js')).resolveEnvironment(where.config, envName, ci).namespace
       : previewNamespace(app, mr);

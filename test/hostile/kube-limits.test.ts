@@ -169,6 +169,28 @@ describe('limits Kubernetes enforces are enforced first', () => {
     }
   });
 
+  test('build refuses a commit or branch that is not a valid image tag before building; stop refuses an invalid --namespace instead of rewriting it', () => {
+    const dir = project();
+    const run = (argv: string[], env: Record<string, string>) =>
+      spawnSync(process.execPath, [cliPath, ...argv], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 30_000,
+        // No Docker and a closed registry port: only a check made before either can answer exit 2.
+        env: { PATH: process.env.PATH, ...ciEnv, DOCKER_HOST: 'unix:///nonexistent/docker.sock', ...env },
+      });
+    const sha = run(['build', '--no-push'], { CI_COMMIT_SHORT_SHA: 'abc def' });
+    expect({ code: sha.status, out: sha.stderr }).toEqual({ code: 2, out: expect.stringMatching(/E_IMAGE_REF[\s\S]*CI_COMMIT_SHORT_SHA[\s\S]*"abc def"/) });
+    const slug = run(['build', '--no-push'], { CI_COMMIT_REF_SLUG: '-starts-with-dash' });
+    expect({ code: slug.status, out: slug.stderr }).toEqual({ code: 2, out: expect.stringMatching(/E_IMAGE_REF[\s\S]*CI_COMMIT_REF_SLUG/) });
+    const stop = run(['stop', '--mr', '5', '--namespace', 'Hello_MR_{iid}'], { KUBECONFIG_REVIEW: 'apiVersion: v1\nkind: Config\nclusters: []\n' });
+    expect({ code: stop.status, out: stop.stderr }).toEqual({
+      code: 2,
+      out: expect.stringMatching(/--namespace Hello_MR_\{iid\} \(filled: Hello_MR_5\)[\s\S]*hello-mr-5/),
+    });
+    expect(existsSync(path.join(dir, 'gantry-build.env'))).toBe(false);
+  });
+
   test('the example project itself still validates and renders', async () => {
     const dir = project();
     expect((await gantry(dir, ['validate'])).code).toBe(0);

@@ -119,7 +119,7 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
     } catch (error) {
       const e = isGantryError(error) ? error : wrapError(`stop the GitLab environment ${name}`, error);
       ctx.logger.error(`!${iid}: ${formatError(e)}`);
-      summary.errors.push({ mr: iid, state: stale.get(iid)!, code: e.code, message: e.message });
+      summary.errors.push({ mr: iid, state: stale.get(iid)!, code: e.code, message: ctx.logger.mask(e.message) });
       return { name, result: 'failed' };
     }
   }
@@ -130,7 +130,7 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
   let silent: { code: string; message: string } | undefined;
   for (const [iid, state] of stale) {
     if (silent) {
-      summary.errors.push({ mr: iid, state, code: silent.code, message: `not tried: ${silent.message}` });
+      summary.errors.push({ mr: iid, state, code: silent.code, message: ctx.logger.mask(`not tried: ${silent.message}`) });
       continue;
     }
     ctx.logger.info(`!${iid} is ${state}: ${ctx.dryRun ? 'would remove' : 'removing'} its preview`);
@@ -147,7 +147,7 @@ export async function sweepPreviews(ctx: Ctx, input: SweepPreviewsInput): Promis
     } catch (error) {
       const e = isGantryError(error) ? error : wrapError(`remove the preview of !${iid}`, error);
       ctx.logger.error(`!${iid}: ${formatError(e)}`);
-      summary.errors.push({ mr: iid, state, code: e.code, message: e.message });
+      summary.errors.push({ mr: iid, state, code: e.code, message: ctx.logger.mask(e.message) });
       if (ctx.signal.aborted || (/_UNREACHABLE$/.test(e.code) && isTimeout(error))) silent = { code: e.code, message: e.message };
     }
   }

@@ -43,7 +43,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const paint = (code: string, text: string) => (color ? `${ESC}[${code}m${text}${ESC}[0m` : text);
   // Very short values would mask ordinary words; GitLab itself refuses to mask under 8.
   const addSecret = (value: string | undefined) => {
-    if (value && value.length >= 4) secrets.add(value);
+    if (!value || value.length < 4) return;
+    secrets.add(value);
+    // Messages quote what they refuse as JSON (a newline shows as \n): a secret with a quote,
+    // backslash or control character must be masked in that form too.
+    const quoted = JSON.stringify(value).slice(1, -1);
+    if (quoted !== value) secrets.add(quoted);
   };
   const mask = (text: string): string => {
     // A password seen in a URL is a secret from then on: the same line may quote it bare.

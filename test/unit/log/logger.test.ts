@@ -17,6 +17,13 @@ describe('CI logger', () => {
     expect(text()).not.toContain('hunter2');
   });
 
+  test('a secret with a quote, backslash or newline is masked in its JSON-quoted form too (how refused values are shown)', () => {
+    const { logger, text } = capture();
+    logger.addSecret('pa"ss\\wo\nrd');
+    logger.error(`--image: ${JSON.stringify('robot:pa"ss\\wo\nrd@host/app:v1')} is not an image reference`);
+    expect(text()).toBe('--image: "robot:[MASKED]@host/app:v1" is not an image reference\n');
+  });
+
   test('values too short to mask safely are not registered', () => {
     const { logger, text } = capture();
     logger.addSecret('a');

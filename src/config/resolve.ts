@@ -50,7 +50,8 @@ export function frontendTarget(config: Config): FrontendTarget | undefined {
 }
 
 export function resolveEnvironment(config: Config, envName: string, ci: CiContext): EnvironmentTarget {
-  const env = config.environments[envName];
+  // An own property only: --env constructor or toString is no environment (issue #13).
+  const env = Object.hasOwn(config.environments, envName) ? config.environments[envName] : undefined;
   if (!env) {
     throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: true });
   }

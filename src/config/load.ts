@@ -59,9 +59,10 @@ export function loadConfigOf(source: ConfigSource): Promise<LoadedConfig> {
 }
 
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
-  const { file, via } = await findConfigFile(options);
+  const { file, via, given } = await findConfigFile(options);
   const label = path.relative(options.cwd, file) || file;
-  const text = await readConfigFile(file, label, via);
+  // A problem with the file itself names it as the user wrote it (--config /dev/zero).
+  const text = await readConfigFile(file, given, via);
   return { config: parseConfigText(text, label, options), file };
 }
 
@@ -160,7 +161,7 @@ export function parseConfigText(text: string, label: string, options: Pick<LoadO
   return result.data;
 }
 
-async function findConfigFile(options: LoadOptions): Promise<{ file: string; via: string | undefined }> {
+async function findConfigFile(options: LoadOptions): Promise<{ file: string; via: string | undefined; given: string }> {
   const fromEnv = ciVariables(options.env).gantry.config;
   const explicit = options.file ?? fromEnv;
   const via = options.file !== undefined ? '--config' : fromEnv ? 'GANTRY_CONFIG' : undefined;
@@ -169,11 +170,10 @@ async function findConfigFile(options: LoadOptions): Promise<{ file: string; via
     const full = path.resolve(options.cwd, candidate);
     try {
       await stat(full);
-      return { file: full, via };
+      return { file: full, via, given: candidate };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT')
-        throw gantryError('E_CONFIG_FILE', { label: path.relative(options.cwd, full) || full, via, problem: 'unreadable', reason: code ?? String(error) });
+      if (code !== 'ENOENT') throw gantryError('E_CONFIG_FILE', { label: candidate, via, problem: 'unreadable', reason: code ?? String(error) });
     }
   }
   throw gantryError('E_CONFIG_MISSING', { candidates, cwd: options.cwd, explicit: Boolean(explicit) });

@@ -134,6 +134,7 @@ describe('prototype names (items 3, 4)', () => {
       const argv = [command, '--env', name, ...(command === 'scale' ? ['--replicas', '1'] : [])];
       const r = await refused(argv, ['E_ENV_UNKNOWN', `--env ${name}`]);
       expect(r.output).not.toContain(`hello-${name.toLowerCase()}`);
+      expect(r.output).not.toContain(`add environments.${name}`);
     }
   });
 });

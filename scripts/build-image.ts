@@ -1,8 +1,7 @@
 // gantry build: the app's source -> an image in the registry, tagged with the short commit and
 // the branch slug, built once and handed to later jobs by digest (src/image/build.ts).
-import path from 'node:path';
 import type { Ctx } from '../src/context.js';
-import { configOptions, helpAsked, parseStepArgs } from '../src/args.js';
+import { configOptions, cwdFlag, helpAsked, parseStepArgs } from '../src/args.js';
 import { buildImage } from '../src/image/build.js';
 
 export const usage = 'gantry build [--print-dockerfile] [--dotenv <file>] [--no-push] [--config <file>] [--set path=value] [-C <dir>]';
@@ -20,7 +19,7 @@ export async function build(argv: string[], ctx: Ctx): Promise<number> {
     usage,
   );
   if (helpAsked(ctx, values, usage)) return 0;
-  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const cwd = cwdFlag(ctx, values.cwd);
   const result = await buildImage(ctx, {
     cwd,
     config: values.config,

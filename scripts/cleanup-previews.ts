@@ -1,8 +1,7 @@
 // gantry cleanup-previews: the scheduled sweep behind GitLab's stop jobs; the flow is
 // src/preview/sweep.ts. stdout is one JSON summary: removed, kept, errors; any error exits 1.
-import path from 'node:path';
 import type { Ctx } from '../src/context.js';
-import { parseStepArgs, previewOptions, timeoutFlag, withoutEmpty } from '../src/args.js';
+import { cwdFlag, parseStepArgs, previewOptions, timeoutFlag, withoutEmpty } from '../src/args.js';
 import { sweepPreviews } from '../src/preview/sweep.js';
 
 export const usage =
@@ -16,7 +15,7 @@ export async function cleanupPreviews(argv: string[], ctx: Ctx): Promise<number>
   }
   const values = withoutEmpty(raw);
   const timeout = timeoutFlag(values.timeout, { min: 5, max: 3600, default: 'the default, per namespace' }, 300);
-  const summary = await sweepPreviews(ctx, { cwd: path.resolve(ctx.cwd, values.cwd ?? '.'), env: ctx.env, flags: values, timeoutSeconds: timeout });
+  const summary = await sweepPreviews(ctx, { cwd: cwdFlag(ctx, values.cwd), env: ctx.env, flags: values, timeoutSeconds: timeout });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return summary.errors.length > 0 ? 1 : 0;
 }

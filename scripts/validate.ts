@@ -4,14 +4,14 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { configJsonSchema } from '../src/config/schema.js';
 import type { Ctx } from '../src/context.js';
-import { configOptions, helpAsked, parseStepArgs } from '../src/args.js';
+import { configOptions, cwdFlag, helpAsked, parseStepArgs } from '../src/args.js';
 
 const validateUsage = 'gantry validate [--config <file>] [--set path=value] [--set-string path=value] [-C <dir>]';
 
 export async function validate(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs('validate', argv, configOptions, validateUsage);
   if (helpAsked(ctx, values, validateUsage)) return 0;
-  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const cwd = cwdFlag(ctx, values.cwd);
   const { config, file } = await loadConfig({ cwd, env: ctx.env, file: values.config, set: values.set, setString: values['set-string'] });
   ctx.logger.info(`${path.relative(cwd, file) || file} is valid: app ${config.app}, environments ${Object.keys(config.environments).join(', ')}`);
   return 0;

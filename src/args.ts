@@ -1,4 +1,5 @@
 // Shared argument parsing for the step scripts: strict, with errors that name the flag.
+import { statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import path from 'node:path';
 import { ciVariables } from './ci/variables.js';
@@ -28,7 +29,7 @@ export function parseStepArgs<O extends Options>(command: string, argv: string[]
  */
 export function stepTarget(command: string, values: { cwd?: string | undefined; mr?: string | undefined; env?: string | undefined }, ctx: Ctx, usage: string) {
   checkMrFlag(values.mr);
-  const cwd = path.resolve(ctx.cwd, values.cwd ?? '.');
+  const cwd = cwdFlag(ctx, values.cwd);
   const env = values.mr ? { ...ctx.env, CI_MERGE_REQUEST_IID: values.mr } : ctx.env;
   const envName = values.env ?? (ciVariables(env).predefined.mergeRequestIid ? 'review' : undefined);
   if (!envName) throw gantryError('E_USAGE', { command, usage, missing: 'env' });
@@ -60,9 +61,34 @@ export function helpAsked(ctx: Ctx, values: { help?: boolean | undefined }, usag
   return Boolean(values.help);
 }
 
+/** The largest merge request iid: GitLab stores iids as int4 (2^31-1), so nothing larger is real. */
+export const MAX_MR_IID = 2147483647;
+
 /** --mr: a merge request iid, when given. */
 export function checkMrFlag(value: string | undefined): void {
-  if (value !== undefined && !/^[1-9][0-9]*$/.test(value)) throw gantryError('E_USAGE', { flag: 'mr', value });
+  if (value !== undefined && !(/^[1-9][0-9]{0,9}$/.test(value) && Number(value) <= MAX_MR_IID)) throw gantryError('E_USAGE', { flag: 'mr', value });
+}
+
+/**
+ * -C: the directory a step works in (ctx.cwd when not given), checked to be one here so a file
+ * given by mistake is exit 2 naming -C, not an ENOTDIR stack trace from the first read under it.
+ */
+export function cwdFlag(ctx: Ctx, value: string | undefined): string {
+  const dir = path.resolve(ctx.cwd, value ?? '.');
+  if (value === undefined) return dir;
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw gantryError('E_CWD', {
+      flag: '-C',
+      dir: value,
+      reason: code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : String(code),
+    });
+  }
+  if (!isDirectory) throw gantryError('E_CWD', { flag: '-C', dir: value, reason: 'not a directory' });
+  return dir;
 }
 
 /** --timeout: whole seconds within the command's bounds, when given; `fallback` when not. */

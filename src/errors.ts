@@ -40,6 +40,14 @@ export interface ErrorDetails {
     | { label: string; problems: string[]; count: number }
     | { command: 'build'; needs: 'registry' }
     | { command: 'frontend'; needs: 'frontend' };
+  // #13: files and directories named on the command line, and gantry.yaml's size limits.
+  E_CONFIG_FILE:
+    | { label: string; via: string | undefined; problem: 'directory' | 'not-regular' }
+    | { label: string; via: string | undefined; problem: 'too-large'; size: number; limitBytes: number }
+    | { label: string; via: string | undefined; problem: 'unreadable'; reason: string };
+  E_CONFIG_LIMIT: { label: string; limit: 'depth'; max: number; line: number } | { label: string; limit: 'aliases'; max: number };
+  E_OUT_PATH: { out: string; dir: string; problem: 'empty' | 'not-directory' | 'not-writable' | 'target-not-file'; target?: string; reason?: string };
+  E_CWD: { flag: '-C'; dir: string; reason: string };
   // Bad input, one code per thing the user got wrong (all exit 2).
   E_ENV_UNKNOWN: { envName: string; known: string[]; offerToAdd: boolean };
   E_MR_MISSING: { needs: 'review' | 'stop'; saysWhereCiSetsIt: boolean };
@@ -234,7 +242,7 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
         case 'timeout':
           return `--timeout ${d.value}: whole seconds from ${d.min} to ${d.max}`;
         case 'mr':
-          return `--mr ${d.value}: a merge request iid is a positive whole number`;
+          return `--mr ${d.value}: a merge request iid is a whole number from 1 to 2147483647`;
         case 'concurrency':
           return `--concurrency ${d.value}: a whole number from 1 to 64`;
         case 'port':
@@ -305,6 +313,53 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           : 'correct each problem listed above and run again',
     lines: (d) => ('problems' in d ? d.problems : []),
   }),
+  E_CONFIG_FILE: {
+    exitCode: 2,
+    title: 'gantry.yaml cannot be read',
+    message: (d) => {
+      const named = d.via ? `${d.via} ${d.label}` : d.label;
+      if (d.problem === 'directory') return `${named}: a directory, not a gantry.yaml file`;
+      if (d.problem === 'not-regular') return `${named}: not a regular file (a device, pipe or socket)`;
+      if ('size' in d) return `${named}: ${d.size} bytes or more; gantry.yaml may be at most 1 MiB (${d.limitBytes} bytes)`;
+      return `${named}: cannot be read (${'reason' in d ? d.reason : d.problem})`;
+    },
+    fix: (d) =>
+      d.problem === 'too-large'
+        ? 'keep gantry.yaml small: large values belong in files of the image or in CI variables (a ConfigMap holds 1 MiB at most too)'
+        : `point ${d.via ?? '--config'} at the gantry.yaml file itself`,
+  },
+  E_CONFIG_LIMIT: {
+    exitCode: 2,
+    title: 'gantry.yaml goes past a limit',
+    message: (d) =>
+      d.limit === 'depth'
+        ? `${d.label}:${d.line}: nested more than ${d.max} levels deep`
+        : `${d.label}: more than ${d.max} alias expansions (*name), as a YAML "billion laughs" bomb has`,
+    fix: (d) =>
+      d.limit === 'depth'
+        ? `gantry.yaml needs a handful of levels; flatten the structure to at most ${d.max}`
+        : `write the values out, or use aliases that expand to at most ${d.max} values in all`,
+  },
+  E_OUT_PATH: {
+    exitCode: 2,
+    title: 'The output directory cannot take the manifests',
+    message: (d) => {
+      if (d.problem === 'empty') return '--out is empty: it names the directory deploy.yaml and svc.yaml are written to';
+      if (d.problem === 'not-directory') return `--out ${d.out}: ${d.dir} is not a directory`;
+      if (d.problem === 'target-not-file') return `--out ${d.out}: ${d.target} is a directory or another non-file; nothing was written`;
+      return `--out ${d.out}: cannot write into ${d.dir} (${d.reason ?? 'not writable'}); nothing was written`;
+    },
+    fix: (d) =>
+      d.problem === 'target-not-file'
+        ? `remove ${d.target} or choose another --out directory`
+        : 'give --out a writable directory (it is created when missing), or leave it out for rendered/',
+  },
+  E_CWD: {
+    exitCode: 2,
+    title: 'The working directory is not a directory',
+    message: (d) => `${d.flag} ${d.dir}: ${d.reason}`,
+    fix: () => 'give -C the repository directory (the one with gantry.yaml)',
+  },
   E_ENV_UNKNOWN: {
     exitCode: 2,
     title: 'No such environment in gantry.yaml',

@@ -1,12 +1,12 @@
 // Loads gantry.yaml, merges CI variables and command-line flags over it (file < CI env <
 // flags), validates everything, and reports every problem at once with where it came from.
-import { access, readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import YAML, { isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import YAML, { Composer, isMap, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node } from 'yaml';
 import { ciVariables, configOverrideValues, configOverrideVariables } from '../ci/variables.js';
 import { type GantryError, gantryError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
-import { describeIssues, type Problem } from './problems.js';
+import { checkTree, CONFIG_LIMITS, cstDepth, describeIssues, documentProblems, isPrototypeName, nullPrototypeCopy, type Problem } from './problems.js';
 import { checkRules } from './rules.js';
 
 export type ConfigPath = (string | number)[];
@@ -59,28 +59,92 @@ export function loadConfigOf(source: ConfigSource): Promise<LoadedConfig> {
 }
 
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
-  const file = await findConfigFile(options);
-  const text = await readFile(file, 'utf8');
+  const { file, via, given } = await findConfigFile(options);
   const label = path.relative(options.cwd, file) || file;
+  // A problem with the file itself names it as the user wrote it (--config /dev/zero).
+  const text = await readConfigFile(file, given, via);
   return { config: parseConfigText(text, label, options), file };
+}
+
+/**
+ * The file's text, read only when it is a regular file within CONFIG_LIMITS.bytes: a directory,
+ * /dev/zero or a FIFO would otherwise end in a stack trace, an endless read or a hang. The read
+ * itself stops past the limit too, for a file that grows after the stat.
+ */
+async function readConfigFile(file: string, label: string, via: string | undefined): Promise<string> {
+  const limitBytes = CONFIG_LIMITS.bytes;
+  const info = await stat(file);
+  if (info.isDirectory()) throw gantryError('E_CONFIG_FILE', { label, via, problem: 'directory' });
+  if (!info.isFile()) throw gantryError('E_CONFIG_FILE', { label, via, problem: 'not-regular' });
+  if (info.size > limitBytes) throw gantryError('E_CONFIG_FILE', { label, via, problem: 'too-large', size: info.size, limitBytes });
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(limitBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > limitBytes) throw gantryError('E_CONFIG_FILE', { label, via, problem: 'too-large', size: length, limitBytes });
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Parses, merges and validates gantry.yaml text; throws one error listing every problem. */
 export function parseConfigText(text: string, label: string, options: Pick<LoadOptions, 'env' | 'set' | 'setString'>): Config {
   const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  // YAML.parseDocument, in its two halves: the depth is measured on the parser's tokens (built
+  // without recursion) before they are composed into a document, which recurses once per level.
+  const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
+  const depth = cstDepth(tokens, CONFIG_LIMITS.depth);
+  if (depth) throw gantryError('E_CONFIG_LIMIT', { label, limit: 'depth', max: CONFIG_LIMITS.depth, line: lineCounter.linePos(depth.offset).line });
+  // yaml's own duplicate-key check (uniqueKeys) compares each key with every earlier one: 40k env
+  // keys took 28 s. documentProblems does it with one Set per mapping instead.
+  let doc: Document.Parsed | undefined;
+  for (const next of new Composer({ prettyErrors: false, uniqueKeys: false }).compose(tokens, true, text.length)) {
+    if (!doc) doc = next;
+    else {
+      doc.errors.push(
+        new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'),
+      );
+      break;
+    }
+  }
+  if (!doc) throw gantryError('E_CONFIG_INVALID', { label, notMapping: true });
+  const syntax = documentProblems(doc);
+  const errors = [...doc.errors.map((e) => ({ offset: e.pos[0], message: e.message.split('\n')[0]! })), ...syntax.duplicates].sort(
+    (a, b) => a.offset - b.offset,
+  );
+  if (errors.length > 0) {
     throw gantryError('E_CONFIG_SYNTAX', {
       label,
-      lines: doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return `${label}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
+      lines: errors.map((e) => {
+        const pos = lineCounter.linePos(e.offset);
+        return `${label}:${pos.line}:${pos.col}: ${e.message}`;
       }),
     });
   }
+  if (syntax.problems.length > 0) {
+    throw configProblems(
+      label,
+      syntax.problems.map((p) => ({ ...p, where: `${label}:${lineCounter.linePos(p.offset).line}` })),
+    );
+  }
   keepEnvValuesAsWritten(doc, text);
-  const raw = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: CONFIG_LIMITS.aliases });
+  } catch (error) {
+    if (error instanceof ReferenceError && /alias/i.test(error.message))
+      throw gantryError('E_CONFIG_LIMIT', { label, limit: 'aliases', max: CONFIG_LIMITS.aliases });
+    throw error;
+  }
+  // Null-prototype maps: a key the user names is never looked up on Object.prototype.
+  const raw = nullPrototypeCopy(js ?? {});
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw gantryError('E_CONFIG_INVALID', { label, notMapping: true });
   }
   const problems: Problem[] = [];
@@ -92,19 +156,24 @@ export function parseConfigText(text: string, label: string, options: Pick<LoadO
   if (result.success) problems.push(...checkRules(result.data).map((r) => ({ ...r, where: where(r.path) })));
   else problems.push(...describeIssues(result.error.issues, where));
   if (problems.length > 0 || !result.success) throw configProblems(label, problems);
+  // --env is looked up in this map by every command: an own property only, never "constructor".
+  result.data.environments = Object.assign(Object.create(null) as Config['environments'], result.data.environments);
   return result.data;
 }
 
-async function findConfigFile(options: LoadOptions): Promise<string> {
-  const explicit = options.file ?? ciVariables(options.env).gantry.config;
+async function findConfigFile(options: LoadOptions): Promise<{ file: string; via: string | undefined; given: string }> {
+  const fromEnv = ciVariables(options.env).gantry.config;
+  const explicit = options.file ?? fromEnv;
+  const via = options.file !== undefined ? '--config' : fromEnv ? 'GANTRY_CONFIG' : undefined;
   const candidates = explicit ? [explicit] : ['gantry.yaml', 'gantry.yml'];
   for (const candidate of candidates) {
     const full = path.resolve(options.cwd, candidate);
     try {
-      await access(full);
-      return full;
+      await stat(full);
+      return { file: full, via, given: candidate };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw gantryError('E_CONFIG_FILE', { label: candidate, via, problem: 'unreadable', reason: code ?? String(error) });
     }
   }
   throw gantryError('E_CONFIG_MISSING', { candidates, cwd: options.cwd, explicit: Boolean(explicit) });
@@ -164,8 +233,13 @@ export function frontendOverridesFromEnv(env: NodeJS.ProcessEnv): Record<string,
 
 function overridesFromEnv(env: NodeJS.ProcessEnv, problems: Problem[]): Override[] {
   const out: Override[] = [];
-  for (const { variable, path: dotted, value } of configOverrideValues(env))
-    out.push({ path: dotted.split('.'), value: parseScalar(value), source: `CI variable ${variable}` });
+  for (const { variable, path: dotted, value } of configOverrideValues(env)) {
+    const parsed = parseScalar(value);
+    const before = problems.length;
+    checkTree(parsed, dotted.split('.'), problems);
+    for (const p of problems.slice(before)) p.where = `CI variable ${variable}`;
+    if (problems.length === before) out.push({ path: dotted.split('.'), value: parsed, source: `CI variable ${variable}` });
+  }
   const set = ciVariables(env).gantry.set;
   if (set) {
     for (const line of set
@@ -206,13 +280,27 @@ function parseAssignment(text: string, source: string, asString: boolean, proble
   }
   const value = text.slice(eq + 1);
   const configPath = dotted.split('.').map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s));
-  return { path: configPath, value: asString ? value : parseScalar(value), source };
+  const prototypeName = configPath.find((s) => typeof s === 'string' && isPrototypeName(s));
+  if (prototypeName !== undefined) {
+    problems.push({
+      path: configPath,
+      where: source,
+      message: `"${prototypeName}" is not a key gantry.yaml has: it names a property every JavaScript object inherits`,
+      fix: `remove ${source.split(' ')[0]} ${dotted}=...; no setting of Gantry is called ${prototypeName}`,
+    });
+    return undefined;
+  }
+  const parsed = asString ? value : parseScalar(value);
+  const before = problems.length;
+  checkTree(parsed, configPath, problems);
+  for (const p of problems.slice(before)) p.where = source;
+  return problems.length > before ? undefined : { path: configPath, value: parsed, source };
 }
 
 /** Values from the command line and CI variables are YAML, as with helm --set: 3 is a number. */
 function parseScalar(value: string): unknown {
   try {
-    return YAML.parse(value);
+    return nullPrototypeCopy(YAML.parse(value, { maxAliasCount: CONFIG_LIMITS.aliases }));
   } catch {
     return value;
   }
@@ -225,8 +313,8 @@ function setIn(target: Record<string, unknown>, configPath: ConfigPath, value: u
       node[key] = value;
       return;
     }
-    const next = node[key];
-    if (next === null || typeof next !== 'object') node[key] = typeof configPath[i + 1] === 'number' ? [] : {};
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
+    if (next === null || typeof next !== 'object') node[key] = typeof configPath[i + 1] === 'number' ? [] : Object.create(null);
     node = node[key] as Record<string | number, unknown>;
   });
 }

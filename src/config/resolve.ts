@@ -59,9 +59,12 @@ export function frontendTarget(config: Config): FrontendTarget | undefined {
 }
 
 export function resolveEnvironment(config: Config, envName: string, ci: CiContext): EnvironmentTarget {
-  const env = config.environments[envName];
+  // An own property only: --env constructor or toString is no environment (issue #13).
+  const env = Object.hasOwn(config.environments, envName) ? config.environments[envName] : undefined;
   if (!env) {
-    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: true });
+    // An inherited name cannot be added either: gantry.yaml refuses it as a key.
+    const inherited = envName in {} || envName === 'prototype';
+    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: !inherited });
   }
   const app = config.app;
   const placeholders = (text: string) => fillPlaceholders(text, { app, iid: ci.mrIid ?? '', slug: ci.refSlug, env: envName });

@@ -1,6 +1,7 @@
 // gantry render as a flow: gantry.yaml and the CI facts for one environment, resolved, rendered
 // to deploy.yaml and svc.yaml, and written (both rendered before either is written).
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
@@ -8,6 +9,7 @@ import { gitFacts } from '../ci/git.js';
 import { ciVariables } from '../ci/variables.js';
 import { resolveEnvironment } from '../config/resolve.js';
 import type { Ctx } from '../context.js';
+import { gantryError, isGantryError } from '../errors.js';
 
 export interface RenderFilesInput extends RenderEnvironmentInput {
   /** --out, relative to cwd; default rendered/. */
@@ -25,17 +27,22 @@ export interface RenderFilesResult {
 /** Renders one environment's manifests and writes them to <out>/ (not in a dry run). */
 export async function renderFiles(ctx: Ctx, input: RenderFilesInput): Promise<RenderFilesResult> {
   const { cwd, envName } = input;
-  const { view, manifests, outDir } = await ctx.logger.section('gantry_render', `gantry render --env ${envName}`, async () => {
+  // "" would be the repository root itself: refused, as a path that names no directory.
+  if (input.out === '') throw gantryError('E_OUT_PATH', { out: '', dir: cwd, problem: 'empty' });
+  const outDir = path.resolve(cwd, input.out ?? 'rendered');
+  const out = input.out ?? 'rendered';
+  const { view, manifests } = await ctx.logger.section('gantry_render', `gantry render --env ${envName}`, async () => {
+    // A bad --out is found before the config is even read, in a dry run too.
+    await checkOutDir(outDir, out);
     const { view, manifests } = await renderEnvironment(ctx, input);
     // Both files are rendered before either is written: nothing is left half-way.
-    const outDir = path.resolve(cwd, input.out ?? 'rendered');
-    if (!ctx.dryRun) await writeManifests(outDir, manifests);
+    if (!ctx.dryRun) await writeManifests(outDir, manifests, out);
     for (const m of manifests) {
       ctx.logger.info(
         `${ctx.dryRun ? 'would write' : 'wrote'} ${path.join(outDir, m.file)}: ${m.objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`,
       );
     }
-    return { view, manifests, outDir };
+    return { view, manifests };
   });
   return {
     environment: envName,
@@ -82,14 +89,63 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
   return { config, ci, target, view, manifests, secret };
 }
 
-export async function writeManifests(outDir: string, manifests: { file: string; text: string }[]): Promise<void> {
-  await mkdir(outDir, { recursive: true });
-  for (const m of manifests) {
-    const target = path.join(outDir, m.file);
-    // A temp name of this process's own: two renders into one directory (two previews deployed
-    // from one checkout at once) must not rename each other's file away.
-    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temp, m.text);
-    await rename(temp, target);
+/**
+ * Whether files can be created in `outDir`: it, or its nearest existing ancestor when it is still
+ * to be made, is a writable directory. Only looks (nothing is created), so a dry run checks too.
+ */
+export async function checkOutDir(outDir: string, out: string = outDir): Promise<void> {
+  let dir = outDir;
+  for (;;) {
+    try {
+      if (!(await stat(dir)).isDirectory()) throw gantryError('E_OUT_PATH', { out, dir, problem: 'not-directory' });
+      break;
+    } catch (error) {
+      if (isGantryError(error)) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      const parent = path.dirname(dir);
+      // ENOTDIR: a parent is a file; going up finds it and says so.
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === dir) throw gantryError('E_OUT_PATH', { out, dir, problem: 'not-writable', reason: code });
+      dir = parent;
+    }
+  }
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw gantryError('E_OUT_PATH', { out, dir, problem: 'not-writable', reason: (error as NodeJS.ErrnoException).code });
+  }
+}
+
+/**
+ * Writes both manifests or neither: every check first (a writable directory, no target that is a
+ * directory), then each file to a temp name beside its target, then the renames. On any failure
+ * the temp files, and a directory made for them, are removed, and the error names --out.
+ */
+export async function writeManifests(outDir: string, manifests: { file: string; text: string }[], out: string = outDir): Promise<void> {
+  await checkOutDir(outDir, out);
+  const targets = manifests.map((m) => path.join(outDir, m.file));
+  for (const target of targets) {
+    const info = await stat(target).catch(() => undefined);
+    if (info && !info.isFile()) throw gantryError('E_OUT_PATH', { out, dir: outDir, problem: 'target-not-file', target });
+  }
+  let created: string | undefined;
+  const temps: string[] = [];
+  let renamed = 0;
+  try {
+    created = await mkdir(outDir, { recursive: true });
+    for (const [i, m] of manifests.entries()) {
+      // A temp name of this process's own: two renders into one directory (two previews deployed
+      // from one checkout at once) must not rename each other's file away.
+      const temp = `${targets[i]}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      temps.push(temp);
+      await writeFile(temp, m.text, { flag: 'wx' });
+    }
+    for (const [i, temp] of temps.entries()) {
+      await rename(temp, targets[i]!);
+      renamed++;
+    }
+  } catch (error) {
+    await Promise.all(temps.slice(renamed).map((t) => rm(t, { force: true })));
+    if (created && renamed === 0) await rm(created, { recursive: true, force: true });
+    throw gantryError('E_OUT_PATH', { out, dir: outDir, problem: 'not-writable', reason: (error as NodeJS.ErrnoException).code ?? String(error) });
   }
 }

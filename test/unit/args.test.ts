@@ -18,14 +18,15 @@ test('--timeout: the fallback when absent, the number when within bounds, E_USAG
   }
 });
 
-test('--mr: a positive whole number or absent', () => {
+test('--mr: a whole number from 1 to 2147483647 (the largest GitLab iid), or absent', () => {
   expect(() => checkMrFlag(undefined)).not.toThrow();
   expect(() => checkMrFlag('42')).not.toThrow();
-  for (const bad of ['0', '-1', 'x', '04']) {
+  expect(() => checkMrFlag('2147483647')).not.toThrow();
+  for (const bad of ['0', '-1', 'x', '04', '2147483648', '123456789012345678901234567890']) {
     expect(() => checkMrFlag(bad)).toThrow(
       expect.objectContaining({
         code: 'E_USAGE',
-        message: `--mr ${bad}: a merge request iid is a positive whole number`,
+        message: `--mr ${bad}: a merge request iid is a whole number from 1 to 2147483647`,
         fix: 'pass the MR number, e.g. --mr 42',
       }),
     );

@@ -11,7 +11,7 @@ import { type GantryError, gantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import { defaultPullHost } from '../image/acr.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
-import { renderEnvironment, writeManifests, type RenderEnvironmentInput } from './render.js';
+import { checkOutDir, outDirOf, renderEnvironment, writeManifests, type RenderEnvironmentInput } from './render.js';
 
 export interface DeployInput extends RenderEnvironmentInput {
   /** --mr: the merge request the note goes to (else CI_MERGE_REQUEST_IID). */
@@ -47,6 +47,8 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
 
   // Everything that can be checked without the cluster is checked first.
+  const { outDir, out } = outDirOf(cwd, input.out);
+  await checkOutDir(outDir, out);
   const { config, ci, target, view, manifests, secret } = await renderEnvironment(ctx, input);
   if (!view.image.includes('@sha256:')) {
     ctx.logger.warn(`deploying ${view.image} by tag: a tag can move; the build job's GANTRY_IMAGE pins the digest`);
@@ -64,8 +66,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   }
   for (const m of manifests) objects.push(...m.objects);
 
-  const outDir = path.resolve(cwd, input.out ?? 'rendered');
-  if (!ctx.dryRun) await writeManifests(outDir, manifests);
+  if (!ctx.dryRun) await writeManifests(outDir, manifests, out);
 
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   try {

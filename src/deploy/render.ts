@@ -27,10 +27,7 @@ export interface RenderFilesResult {
 /** Renders one environment's manifests and writes them to <out>/ (not in a dry run). */
 export async function renderFiles(ctx: Ctx, input: RenderFilesInput): Promise<RenderFilesResult> {
   const { cwd, envName } = input;
-  // "" would be the repository root itself: refused, as a path that names no directory.
-  if (input.out === '') throw gantryError('E_OUT_PATH', { out: '', dir: cwd, problem: 'empty' });
-  const outDir = path.resolve(cwd, input.out ?? 'rendered');
-  const out = input.out ?? 'rendered';
+  const { outDir, out } = outDirOf(cwd, input.out);
   const { view, manifests } = await ctx.logger.section('gantry_render', `gantry render --env ${envName}`, async () => {
     // A bad --out is found before the config is even read, in a dry run too.
     await checkOutDir(outDir, out);
@@ -93,6 +90,12 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
  * Whether files can be created in `outDir`: it, or its nearest existing ancestor when it is still
  * to be made, is a writable directory. Only looks (nothing is created), so a dry run checks too.
  */
+/** Where --out puts the manifests (default rendered/); "" would be the repository root itself: refused, as a path that names no directory. */
+export function outDirOf(cwd: string, out: string | undefined): { outDir: string; out: string } {
+  if (out === '') throw gantryError('E_OUT_PATH', { out: '', dir: cwd, problem: 'empty' });
+  return { outDir: path.resolve(cwd, out ?? 'rendered'), out: out ?? 'rendered' };
+}
+
 export async function checkOutDir(outDir: string, out: string = outDir): Promise<void> {
   let dir = outDir;
   for (;;) {

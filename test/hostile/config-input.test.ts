@@ -154,6 +154,13 @@ describe('paths and file kinds (items 5, 7, 10)', () => {
     await refused([...renderArgs, '--out', ''], ['--out', 'empty']);
   });
 
+  test('deploy checks --out before anything else: empty or a file is exit 2, nothing applied or written', async () => {
+    await writeFile(path.join(dir, 'afile'), 'x');
+    const deployArgs = ['deploy', '--env', 'staging', '--image', 'registry.example.com/acme/hello:v1'];
+    await refused([...deployArgs, '--out', ''], ['--out', 'empty']);
+    await refused([...deployArgs, '--out', 'afile'], ['--out', 'not a directory']);
+  });
+
   test('--out where no file can be created (a read-only directory; /proc/self as root) is refused', async () => {
     const readOnly = process.getuid?.() === 0 ? '/proc/self' : path.join(dir, 'ro');
     if (readOnly !== '/proc/self') {

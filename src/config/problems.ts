@@ -269,6 +269,12 @@ export function documentProblems(doc: Document): { duplicates: Located<{ message
           duplicates.push({ offset: keyOffset, message: `Map keys must be unique: ${JSON.stringify(name)} is already a key of this mapping` });
         seen.add(identity);
       }
+      // YAML allows a list or mapping as a key (`[a]: x`, `? {b: 1}`); JSON, and so Kubernetes,
+      // has text keys only: the yaml package would turn it into the text "[ a ]" with a warning.
+      if (key !== null && !isScalar(key) && !isAlias(key)) {
+        problems.push({ path: [...path, '?'], offset: keyOffset, message: 'found a key that is a list or mapping', fix: 'write the key as plain text' });
+        continue;
+      }
       if (name !== undefined && isPrototypeName(name)) {
         problems.push({ ...prototypeKeyProblem([...path, name], name), offset: keyOffset });
         continue;

@@ -124,6 +124,20 @@ describe('prototype names (items 3, 4)', () => {
     await refused(renderArgs, [`backend.env.${key}`, 'E_CONFIG_INVALID']);
   });
 
+  test('a key that is a list or mapping (YAML allows it, JSON and Kubernetes do not) is refused, not turned into "[ a ]"', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      await editConfig((t) => t.replace('backend:\n', 'backend:\n  podAnnotations:\n    [a]: x\n'));
+      await refused(renderArgs, ['backend.podAnnotations', 'a key that is a list or mapping']);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   test('an environment named constructor in gantry.yaml is refused', async () => {
     await editConfig((t) => t.replace('environments:\n', 'environments:\n  constructor:\n    cluster: ack\n'));
     await refused(['validate'], ['environments.constructor']);

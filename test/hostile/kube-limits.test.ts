@@ -63,8 +63,10 @@ describe('limits Kubernetes enforces are enforced first', () => {
   });
 
   test('an env ConfigMap over 1 MiB is refused with the limit', async () => {
-    const dir = project((y) => y.replace('    LOG_LEVEL: info', `    LOG_LEVEL: info\n    BIG: "${'x'.repeat(1024 * 1024)}"`));
-    await refused(dir, ['backend.env', '1048576', '1 MiB']);
+    // gantry.yaml itself is limited to 1 MiB (E_CONFIG_FILE): the ConfigMap can only outgrow it
+    // through overrides (--set-string, GANTRY_SET).
+    const dir = project((y) => y.replace('    LOG_LEVEL: info', `    LOG_LEVEL: info\n    HALF: "${'x'.repeat(600 * 1024)}"`));
+    await refused(dir, ['backend.env', '1048576', '1 MiB'], { flags: ['--set-string', `backend.env.BIG=${'y'.repeat(600 * 1024)}`] });
   });
 
   test('K8S_SECRET_* variables over 1 MiB are refused by render, naming the variable, never the value', async () => {

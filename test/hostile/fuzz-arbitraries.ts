@@ -3,6 +3,7 @@
 // prototype names, control characters, YAML tags, anchors, nesting), command-line flags and CI
 // variables. Every generator is pure data: the test decides what to run and what must hold.
 import fc from 'fast-check';
+import { yamlWords } from '../support/yaml-words.js';
 import YAML from 'yaml';
 
 /** Names every plain object inherits: a user's key or environment name must never reach them. */
@@ -22,73 +23,6 @@ export const prototypeNames = [
 
 // Words and characters that mean something to YAML, Handlebars or a shell (same spirit as
 // test/unit/render/yaml-safety.test.ts, shortened).
-const yamlWords = [
-  'yes',
-  'no',
-  'on',
-  'off',
-  'y',
-  'N',
-  'true',
-  'False',
-  'null',
-  '~',
-  '',
-  '0x10',
-  '0o17',
-  '017',
-  '1e3',
-  '1_000',
-  '1:20',
-  '.inf',
-  '-.Inf',
-  '.nan',
-  '2001-12-14',
-  '<<',
-  '=',
-  '- item',
-  '? key',
-  ': value',
-  '&anchor',
-  '*alias',
-  '!tag',
-  '!!binary',
-  '%directive',
-  '@at',
-  '`tick',
-  '|',
-  '>',
-  '#comment',
-  'a #b',
-  'a: b',
-  '{{ template }}',
-  '{{{raw}}}',
-  '{{> partial}}',
-  '[x]',
-  '{y: z}',
-  '"',
-  "'",
-  '\\',
-  '\n',
-  '\r\n',
-  '\t',
-  ' ',
-  '  lead',
-  'trail  ',
-  '---',
-  '...',
-  '$(id)',
-  '${HOME}',
-  '\u0085',
-  '\u2028',
-  '\ufeff',
-  '\u007f',
-  '\u001b[31m',
-  'é',
-  '日本語',
-  '😀',
-  '\u{10FFFF}',
-];
 
 /** Strings that hit YAML's corners; well-formed Unicode only (a lone surrogate has no UTF-8 form). */
 export const trickyString = fc

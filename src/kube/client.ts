@@ -22,7 +22,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
-import { withRetry } from '../retry.js';
+import { waitedFor, withRetry } from '../retry.js';
 import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
 import { boundedHttp, markSilent, silenceOf, timeoutBehind, withCredentials } from './transport.js';
@@ -128,7 +128,8 @@ export function apiConfiguration(
       authMethods: {
         default: {
           getName: () => kc.getName(),
-          applySecurityAuthentication: (context: RequestContext) => withCredentials(kc, () => kc.applySecurityAuthentication(context)),
+          applySecurityAuthentication: (context: RequestContext) =>
+            withCredentials(kc, () => kc.applySecurityAuthentication(context), { signal: ctx.signal, ms: timeoutMs }),
         },
       },
       httpApi: boundedHttp({ connectMs: ctx.deadlines.connectMs, requestMs: timeoutMs }, ctx.signal),
@@ -225,7 +226,9 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
       });
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
-      if (timeoutBehind(error)) markSilent(kc, error);
+      // Silent means no answer twice in a row (withRetry's once-more rule): one slow answer to a
+      // single-attempt call (a lease renewal, a create behind a slow webhook) is not silence.
+      if (timeoutBehind(error) && (waitedFor(error)?.attempts ?? 1) >= 2) markSilent(kc, error);
       throw kubeError(doing, error, server);
     }
   }

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { createConfiguration, ResponseContext, wrapHttpLibrary, type HttpLibrary, type KubeConfig, type RequestContext } from '@kubernetes/client-node';
-import type { Deadlines } from '../retry.js';
+import { type Deadlines, untilAborted, withinMs } from '../retry.js';
 
 /** A request that got no answer in time: `phase` says whether the connection or the answer was missing. */
 export interface KubeTimeout extends Error {
@@ -127,10 +127,14 @@ export interface ExecPluginFailure extends Error {
  * with stderr as the whole message: empty when the plugin said nothing). Secrets in it are
  * masked where every line is, in the logger.
  */
-export async function withCredentials<T>(kc: KubeConfig, apply: () => Promise<T>): Promise<T> {
+export async function withCredentials<T>(kc: KubeConfig, apply: () => Promise<T>, bound: { signal: AbortSignal; ms: number }): Promise<T> {
   try {
-    return await apply();
+    // client-node runs an exec plugin with no timeout and no signal, before any request timer
+    // starts: a token helper that hangs (on a silent STS endpoint) would hold the step. Bounded
+    // by the request deadline and the step's signal; the plugin process itself is left to end.
+    return await untilAborted(bound.signal, withinMs(bound.ms, apply()));
   } catch (error) {
+    if (bound.signal.aborted) throw error;
     const command = kc.getCurrentUser()?.exec?.command;
     if (!command) throw error;
     const lines = String((error as Error)?.message ?? error)

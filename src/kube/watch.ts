@@ -104,7 +104,7 @@ async function openGet(
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   const options: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
-  await withCredentials(kc, () => kc.applyToHTTPSOptions(options));
+  await withCredentials(kc, () => kc.applyToHTTPSOptions(options), { signal: bounds.signal, ms: bounds.requestMs });
   const transport = url.protocol === 'http:' ? http : https;
   const limit = new AbortController();
   let timedOut: KubeTimeout | undefined;

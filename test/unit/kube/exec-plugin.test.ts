@@ -64,3 +64,13 @@ test("the tracker's own requests (lists, watches) say the same", async () => {
     message: expect.stringContaining("the kubeconfig's exec plugin /bin/sh failed: nope"),
   });
 });
+
+test('a plugin that hangs (a token helper waiting on a silent STS endpoint) ends within the request deadline, naming the plugin', async () => {
+  const { ctx } = printed();
+  const started = Date.now();
+  const error = (await kubeClient(ctx, withPlugin('sleep 30'), { timeoutMs: 500, retries: 0 })
+    .read(ref)
+    .catch((e: unknown) => e)) as GantryError;
+  expect(Date.now() - started).toBeLessThan(5000);
+  expect(error.message).toMatch(/exec plugin \/bin\/sh failed: no answer within 0\.5 s/);
+});

@@ -66,10 +66,11 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   }
   for (const m of manifests) objects.push(...m.objects);
 
-  if (!ctx.dryRun) await writeManifests(outDir, manifests, out);
-
+  // The kubeconfig is the last thing that can refuse (exit 2): the manifests are written after it,
+  // so a refused deploy leaves nothing behind.
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   try {
+    if (!ctx.dryRun) await writeManifests(outDir, manifests, out);
     await ctx.logger.section('gantry_deploy_namespace', `namespace ${namespace}`, () => kube.ensureNamespace(ctx, kc, namespace, view.labels));
     const holder = ci.jobUrl || ci.pipelineUrl || `${os.userInfo().username}@${os.hostname()} (pid ${process.pid})`;
     // A failed rollout leaves the lease as a thrown error does (a lost lease does not replace it),

@@ -173,6 +173,8 @@ describe('paths and file kinds (items 5, 7, 10)', () => {
     const deployArgs = ['deploy', '--env', 'staging', '--image', 'registry.example.com/acme/hello:v1'];
     await refused([...deployArgs, '--out', ''], ['--out', 'empty']);
     await refused([...deployArgs, '--out', 'afile'], ['--out', 'not a directory']);
+    // A missing kubeconfig is the last refusal: the manifests are not written before it.
+    await refused(deployArgs, ['E_KUBECONFIG', 'KUBECONFIG_STAGING'], { KUBECONFIG_STAGING: '' });
   });
 
   test('--out where no file can be created (a read-only directory; /proc/self as root) is refused', async () => {

@@ -14,10 +14,17 @@ export interface CheckRow {
   code?: string | undefined;
 }
 
-export const CHECK_TIMEOUT_MS = 5000;
-
-/** Runs `fn` with a ctx whose signal ends after timeoutMs; whatever happens, it resolves to rows. */
-export async function runCheck(ctx: Ctx, check: string, fn: (ctx: Ctx) => Promise<CheckRow | CheckRow[]>, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckRow[]> {
+/**
+ * Runs `fn` with a ctx whose signal ends after timeoutMs; whatever happens, it resolves to rows.
+ * The default only backs up the deadlines every client has (a request, tried once more when it
+ * gets no answer), so a silent service reads as its own error, with its host and the wait.
+ */
+export async function runCheck(
+  ctx: Ctx,
+  check: string,
+  fn: (ctx: Ctx) => Promise<CheckRow | CheckRow[]>,
+  timeoutMs = 2 * ctx.deadlines.requestMs + 5000,
+): Promise<CheckRow[]> {
   const controller = new AbortController();
   const signal = AbortSignal.any([ctx.signal, controller.signal]);
   let timer: NodeJS.Timeout | undefined;

@@ -16,7 +16,7 @@ import { Environments, MergeRequestNotes, MergeRequests } from '@gitbeaker/rest'
 import { maskEnvSecrets, type Ctx } from '../context.js';
 import { ciVariables } from '../ci/variables.js';
 import { GantryError, gantryError } from '../errors.js';
-import { isTimeout, noAnswerText, untilAborted, withinMs, withRetry } from '../retry.js';
+import { isTimeout, noAnswerText, untilAborted, waitedFor, withinMs, withRetry } from '../retry.js';
 
 export type GitlabTokenKind = 'private' | 'job';
 
@@ -203,7 +203,9 @@ export async function gitlabCall<T>(ctx: Ctx, gitlab: GitlabClient, doing: strin
     if (error !== null && typeof error === 'object' && !('gantryWaited' in error))
       Object.assign(error, { gantryWaited: { ms: Date.now() - started, attempts: 1 } });
     const e = gitlabError(gitlab, doing, error);
-    if (isTimeout(error)) gitlab.silent = e;
+    // Silent means no answer twice in a row; one slow answer to a single-attempt call (creating a
+    // note) is not, and the next call asks again.
+    if (isTimeout(error) && (waitedFor(error)?.attempts ?? 1) >= 2) gitlab.silent = e;
     throw e;
   }
 }

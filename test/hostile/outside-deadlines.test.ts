@@ -30,7 +30,7 @@ import { exampleRepo, git } from '../support/tmp-repo.js';
 /** Small deadlines: a silent endpoint costs 1 s, tried once more. */
 const SMALL: Deadlines = { connectMs: 500, requestMs: 1000, stepMs: 20_000 };
 /** Two request deadlines, the backoff between them and the command's own work, with room for a slow CI machine. */
-const BOUND_MS = 2 * SMALL.requestMs + 3000;
+const BOUND_MS = 2 * SMALL.requestMs + 4000;
 
 const keyId = 'LTAI5tGantryTestKeyId';
 const secret = 'gantry-test-secret-0123456789abcdef';
@@ -293,6 +293,20 @@ describe('GitLab that accepts and never answers', () => {
     expect(Date.now() - started).toBeLessThan(100);
     expect(second).toBe(first);
     expect(count()).toBe(0);
+  }, 30_000);
+
+  test('one unanswered attempt of a single-attempt call (creating a note) does not mark GitLab silent', async () => {
+    const { ctx } = quietCtx({ env: gitlabEnv(silentUrl()) });
+    const gitlab = gitlabFromEnv(ctx, ctx.env, { minTimeoutMs: 10 });
+    const first = await gitlabCall(ctx, gitlab, 'create a note', { idempotent: false }, () => gitlab.notes.create(77, 1, 'x')).catch((e: unknown) => e);
+    expect(first).toMatchObject({ code: 'E_GITLAB_UNREACHABLE' });
+    expect(gitlab.silent).toBeUndefined();
+    const count = connectionsSince();
+    const second = await gitlabCall(ctx, gitlab, 'read merge request !1', { idempotent: true }, () => gitlab.mergeRequests.show(77, 1)).catch(
+      (e: unknown) => e,
+    );
+    expect(second).toMatchObject({ code: 'E_GITLAB_UNREACHABLE' });
+    expect(count()).toBeGreaterThan(0);
   }, 30_000);
 
   test("doctor's GitLab token check fails within one request deadline, naming the host", async () => {

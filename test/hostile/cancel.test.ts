@@ -157,6 +157,54 @@ describe('gantry history, held by an API server that never answers', () => {
   });
 });
 
+describe('other long steps, cancelled mid-way', () => {
+  let silent: SilentServer;
+  beforeEach(async () => {
+    silent = await startSilentServer();
+  });
+  afterEach(async () => {
+    await silent.close();
+  });
+
+  test('gantry stop (no checkout), held deleting the preview namespace: SIGTERM ends it with 143, the temp file removed', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'gantry-cancel-stop-'));
+    const run = gantry(['stop', '--mr', '5', '--app', 'hello', '--kubeconfig', 'KUBECONFIG_REVIEW'], empty, {
+      KUBECONFIG_REVIEW: kubeconfig(`https://${silent.host}`),
+      ...waitLong,
+    });
+    await heldMidStep(run, silent.connections);
+    run.child.kill('SIGTERM');
+    const end = await run.exited;
+    expect(end).toMatchObject({ code: 143, signal: null });
+    expect(kubeDirs(run.tmp)).toEqual([]);
+    expect(run.stderr()).toContain('cancelled by SIGTERM');
+    expect(run.stderr()).not.toContain(TOKEN);
+  });
+
+  test('gantry cleanup-previews, held by Kubernetes and OSS listings that never answer: SIGTERM ends it with 143, the temp file removed', async () => {
+    const text = readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8');
+    const silentOss = text.replace('  region: oss-cn-hangzhou\n', `  region: oss-cn-hangzhou\n  endpoint: http://${silent.host}\n  pathStyle: true\n`);
+    expect(silentOss).not.toBe(text);
+    const repo = exampleRepo({ files: { 'gantry.yaml': silentOss } });
+    const run = gantry(['cleanup-previews'], repo, {
+      KUBECONFIG_STAGING: kubeconfig(`https://${silent.host}`),
+      ...waitLong,
+      GANTRY_GITLAB_TOKEN: 'x',
+      CI_PROJECT_ID: '1',
+      CI_SERVER_URL: 'http://127.0.0.1:2',
+      GANTRY_OSS_ACCESS_KEY_ID: 'a',
+      GANTRY_OSS_ACCESS_KEY_SECRET: 'b',
+    });
+    await until('both listings hanging', () => kubeDirs(run.tmp).length === 1 && silent.connections() >= 2);
+    const sent = Date.now();
+    run.child.kill('SIGTERM');
+    const end = await run.exited;
+    expect(end).toMatchObject({ code: 143, signal: null });
+    expect(end.at - sent).toBeLessThan(5000);
+    expect(kubeDirs(run.tmp)).toEqual([]);
+  });
+});
+
 describe('a step that has failed', () => {
   test('exits although another call still waits: cleanup-previews, its OSS listing refused while the Kubernetes listing hangs', async () => {
     const silent = await startSilentServer();

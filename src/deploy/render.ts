@@ -1,7 +1,7 @@
 // gantry render as a flow: gantry.yaml and the CI facts for one environment, resolved, rendered
 // to deploy.yaml and svc.yaml, and written (both rendered before either is written).
 import { constants } from 'node:fs';
-import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ciContextFromEnv } from '../ci/context.js';
@@ -132,15 +132,30 @@ export async function writeManifests(outDir: string, manifests: { file: string; 
   }
   let created: string | undefined;
   const temps: string[] = [];
+  // The files being replaced, kept until both renames are done: a rename that fails after the
+  // first one succeeded puts the first file back, so the pair is never half new.
+  const backups: (string | undefined)[] = [];
   let renamed = 0;
   try {
     created = await mkdir(outDir, { recursive: true });
+    // A temp name of this process's own: two renders into one directory (two previews deployed
+    // from one checkout at once) must not rename each other's file away.
+    const own = `${process.pid}.${randomBytes(4).toString('hex')}`;
     for (const [i, m] of manifests.entries()) {
-      // A temp name of this process's own: two renders into one directory (two previews deployed
-      // from one checkout at once) must not rename each other's file away.
-      const temp = `${targets[i]}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      const temp = `${targets[i]}.${own}.tmp`;
       temps.push(temp);
       await writeFile(temp, m.text, { flag: 'wx' });
+    }
+    for (const target of targets) {
+      const backup = `${target}.${own}.old.tmp`;
+      backups.push(
+        (await copyFile(target, backup, constants.COPYFILE_EXCL).then(
+          () => true,
+          () => false,
+        ))
+          ? backup
+          : undefined,
+      );
     }
     for (const [i, temp] of temps.entries()) {
       await rename(temp, targets[i]!);
@@ -148,7 +163,13 @@ export async function writeManifests(outDir: string, manifests: { file: string; 
     }
   } catch (error) {
     await Promise.all(temps.slice(renamed).map((t) => rm(t, { force: true })));
-    if (created && renamed === 0) await rm(created, { recursive: true, force: true });
+    for (let i = 0; i < renamed; i++) {
+      const backup = backups[i];
+      await (backup ? rename(backup, targets[i]!) : rm(targets[i]!, { force: true })).catch(() => undefined);
+    }
+    if (created) await rm(created, { recursive: true, force: true });
     throw gantryError('E_OUT_PATH', { out, dir: outDir, problem: 'not-writable', reason: (error as NodeJS.ErrnoException).code ?? String(error) });
+  } finally {
+    await Promise.all(backups.map((b) => (b ? rm(b, { force: true }) : undefined)));
   }
 }

@@ -157,6 +157,22 @@ describe('gantry history, held by an API server that never answers', () => {
   });
 });
 
+/** gantry cleanup-previews on the example, its kubeconfig's server `kubeServer` and its OSS endpoint `ossEndpoint`. */
+function cleanupPreviews(kubeServer: string, ossEndpoint: string): Run {
+  const text = readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8');
+  const config = text.replace('  region: oss-cn-hangzhou\n', `  region: oss-cn-hangzhou\n  endpoint: ${ossEndpoint}\n  pathStyle: true\n`);
+  expect(config).not.toBe(text);
+  return gantry(['cleanup-previews'], exampleRepo({ files: { 'gantry.yaml': config } }), {
+    KUBECONFIG_STAGING: kubeconfig(kubeServer),
+    ...waitLong,
+    GANTRY_GITLAB_TOKEN: 'x',
+    CI_PROJECT_ID: '1',
+    CI_SERVER_URL: 'http://127.0.0.1:2',
+    GANTRY_OSS_ACCESS_KEY_ID: 'a',
+    GANTRY_OSS_ACCESS_KEY_SECRET: 'b',
+  });
+}
+
 describe('other long steps, cancelled mid-way', () => {
   let silent: SilentServer;
   beforeEach(async () => {
@@ -182,19 +198,7 @@ describe('other long steps, cancelled mid-way', () => {
   });
 
   test('gantry cleanup-previews, held by Kubernetes and OSS listings that never answer: SIGTERM ends it with 143, the temp file removed', async () => {
-    const text = readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8');
-    const silentOss = text.replace('  region: oss-cn-hangzhou\n', `  region: oss-cn-hangzhou\n  endpoint: http://${silent.host}\n  pathStyle: true\n`);
-    expect(silentOss).not.toBe(text);
-    const repo = exampleRepo({ files: { 'gantry.yaml': silentOss } });
-    const run = gantry(['cleanup-previews'], repo, {
-      KUBECONFIG_STAGING: kubeconfig(`https://${silent.host}`),
-      ...waitLong,
-      GANTRY_GITLAB_TOKEN: 'x',
-      CI_PROJECT_ID: '1',
-      CI_SERVER_URL: 'http://127.0.0.1:2',
-      GANTRY_OSS_ACCESS_KEY_ID: 'a',
-      GANTRY_OSS_ACCESS_KEY_SECRET: 'b',
-    });
+    const run = cleanupPreviews(`https://${silent.host}`, `http://${silent.host}`);
     await until('both listings hanging', () => kubeDirs(run.tmp).length === 1 && silent.connections() >= 2);
     const sent = Date.now();
     run.child.kill('SIGTERM');
@@ -209,20 +213,8 @@ describe('a step that has failed', () => {
   test('exits although another call still waits: cleanup-previews, its OSS listing refused while the Kubernetes listing hangs', async () => {
     const silent = await startSilentServer();
     try {
-      const text = readFileSync(path.join(repoRoot, 'examples', 'hello-node', 'gantry.yaml'), 'utf8');
-      const closedOss = text.replace('  region: oss-cn-hangzhou\n', '  region: oss-cn-hangzhou\n  endpoint: http://127.0.0.1:1\n  pathStyle: true\n');
-      expect(closedOss).not.toBe(text);
-      const repo = exampleRepo({ files: { 'gantry.yaml': closedOss } });
       const started = Date.now();
-      const run = gantry(['cleanup-previews'], repo, {
-        KUBECONFIG_STAGING: kubeconfig(`https://${silent.host}`),
-        ...waitLong,
-        GANTRY_GITLAB_TOKEN: 'x',
-        CI_PROJECT_ID: '1',
-        CI_SERVER_URL: 'http://127.0.0.1:2',
-        GANTRY_OSS_ACCESS_KEY_ID: 'a',
-        GANTRY_OSS_ACCESS_KEY_SECRET: 'b',
-      });
+      const run = cleanupPreviews(`https://${silent.host}`, 'http://127.0.0.1:1');
       const end = await run.exited;
       // Before, the process printed this error and went on waiting for the API server (minutes).
       expect(run.stderr()).toContain('error E_OSS_UNREACHABLE');

@@ -73,6 +73,12 @@ export interface ErrorDetails {
   E_INIT_PACKAGE_JSON: { path: string; reason: string };
   E_INIT_DIR_NOT_WRITABLE: { dir: string; reason: string };
   E_INIT_PATH_BLOCKED: { blocked: string[] };
+  // #14 services (lead): managed bindings' URLs and instances that do not become ready.
+  E_SERVICE_URL: { service: string; kind: string; where: string; problem: string };
+  E_SERVICE_URL_MISSING: { service: string; variable: string; envName: string };
+  E_SERVICE_SECRET_MISSING: { service: string; namespace: string; secret: string; key: string; problem: 'no-secret' | 'no-key' };
+  E_SERVICE_SEED_FILE: { service: string; file: string; problem: string };
+  E_SERVICE_NOT_READY: { service: string; instance: string; namespace: string; seconds: number; why: string; lines: string[] };
   // Outside actions and the rest.
   E_TEMPLATE:
     | { problem: 'render'; template: string; reason: string; line: { number: string; text: string } | undefined }
@@ -510,7 +516,43 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     title: 'gantry init finds a directory where a file goes',
     message: (d) => `cannot write ${d.blocked.join(', ')}: a directory is in the way; nothing was written`,
     fix: (d) => `move ${d.blocked.join(', ')} aside and run gantry init again`,
+  }, // #14 services (lead)
+  E_SERVICE_URL: {
+    exitCode: 2,
+    title: "A managed service's URL cannot be used",
+    message: (d) => `the URL of service ${d.service} (${d.kind}) from ${d.where} cannot be used: ${d.problem}; nothing was done`,
+    fix: (d) => `set ${d.where} to a ${d.kind} URL such as ${exampleUrl(d.kind)}`,
   },
+  E_SERVICE_URL_MISSING: {
+    exitCode: 2,
+    title: "A managed service's CI variable is not set",
+    message: (d) => `service ${d.service} is bound to the CI variable ${d.variable} in ${d.envName}, and it is not set; nothing was done`,
+    fix: (d) =>
+      `add ${d.variable} in GitLab (Settings > CI/CD > Variables, masked and protected, for the ${d.envName} environment) with the database's VPC URL`,
+  },
+  E_SERVICE_SECRET_MISSING: {
+    exitCode: 2,
+    title: "A managed service's Secret is missing",
+    message: (d) =>
+      d.problem === 'no-secret'
+        ? `service ${d.service} is bound to Secret ${d.secret} in ${d.namespace}, which does not exist; nothing was applied`
+        : `Secret ${d.secret} in ${d.namespace} has no key "${d.key}" for service ${d.service}; nothing was applied`,
+    fix: (d) => `create it: kubectl -n ${d.namespace} create secret generic ${d.secret} --from-literal=${d.key}='<the database URL>'`,
+  },
+  E_SERVICE_SEED_FILE: {
+    exitCode: 2,
+    title: "A service's seed file cannot be used",
+    message: (d) => `services.${d.service}.seed.file "${d.file}": ${d.problem}; nothing was done`,
+    fix: () => 'point seed.file at a file in the repository (at most 1 MiB, compressed if need be), or use seed.command',
+  },
+  E_SERVICE_NOT_READY: {
+    exitCode: 1,
+    title: 'A service instance did not become ready',
+    message: (d) => `service ${d.service} (${d.instance} in ${d.namespace}) was not ready within ${d.seconds} s: ${d.why}; the app was not changed`,
+    fix: () => 'read the instance log above; check services.<name>.image (an ACR mirror the cluster can pull), its resources, and the seed; then push again',
+    lines: (d) => d.lines,
+  },
+
   E_TEMPLATE: {
     exitCode: 2,
     title: 'A manifest template failed',
@@ -1010,6 +1052,19 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     lines: (d) => (d.written.length > 0 ? [`written: ${d.written.join(', ')}`] : []),
   },
 };
+
+function exampleUrl(kind: string): string {
+  return (
+    (
+      {
+        mysql: 'mysql://user:pass@rm-xxx.mysql.rds.aliyuncs.com:3306/app',
+        postgresql: 'postgresql://user:pass@pgm-xxx.pg.rds.aliyuncs.com:5432/app',
+        mongodb: 'mongodb://user:pass@dds-xxx.mongodb.rds.aliyuncs.com:3717/app?authSource=admin',
+        redis: 'redis://:pass@r-xxx.redis.rds.aliyuncs.com:6379/0',
+      } as Record<string, string>
+    )[kind] ?? `${kind}://user:pass@host:port/db`
+  );
+}
 
 export interface GantryErrorOptions {
   details?: string[];

@@ -186,6 +186,14 @@ const backendSchema = z
     env: envSchema.default({}),
     envFrom: envFromSchema.default([]),
     initContainers: z.array(initContainerSchema).default([]).meta({ description: 'Containers that run to completion before the app starts' }),
+    migrate: z
+      .union([z.string().min(1), z.array(z.string()).min(1)])
+      .optional()
+      .meta({
+        description: "Migrations run as a Job with the new image and the app's env before the Deployment is applied (a string runs with sh -c)",
+        examples: ['npx prisma migrate deploy', 'npm run migrate'],
+      }),
+    migrateTimeout: int32().min(10).default(600).meta({ description: 'Seconds a migration may run' }),
     probes: z
       .strictObject({ liveness: probeOrOff.optional(), readiness: probeOrOff.optional(), startup: probeOrOff.optional() })
       .default({})
@@ -333,6 +341,73 @@ export const eciSchema = z
   })
   .meta({ description: 'Elastic Container Instance options (ASK, or ACK virtual nodes)' });
 
+// #14: what the app needs besides itself. A service is declared once (kind, version, how an
+// instance runs) and bound per environment: an instance Gantry runs in the namespace (previews),
+// or a managed database by reference (a CI variable or an existing Secret holding its URL).
+const serviceEnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an environment variable name: letters, digits and "_", not starting with a digit' });
+const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}$/, { error: 'letters, digits and "_", at most 32, not starting with a digit' });
+export const dataServiceSchema = z
+  .strictObject({
+    kind: z.enum(['mysql', 'postgresql', 'mongodb', 'redis']).meta({ description: 'What it is: mysql (also MariaDB), postgresql, mongodb or redis' }),
+    version: z
+      .union([z.string(), z.number()])
+      .transform(String)
+      .pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: "a version such as 8.0, 16 or 7.2 (the default image's tag)" }))
+      .meta({ description: 'Version: the tag of the default image (mysql, postgres, mongo, redis)', examples: ['8.0', '16', '7'] }),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'The whole image reference, e.g. an ACR mirror (default <serviceMirror>/<official name>:<version>)' }),
+    database: sqlName.optional().meta({ description: 'Database name (default: the app name with "-" as "_"; not for redis)' }),
+    user: sqlName.optional().meta({ description: 'User name (default: the app name with "-" as "_"; not for redis)' }),
+    env: z
+      .strictObject({
+        url: serviceEnvName.optional(),
+        host: serviceEnvName.optional(),
+        port: serviceEnvName.optional(),
+        user: serviceEnvName.optional(),
+        password: serviceEnvName.optional(),
+        database: serviceEnvName.optional(),
+      })
+      .default({})
+      .meta({ description: 'Names of the environment variables the app gets, by role (defaults: DATABASE_URL, MYSQL_HOST, ... by kind)' }),
+    storage: z
+      .union([z.literal('emptyDir'), quantity])
+      .default('emptyDir')
+      .meta({ description: 'emptyDir (default: gone with the pod, fits a preview) or a size such as 1Gi for a PersistentVolumeClaim' }),
+    storageClass: z.string().min(1).optional().meta({ description: 'StorageClass of the claim (with a size), e.g. alicloud-disk-essd' }),
+    resources: resourcesSchema.optional().meta({ description: 'Requests and limits of the instance (default by kind; requests are always set)' }),
+    seed: z
+      .union([
+        z.strictObject({
+          file: z
+            .string()
+            .min(1)
+            .meta({ description: 'A file in the repository run by the image when its data is new (.sql, .sql.gz, .sh; mongodb .js, .sh)' }),
+        }),
+        z.strictObject({
+          command: z.array(z.string()).min(1).meta({ description: "A command run once per new instance as a Job with the app's image and env" }),
+        }),
+      ])
+      .optional()
+      .meta({ description: 'Seed data for a new instance' }),
+  })
+  .meta({ description: 'A database or cache the app needs' });
+
+const serviceBindingSchema = z
+  .union([
+    z.literal('instance').meta({ description: 'Gantry runs one in the namespace (StatefulSet + Service)' }),
+    z.strictObject({ variable: serviceEnvName.meta({ description: 'CI variable holding the URL, e.g. PRODUCTION_DATABASE_URL' }) }),
+    z.strictObject({
+      secret: dnsLabel('secret').meta({ description: 'An existing Secret in the namespace' }),
+      key: z.string().min(1).default('url').meta({ description: 'Key holding the URL' }),
+    }),
+  ])
+  .meta({ description: 'How this environment reaches the service' });
+
 export const environmentSchema = z
   .strictObject({
     cluster: z.enum(['ack', 'ask']).default('ack').meta({ description: 'ack (Container Service) or ask (Serverless, pods on ECI)' }),
@@ -353,6 +428,10 @@ export const environmentSchema = z
     service: serviceSchema.default({ type: 'ClusterIP', port: 80 }),
     ingress: ingressSchema.default({ className: 'nginx', annotations: {} }),
     eci: eciSchema.optional(),
+    services: z
+      .record(dnsLabel('service name'), serviceBindingSchema)
+      .optional()
+      .meta({ description: 'How each service is reached here (review default: instance; elsewhere required)' }),
   })
   .meta({ description: 'Where and how one environment runs' });
 
@@ -385,6 +464,15 @@ export const configSchema = z
       .meta({ description: 'Container registry (ACR); credentials come from CI variables GANTRY_REGISTRY_USER / GANTRY_REGISTRY_PASSWORD' }),
     backend: backendSchema.default(() => backendSchema.parse({})),
     frontend: frontendSchema.optional(),
+    services: z
+      .record(dnsLabel('service name'), dataServiceSchema)
+      .default({})
+      .meta({ description: 'Databases and caches the app needs: mysql, postgresql, mongodb, redis' }),
+    serviceMirror: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9_.:/]*[a-z0-9])?$/, { error: 'a registry prefix such as registry-vpc.cn-hangzhou.aliyuncs.com/acme' })
+      .optional()
+      .meta({ description: 'Registry prefix for the default service images (an ACR mirror): <serviceMirror>/mysql:8.0' }),
     environments: z
       .record(dnsLabel('environment name'), environmentSchema)
       .refine((envs) => Object.keys(envs).length > 0, { error: 'define at least one environment, e.g. staging' })

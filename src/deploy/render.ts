@@ -73,6 +73,8 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
   const ci = ciContextFromEnv(env, await git);
   const secret = ciSecret(env, config.app);
   const target = resolveEnvironment(config, envName, ci);
+  const { readSeedFiles } = await import('../services/seed.js');
+  const seeds = await readSeedFiles(cwd, config);
   const view = buildView({
     config,
     envName,
@@ -81,6 +83,8 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
     image: values.image ?? (variables.gantry.image || undefined),
     secret: secret && { name: secret.name, checksum: secret.checksum },
     target,
+    seeds,
+    env,
   });
   const manifests = await renderManifests(view, { userDir: cwd });
   return { config, ci, target, view, manifests, secret };

@@ -262,3 +262,8 @@ export interface Lease {
   metadata: ObjectMeta;
   spec?: LeaseSpec;
 }
+
+/** #14: the service (of gantry.yaml services:) an instance, its seed ConfigMap or a seed Job belongs to. */
+export const SERVICE_LABEL = 'gantry.dev/service';
+/** #14: what a Gantry-made Job or Pod is for (migration, seed, reach). */
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';

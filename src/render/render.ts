@@ -22,7 +22,14 @@ import type { View } from './view.js';
 import { implicitTypePatterns, parseYamlStream, quoteYaml, toYaml, yamlString } from './yaml.js';
 
 export const manifestFiles = ['deploy.yaml', 'svc.yaml'] as const;
-export type ManifestFile = (typeof manifestFiles)[number];
+/** #14: services.yaml, rendered only for an environment that runs service instances. */
+export const SERVICES_FILE = 'services.yaml' as const;
+export type ManifestFile = (typeof manifestFiles)[number] | typeof SERVICES_FILE;
+
+/** The files an environment renders: services.yaml (applied first) only when it runs instances. */
+export function manifestFilesFor(view: View): ManifestFile[] {
+  return view.services.length > 0 ? [SERVICES_FILE, ...manifestFiles] : [...manifestFiles];
+}
 
 export type { K8sObject };
 
@@ -50,7 +57,7 @@ export async function renderManifests(view: View, options: RenderOptions): Promi
     for (const [name, source] of await readTemplates(dir)) hbs.registerPartial(name, source);
   }
   const out: RenderedManifest[] = [];
-  for (const file of manifestFiles) {
+  for (const file of manifestFilesFor(view)) {
     const userTemplate = path.join(userDeployDir, `${file}.hbs`);
     const template = existsSync(userTemplate) ? userTemplate : path.join(defaultsDir, `${file}.hbs`);
     const source = await readFile(template, 'utf8');

@@ -9,6 +9,8 @@ import { formatImageRef, imageTagProblem, parseImageRef, toPullHost } from '../i
 import { deployAnnotations, dns1035Label, dnsLabel } from '../names/names.js';
 import { resolveEnvironment, type EnvironmentTarget } from '../config/resolve.js';
 import { eciSchema, type Config, type EnvironmentConfig, type EnvMap, type Resources } from '../config/schema.js';
+import { instanceView, type InstanceView, type SeedFile } from '../services/instance.js';
+import { planServices, serviceEnv, servicesChecksum } from '../services/plan.js';
 
 export const SLB = 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-';
 export const ECI = 'k8s.aliyun.com/';
@@ -23,6 +25,10 @@ export interface RenderInput {
   secret?: { name: string; checksum: string } | null;
   /** resolveEnvironment(config, envName, ci), when the caller has it already. */
   target?: EnvironmentTarget | undefined;
+  /** #14: each instance's seed file, read from the repository by the caller (by service name). */
+  seeds?: Record<string, SeedFile> | undefined;
+  /** #14: the CI variables, for the checksum of managed services' URLs (rolls the pods when one changes). */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 type K8sObject = Record<string, unknown>;
@@ -54,6 +60,8 @@ export interface View {
   service: { type: string; ports: K8sObject[]; annotations: Record<string, string>; externalTrafficPolicy: string | null };
   ingress: { host: string; className: string; tlsSecret: string | null; annotations: Record<string, string>; servicePort: number } | null;
   ci: { sha: string; shortSha: string; pipelineUrl: string; mrIid: string | null; branch: string };
+  /** #14: the service instances this environment runs (services.yaml). */
+  services: InstanceView[];
 }
 
 export function buildView(input: RenderInput): View {
@@ -105,6 +113,11 @@ export function buildView(input: RenderInput): View {
     }),
   ];
 
+  // #14: the services' settings follow the user's own env entries; an instance's come from
+  // references the kubelet expands, so they need no cluster DNS and hold no password.
+  const plans = planServices(config, envName, names.deployment);
+  envRefs.push(...(serviceEnv(plans, names.deployment) as unknown as K8sObject[]));
+
   const logs = env.cluster === 'ask' && eci?.logs?.enabled ? eci.logs : undefined;
   const logVolume = 'app-logs';
   const resources = resourcesFor(target.resources);
@@ -143,15 +156,23 @@ export function buildView(input: RenderInput): View {
 
   const podAnnotations: Record<string, string> = { ...config.backend.podAnnotations, 'gantry.dev/config-checksum': checksum };
   if (input.secret) podAnnotations['gantry.dev/secret-checksum'] = input.secret.checksum;
+  if (plans.length > 0) podAnnotations['gantry.dev/services-checksum'] = servicesChecksum(plans, input.env ?? {});
   const podLabels: Record<string, string> = { ...labels };
+  const eciAnnotations: Record<string, string> = {};
+  const eciLabels: Record<string, string> = {};
   if (eci) {
-    podAnnotations[`${ECI}eci-fail-strategy`] = eci.failStrategy;
-    podAnnotations[`${ECI}eci-auto-imc`] = String(eci.imageCache);
-    if (eci.instanceTypes) podAnnotations[`${ECI}eci-use-specs`] = eci.instanceTypes.join(',');
-    if (eci.spot) podAnnotations[`${ECI}eci-spot-strategy`] = 'SpotAsPriceGo';
+    eciAnnotations[`${ECI}eci-fail-strategy`] = eci.failStrategy;
+    eciAnnotations[`${ECI}eci-auto-imc`] = String(eci.imageCache);
+    if (eci.instanceTypes) eciAnnotations[`${ECI}eci-use-specs`] = eci.instanceTypes.join(',');
+    if (eci.spot) eciAnnotations[`${ECI}eci-spot-strategy`] = 'SpotAsPriceGo';
     // On ACK, this label sends the pod to the ECI virtual node.
-    if (env.cluster === 'ack') podLabels['alibabacloud.com/eci'] = 'true';
+    if (env.cluster === 'ack') eciLabels['alibabacloud.com/eci'] = 'true';
   }
+  Object.assign(podAnnotations, eciAnnotations);
+  Object.assign(podLabels, eciLabels);
+  const services = plans
+    .filter((p) => p.binding === 'instance')
+    .map((p) => instanceView(p, { instance: target.instance, envName, eciAnnotations, eciLabels, seed: input.seeds?.[p.name] }));
 
   const autoscaleConfig = target.autoscale;
   const autoscale = autoscaleConfig
@@ -201,6 +222,7 @@ export function buildView(input: RenderInput): View {
         }
       : null,
     ci: { sha: ci.sha, shortSha: ci.shortSha, pipelineUrl: ci.pipelineUrl, mrIid: ci.mrIid ?? null, branch: ci.branch },
+    services,
   };
 }
 

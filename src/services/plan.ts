@@ -44,7 +44,7 @@ export function connectionSecretName(deployment: string): string {
 export const RESERVED_SERVICE_NAMES = ['secrets', 'services', 'env', 'migrate', 'reach', 'seed'] as const;
 
 /** Every declared service, bound for environment `envName` (review: instance unless said otherwise). */
-export function planServices(config: Config, envName: string, deployment: string): ServicePlan[] {
+export function planServices(config: Config, envName: string): ServicePlan[] {
   const env = config.environments[envName];
   const bindings = env?.services ?? {};
   const plans: ServicePlan[] = [];

@@ -54,6 +54,20 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     ctx.logger.warn(`deploying ${view.image} by tag: a tag can move; the build job's GANTRY_IMAGE pins the digest`);
   }
   const pull = pullCredentials(ctx, config, env);
+  // #14: the services' bindings are checked before the cluster is touched (a CI variable not set,
+  // a URL that is not one: exit 2); the Secrets themselves are made under the lease, below.
+  const { planServices } = await import('../services/plan.js');
+  const { serviceSecrets } = await import('../services/prepare.js');
+  const plans = planServices(config, envName);
+  const secretsInput = {
+    namespace: view.environment.namespace,
+    deployment: view.names.deployment,
+    instance: target.instance,
+    envName,
+    labels: view.labels,
+    env,
+  };
+  await serviceSecrets(ctx, undefined, plans, secretsInput);
   const [kube, history, track] = await Promise.all([import('../kube/index.js'), import('../kube/history.js'), import('../track/index.js')]);
   const namespace = view.environment.namespace;
   const name = view.names.deployment;
@@ -64,7 +78,8 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     const built = kube.secretFromCiVariables(env, { name: secret.name, namespace, labels: view.labels })!;
     objects.push(built.secret);
   }
-  for (const m of manifests) objects.push(...m.objects);
+  const servicesManifest = manifests.find((m) => m.file === 'services.yaml');
+  const appObjects = manifests.filter((m) => m !== servicesManifest).flatMap((m) => m.objects);
 
   // The kubeconfig is the last thing that can refuse (exit 2): the manifests are written after it,
   // so a refused deploy leaves nothing behind.
@@ -91,10 +106,24 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           // after a fix must not fail on what the failed run's pods did (track: since).
           const since = client.serverNow();
 
-          const applied = await ctx.logger.section(
-            'gantry_deploy_apply',
-            `apply ${objects.length} objects to ${namespace}${ctx.dryRun ? ' (dry run)' : ''}`,
-            () => kube.applyObjects(ctx, kc, objects, { namespace }),
+          // The services' Secrets (an instance's password is read back), instances, then the app:
+          // all validated first; the app is applied only once the services are ready, reachable
+          // and migrated (the gate).
+          const serviceObjects = [...(await serviceSecrets(ctx, kc, plans, secretsInput)), ...(servicesManifest?.objects ?? [])];
+          const all = [...objects, ...serviceObjects, ...appObjects];
+          const gated = plans.length > 0 || config.backend.migrate !== undefined;
+          const gate = gated
+            ? {
+                at: objects.length + serviceObjects.length,
+                run: () =>
+                  ctx.logger.section('gantry_deploy_services', `services and migration before the rollout`, async () => {
+                    const { beforeRollout } = await import('../services/rollout.js');
+                    await beforeRollout(ctx, kc, { config, plans, view, since });
+                  }),
+              }
+            : undefined;
+          const applied = await ctx.logger.section('gantry_deploy_apply', `apply ${all.length} objects to ${namespace}${ctx.dryRun ? ' (dry run)' : ''}`, () =>
+            kube.applyObjects(ctx, kc, all, { namespace, gate }),
           );
           if (ctx.dryRun) {
             return {

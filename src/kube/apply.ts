@@ -16,6 +16,12 @@ export interface ApplyOptions {
   namespace: string;
   /** Validate only (default: ctx.dryRun). */
   dryRun?: boolean;
+  /**
+   * Runs before the object at index `at` is applied (after all are validated; not in a dry run):
+   * deploy waits there for the services and runs the migration, before the app is changed. Its
+   * error ends the apply with the objects from `at` on left as they were.
+   */
+  gate?: { at: number; run: () => Promise<void> } | undefined;
 }
 
 export interface AppliedObject {
@@ -88,7 +94,8 @@ export async function applyObjects(ctx: Ctx, kc: KubeConfig, objects: K8sObject[
   const dryRun = options.dryRun ?? ctx.dryRun;
   const validated = await dryRunAll(ctx, client, objects, options.namespace);
   const out: AppliedObject[] = [];
-  for (const { object, answer } of validated) {
+  for (const [index, { object, answer }] of validated.entries()) {
+    if (!dryRun && options.gate && index === options.gate.at) await options.gate.run();
     const namespace = object.metadata.namespace as string | undefined;
     if (dryRun) {
       ctx.logger.info(`dry run: ${label(object)} is valid and would be applied`);

@@ -6,6 +6,7 @@ import { fillPlaceholders, namespaceProblem, placeholderProblem } from '../names
 import type { Problem } from './problems.js';
 import { parseQuantity } from './quantity.js';
 import type { Autoscale, Config, Resources } from './schema.js';
+import { checkServices } from '../services/rules.js';
 
 export function checkRules(config: Config): Problem[] {
   const problems: Problem[] = [];
@@ -16,6 +17,7 @@ export function checkRules(config: Config): Problem[] {
   checkImages(config, problems);
   checkConfigMapKeys(config.backend.env, ['backend', 'env'], problems);
   checkAnnotationSize(config.backend.podAnnotations, ['backend', 'podAnnotations'], problems);
+  problems.push(...checkServices(config));
   for (const [name, env] of Object.entries(config.environments)) {
     const at = (...rest: string[]) => ['environments', name, ...rest];
     checkNames(config, name, env, problems);

@@ -1,5 +1,7 @@
 // An app that crashes because it cannot reach or log in to its database: the log tail, as the
-// drivers print it, names the service and the likely cause.
+// drivers print it, names the service and the likely cause. The refusals and the pg messages
+// below are what mysql2 3, pg 8, ioredis 5 and mongodb 7 printed against a closed loopback port
+// and a local PostgreSQL 15 (wrong password, missing database, no pg_hba.conf entry).
 import { explainConnectionFailure, type ServiceEndpointHint } from '../../../src/track/connection.js';
 
 const db: ServiceEndpointHint = { service: 'db', kind: 'mysql', port: 3306, binding: 'instance', hosts: ['10.96.0.12'] };
@@ -64,6 +66,10 @@ Node.js v20.18.0`;
     const log =
       'MongoServerSelectionError: Server selection timed out after 30000 ms\n    at Timeout._onTimeout (/app/node_modules/mongodb/lib/sdam/topology.js:278:38)';
     expect(explain(log, [mongo, cache])).toEqual([expect.stringMatching(/^the app could not connect to service mongo \(mongodb\): timed out — /)]);
+    // As the driver prints a refused connection (checked with the mongodb driver 7.9 against a closed port).
+    expect(explain('MongoServerSelectionError: connect ECONNREFUSED 10.96.0.5:27017', [mongo, cache])).toEqual([
+      'the app could not connect to service mongo (mongodb, 10.96.0.5:27017): connection refused — the instance is not running or not ready',
+    ]);
   });
 
   test('the app connecting to localhost is told it does not read the host Gantry gives it', () => {

@@ -14,6 +14,8 @@ export interface PackageJson {
   scripts?: Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
+  /** Prisma's settings: schema is where its schema file is when not prisma/schema.prisma. */
+  prisma?: { schema?: unknown };
 }
 
 export interface ProjectFacts {

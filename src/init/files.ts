@@ -3,6 +3,7 @@
 import { dnsLabel } from '../names/names.js';
 import { gantryVersion } from '../paths.js';
 import type { FrontendDetection } from './detect.js';
+import { urlEnvName, type ProposedService } from './services.js';
 
 export interface InitPlan {
   app: string;
@@ -12,6 +13,8 @@ export interface InitPlan {
   /** What detection found, written above the probe settings so the file says why. */
   probeFound?: string | undefined;
   frontend: FrontendDetection | undefined;
+  /** The services: block proposed from the app's drivers (none: no services: written). */
+  services?: ProposedService[] | undefined;
 }
 
 /** The GitLab CI components the generated pipeline includes, in order. */
@@ -56,6 +59,7 @@ export function renderGantryYaml(plan: InitPlan): string {
     '    requests: { cpu: 250m, memory: 256Mi }',
     '    limits: { cpu: "1", memory: 512Mi }',
     '  # env: { LOG_LEVEL: info }   (secrets: CI variables named K8S_SECRET_<NAME>)',
+    ...servicesLines(plan),
   ];
   if (plan.frontend) {
     lines.push(
@@ -80,6 +84,7 @@ export function renderGantryYaml(plan: InitPlan): string {
     `    namespace: ${dnsLabel(`${app}-staging`)}`,
     '    branch: k8s-backend',
     `    # domain: staging.${app}.example.com   (creates an Ingress)`,
+    ...managedBindingLines(plan, 'staging'),
     '  # A manual promote of the digest staging runs (never a rebuild).',
     '  production:',
     '    cluster: ack',
@@ -89,6 +94,7 @@ export function renderGantryYaml(plan: InitPlan): string {
     '    replicas: 2',
     `    # domain: ${app}.example.com`,
     '    # autoscale: { min: 2, max: 10, cpu: 70 }',
+    ...managedBindingLines(plan, 'production'),
     '  # A preview per merge request in its own namespace (<app>-mr-<iid>), removed by stop-review.',
     '  review:',
     '    cluster: ack',
@@ -100,9 +106,46 @@ export function renderGantryYaml(plan: InitPlan): string {
     '      requests: { cpu: 100m, memory: 128Mi }',
     '      limits: { memory: 256Mi }',
     `    # domain: mr-{iid}.review.${app}.example.com   ({iid} keeps every preview's host apart)`,
+    ...(plan.services?.length
+      ? [
+          '    # each preview runs its own instance of every service, removed with it',
+          '    services:',
+          ...plan.services.map((s) => `      ${s.name}: instance`),
+        ]
+      : []),
     '',
   );
   return lines.join('\n');
+}
+
+/** services: as detected from the drivers; previews get instances of them (environments.review.services). */
+function servicesLines(plan: InitPlan): string[] {
+  if (!plan.services?.length) return [];
+  return [
+    '',
+    `# gantry init: the app's drivers need ${plan.services.map((s) => `${s.kind} (${s.from})`).join(', ')}.`,
+    '# The app gets each connection as environment variables (DATABASE_URL, MYSQL_HOST..., MONGODB_URI,',
+    '# REDIS_URL; names overridable with env:) from a Secret Gantry writes.',
+    'services:',
+    ...plan.services.flatMap((s) => [
+      `  ${s.name}:`,
+      `    kind: ${s.kind}`,
+      `    version: ${q(s.version)}`,
+      ...(s.env ? [`    env: { url: ${s.env.url} }`] : []),
+    ]),
+  ];
+}
+
+/** Staging and production bind to managed databases: commented out, the user names their variables. */
+function managedBindingLines(plan: InitPlan, env: 'staging' | 'production'): string[] {
+  if (!plan.services?.length) return [];
+  const prefix = env.toUpperCase();
+  return [
+    '    # CHANGE: bind each service to your managed database (RDS, ApsaraDB for MongoDB, Tair) by a',
+    '    # masked CI variable holding its URL, or by an existing Secret ({ secret: <name>, key: url }):',
+    '    # services:',
+    ...plan.services.map((s) => `    #   ${s.name}: { variable: ${prefix}_${urlEnvName(s)} }`),
+  ];
 }
 
 /** backend.healthPath, or TCP probes when the app answers nothing a probe may GET; with the reason. */

@@ -11,6 +11,7 @@ import type { Ctx } from '../context.js';
 import { gantryError } from '../errors.js';
 import { detectProject, probeLine, readProjectFacts, type ProjectFacts } from './detect.js';
 import { componentsFor, renderDeployReadme, renderGantryYaml, renderGitlabCi, type InitPlan } from './files.js';
+import { detectServices, servicesLine, type ProposedService } from './services.js';
 
 export interface InitInput {
   /** The repository's root. */
@@ -31,6 +32,8 @@ export interface InitResult {
   healthPath: string | null;
   probe: 'tcp' | 'http';
   frontend: InitPlan['frontend'] | null;
+  /** The services: proposed from the app's drivers (previews get instances of them). */
+  services: ProposedService[];
   components: ReturnType<typeof componentsFor>;
   detected: { app: string; port: string; healthPath: string; main: string | null };
   warnings: string[];
@@ -51,12 +54,14 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
   }
 
   const detected = detectProject(facts);
+  const services = detectServices(facts);
   const plan: InitPlan = {
     app: input.app ?? detected.app.value,
     port: input.port ?? detected.port.value,
     healthPath: detected.probe.path,
     probeFound: detected.probe.found,
     frontend: detected.frontend,
+    services: services.services,
   };
   ctx.logger.info(`app ${plan.app} (${input.app ? '--app' : detected.app.source})`);
   ctx.logger.info(`port ${plan.port} (${input.port ? '--port' : detected.port.source})`);
@@ -76,6 +81,9 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
       ? `frontend: ${plan.frontend.build ?? '(no build)'} -> ${plan.frontend.dir} (${plan.frontend.source})`
       : 'frontend: none (no build script with a bundler such as vite or webpack, no frontend/ directory)',
   );
+  ctx.logger.info(servicesLine(services));
+  // With services found, what could not be proposed is said on its own line too.
+  if (services.services.length > 0) for (const note of services.notes) ctx.logger.info(`services: ${note}`);
 
   const files: { file: string; text: string }[] = [
     { file: 'gantry.yaml', text: renderGantryYaml(plan) },
@@ -108,6 +116,7 @@ export async function initRepository(ctx: Ctx, input: InitInput): Promise<InitRe
     healthPath: plan.healthPath,
     probe: plan.healthPath === null ? 'tcp' : 'http',
     frontend: plan.frontend ?? null,
+    services: services.services,
     components: componentsFor(plan),
     detected: { app: detected.app.source, port: detected.port.source, healthPath: detected.probe.found, main: detected.main ?? null },
     warnings: detected.warnings,

@@ -17,4 +17,5 @@ export {
 } from './classify.js';
 export { rolloutStatus, type RolloutStatus, type RolloutStatusOptions } from './status.js';
 export { summarize, formatSummary, type ResourceSummary } from './summary.js';
+export { explainConnectionFailure, type ServiceEndpointHint, type ConnectionContext } from './connection.js';
 export { currentFailure, failureNow, type CurrentFailure } from './current.js';

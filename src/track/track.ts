@@ -15,6 +15,7 @@ import type { Deployment, KubeEvent, Pod, ReplicaSet } from '../kube/objects.js'
 import { isFatal } from '../kube/watch.js';
 import { markSilent, timeoutBehind } from '../kube/transport.js';
 import type { Failure, RolloutFailureCode } from './classify.js';
+import { explainConnectionFailure, type ServiceEndpointHint } from './connection.js';
 import { logTail } from './evidence.js';
 import { applyEvent, HEARTBEAT_MS, newPicture, RESETTLE_MS, replaceAll, type Picture, type StreamKey } from './picture.js';
 import { elapsed, progressPrinter } from './progress.js';
@@ -47,6 +48,12 @@ export interface TrackOptions {
    * must not fail on the failed run's ErrImagePull). Default: everything counts.
    */
   since?: number;
+  /**
+   * The services the app is given (gantry.yaml services:). When its container crashes or never
+   * gets ready and its log shows it could not connect or log in to one, the evidence names the
+   * service and the likely cause. Default: none (the log tail only).
+   */
+  services?: ServiceEndpointHint[] | undefined;
 }
 
 export type TrackResult = TrackSuccess | TrackFailure;
@@ -143,8 +150,8 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
       log(`${what} rolled out in ${(elapsedMs / 1000).toFixed(1)} s`);
       return { ok: true, elapsedMs, summary };
     }
-    const evidence = [...failure.evidence];
-    if (failure.logs && failure.pod && failure.container) evidence.push(...(await logTail(client, namespace, failure.pod, failure.container, failure.logs)));
+    const tail = failure.logs && failure.pod && failure.container ? await logTail(client, namespace, failure.pod, failure.container, failure.logs) : [];
+    const evidence = [...failure.evidence, ...connectionEvidence(failure.code, tail, options.services, name), ...tail];
     // Only the verdict: the cause, evidence and fix are in the result, for the caller to report once.
     ctx.logger.error(`${elapsed(start)} ${failure.code} (${catalogue[failure.code].title})`);
     return {
@@ -162,6 +169,14 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
   ctx.logger.info(`rollout summary of ${what}:`);
   for (const line of formatSummary(result.summary)) ctx.logger.info(`  ${line}`);
   return result;
+}
+
+/** For an app that crashes or never gets ready: which declared service it could not use, and why, read from its log tail. */
+function connectionEvidence(code: RolloutFailureCode, tail: string[], services: ServiceEndpointHint[] | undefined, deployment: string): string[] {
+  if (!services?.length || (code !== 'E_ROLLOUT_CRASHLOOP' && code !== 'E_ROLLOUT_READINESS')) return [];
+  // The tail's log lines are quoted with "| " (evidence.ts); its heading and notes are not the app's.
+  const lines = tail.filter((l) => l.startsWith('| ')).map((l) => l.slice(2));
+  return explainConnectionFailure(lines, services, { secret: `${deployment}-services` }) ?? [];
 }
 
 interface Wiring extends VerdictOptions {

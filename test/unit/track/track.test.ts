@@ -234,3 +234,24 @@ test('a re-run after a fix judges only what happens after its apply (since): an 
     await fake.close();
   }
 });
+
+test('with the declared services, a crash whose log shows a refused connection names the service and the cause before the log tail', async () => {
+  const c = crashing();
+  c.log = 'listening on 3000\nError: connect ECONNREFUSED 10.96.0.12:3306\n    at PromisePool.query (/app/node_modules/mysql2/promise.js:356:22)\n';
+  const fake = await fakeCluster(c);
+  const services = [
+    { service: 'db', kind: 'mysql' as const, port: 3306, binding: 'instance' as const },
+    { service: 'cache', kind: 'redis' as const, port: 6379, binding: 'instance' as const },
+  ];
+  const result = await trackRollout(createCtx({ logger: logger().logger }), fake.kc, { namespace: 't', name: 'good', timeoutSeconds: 10, services });
+  // Without them, the evidence is what it always was.
+  const plain = await trackRollout(createCtx({ logger: logger().logger }), fake.kc, { namespace: 't', name: 'good', timeoutSeconds: 10 });
+  await fake.close();
+  if (result.ok || plain.ok) throw new Error('expected failures');
+  expect(result.code).toBe('E_ROLLOUT_CRASHLOOP');
+  const tail = result.evidence.indexOf('log of container web (the instance that crashed), last 3 lines:');
+  expect(result.evidence[tail - 1]).toBe(
+    'the app could not connect to service db (mysql, 10.96.0.12:3306): connection refused — the instance is not running or not ready',
+  );
+  expect(plain.evidence).toEqual(result.evidence.filter((l) => !l.startsWith('the app could not connect')));
+});

@@ -136,15 +136,18 @@ function servicesLines(plan: InitPlan): string[] {
   ];
 }
 
-/** Staging and production bind to managed databases: commented out, the user names their variables. */
+/**
+ * Staging and production bind to managed databases by a CI variable named here: gantry validate
+ * wants a binding for every service, and a deploy without the variable says which one to add.
+ */
 function managedBindingLines(plan: InitPlan, env: 'staging' | 'production'): string[] {
   if (!plan.services?.length) return [];
   const prefix = env.toUpperCase();
   return [
-    '    # CHANGE: bind each service to your managed database (RDS, ApsaraDB for MongoDB, Tair) by a',
-    '    # masked CI variable holding its URL, or by an existing Secret ({ secret: <name>, key: url }):',
-    '    # services:',
-    ...plan.services.map((s) => `    #   ${s.name}: { variable: ${prefix}_${urlEnvName(s)} }`),
+    '    # CHANGE: each service is your managed database (RDS, ApsaraDB for MongoDB, Tair): add a masked',
+    '    # CI variable holding its VPC URL, or bind an existing Secret ({ secret: <name>, key: url }).',
+    '    services:',
+    ...plan.services.map((s) => `      ${s.name}: { variable: ${prefix}_${urlEnvName(s)} }`),
   ];
 }
 

@@ -3,6 +3,7 @@
 // names none, the driver next to it does). Pure over ProjectFacts, like detect.ts; the YAML
 // lines are written by files.ts.
 import type { ServiceKind } from '../services/types.js';
+import { KINDS } from '../services/catalog.js';
 import type { ProjectFacts } from './detect.js';
 
 export interface ProposedService {
@@ -26,7 +27,7 @@ export interface ServicesDetection {
 export const DEFAULT_VERSIONS: Record<ServiceKind, string> = { mysql: '8.0', postgresql: '16', mongodb: '7', redis: '7' };
 
 /** The app's URL variable for a kind (the catalogue's default); the managed binding's CI variable is named after it. */
-const DEFAULT_URL_ENV: Record<ServiceKind, string> = { mysql: 'DATABASE_URL', postgresql: 'DATABASE_URL', mongodb: 'MONGODB_URI', redis: 'REDIS_URL' };
+const DEFAULT_URL_ENV = (kind: ServiceKind): string => KINDS[kind].envNames.url;
 
 /** Driver packages and the kind of server they talk to. */
 const DRIVERS: [string, ServiceKind][] = [
@@ -111,7 +112,7 @@ export function detectServices(facts: Pick<ProjectFacts, 'pkg' | 'read' | 'list'
     } else {
       service.name = kind === 'mongodb' ? 'mongo' : 'cache';
     }
-    if (url && url !== DEFAULT_URL_ENV[kind]) service.env = { url };
+    if (url && url !== DEFAULT_URL_ENV(kind)) service.env = { url };
     return service;
   });
   return { services, notes };
@@ -119,7 +120,7 @@ export function detectServices(facts: Pick<ProjectFacts, 'pkg' | 'read' | 'list'
 
 /** The URL variable a service's app reads: the override, else the kind's default. */
 export function urlEnvName(service: Pick<ProposedService, 'kind' | 'env'>): string {
-  return service.env?.url ?? DEFAULT_URL_ENV[service.kind];
+  return service.env?.url ?? DEFAULT_URL_ENV(service.kind);
 }
 
 /** What `gantry init` says: "services: mysql (from mysql2), redis (from ioredis)". */

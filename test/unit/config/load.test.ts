@@ -53,7 +53,9 @@ environments:
 
   test('an unknown key far from any known one lists what is allowed', () => {
     const error = problemsOf(`${minimal}zzzzzzzz: 1\n`);
-    expect(error.details.join('\n')).toMatch(/zzzzzzzz .*unknown key[\s\S]*keys allowed here: app, registry, backend, frontend, services, serviceMirror, environments/);
+    expect(error.details.join('\n')).toMatch(
+      /zzzzzzzz .*unknown key[\s\S]*keys allowed here: app, registry, backend, frontend, services, serviceMirror, environments/,
+    );
   });
 
   test('an enum typo suggests the closest value', () => {

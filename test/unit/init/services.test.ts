@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { configSchema } from '../../../src/config/schema.js';
 import { createCtx } from '../../../src/context.js';
 import type { PackageJson, ProjectFacts } from '../../../src/init/detect.js';
 import { renderGantryYaml } from '../../../src/init/files.js';

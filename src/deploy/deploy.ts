@@ -144,7 +144,9 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             : { rollbackTarget: previous, restarted: undefined };
 
           const timeoutSeconds = input.timeoutSeconds ?? target.trackTimeoutSeconds;
-          const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since });
+          // A crash whose log shows a refused connection or login names the service it was (#14).
+          const services = plans.map((p) => ({ service: p.name, kind: p.kind, port: p.port, binding: p.binding }));
+          const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since, services });
           const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
           if (result.ok) {
             const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });

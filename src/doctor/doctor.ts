@@ -41,14 +41,19 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
   ];
   ctx.logger.info(`gantry doctor: environment ${envName}, namespace ${namespace}${noMr ? ' (merge request 1 stands for every preview; pass --mr)' : ''}`);
 
-  const [kube, { checkRegistryLogin }, { checkOssAccess }, { checkGitlabToken }, { checkPermissions, serverVersion, missingRule, resourceName }] =
-    await Promise.all([
-      import('../kube/index.js'),
-      import('../image/registry-check.js'),
-      import('../oss/check.js'),
-      import('../gitlab/check.js'),
-      import('../kube/access.js'),
-    ]);
+  const [
+    kube,
+    { checkRegistryLogin },
+    { checkOssAccess },
+    { checkGitlabToken },
+    { checkPermissions, serverVersion, missingRule, resourceName, DEPLOY_PERMISSIONS, servicePermissions },
+  ] = await Promise.all([
+    import('../kube/index.js'),
+    import('../image/registry-check.js'),
+    import('../oss/check.js'),
+    import('../gitlab/check.js'),
+    import('../kube/access.js'),
+  ]);
 
   // CI variables: present (and the kubeconfig usable) before anything is called.
   const missing = (names: string[]) => names.filter((n) => !env[n]?.trim());
@@ -137,7 +142,14 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
           ctx,
           `permissions in ${namespace}`,
           async (c) => {
-            const results = await checkPermissions(c, kc, namespace);
+            const { planServices } = await import('../services/plan.js');
+            const plans = planServices(config, envName);
+            const uses = {
+              services: plans.length > 0,
+              instances: plans.some((p) => p.binding === 'instance'),
+              jobs: config.backend.migrate !== undefined || plans.some((p) => p.binding === 'instance' && p.seed && 'command' in p.seed),
+            };
+            const results = await checkPermissions(c, kc, namespace, [...DEPLOY_PERMISSIONS, ...servicePermissions(uses)]);
             return results.map((r): CheckRow => {
               const what = `${r.permission.clusterScoped ? '' : `${namespace}: `}${resourceName(r.permission)}`;
               if (r.denied.length === 0) return { check: `may ${r.permission.verbs.join('/')} ${what}`, status: 'pass', detail: r.permission.why };

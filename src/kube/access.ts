@@ -49,6 +49,17 @@ export const DEPLOY_PERMISSIONS: Permission[] = [
   },
 ];
 
+/** #14: what services and migrations add, by what the environment uses. */
+export function servicePermissions(uses: { instances: boolean; jobs: boolean; services: boolean }): Permission[] {
+  return [
+    ...(uses.services || uses.jobs
+      ? [{ group: '', resource: 'pods', verbs: ['create', 'delete'], why: 'the reachability check of the services (a short-lived pod)' }]
+      : []),
+    ...(uses.instances ? [{ group: 'apps', resource: 'statefulsets', verbs: ALL, why: 'service instances (services.yaml)' }] : []),
+    ...(uses.jobs ? [{ group: 'batch', resource: 'jobs', verbs: ['create', 'get', 'list', 'watch', 'delete'], why: 'backend.migrate and seed commands' }] : []),
+  ];
+}
+
 export function resourceName(p: Pick<Permission, 'group' | 'resource' | 'subresource'>): string {
   return `${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.group ? `.${p.group}` : ''}`;
 }

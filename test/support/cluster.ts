@@ -58,7 +58,7 @@ export function namespacedKubeconfig(
   namespace: string,
   name = 'gantry-deployer',
   rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [
-    { apiGroups: ['', 'apps', 'autoscaling', 'networking.k8s.io', 'coordination.k8s.io'], resources: ['*'], verbs: ['*'] },
+    { apiGroups: ['', 'apps', 'batch', 'autoscaling', 'networking.k8s.io', 'coordination.k8s.io'], resources: ['*'], verbs: ['*'] },
   ],
 ): string {
   kubectl(['apply', '-f', '-'], {

@@ -1085,7 +1085,9 @@ function jobTimedOut(purpose: 'migration' | 'seed', title: string): CatalogueEnt
 }
 
 function logLines(log: string[]): string[] {
-  return log.length ? [`last ${log.length} lines of its log:`, ...log.map((l) => `| ${l}`)] : ['its log is empty'];
+  return log.length
+    ? [log.length === 1 ? 'the last line of its log:' : `last ${log.length} lines of its log:`, ...log.map((l) => `| ${l}`)]
+    : ['its log is empty'];
 }
 
 export interface GantryErrorOptions {

@@ -281,7 +281,8 @@ function logFollower(ctx: Ctx, client: KubeClient, input: JobInput): LogFollower
     },
     async finish(ms) {
       ended = true;
-      if (running) await Promise.race([running, sleep(ms)]);
+      // The pause ends with the stream too (stop), so no timer outlives the Job.
+      if (running) await Promise.race([running, sleep(ms, undefined, { signal: stop.signal }).catch(() => undefined)]);
       stop.abort();
       await running;
     },
@@ -387,6 +388,8 @@ export async function runJob(ctx: Ctx, kc: KubeConfig, input: JobInput): Promise
     const since = Date.parse(created.metadata.creationTimestamp ?? '') || client.serverNow();
     ctx.logger.info(`created ${what} (deadline ${input.timeoutSeconds} s)`);
     const logs = logFollower(ctx, client, input);
+    // The pod as last seen: a timed-out Job's pod may be gone by the time the verdict comes.
+    let lastPod: Pod | undefined;
     let outcome: JobState;
     try {
       outcome = await pollUntil(
@@ -394,17 +397,22 @@ export async function runJob(ctx: Ctx, kc: KubeConfig, input: JobInput): Promise
         `wait for ${what}`,
         async () => {
           const state = await look(client, input, since);
-          if ('pod' in state && state.pod) logs.see(state.pod);
+          if ('pod' in state && state.pod) {
+            lastPod = state.pod;
+            logs.see(state.pod);
+          }
           return FINAL.has(state.state) ? state : undefined;
         },
         { intervalMs: POLL_MS, timeoutMs: input.timeoutSeconds * 1000 + OVERRUN_MS, onTimeout: () => ({ state: 'deadline' }) },
       );
     } catch (error) {
       await logs.finish(0);
-      if (ctx.signal.aborted) await removeJob(ctx, kc, client, input);
-      throw error;
+      if (!ctx.signal.aborted) throw error;
+      await removeJob(ctx, kc, client, input);
+      // The step's reason (cancelled, out of time), not the pause's AbortError.
+      throw ctx.signal.reason ?? error;
     }
-    const pod = 'pod' in outcome ? outcome.pod : undefined;
+    const pod = ('pod' in outcome ? outcome.pod : undefined) ?? lastPod;
     // A container that ended before it was seen running: its whole log is still there to read.
     if (pod && (outcome.state === 'succeeded' || outcome.state === 'failed')) logs.see(pod);
     await logs.finish(outcome.state === 'succeeded' || outcome.state === 'failed' ? DRAIN_MS : 0);

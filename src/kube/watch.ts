@@ -483,7 +483,15 @@ export function followLog(
   onLine: (line: string) => void,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const failed = (error: unknown) => (bounds.signal.aborted ? resolve() : reject(error));
+    let buffered = '';
+    let streaming = false;
+    const ended = () => {
+      if (buffered !== '') onLine(buffered);
+      buffered = '';
+      resolve();
+    };
+    // Once the log flows, a cut connection ends it like the server's end does.
+    const failed = (error: unknown) => (bounds.signal.aborted || streaming ? ended() : reject(error));
     openGet(
       kc,
       path,
@@ -499,7 +507,7 @@ export function followLog(
           return;
         }
         deadline.stop();
-        let buffered = '';
+        streaming = true;
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           buffered += chunk;
@@ -510,11 +518,6 @@ export function followLog(
             newline = buffered.indexOf('\n');
           }
         });
-        const ended = () => {
-          if (buffered !== '') onLine(buffered);
-          buffered = '';
-          resolve();
-        };
         res.on('end', ended);
         // A cut connection ends the stream as well: the caller follows again from where it was.
         res.on('close', ended);

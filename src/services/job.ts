@@ -328,9 +328,14 @@ async function removeJob(ctx: Ctx, kc: KubeConfig, client: KubeClient, input: Jo
       })
     : client;
   try {
-    await deleting.remove({ apiVersion: 'batch/v1', kind: 'Job', name: input.name, namespace: input.namespace }, { doing: `delete job/${input.name}` });
-    ctx.logger.info(`deleted the ${input.purpose} Job ${input.name}`);
-    if (ctx.signal.aborted) ctx.cleanup.note(`deleted the ${input.purpose} Job ${input.name}`);
+    const existed = await deleting.remove(
+      { apiVersion: 'batch/v1', kind: 'Job', name: input.name, namespace: input.namespace },
+      { doing: `delete job/${input.name}` },
+    );
+    if (existed) {
+      ctx.logger.info(`deleted the ${input.purpose} Job ${input.name}`);
+      if (ctx.signal.aborted) ctx.cleanup.note(`deleted the ${input.purpose} Job ${input.name}`);
+    }
     return true;
   } catch (error) {
     ctx.logger.warn(
@@ -384,14 +389,15 @@ export async function runJob(ctx: Ctx, kc: KubeConfig, input: JobInput): Promise
   const title = input.purpose === 'migration' ? 'Migration' : 'Seed';
 
   return ctx.logger.section(input.purpose, `${title}: ${shown} (Job ${input.name} in ${input.namespace})`, async () => {
-    const created = await client.create<Job>(job, { doing: `create job/${input.name} in ${input.namespace}` });
-    const since = Date.parse(created.metadata.creationTimestamp ?? '') || client.serverNow();
-    ctx.logger.info(`created ${what} (deadline ${input.timeoutSeconds} s)`);
     const logs = logFollower(ctx, client, input);
     // The pod as last seen: a timed-out Job's pod may be gone by the time the verdict comes.
     let lastPod: Pod | undefined;
     let outcome: JobState;
     try {
+      // A create cancelled in flight may still have created the Job: the catch deletes it either way.
+      const created = await client.create<Job>(job, { doing: `create job/${input.name} in ${input.namespace}` });
+      const since = Date.parse(created.metadata.creationTimestamp ?? '') || client.serverNow();
+      ctx.logger.info(`created ${what} (deadline ${input.timeoutSeconds} s)`);
       outcome = await pollUntil(
         ctx,
         `wait for ${what}`,

@@ -167,6 +167,33 @@ test('a secretKeyRef to a missing key fails fast, naming the key and the Secret'
   expect(seconds).toBeLessThan(15);
 }, 60_000);
 
+test('a migration killed for its memory says OOMKilled and names the limit', async () => {
+  const { ctx } = capture();
+  const input = job(`echo "loading"; node -e 'const a = []; for (;;) a.push(Buffer.alloc(1e7, 1))'`, {
+    resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '48Mi' } },
+  });
+  const started = Date.now();
+  const { error, at } = await caught(runJob(ctx, kc, input));
+  console.log(`OOM-killed migration: ${error.code} after ${((at - started) / 1000).toFixed(1)} s: ${error.message}`);
+  expect(error.code).toBe('E_MIGRATION_FAILED');
+  expect(error.message).toBe(`migration Job ${input.name} failed: exit code 137 (OOMKilled), signal 9 (SIGKILL)`);
+  expect(error.fix).toMatch(/^the migration ran out of memory \(limit 48Mi\)/);
+  expect(formatError(error)).toContain('| loading');
+}, 90_000);
+
+test('a pod no node can take fails fast as unschedulable, and the Job is deleted', async () => {
+  const { ctx } = capture();
+  const input = job('true', { resources: { requests: { cpu: '500', memory: '64Mi' } } });
+  const started = Date.now();
+  const { error, at } = await caught(runJob(ctx, kc, input));
+  const seconds = (at - started) / 1000;
+  console.log(`unschedulable: ${error.code} after ${seconds.toFixed(1)} s: ${error.message}`);
+  expect(error.message).toContain('could not start (E_ROLLOUT_UNSCHEDULABLE)');
+  expect(error.message).toContain('not enough cpu');
+  expect(seconds).toBeLessThan(20);
+  expect(kubectl(['-n', ns, 'get', 'jobs', '--field-selector', `metadata.name=${input.name}`, '-o', 'name']).trim()).toBe('');
+}, 60_000);
+
 test('a cancelled migration deletes its Job', async () => {
   const stop = new AbortController();
   const { ctx, text } = capture(stop.signal);

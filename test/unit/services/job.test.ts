@@ -1,8 +1,13 @@
 // The pure parts of the migration and seed Jobs: the Job object, the judgement of where a Job
 // is, the log lines' times, and the error texts (test/e2e/services-job.test.ts runs them for real).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createCtx } from '../../../src/context.js';
 import { formatError, gantryError } from '../../../src/errors.js';
 import type { KubeEvent, Pod } from '../../../src/kube/objects.js';
-import { type Job, type JobInput, jobObject, judgeJob, splitLogLine } from '../../../src/services/job.js';
+import { createLogger } from '../../../src/log/logger.js';
+import { type Job, type JobInput, jobObject, judgeJob, runJob, splitLogLine } from '../../../src/services/job.js';
 
 const SECRET = 'hunter2-s3cret';
 
@@ -237,5 +242,77 @@ describe('the error texts', () => {
       gantryError('E_SEED_TIMEOUT', { job: 'j', namespace: 'n', seconds: 5, setting: 's', log: [], evidence: [], deleted: false }),
     ].map(formatError);
     for (const text of texts) expect(text).not.toContain(SECRET);
+  });
+});
+
+describe('runJob against a scripted API server', () => {
+  test('a log stream cut mid-way is followed again from the last line’s second: every line printed once, none lost', async () => {
+    const name = 'hello-migrate-abc1234-x7k2';
+    const logRequests: URLSearchParams[] = [];
+    let complete = false;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const second = now.slice(0, 19);
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const json = (body: unknown) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(body));
+      };
+      const p = url.pathname;
+      if (p === '/apis/batch/v1')
+        return json({ kind: 'APIResourceList', groupVersion: 'batch/v1', resources: [{ name: 'jobs', namespaced: true, kind: 'Job', verbs: [] }] });
+      if (p === '/api/v1')
+        return json({ kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'pods', namespaced: true, kind: 'Pod', verbs: [] }] });
+      const job = {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name, namespace: 'hello-staging', uid: 'job-uid', creationTimestamp: now },
+        status: { conditions: complete ? [{ type: 'Complete', status: 'True' }] : [] },
+      };
+      if (p.startsWith('/apis/batch/v1/namespaces/hello-staging/jobs')) return json(job);
+      if (p === '/api/v1/namespaces/hello-staging/pods') {
+        const state = complete ? { terminated: { exitCode: 0 } } : { running: { startedAt: now } };
+        return json({
+          items: [
+            {
+              metadata: { name: `${name}-p`, uid: 'pod-uid', creationTimestamp: now },
+              status: { containerStatuses: [{ name: 'migrate', ready: true, restartCount: 0, state }] },
+            },
+          ],
+        });
+      }
+      if (p === `/api/v1/namespaces/hello-staging/pods/${name}-p/log`) {
+        logRequests.push(url.searchParams);
+        res.writeHead(200);
+        if (logRequests.length === 1) {
+          res.write(`${second}.1Z one\n${second}.25Z two\n`);
+          setTimeout(() => res.socket?.destroy(), 20);
+          return;
+        }
+        complete = true;
+        return res.end(`${second}.1Z one\n${second}.25Z two\n${second}.3Z three\n`);
+      }
+      return json({ items: [] });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+        currentContext: 'c',
+      });
+      let out = '';
+      const ctx = createCtx({ logger: createLogger({ write: (t) => (out += t), gitlab: false, color: false }), env: {} });
+      const result = await runJob(ctx, kc, input());
+      expect(result).toMatchObject({ ok: true, logLines: 3 });
+      expect(out.match(/^migration \| .*$/gm)).toEqual(['migration | one', 'migration | two', 'migration | three']);
+      expect(logRequests[0]!.get('sinceTime')).toBeNull();
+      expect(logRequests[1]!.get('sinceTime')).toBe(`${second}Z`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -441,7 +441,7 @@ export async function runJob(ctx: Ctx, kc: KubeConfig, input: JobInput): Promise
           memoryLimit: limit,
           log,
           evidence: [...podEvidence(pod, input.purpose), ...(t ? [] : [`job: ${outcome.why}`])].map((l) => ctx.logger.mask(l)),
-          kept: true,
+          kept: input.keepSeconds !== 0,
         });
       }
       case 'deadline': {

@@ -175,6 +175,26 @@ export interface ErrorDetails {
   E_INIT_NO_PACKAGE: { dir: string };
   E_INIT_EXISTS: { dir: string; existing: string[] };
   E_INIT_WRITE: { dir: string; written: string[]; total: number; reason: string };
+  // #14 jobs: the migration and seed Jobs (src/services/job.ts). `log` is the container's last
+  // lines, already masked; `kept` whether the Job stays in the namespace for inspection.
+  E_MIGRATION_FAILED:
+    | {
+        problem: 'exited';
+        job: string;
+        namespace: string;
+        termination: string;
+        oom: boolean;
+        memoryLimit: string | undefined;
+        log: string[];
+        evidence: string[];
+        kept: boolean;
+      }
+    | { problem: 'cannot-start'; job: string; namespace: string; cause: string; said: string; evidence: string[]; fix: string }
+    | { problem: 'cannot-create'; job: string; namespace: string; said: string }
+    | { problem: 'gone'; job: string; namespace: string };
+  E_MIGRATION_TIMEOUT: { job: string; namespace: string; seconds: number; setting: string; log: string[]; evidence: string[]; deleted: boolean };
+  E_SEED_FAILED: ErrorDetails['E_MIGRATION_FAILED'];
+  E_SEED_TIMEOUT: ErrorDetails['E_MIGRATION_TIMEOUT'];
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1051,6 +1071,11 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     fix: () => 'check the directory, then run gantry init --force to write every file again',
     lines: (d) => (d.written.length > 0 ? [`written: ${d.written.join(', ')}`] : []),
   },
+  // #14 jobs
+  E_MIGRATION_FAILED: jobFailed('migration', 'The migration Job failed'),
+  E_MIGRATION_TIMEOUT: jobTimedOut('migration', 'The migration Job did not finish in time'),
+  E_SEED_FAILED: jobFailed('seed', 'The seed Job failed'),
+  E_SEED_TIMEOUT: jobTimedOut('seed', 'The seed Job did not finish in time'),
 };
 
 function exampleUrl(kind: string): string {
@@ -1064,6 +1089,60 @@ function exampleUrl(kind: string): string {
       } as Record<string, string>
     )[kind] ?? `${kind}://user:pass@host:port/db`
   );
+}
+
+// #14 jobs: one text for both purposes. Nothing is applied before the migration and the seed,
+// so every failure leaves the running version as it was: the fix says so.
+function jobFailed(purpose: 'migration' | 'seed', title: string): CatalogueEntry<ErrorDetails['E_MIGRATION_FAILED']> {
+  const unchanged = purpose === 'migration' ? 'the running version was not changed' : 'the app was not deployed and the running version was not changed';
+  const again =
+    purpose === 'migration'
+      ? 'fix the migration and push again'
+      : 'fix the seed command and deploy again (no seed has succeeded for this instance, so the next deploy runs it again: make it safe to re-run)';
+  return {
+    exitCode: 1,
+    title,
+    message: (d) =>
+      d.problem === 'exited'
+        ? `${purpose} Job ${d.job} failed: ${d.termination}`
+        : d.problem === 'cannot-start'
+          ? `${purpose} Job ${d.job} could not start (${d.cause}): ${d.said}`
+          : d.problem === 'cannot-create'
+            ? `${purpose} Job ${d.job} cannot create its pod: ${d.said}`
+            : `${purpose} Job ${d.job} was deleted before it finished`,
+    fix: (d) =>
+      d.problem === 'exited'
+        ? d.oom
+          ? `the ${purpose} ran out of memory${d.memoryLimit ? ` (limit ${d.memoryLimit})` : ''}: raise resources.limits.memory or make it use less (for Node: NODE_OPTIONS=--max-old-space-size); ${unchanged}`
+          : `${again}; ${unchanged}`
+        : d.problem === 'cannot-start'
+          ? `${d.fix}; ${unchanged}`
+          : d.problem === 'cannot-create'
+            ? `the namespace's ResourceQuota, LimitRange or an admission policy refuses the pod: the message above names the rule; ${unchanged}`
+            : `something else deleted the Job (another deploy, a cleanup): deploy again; ${unchanged}`,
+    lines: (d) => [
+      `Job ${d.job} in namespace ${d.namespace}${d.problem === 'exited' && d.kept ? ` (kept for inspection: kubectl -n ${d.namespace} logs job/${d.job})` : ''}`,
+      ...(d.problem === 'exited' || d.problem === 'cannot-start' ? d.evidence : []),
+      ...(d.problem === 'exited' ? logLines(d.log) : []),
+    ],
+  };
+}
+
+function jobTimedOut(purpose: 'migration' | 'seed', title: string): CatalogueEntry<ErrorDetails['E_MIGRATION_TIMEOUT']> {
+  return {
+    exitCode: 1,
+    title,
+    message: (d) => `${purpose} Job ${d.job} did not finish within ${d.seconds} s (${d.setting})${d.deleted ? '; it was stopped and deleted' : ''}`,
+    fix: (d) =>
+      `the log above shows where it stopped: a ${purpose} that waits for a lock another session holds, or for a database it cannot reach, hangs; check that the database answers from the namespace (gantry doctor), or raise ${d.setting} if it is only slow; the running version was not changed`,
+    lines: (d) => [`Job ${d.job} in namespace ${d.namespace}`, ...d.evidence, ...logLines(d.log)],
+  };
+}
+
+function logLines(log: string[]): string[] {
+  return log.length
+    ? [log.length === 1 ? 'the last line of its log:' : `last ${log.length} lines of its log:`, ...log.map((l) => `| ${l}`)]
+    : ['its log is empty'];
 }
 
 export interface GantryErrorOptions {

@@ -26,7 +26,7 @@ import { waitedFor, withRetry } from '../retry.js';
 import type { K8sObject } from './objects.js';
 import { apiStatus, isTransient, kubeError } from './failures.js';
 import { boundedHttp, markSilent, silenceOf, timeoutBehind, withCredentials } from './transport.js';
-import { getJson, startStream, type Stream, type StreamHandlers, type StreamOptions, type StreamSpec } from './watch.js';
+import { followLog, getJson, startStream, type Stream, type StreamHandlers, type StreamOptions, type StreamSpec } from './watch.js';
 
 /** Every field manager Gantry applies with. */
 export const FIELD_MANAGER = 'gantry';
@@ -88,6 +88,18 @@ export interface KubeClient {
   stream<T extends { metadata?: { resourceVersion?: string } }>(spec: StreamSpec, handlers: StreamHandlers<T>, options: StreamOptions): Stream;
   /** A container's log as text, as the API server sends it. Not retried (the caller has its own fallback). */
   podLog(namespace: string, pod: string, container: string, options: { previous: boolean; tailLines: number; limitBytes: number }): Promise<string>;
+  /**
+   * Follows a container's log, each line prefixed with its RFC 3339 time (timestamps=true), from
+   * `sinceTime` (whole seconds) if given, until the stream ends or `signal` aborts (watch.ts
+   * followLog). Not retried: the caller follows again from the last time it saw.
+   */
+  followLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    options: { sinceTime?: string; signal: AbortSignal },
+    onLine: (line: string) => void,
+  ): Promise<void>;
 }
 
 const RAW = 'gantry:raw-json';
@@ -245,6 +257,12 @@ export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions 
       return String(
         await api.readNamespacedPodLog({ name: pod, namespace, container, previous: opts.previous, tailLines: opts.tailLines, limitBytes: opts.limitBytes }),
       );
+    },
+    followLog(namespace, pod, container, opts, onLine) {
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
+      const params: Record<string, string> = { container, timestamps: 'true', ...(opts.sinceTime ? { sinceTime: opts.sinceTime } : {}) };
+      const bounds = { signal: AbortSignal.any([ctx.signal, opts.signal]), requestMs: timeoutMs, connectMs: ctx.deadlines.connectMs };
+      return followLog(kc, path, params, bounds, onLine);
     },
     async read<T>(ref: ObjectRef, doing = `get ${kindPath(ref.kind, ref.name)}`) {
       try {

@@ -466,3 +466,63 @@ export function startStream<T extends { metadata?: { resourceVersion?: string } 
   });
   return { stop: () => local.abort(), done };
 }
+
+/**
+ * Follows a container's log (GET <pod>/log with follow=true), calling onLine with each line as
+ * it comes, until the server ends the stream (the container ended, or the kubelet or a proxy
+ * dropped it: the caller follows again from the last line's time) or `signal` aborts (then it
+ * resolves too). A refused request rejects with the API server's answer. Only connecting and
+ * the answer's headers are bounded: a migration may print nothing for minutes, so silence here
+ * proves nothing; the caller ends the stream from what it sees of the pod.
+ */
+export function followLog(
+  kc: KubeConfig,
+  path: string,
+  params: Record<string, string>,
+  bounds: { signal: AbortSignal; requestMs: number; connectMs: number },
+  onLine: (line: string) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let streaming = false;
+    const ended = () => {
+      if (buffered !== '') onLine(buffered);
+      buffered = '';
+      resolve();
+    };
+    // Once the log flows, a cut connection ends it like the server's end does.
+    const failed = (error: unknown) => (bounds.signal.aborted || streaming ? ended() : reject(error));
+    openGet(
+      kc,
+      path,
+      { ...params, follow: 'true' },
+      bounds,
+      (res, deadline) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          readAll(res, (code, body) => {
+            deadline.stop();
+            failed(new ApiException(code, `HTTP ${code}`, body, res.headers as Record<string, string>));
+          });
+          return;
+        }
+        deadline.stop();
+        streaming = true;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let newline = buffered.indexOf('\n');
+          while (newline >= 0) {
+            onLine(buffered.slice(0, newline));
+            buffered = buffered.slice(newline + 1);
+            newline = buffered.indexOf('\n');
+          }
+        });
+        res.on('end', ended);
+        // A cut connection ends the stream as well: the caller follows again from where it was.
+        res.on('close', ended);
+      },
+      failed,
+    ).catch(failed);
+  });
+}

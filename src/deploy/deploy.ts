@@ -109,8 +109,14 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           // The services' Secrets (an instance's password is read back), instances, then the app:
           // all validated first; the app is applied only once the services are ready, reachable
           // and migrated (the gate).
-          const serviceObjects = [...(await serviceSecrets(ctx, kc, plans, secretsInput)), ...(servicesManifest?.objects ?? [])];
-          const all = [...objects, ...serviceObjects, ...appObjects];
+          // The env ConfigMap is named by its content and immutable: applied before the gate, it is
+          // there for the migration while the running pods keep theirs.
+          const serviceObjects = [
+            ...(await serviceSecrets(ctx, kc, plans, secretsInput)),
+            ...(servicesManifest?.objects ?? []),
+            ...appObjects.filter((o) => o.kind === 'ConfigMap'),
+          ];
+          const all = [...objects, ...serviceObjects, ...appObjects.filter((o) => o.kind !== 'ConfigMap')];
           const gated = plans.length > 0 || config.backend.migrate !== undefined;
           const gate = gated
             ? {

@@ -313,6 +313,10 @@ export async function checkReachable(ctx: Ctx, kc: KubeConfig, input: ReachInput
       connectMs: ctx.deadlines.connectMs,
       pod: name,
     };
+  } catch (error) {
+    // A pause cut short by the signal rejects with a bare AbortError: say why it stopped.
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
+    throw error;
   } finally {
     await removePod(ctx, kc, client, ref);
   }

@@ -179,7 +179,7 @@ export interface ErrorDetails {
     podCidrNote?: string;
     connectSeconds: number;
   };
-  E_SERVICE_CHECK_TIMEOUT: { namespace: string; pod: string; seconds: number; state: string; events: string[] };
+  E_SERVICE_CHECK_TIMEOUT: { namespace: string; pod: string; seconds: number; state: string; running: boolean; lines: string[] };
   E_SERVICE_CHECK_FAILED:
     | { problem: 'gone'; namespace: string; pod: string }
     | { problem: 'no-result'; namespace: string; pod: string; ended: string; noNode: boolean; log: string[] };
@@ -1046,9 +1046,11 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     exitCode: 1,
     title: 'The service reachability check did not finish in time',
     message: (d) => `the service reachability check pod ${d.pod} in namespace ${d.namespace} did not finish within ${d.seconds} s (${d.state})`,
-    fix: () =>
-      "it usually waits for its image (the app image's first pull on this node) or for a node (ECI creation, autoscaling): the events show which; the rollout would wait for the same, so fix that (or run the deploy again once the image is on the node)",
-    lines: (d) => d.events,
+    fix: (d) =>
+      d.running
+        ? "the check started but did not finish: something in the app's env holds node up (NODE_OPTIONS with --require or --import), or host name lookups hang (the cluster's DNS); its log above may say which"
+        : "it was waiting for its image (the app image's first pull on this node) or for a node (ECI creation, autoscaling): the events above show which; the rollout would wait for the same, so fix that, or run the deploy again once the image is on the node",
+    lines: (d) => d.lines,
   },
   E_SERVICE_CHECK_FAILED: {
     exitCode: 1,
@@ -1075,6 +1077,8 @@ export interface ServiceFailure {
   /** ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, ENOTFOUND...; EUNSET, EUNEXPANDED, EBADURL, EBADPORT for settings that name no address. */
   code: string;
   ms: number;
+  /** Connection attempts: quick failures are tried again within the connect deadline. */
+  attempts?: number;
   variable?: string;
   ref?: string;
 }
@@ -1086,10 +1090,10 @@ function serviceWhy(f: ServiceFailure, connectSeconds: number): string {
     case 'ETIMEDOUT':
       return `timed out after ${connectSeconds} s (no answer: the packets are dropped)`;
     case 'ECONNREFUSED':
-      return 'connection refused';
+      return `connection refused${serviceAttempts(f)}`;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return 'no route to host';
+      return `no route to host${serviceAttempts(f)}`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'the host name does not resolve';
@@ -1107,6 +1111,8 @@ function serviceWhy(f: ServiceFailure, connectSeconds: number): string {
       return f.code;
   }
 }
+
+const serviceAttempts = (f: ServiceFailure) => (f.attempts && f.attempts > 1 ? ` (${f.attempts} attempts in ${Math.round(f.ms / 1000)} s)` : '');
 
 function podCidrText(d: ErrorDetails['E_SERVICE_UNREACHABLE']): string {
   if (d.podCidr && d.podCidrSource === 'node') return `${d.podCidr} (the node's spec.podCIDR)`;

@@ -20,7 +20,7 @@ import type { K8sObject, KubeEvent, Pod } from '../kube/objects.js';
 import { MANAGED_BY_LABEL } from '../kube/objects.js';
 import { dnsLabel } from '../names/names.js';
 import { pollUntil } from '../retry.js';
-import { classifyPod, describeTermination, type Failure } from '../track/classify.js';
+import { classifyPod, describeTermination, eventTime, type Failure } from '../track/classify.js';
 
 /** One service to check, by the names of the variables the app reads it from (never their values). */
 export interface ReachTarget {
@@ -45,7 +45,7 @@ export interface ReachInput {
   targets: ReachTarget[];
   /** Put on the pod (with the component label): the app's labels, so cleanup by label finds it. */
   labels: Record<string, string>;
-  /** The whole check, pod start included (default REACH_TIMEOUT_MS). */
+  /** The whole check, pod start included (default REACH_TIMEOUT_MS; at least one connect deadline plus REACH_START_MS). */
   timeoutMs?: number;
 }
 
@@ -55,6 +55,8 @@ export interface ReachTargetResult {
   port: number;
   ok: boolean;
   ms: number;
+  /** Connection attempts made within the deadline (quick failures are retried). */
+  attempts?: number;
   /** Why it failed: ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, ENOTFOUND... or, before any connection, EUNSET / EUNEXPANDED / EBADURL / EBADPORT. */
   code?: string;
   /** The variable the host (or URL) came from. */
@@ -90,6 +92,10 @@ export const COMPONENT_LABEL = 'app.kubernetes.io/component';
  * the check in a few seconds plus at most one connect deadline.
  */
 export const REACH_TIMEOUT_MS = 120_000;
+/** What the check needs besides its connections when the image is on the node: pod start and node's own start. */
+export const REACH_START_MS = 5_000;
+/** The kubelet's deadline for the pod is later than Gantry's, so Gantry's timeout (which says what the pod waited for) comes first. */
+const POD_DEADLINE_SLACK_SECONDS = 15;
 /** What the script prints before its JSON, so the line is found whatever else the image writes. */
 export const RESULT_MARKER = 'GANTRY_REACH_RESULT ';
 const CONTAINER = 'check';
@@ -99,7 +105,10 @@ const CONNECT_VAR = 'GANTRY_REACH_CONNECT_MS';
 /**
  * The check itself, run with `node -e` in the app's image (any Node since 12: no ESM, no newer
  * syntax). Env in: GANTRY_REACH_TARGETS (JSON ReachTarget[]: variable names only) and
- * GANTRY_REACH_CONNECT_MS. Out: one line, RESULT_MARKER + {podIP, ifCidr, results}. Values are
+ * GANTRY_REACH_CONNECT_MS, the deadline per host: a failure that may pass (refused, no route:
+ * a Service that kube-proxy has not programmed yet, a database still starting) is tried again
+ * every 500 ms within it, so only a failure that lasts is reported. Out: one line,
+ * RESULT_MARKER + {podIP, ifCidr, results}. Values are
  * validated before they are printed: a host must look like a host name or an IP address and a
  * port like a number. The userinfo ends at the LAST "@" of the URL: a password may hold "@",
  * "/" or "?" unencoded, and cutting anywhere earlier could print part of it as the host (an "@"
@@ -157,22 +166,37 @@ function fromParts(t) {
   if (n < 0) return [fail(t, 'EBADPORT', t.portVar)];
   return [{ host: e.host, port: n, t: t, variable: t.hostVar }];
 }
-function connect(c) {
+function once(c, limit) {
   return new Promise(function (resolve) {
-    const started = Date.now();
     let done = false, socket;
     function end(ok, code) {
       if (done) return;
       done = true; clearTimeout(timer); if (socket) socket.destroy();
-      resolve(Object.assign({ service: c.t.service, host: c.host, port: c.port, ok: ok, ms: Date.now() - started, variable: c.variable }, ok ? {} : { code: code }));
+      resolve(ok ? { ok: true } : { ok: false, code: code });
     }
-    const timer = setTimeout(function () { end(false, 'ETIMEDOUT'); }, wait);
+    const timer = setTimeout(function () { end(false, 'ETIMEDOUT'); }, limit);
     try {
       socket = net.connect({ host: c.host, port: c.port });
       socket.once('connect', function () { end(true); });
       socket.once('error', function (e) { end(false, e.code || (e.errors && e.errors[0] && e.errors[0].code) || 'ERROR'); });
     } catch (e) { end(false, e.code || 'ERROR'); }
   });
+}
+const AGAIN = { ECONNREFUSED: 1, EHOSTUNREACH: 1, ENETUNREACH: 1, ECONNRESET: 1, EAI_AGAIN: 1 };
+function connect(c) {
+  const started = Date.now();
+  let attempts = 0, known;
+  function next() {
+    attempts++;
+    return once(c, wait - (Date.now() - started)).then(function (r) {
+      if (!r.ok && AGAIN[r.code]) known = r.code;
+      if (!r.ok && AGAIN[r.code] && wait - (Date.now() - started) > 1000) return new Promise(function (w) { setTimeout(w, 500); }).then(next);
+      // A retry cut short by the deadline says less than the failure before it.
+      const code = r.ok ? undefined : r.code === 'ETIMEDOUT' && known ? known : r.code;
+      return Object.assign({ service: c.t.service, host: c.host, port: c.port, ok: r.ok, ms: Date.now() - started, attempts: attempts, variable: c.variable }, r.ok ? {} : { code: code });
+    });
+  }
+  return next();
 }
 function srv(c) {
   return dns.promises.resolveSrv('_mongodb._tcp.' + c.srv).then(function (records) {
@@ -214,6 +238,7 @@ export function parseReachOutput(log: string): { podIP: string; ifCidr?: string;
       port: Number(r.port ?? 0),
       ok: r.ok === true,
       ms: Number(r.ms ?? 0),
+      ...(typeof r.attempts === 'number' ? { attempts: r.attempts } : {}),
       ...(typeof r.code === 'string' ? { code: r.code } : {}),
       ...(typeof r.variable === 'string' && r.variable !== '' ? { variable: r.variable } : {}),
       ...(typeof r.ref === 'string' ? { ref: r.ref } : {}),
@@ -235,9 +260,18 @@ export function targetsForScript(targets: ReachTarget[]): ReachTarget[] {
   }));
 }
 
+/**
+ * How long the whole check may take: input.timeoutMs (default REACH_TIMEOUT_MS), but never less
+ * than one connect deadline plus REACH_START_MS, or a long GANTRY_CONNECT_TIMEOUT would make
+ * every check time out instead of reporting the service.
+ */
+export function reachTimeoutMs(ctx: Ctx, input: Pick<ReachInput, 'timeoutMs'>): number {
+  return Math.max(input.timeoutMs ?? REACH_TIMEOUT_MS, ctx.deadlines.connectMs + REACH_START_MS);
+}
+
 /** The check pod: the app's image, env and pull secrets; small requests; bounded in time; no API token. */
 export function reachPod(ctx: Ctx, input: ReachInput, name: string): K8sObject {
-  const timeoutMs = input.timeoutMs ?? REACH_TIMEOUT_MS;
+  const timeoutMs = reachTimeoutMs(ctx, input);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -249,7 +283,7 @@ export function reachPod(ctx: Ctx, input: ReachInput, name: string): K8sObject {
     spec: {
       restartPolicy: 'Never',
       // The kubelet ends it even if Gantry is killed and never deletes it.
-      activeDeadlineSeconds: Math.ceil(timeoutMs / 1000),
+      activeDeadlineSeconds: Math.ceil(timeoutMs / 1000) + POD_DEADLINE_SLACK_SECONDS,
       terminationGracePeriodSeconds: 1,
       // It talks to databases, not to the API server.
       automountServiceAccountToken: false,
@@ -285,7 +319,7 @@ export function reachPod(ctx: Ctx, input: ReachInput, name: string): K8sObject {
  */
 export async function checkReachable(ctx: Ctx, kc: KubeConfig, input: ReachInput): Promise<ReachResult> {
   const started = Date.now();
-  const timeoutMs = input.timeoutMs ?? REACH_TIMEOUT_MS;
+  const timeoutMs = reachTimeoutMs(ctx, input);
   const client = kubeClient(ctx, kc);
   const base = input.labels['app.kubernetes.io/instance'] ?? 'gantry';
   const name = `${dnsLabel(base, 63 - 13)}-reach-${randomBytes(3).toString('hex')}`;
@@ -382,21 +416,28 @@ function noResult(pod: CheckPod, log: string): GantryError {
 
 async function checkTimeout(client: KubeClient, namespace: string, name: string, timeoutMs: number): Promise<GantryError> {
   let state = 'not found';
-  let events: string[] = [];
+  let running = false;
+  let lines: string[] = [];
   try {
     const pod = await client.read<CheckPod>({ apiVersion: 'v1', kind: 'Pod', name, namespace });
     if (pod) {
       const cs = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER);
       const waiting = cs?.state?.waiting;
-      state = `phase ${pod.status?.phase ?? 'Pending'}${waiting ? `, container waiting ${waiting.reason ?? ''}${waiting.message ? `: ${waiting.message}` : ''}` : cs?.state?.running ? ', container running' : ''}`;
-      events = (await podEvents(client, namespace, pod.metadata.uid))
+      running = cs?.state?.running !== undefined;
+      state = `phase ${pod.status?.phase ?? 'Pending'}${waiting ? `, container waiting ${waiting.reason ?? ''}${waiting.message ? `: ${waiting.message}` : ''}` : running ? ', container running' : ''}`;
+      lines = (await podEvents(client, namespace, pod.metadata.uid))
+        .sort((a, b) => eventTime(a) - eventTime(b))
         .slice(-5)
         .map((e) => `event ${e.reason ?? '?'}: ${(e.message ?? '').replace(/\s+/g, ' ')}`);
+      if (running) {
+        const log = (await readLog(client, namespace, name)).split('\n').filter((l) => l.trim() !== '');
+        lines.push(...(log.length ? ['log of the check:', ...log.slice(-10).map((l) => `| ${l}`)] : ['the check wrote no log']));
+      }
     }
   } catch (error) {
     state = `unknown (${(error as Error).message})`;
   }
-  return gantryError('E_SERVICE_CHECK_TIMEOUT', { namespace, pod: name, seconds: Math.round(timeoutMs / 1000), state, events });
+  return gantryError('E_SERVICE_CHECK_TIMEOUT', { namespace, pod: name, seconds: Math.round(timeoutMs / 1000), state, running, lines });
 }
 
 /** The pods' CIDR: the node's spec.podCIDR when this kubeconfig may read it, else the pod interface's network. */
@@ -462,6 +503,7 @@ export function unreachableError(result: ReachResult): GantryError | undefined {
       port: r.port,
       code: r.code ?? 'ERROR',
       ms: r.ms,
+      ...(r.attempts ? { attempts: r.attempts } : {}),
       ...(r.variable ? { variable: r.variable } : {}),
       ...(r.ref ? { ref: r.ref } : {}),
     })),

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCtx, type Ctx } from '../../src/context.js';
@@ -87,6 +88,26 @@ function containerPid(namespace: string, pod: string): number {
   return pid;
 }
 
+/** Until kube-proxy has programmed a Service: a connection from this host to its ClusterIP goes through. */
+async function serviceAnswers(ip: string, port: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: ip, port, timeout: 500 });
+      const end = (answered: boolean) => {
+        socket.destroy();
+        resolve(answered);
+      };
+      socket.once('connect', () => end(true));
+      socket.once('error', () => end(false));
+      socket.once('timeout', () => end(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`Service ${ip}:${port} does not answer from the host 30 s after its pod was ready`);
+    await sleep(200);
+  }
+}
+
 async function timed(what: string, run: () => Promise<ReachResult>): Promise<{ value: ReachResult; ms: number }> {
   const started = Date.now();
   const value = await run();
@@ -123,6 +144,8 @@ beforeAll(async () => {
   kubectl(['-n', dbNs, 'wait', '--for=condition=Ready', 'pod/mdb', '--timeout=60s']);
   kubectl(['-n', appNs, 'wait', '--for=condition=Ready', 'pod/hello-db', '--timeout=60s']);
   dbPodIP = kubectl(['-n', dbNs, 'get', 'pod', 'mdb', '-o', 'jsonpath={.status.podIP}']);
+  await serviceAnswers(dbServiceIP, 3306);
+  await serviceAnswers(kubectl(['-n', appNs, 'get', 'service', 'hello-db', '-o', 'jsonpath={.spec.clusterIP}']), 3306);
 }, 120_000);
 
 afterAll(() => {
@@ -139,7 +162,7 @@ test('a managed database in another namespace answers: ok, the pod is deleted, n
   const { value: result } = await timed('(a) reachable', () =>
     checkReachable(ctx, kc, input({ env: [managedUrl], targets: [{ service: 'db', kind: 'mysql', urlVar: 'DATABASE_URL' }] })),
   );
-  expect(result.results).toEqual([{ service: 'db', host: dbServiceIP, port: 3306, ok: true, ms: expect.any(Number), variable: 'DATABASE_URL' }]);
+  expect(result.results).toEqual([{ service: 'db', host: dbServiceIP, port: 3306, ok: true, ms: expect.any(Number), attempts: 1, variable: 'DATABASE_URL' }]);
   expect(result.podIP).toMatch(/^10\.244\./);
   // The deploy job's kubeconfig may not read nodes; the pod's own interface says the network.
   expect(result.podCidrNote).toMatch(/may not read node gantry-node/);
@@ -259,6 +282,30 @@ test('a pod that cannot start is reported as the rollout would report it: a miss
   expect(pull).toMatchObject({ code: 'E_ROLLOUT_IMAGE_PULL' });
   expect(await checkPodsLeft()).toEqual([]);
 }, 90_000);
+
+test('a check that cannot finish: node held up by NODE_OPTIONS times out (running, with its log); node that cannot start ends without a result', async () => {
+  const { ctx: base } = capture();
+  const ctx = { ...base, deadlines: { ...base.deadlines, connectMs: 1000 } };
+  const target = [{ service: 'db', kind: 'mysql', hostVar: 'MYSQL_HOST', portVar: 'MYSQL_PORT' }];
+  const hold = { name: 'NODE_OPTIONS', value: '--import=data:text/javascript,await%20new%20Promise((r)=>setTimeout(r,60000))' };
+  const env = [
+    { name: 'MYSQL_HOST', value: dbPodIP },
+    { name: 'MYSQL_PORT', value: '3306' },
+  ];
+  const started = Date.now();
+  const timeout = await checkReachable(ctx, kc, input({ env: [...env, hold], targets: target, timeoutMs: 1 })).catch((e: unknown) => e);
+  times.push(`(f) held up -> ${(timeout as GantryError).code}: ${Date.now() - started} ms (timeout clamped to 1 s connect + 5 s)`);
+  expect(timeout).toMatchObject({ code: 'E_SERVICE_CHECK_TIMEOUT' });
+  expect((timeout as GantryError).message).toMatch(/did not finish within 6 s \(phase Running, container running\)$/);
+  expect((timeout as GantryError).fix).toMatch(/NODE_OPTIONS/);
+
+  const broken = { name: 'NODE_OPTIONS', value: '--require=/no/such/module.js' };
+  const noResult = await checkReachable(ctx, kc, input({ env: [...env, broken], targets: target })).catch((e: unknown) => e);
+  expect(noResult).toMatchObject({ code: 'E_SERVICE_CHECK_FAILED' });
+  expect((noResult as GantryError).message).toMatch(/ended without a result: exit code 1/);
+  expect((noResult as GantryError).details.join('\n')).toContain("Cannot find module '/no/such/module.js'");
+  expect(await checkPodsLeft()).toEqual([]);
+}, 60_000);
 
 test('cancelled while it runs: the check pod is deleted', async () => {
   const pid = containerPid(dbNs, 'mdb');

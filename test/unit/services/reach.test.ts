@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { createCtx } from '../../../src/context.js';
-import { formatError } from '../../../src/errors.js';
+import { formatError, gantryError } from '../../../src/errors.js';
 import {
   COMPONENT_LABEL,
   parseReachOutput,
@@ -12,6 +12,7 @@ import {
   RESULT_MARKER,
   reachPod,
   type ReachResult,
+  reachTimeoutMs,
   type ReachTarget,
   targetsForScript,
   unreachableError,
@@ -58,24 +59,30 @@ describe('the check script', () => {
     expect(r.stdout.split('\n').filter((l) => l.startsWith(RESULT_MARKER))).toHaveLength(1);
     expect(r.parsed?.podIP).toMatch(/\S/);
     expect(r.parsed?.results).toEqual([
-      { service: 'db', host: '127.0.0.1', port: open, ok: true, ms: expect.any(Number), variable: 'MYSQL_HOST' },
+      { service: 'db', host: '127.0.0.1', port: open, ok: true, ms: expect.any(Number), attempts: 1, variable: 'MYSQL_HOST' },
       {
         service: 'cache',
         host: '127.0.0.1',
         port: closed,
         ok: false,
         ms: expect.any(Number),
+        attempts: expect.any(Number),
         code: 'ECONNREFUSED',
-        variable: 'MYSQL_HOST'.replace('MYSQL', 'REDIS'),
+        variable: 'REDIS_HOST',
       },
     ]);
+    // Refused is tried again until the connect deadline (a database still starting, a Service not programmed yet).
+    expect(r.parsed!.results[1]!.attempts).toBeGreaterThan(1);
+    expect(r.parsed!.results[1]!.ms).toBeGreaterThan(1000);
   });
 
   test('a URL is reduced to host:port; its password (with @, / and ?) never appears in the output', () => {
     const r = runScript([{ service: 'db', kind: 'postgresql', urlVar: 'DATABASE_URL' }], {
       DATABASE_URL: `postgresql://app:${PASSWORD}@127.0.0.1:${open}/hello?sslmode=disable`,
     });
-    expect(r.parsed?.results).toEqual([{ service: 'db', host: '127.0.0.1', port: open, ok: true, ms: expect.any(Number), variable: 'DATABASE_URL' }]);
+    expect(r.parsed?.results).toEqual([
+      { service: 'db', host: '127.0.0.1', port: open, ok: true, ms: expect.any(Number), attempts: 1, variable: 'DATABASE_URL' },
+    ]);
     for (const text of [r.stdout, r.stderr]) {
       expect(text).not.toContain('S3cr');
       expect(text).not.toContain(ENCODED);
@@ -198,7 +205,7 @@ describe('the target list and the pod', () => {
     });
     expect(pod.spec).toMatchObject({
       restartPolicy: 'Never',
-      activeDeadlineSeconds: 30,
+      activeDeadlineSeconds: 45,
       automountServiceAccountToken: false,
       enableServiceLinks: true,
       imagePullSecrets: [{ name: 'gantry-registry' }],
@@ -214,6 +221,56 @@ describe('the target list and the pod', () => {
       { name: 'GANTRY_REACH_TARGETS', value: '[{"service":"db","kind":"mysql","hostVar":"MYSQL_HOST","portVar":"MYSQL_PORT"}]' },
       { name: 'GANTRY_REACH_CONNECT_MS', value: '3000' },
     ]);
+  });
+});
+
+describe('the time the check may take', () => {
+  test('the given timeout, but never less than one connect deadline plus the pod start', () => {
+    const ctx = createCtx({ env: {}, deadlines: { connectMs: 5000, requestMs: 15_000, stepMs: 60_000 } });
+    expect(reachTimeoutMs(ctx, {})).toBe(120_000);
+    expect(reachTimeoutMs(ctx, { timeoutMs: 30_000 })).toBe(30_000);
+    expect(reachTimeoutMs({ ...ctx, deadlines: { ...ctx.deadlines, connectMs: 60_000 } }, { timeoutMs: 30_000 })).toBe(65_000);
+  });
+
+  test('E_SERVICE_CHECK_TIMEOUT says what the pod waited for, and what to do about a check that hangs', () => {
+    const waiting = gantryError('E_SERVICE_CHECK_TIMEOUT', {
+      namespace: 'hello',
+      pod: 'hello-production-reach-abc',
+      seconds: 120,
+      state: 'phase Pending, container waiting ContainerCreating',
+      running: false,
+      lines: ['event Pulling: Pulling image "registry/hello:abc"'],
+    });
+    expect(formatError(waiting)).toBe(
+      [
+        'error E_SERVICE_CHECK_TIMEOUT: the service reachability check pod hello-production-reach-abc in namespace hello did not finish within 120 s (phase Pending, container waiting ContainerCreating)',
+        '  event Pulling: Pulling image "registry/hello:abc"',
+        "fix: it was waiting for its image (the app image's first pull on this node) or for a node (ECI creation, autoscaling): the events above show which; the rollout would wait for the same, so fix that, or run the deploy again once the image is on the node",
+      ].join('\n'),
+    );
+    const running = gantryError('E_SERVICE_CHECK_TIMEOUT', {
+      namespace: 'hello',
+      pod: 'p',
+      seconds: 10,
+      state: 'phase Running, container running',
+      running: true,
+      lines: [],
+    });
+    expect(running.fix).toMatch(/NODE_OPTIONS with --require or --import/);
+  });
+
+  test('E_SERVICE_CHECK_FAILED: an image without node on its PATH, a script that stopped early', () => {
+    const noNode = gantryError('E_SERVICE_CHECK_FAILED', {
+      problem: 'no-result',
+      namespace: 'hello',
+      pod: 'p',
+      ended: 'exit code 128 (StartError)',
+      noNode: true,
+      log: [],
+    });
+    expect(noNode.message).toBe('the service reachability check pod p in namespace hello ended without a result: exit code 128 (StartError)');
+    expect(noNode.fix).toMatch(/must have node on its PATH/);
+    expect(noNode.details).toEqual(['the check wrote no log']);
   });
 });
 
@@ -256,14 +313,14 @@ describe('E_SERVICE_UNREACHABLE', () => {
       podCidr: '10.244.0.0/24',
       podCidrSource: 'node',
       results: [
-        { service: 'db', host: '10.0.0.5', port: 3307, ok: false, ms: 2, code: 'ECONNREFUSED' },
+        { service: 'db', host: '10.0.0.5', port: 3307, ok: false, ms: 5002, attempts: 10, code: 'ECONNREFUSED' },
         { service: 'cache', host: 'r-bp1.redis.rds.aliyuncs.com', port: 6379, ok: false, ms: 30, code: 'ENOTFOUND' },
         { service: 'docs', host: '10.0.9.9', port: 27017, ok: false, ms: 3000, code: 'EHOSTUNREACH' },
         { service: 'ok', host: '10.0.0.6', port: 5432, ok: true, ms: 2 },
       ],
     })!;
     expect(e.message).toBe(
-      '3 of 4 service connections fail from the pods: db at 10.0.0.5:3307 (connection refused); cache at r-bp1.redis.rds.aliyuncs.com:6379 (the host name does not resolve); docs at 10.0.9.9:27017 (no route to host)',
+      '3 of 4 service connections fail from the pods: db at 10.0.0.5:3307 (connection refused (10 attempts in 5 s)); cache at r-bp1.redis.rds.aliyuncs.com:6379 (the host name does not resolve); docs at 10.0.9.9:27017 (no route to host)',
     );
     expect(e.fix).toContain('nothing listens at 10.0.0.5:3307: check the port and that the instance is running');
     expect(e.fix).toContain("the host name r-bp1.redis.rds.aliyuncs.com does not resolve from the pods: use the VPC endpoint and check the cluster's DNS");

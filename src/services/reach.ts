@@ -325,9 +325,10 @@ export async function checkReachable(ctx: Ctx, kc: KubeConfig, input: ReachInput
   const name = `${dnsLabel(base, 63 - 13)}-reach-${randomBytes(3).toString('hex')}`;
   const ref = { apiVersion: 'v1', kind: 'Pod', name, namespace: input.namespace };
   ctx.logger.info(`checking that ${input.targets.map((t) => t.service).join(', ')} answer from namespace ${input.namespace} (pod ${name})`);
-  await removeFinished(ctx, client, input);
-  const created = await client.create<Pod>(reachPod(ctx, input, name), { doing: `create the service check pod ${name}` });
   try {
+    await removeFinished(ctx, client, input);
+    // Inside the try: a create whose answer was lost may still have made the pod, and the finally deletes it by name.
+    const created = await client.create<Pod>(reachPod(ctx, input, name), { doing: `create the service check pod ${name}` });
     const pod = await pollUntil(ctx, `service check pod ${name}`, () => judge(client, input.namespace, name, created), {
       intervalMs: 250,
       maxIntervalMs: 1000,
@@ -383,12 +384,18 @@ async function podEvents(client: KubeClient, namespace: string, uid: string): Pr
   }
 }
 
+// Failures that come from the image or the env, which the app's pods share with the check.
+const SAME_FOR_APP = new Set<string>(['E_ROLLOUT_IMAGE_PULL', 'E_ROLLOUT_CONFIG', 'E_ROLLOUT_CREATE']);
+
 /** A pod that cannot start, said as the rollout says it, naming the check. */
 function startFailure(failure: Failure): GantryError {
   return gantryError(failure.code, {
     message: `the service reachability check could not run: ${failure.message}`,
     fix: failure.fix,
-    lines: [...failure.evidence, 'the check runs the app image with the app env, so the rollout would fail the same way'],
+    lines: [
+      ...failure.evidence,
+      ...(SAME_FOR_APP.has(failure.code) ? ['the check runs the app image with the app env: the rollout would fail the same way'] : []),
+    ],
   });
 }
 
@@ -409,7 +416,8 @@ function noResult(pod: CheckPod, log: string): GantryError {
     namespace: pod.metadata.namespace ?? '',
     pod: pod.metadata.name,
     ended: t ? describeTermination(t) : `phase ${pod.status?.phase ?? '?'}${pod.status?.reason ? ` (${pod.status.reason})` : ''}`,
-    noNode: /executable file not found|no such file/i.test(`${t?.message ?? ''} ${log}`),
+    // The runtime's StartError: exec: "node": executable file not found in $PATH.
+    noNode: /executable file not found|no such file/i.test(t?.message ?? ''),
     log: lines.slice(-20),
   });
 }

@@ -13,7 +13,7 @@ import { createCtx, type Ctx } from '../../src/context.js';
 import { formatError, GantryError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { checkReachable, COMPONENT_LABEL, REACH_COMPONENT, type ReachInput, type ReachResult, unreachableError } from '../../src/services/reach.js';
-import { kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, requireCluster } from '../support/cluster.js';
+import { adminKubeconfig, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, requireCluster } from '../support/cluster.js';
 
 const id = randomBytes(3).toString('hex');
 const dbNs = `h14reach-db-${id}`; // where the "managed database" runs
@@ -304,8 +304,24 @@ test('a check that cannot finish: node held up by NODE_OPTIONS times out (runnin
   expect(noResult).toMatchObject({ code: 'E_SERVICE_CHECK_FAILED' });
   expect((noResult as GantryError).message).toMatch(/ended without a result: exit code 1/);
   expect((noResult as GantryError).details.join('\n')).toContain("Cannot find module '/no/such/module.js'");
+
+  // An image without node (the cluster's pause image, present on the node, so nothing is pulled).
+  const noNode = await checkReachable(ctx, kc, input({ image: 'registry.local/gantry/pause:3.9', env, targets: target })).catch((e: unknown) => e);
+  expect(noNode).toMatchObject({ code: 'E_SERVICE_CHECK_FAILED' });
+  expect((noNode as GantryError).fix).toMatch(/must have node on its PATH/);
   expect(await checkPodsLeft()).toEqual([]);
 }, 60_000);
+
+test('with a kubeconfig that may read the node: its spec.podCIDR is used when set, and said missing when not', async () => {
+  const admin = new KubeConfig();
+  admin.loadFromFile(adminKubeconfig);
+  const { ctx } = capture();
+  const result = await checkReachable(ctx, admin, input({ env: [managedUrl], targets: [{ service: 'db', kind: 'mysql', urlVar: 'DATABASE_URL' }] }));
+  const nodeCidr = kubectl(['get', 'node', 'gantry-node', '-o', 'jsonpath={.spec.podCIDR}']);
+  if (nodeCidr) expect(result).toMatchObject({ podCidr: nodeCidr, podCidrSource: 'node' });
+  else expect(result).toMatchObject({ podCidr: '10.244.0.0/24', podCidrSource: 'interface', podCidrNote: 'node gantry-node has no spec.podCIDR' });
+  expect(await checkPodsLeft()).toEqual([]);
+});
 
 test('cancelled while it runs: the check pod is deleted', async () => {
   const pid = containerPid(dbNs, 'mdb');

@@ -324,7 +324,7 @@ export async function checkReachable(ctx: Ctx, kc: KubeConfig, input: ReachInput
   const base = input.labels['app.kubernetes.io/instance'] ?? 'gantry';
   const name = `${dnsLabel(base, 63 - 13)}-reach-${randomBytes(3).toString('hex')}`;
   const ref = { apiVersion: 'v1', kind: 'Pod', name, namespace: input.namespace };
-  ctx.logger.info(`checking that ${input.targets.map((t) => t.service).join(', ')} answer from namespace ${input.namespace} (pod ${name})`);
+  ctx.logger.info(`checking from namespace ${input.namespace} that the services answer: ${input.targets.map((t) => t.service).join(', ')} (pod ${name})`);
   try {
     await removeFinished(ctx, client, input);
     // Inside the try: a create whose answer was lost may still have made the pod, and the finally deletes it by name.

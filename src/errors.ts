@@ -195,6 +195,20 @@ export interface ErrorDetails {
   E_MIGRATION_TIMEOUT: { job: string; namespace: string; seconds: number; setting: string; log: string[]; evidence: string[]; deleted: boolean };
   E_SEED_FAILED: ErrorDetails['E_MIGRATION_FAILED'];
   E_SEED_TIMEOUT: ErrorDetails['E_MIGRATION_TIMEOUT'];
+  // #14 reach: the check, before the rollout, that each service answers from the namespace.
+  E_SERVICE_UNREACHABLE: {
+    failures: ServiceFailure[];
+    total: number;
+    podIP: string;
+    podCidr?: string;
+    podCidrSource?: 'node' | 'interface';
+    podCidrNote?: string;
+    connectSeconds: number;
+  };
+  E_SERVICE_CHECK_TIMEOUT: { namespace: string; pod: string; seconds: number; state: string; running: boolean; lines: string[] };
+  E_SERVICE_CHECK_FAILED:
+    | { problem: 'gone'; namespace: string; pod: string }
+    | { problem: 'no-result'; namespace: string; pod: string; ended: string; noNode: boolean; log: string[] };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1076,6 +1090,50 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
   E_MIGRATION_TIMEOUT: jobTimedOut('migration', 'The migration Job did not finish in time'),
   E_SEED_FAILED: jobFailed('seed', 'The seed Job failed'),
   E_SEED_TIMEOUT: jobTimedOut('seed', 'The seed Job did not finish in time'),
+  // #14 reach
+  E_SERVICE_UNREACHABLE: {
+    exitCode: 1,
+    title: 'A service does not answer from the namespace',
+    message: (d) => {
+      const [first] = d.failures;
+      if (d.failures.length === 1 && first)
+        return `service ${first.service} at ${serviceWhere(first)} cannot be reached from the pods: ${serviceWhy(first, d.connectSeconds)}`;
+      return `${d.failures.length} of ${d.total} service connections fail from the pods: ${d.failures.map((f) => `${f.service} at ${serviceWhere(f)} (${serviceWhy(f, d.connectSeconds)})`).join('; ')}`;
+    },
+    fix: (d) => [...new Set(d.failures.map((f) => serviceFix(f, d)))].join('; '),
+    lines: (d) => [
+      ...(d.failures.length > 1
+        ? d.failures.map((f) => `${f.service}: ${serviceWhere(f)}${f.variable ? ` (from ${f.variable})` : ''}: ${serviceWhy(f, d.connectSeconds)}`)
+        : []),
+      ...(d.failures.length === 1 && d.failures[0]?.variable ? [`${d.failures[0].service}'s address comes from ${d.failures[0].variable}`] : []),
+      `the check pod's IP: ${d.podIP || '(unknown)'}; the pods' CIDR as seen by the check: ${podCidrText(d)}`,
+    ],
+  },
+  E_SERVICE_CHECK_TIMEOUT: {
+    exitCode: 1,
+    title: 'The service reachability check did not finish in time',
+    message: (d) => `the service reachability check pod ${d.pod} in namespace ${d.namespace} did not finish within ${d.seconds} s (${d.state})`,
+    fix: (d) =>
+      d.running
+        ? "the check started but did not finish: something in the app's env holds node up (NODE_OPTIONS with --require or --import), or host name lookups hang (the cluster's DNS); its log above may say which"
+        : "it was waiting for its image (the app image's first pull on this node) or for a node (ECI creation, autoscaling): the events above show which; the rollout would wait for the same, so fix that, or run the deploy again once the image is on the node",
+    lines: (d) => d.lines,
+  },
+  E_SERVICE_CHECK_FAILED: {
+    exitCode: 1,
+    title: 'The service reachability check could not run',
+    message: (d) =>
+      d.problem === 'gone'
+        ? `the service reachability check pod ${d.pod} in namespace ${d.namespace} was deleted before it reported`
+        : `the service reachability check pod ${d.pod} in namespace ${d.namespace} ended without a result: ${d.ended}`,
+    fix: (d) =>
+      d.problem === 'gone'
+        ? 'something else deletes pods in the namespace (a cleanup job, another run): run the deploy again'
+        : d.noNode
+          ? 'the check runs `node -e <script>` in the app image, so the image must have node on its PATH (a distroless image keeps it at /nodejs/bin/node: put that directory on PATH)'
+          : "the check script stopped before it printed its result: its log above says why (NODE_OPTIONS in the app's env can keep node from starting)",
+    lines: (d) => (d.problem === 'no-result' ? (d.log.length ? ['log of the check:', ...d.log.map((l) => `| ${l}`)] : ['the check wrote no log']) : []),
+  },
 };
 
 function exampleUrl(kind: string): string {
@@ -1143,6 +1201,84 @@ function logLines(log: string[]): string[] {
   return log.length
     ? [log.length === 1 ? 'the last line of its log:' : `last ${log.length} lines of its log:`, ...log.map((l) => `| ${l}`)]
     : ['its log is empty'];
+}
+
+/** One service address that did not answer (src/services/reach.ts). */
+export interface ServiceFailure {
+  service: string;
+  host: string;
+  port: number;
+  /** ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, ENOTFOUND...; EUNSET, EUNEXPANDED, EBADURL, EBADPORT for settings that name no address. */
+  code: string;
+  ms: number;
+  /** Connection attempts: quick failures are tried again within the connect deadline. */
+  attempts?: number;
+  variable?: string;
+  ref?: string;
+}
+
+const serviceWhere = (f: ServiceFailure) => (f.host ? `${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.port}` : `(${f.variable || 'no address'})`);
+
+function serviceWhy(f: ServiceFailure, connectSeconds: number): string {
+  switch (f.code) {
+    case 'ETIMEDOUT':
+      return `timed out after ${connectSeconds} s (no answer: the packets are dropped)`;
+    case 'ECONNREFUSED':
+      return `connection refused${serviceAttempts(f)}`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `no route to host${serviceAttempts(f)}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    case 'ECONNRESET':
+      return 'the connection was reset';
+    case 'EUNSET':
+      return `${f.variable || 'its address variable'} is not set (or empty) in the app's environment`;
+    case 'EUNEXPANDED':
+      return `${f.variable} still holds $(${f.ref ?? '?'}): the kubelet could not expand it`;
+    case 'EBADURL':
+      return `${f.variable} does not hold a usable address (scheme://user:password@host:port/database expected)`;
+    case 'EBADPORT':
+      return `${f.variable} is not a port number`;
+    default:
+      return f.code;
+  }
+}
+
+const serviceAttempts = (f: ServiceFailure) => (f.attempts && f.attempts > 1 ? ` (${f.attempts} attempts in ${Math.round(f.ms / 1000)} s)` : '');
+
+function podCidrText(d: ErrorDetails['E_SERVICE_UNREACHABLE']): string {
+  if (d.podCidr && d.podCidrSource === 'node') return `${d.podCidr} (the node's spec.podCIDR)`;
+  const unread = `the node's pod CIDR could not be read: ${d.podCidrNote ?? 'unknown'}`;
+  if (d.podCidr) return `${d.podCidr} (the network of the check pod's interface; ${unread})`;
+  return `${d.podIP || '(unknown)'} (${unread})`;
+}
+
+function serviceFix(f: ServiceFailure, d: ErrorDetails['E_SERVICE_UNREACHABLE']): string {
+  const where = serviceWhere(f);
+  switch (f.code) {
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH': {
+      const cidr = d.podCidr ?? (d.podIP ? `${d.podIP}/32 (and the rest of the pods' range)` : "the pods' CIDR");
+      return `add ${cidr} (the pods' addresses; on ACK with Terway the pod vSwitch CIDR, with Flannel the cluster's pod CIDR) to the database's whitelist (RDS: Data Security > Whitelist; ApsaraDB for MongoDB / Tair: the same) or its security group, and check that ${f.host || 'the host'} is the VPC (internal) endpoint`;
+    }
+    case 'ECONNREFUSED':
+      return `nothing listens at ${where}: check the port and that the instance is running`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host name ${f.host} does not resolve from the pods: use the VPC endpoint and check the cluster's DNS`;
+    case 'EUNSET':
+    case 'EBADURL':
+      return `check what environments.<env>.services.${f.service} binds (the CI variable or the Secret key must hold the service's URL, the password URL-encoded)`;
+    case 'EUNEXPANDED':
+      return `$(${f.ref ?? '?'}) is expanded only if it exists when the pod starts: a Service-link variable needs its Service created first (check the Service's name), another variable must come earlier in the env`;
+    case 'EBADPORT':
+      return `set ${f.variable} to the port number`;
+    default:
+      return `check that ${where} accepts TCP connections from the pods`;
+  }
 }
 
 export interface GantryErrorOptions {

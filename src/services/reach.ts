@@ -17,7 +17,7 @@ import type { Ctx } from '../context.js';
 import { type GantryError, gantryError, isGantryError } from '../errors.js';
 import { type KubeClient, kubeClient } from '../kube/client.js';
 import type { K8sObject, KubeEvent, Pod } from '../kube/objects.js';
-import { MANAGED_BY_LABEL } from '../kube/objects.js';
+import { COMPONENT_LABEL, MANAGED_BY_LABEL } from '../kube/objects.js';
 import { dnsLabel } from '../names/names.js';
 import { pollUntil } from '../retry.js';
 import { classifyPod, describeTermination, eventTime, type Failure } from '../track/classify.js';
@@ -47,6 +47,8 @@ export interface ReachInput {
   labels: Record<string, string>;
   /** The whole check, pod start included (default REACH_TIMEOUT_MS; at least one connect deadline plus REACH_START_MS). */
   timeoutMs?: number;
+  /** The app pods' ECI annotations. */
+  podAnnotations?: Record<string, string>;
 }
 
 export interface ReachTargetResult {
@@ -85,7 +87,6 @@ export interface ReachResult {
 
 /** The label value that tells the check pod from the app's own pods. */
 export const REACH_COMPONENT = 'service-check';
-export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 /**
  * The whole check by default: a cold node may first pull the app's image (the rollout needs it
  * anyway) and an ECI pod takes tens of seconds to be created; a node that has the image runs
@@ -279,6 +280,8 @@ export function reachPod(ctx: Ctx, input: ReachInput, name: string): K8sObject {
       name,
       namespace: input.namespace,
       labels: { ...input.labels, [COMPONENT_LABEL]: REACH_COMPONENT, [MANAGED_BY_LABEL]: 'gantry' },
+      // ECI annotations of the app's pods (fail-fast, specs): the check runs where the app will.
+      ...(input.podAnnotations && Object.keys(input.podAnnotations).length > 0 ? { annotations: input.podAnnotations } : {}),
     },
     spec: {
       restartPolicy: 'Never',

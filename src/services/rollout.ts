@@ -33,6 +33,11 @@ export function appContainer(view: View) {
   return { image: view.image, env: c.env ?? [], envFrom: c.envFrom ?? [], imagePullSecrets: view.imagePullSecrets, podAnnotations: eci };
 }
 
+/** What the check connects to: each service by the host and port variables the app reads. */
+export function reachTargets(plans: ServicePlan[]) {
+  return plans.map((p) => ({ service: p.name, kind: p.kind, hostVar: p.envNames.host, portVar: p.envNames.port, urlVar: p.envNames.url }));
+}
+
 const suffix = () => randomBytes(3).toString('hex');
 
 export async function beforeRollout(ctx: Ctx, kc: KubeConfig, input: BeforeRolloutInput): Promise<void> {
@@ -64,6 +69,27 @@ export async function beforeRollout(ctx: Ctx, kc: KubeConfig, input: BeforeRollo
       timeoutSeconds: SEED_TIMEOUT_SECONDS,
       timeoutSetting: `the seed's limit (${SEED_TIMEOUT_SECONDS} s)`,
     });
+  }
+
+  // Every service answers at the host and port the app will read, from inside the namespace: the
+  // classic first deploy on Aliyun times out here when the database's whitelist lacks the pods.
+  if (plans.length > 0) {
+    const { checkReachable, unreachableError } = await import('./reach.js');
+    const result = await checkReachable(ctx, kc, {
+      namespace,
+      image: app.image,
+      imagePullSecrets: app.imagePullSecrets,
+      env: app.env,
+      envFrom: app.envFrom,
+      podAnnotations: app.podAnnotations,
+      targets: reachTargets(plans),
+      labels: baseLabels,
+    });
+    const unreachable = unreachableError(result);
+    if (unreachable) throw unreachable;
+    ctx.logger.info(
+      `every service answers from ${namespace} (${(result.elapsedMs / 1000).toFixed(1)} s): ${result.results.map((r) => `${r.service} ${r.ms} ms`).join(', ')}`,
+    );
   }
 
   // The migration: the new image with the app's env, one at a time (the deploy lease is held).

@@ -12,7 +12,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createCtx, type Ctx } from '../../src/context.js';
 import { formatError, GantryError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
-import { checkReachable, COMPONENT_LABEL, REACH_COMPONENT, type ReachInput, type ReachResult, unreachableError } from '../../src/services/reach.js';
+import { COMPONENT_LABEL } from '../../src/kube/objects.js';
+import { checkReachable, REACH_COMPONENT, type ReachInput, type ReachResult, unreachableError } from '../../src/services/reach.js';
 import { adminKubeconfig, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, requireCluster } from '../support/cluster.js';
 
 const id = randomBytes(3).toString('hex');

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { createCtx } from '../../../src/context.js';
 import { formatError, gantryError } from '../../../src/errors.js';
+import { COMPONENT_LABEL } from '../../../src/kube/objects.js';
 import {
-  COMPONENT_LABEL,
   parseReachOutput,
   REACH_COMPONENT,
   REACH_SCRIPT,

@@ -31,7 +31,8 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
 
   // A configuration that does not load is bad input (exit 2), with every problem listed.
   const { config, file } = await loadConfigOf(input);
-  const { kubeconfigVariable: kcVar, namespace } = resolveEnvironment(config, envName, ciContextFromEnv(env));
+  const target = resolveEnvironment(config, envName, ciContextFromEnv(env));
+  const { kubeconfigVariable: kcVar, namespace } = target;
   const rows: CheckRow[] = [
     {
       check: 'gantry.yaml',
@@ -166,7 +167,29 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
           },
           clusterLimitMs,
         );
-        return [...reach, ...permissions];
+        // #14: every service answers from the namespace (the check deploy runs before a rollout).
+        const { checkServicesFromNamespace } = await import('./services.js');
+        const serviceRows =
+          Object.keys(config.services).length === 0
+            ? []
+            : await runCheck(
+                ctx,
+                'services from the namespace',
+                (c) =>
+                  checkServicesFromNamespace(c, kc, {
+                    config,
+                    envName,
+                    namespace,
+                    deployment: target.deployment,
+                    labels: target.labels,
+                    env,
+                    image: gantry.image || undefined,
+                    pullSecrets: config.registry ? [{ name: config.registry.pullSecret }] : [],
+                  }),
+                // The check pod may first pull the image; its own bound is 2 minutes.
+                130_000,
+              );
+        return [...reach, ...permissions, ...serviceRows];
       })();
 
   const fe = config.frontend;

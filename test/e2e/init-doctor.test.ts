@@ -363,6 +363,65 @@ describe('gantry doctor', () => {
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain('E_CONFIG_INVALID');
   });
+
+  // #14: doctor runs deploy's reachability check from the namespace. A "managed" Redis in another
+  // namespace (the cluster has no DNS: its ClusterIP is the host) answers; a port nothing listens
+  // on is refused, with the fix; no password reaches the output.
+  test('services: a managed database that answers passes, a refused one fails with the fix, and no password is shown', async () => {
+    const other = `${ns}-managed`;
+    const password = 'Doctor-Redis-Pw-0123456789';
+    kubectl(['create', 'namespace', other]);
+    try {
+      kubectl([
+        '-n',
+        other,
+        'run',
+        'redis',
+        '--image=127.0.0.1:5000/gantry/redis:7',
+        '--port=6379',
+        '--restart=Never',
+        '--',
+        'redis-server',
+        '--requirepass',
+        password,
+      ]);
+      kubectl(['-n', other, 'expose', 'pod', 'redis', '--port=6379']);
+      kubectl(['-n', other, 'wait', '--for=condition=Ready', 'pod/redis', '--timeout=60s']);
+      const ip = kubectl(['-n', other, 'get', 'service', 'redis', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+      // A port nothing listens on at the pod itself is refused (a Service port that does not exist
+      // is not programmed by kube-proxy, and this machine routes it nowhere).
+      const podIp = kubectl(['-n', other, 'get', 'pod', 'redis', '-o', 'jsonpath={.status.podIP}']).trim();
+      const settings = [
+        '--set',
+        'services={cache: {kind: redis, version: "7"}, db: {kind: mysql, version: "8.0"}}',
+        '--set',
+        'environments.staging.services={cache: {variable: STAGING_REDIS_URL}, db: {variable: STAGING_DATABASE_URL}}',
+        // validate wants every environment to say how it reaches each service
+        '--set',
+        'environments.production.services={cache: {secret: redis-url}, db: {secret: mysql-url}}',
+      ];
+      const env = {
+        ...goodEnv(),
+        // The check runs in a Node image (the app's, normally).
+        GANTRY_IMAGE: '127.0.0.1:5000/gantry/node:20',
+        STAGING_REDIS_URL: `redis://:${password}@${ip}:6379/0`,
+        STAGING_DATABASE_URL: `mysql://app:${password}@${podIp}:3307/app`,
+      };
+      const r = await gantry(['doctor', '--env', 'staging', ...sets(), ...settings], repo, env);
+      const out = JSON.parse(r.stdout) as { checks: Row[] };
+      expect(row(out.checks, `may create/delete ${ns}: pods`)?.status).toBe('pass');
+      expect(row(out.checks, 'service cache (redis)')).toMatchObject({ status: 'pass' });
+      expect(row(out.checks, 'service cache (redis)')!.detail).toContain(`${ip}:6379 answers from ${ns}`);
+      const db = row(out.checks, 'service db (mysql)')!;
+      expect(db).toMatchObject({ status: 'fail', code: 'E_SERVICE_UNREACHABLE' });
+      expect(db.detail).toContain(`${podIp}:3307 ECONNREFUSED`);
+      expect(db.fix).toContain(`nothing listens at ${podIp}:3307`);
+      expect(r.code).toBe(1);
+      expect(`${r.stdout}${r.stderr}`).not.toContain(password);
+    } finally {
+      kubectl(['delete', 'namespace', other, '--wait=false', '--ignore-not-found']);
+    }
+  }, 120_000);
 });
 
 /** A kubeconfig for a ServiceAccount in `namespace` that may only get pods. */

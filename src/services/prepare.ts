@@ -132,6 +132,19 @@ export async function waitForInstances(
           if (settled && (s.readyReplicas ?? 0) >= 1) return set.metadata.uid ?? '';
           const events = await client.getJson<{ items?: KubeEvent[] }>(`/api/v1/namespaces/${ns}/events`, {});
           for (const pod of pods.body.items ?? []) {
+            // A StatefulSet does not replace a pod of an older revision that never became ready (the
+            // "forced rollback" of the StatefulSet docs): a deploy after a fix would wait on the
+            // broken pod forever. Gantry deletes it, and the controller makes it from the new spec.
+            const revision = pod.metadata.labels?.['controller-revision-hash'];
+            if (s.updateRevision && revision && revision !== s.updateRevision) {
+              const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+              if (!ready && !pod.metadata.deletionTimestamp) {
+                ctx.logger.info(`pod ${pod.metadata.name} of an earlier spec of ${plan.name} never became ready: replacing it with the new spec`);
+                await client.remove({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace: input.namespace });
+              }
+              last = `pod ${pod.metadata.name} of an earlier spec is being replaced`;
+              continue;
+            }
             const failure = classifyPod(pod, events.body.items ?? [], { now: Date.now(), fresh: true, since: input.since });
             if (failure) {
               const log =

@@ -208,6 +208,23 @@ function header(ref: ObjectRef): KubernetesObject {
   return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } };
 }
 
+/** What cleanup after a cancellation may take: one connect and one request, at most 5 s. */
+export const CLEANUP_MAX_MS = 5000;
+
+/**
+ * The client for cleaning up (releasing the lease, deleting a Job or a check pod): `client` while
+ * the step runs; once the step's signal is aborted (cancelled, out of time) that client sends
+ * nothing, so a client with a signal of its own, bounded by one connect and one request.
+ */
+export function cleanupClient(ctx: Ctx, kc: KubeConfig, client: KubeClient, options: { retries?: number } = {}): KubeClient {
+  if (!ctx.signal.aborted) return client;
+  const budgetMs = Math.min(ctx.deadlines.connectMs + ctx.deadlines.requestMs, CLEANUP_MAX_MS);
+  return kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs), deadlines: { ...ctx.deadlines, requestMs: budgetMs } }, kc, {
+    timeoutMs: budgetMs,
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+  });
+}
+
 export function kubeClient(ctx: Ctx, kc: KubeConfig, options: KubeClientOptions = {}): KubeClient {
   const timeoutMs = options.timeoutMs ?? ctx.deadlines.requestMs;
   const retries = options.retries ?? 4;

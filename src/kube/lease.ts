@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../context.js';
 import { gantryError, isGantryError } from '../errors.js';
 import { MANAGED_BY_LABEL, type K8sObject, type Lease, type LeaseSpec } from './objects.js';
-import { kubeClient, type KubeClient } from './client.js';
+import { CLEANUP_MAX_MS, cleanupClient, kubeClient, type KubeClient } from './client.js';
 import { apiStatus } from './failures.js';
 import { pollUntil } from '../retry.js';
 
@@ -257,7 +257,7 @@ async function renewLoop(
 }
 
 /** The longest a release may take: it runs while a cancelled job is being shut down, and an unreleased lease expires anyway. */
-export const RELEASE_MAX_MS = 5000;
+export const RELEASE_MAX_MS = CLEANUP_MAX_MS;
 
 async function release(ctx: Ctx, kc: KubeConfig, client: KubeClient, where: string, holder: string, lease: Lease): Promise<void> {
   const spec: LeaseSpec = { ...lease.spec, renewTime: microTime(client.serverNow()) };
@@ -266,10 +266,7 @@ async function release(ctx: Ctx, kc: KubeConfig, client: KubeClient, where: stri
   // The step's signal is aborted when the job was cancelled or ran out of time, which is exactly
   // when the next deploy most needs the lease back: then the release gets a client and a signal
   // of its own, bounded by one connect and one request (at most RELEASE_MAX_MS).
-  const budgetMs = Math.min(ctx.deadlines.connectMs + ctx.deadlines.requestMs, RELEASE_MAX_MS);
-  const releasing = ctx.signal.aborted
-    ? kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs), deadlines: { ...ctx.deadlines, requestMs: budgetMs } }, kc, { timeoutMs: budgetMs })
-    : client;
+  const releasing = cleanupClient(ctx, kc, client);
   try {
     await releasing.replace(leaseObject(lease.metadata.namespace!, lease.metadata.name, spec, lease.metadata.resourceVersion), { doing: `release ${where}` });
     ctx.logger.info(`released the deploy ${where}`);

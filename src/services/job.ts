@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, V1EnvFromSource, V1EnvVar, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { gantryError, type ErrorCode } from '../errors.js';
-import { kubeClient, type KubeClient } from '../kube/client.js';
+import { cleanupClient, kubeClient, type KubeClient } from '../kube/client.js';
 import {
   INSTANCE_LABEL,
   NAME_LABEL,
@@ -320,13 +320,7 @@ async function eventsOf(client: KubeClient, namespace: string, uid: string): Pro
  * step's client no longer sends anything: then a client of its own, bounded like the lease's release.
  */
 async function removeJob(ctx: Ctx, kc: KubeConfig, client: KubeClient, input: JobInput): Promise<boolean> {
-  const budgetMs = Math.min(ctx.deadlines.connectMs + ctx.deadlines.requestMs, 5000);
-  const deleting = ctx.signal.aborted
-    ? kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs), deadlines: { ...ctx.deadlines, requestMs: budgetMs } }, kc, {
-        timeoutMs: budgetMs,
-        retries: 0,
-      })
-    : client;
+  const deleting = cleanupClient(ctx, kc, client, { retries: 0 });
   try {
     const existed = await deleting.remove(
       { apiVersion: 'batch/v1', kind: 'Job', name: input.name, namespace: input.namespace },

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig, V1EnvFromSource, V1EnvVar } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { type GantryError, gantryError, isGantryError } from '../errors.js';
-import { type KubeClient, kubeClient } from '../kube/client.js';
+import { cleanupClient, type KubeClient, kubeClient } from '../kube/client.js';
 import type { K8sObject, KubeEvent, Pod } from '../kube/objects.js';
 import { COMPONENT_LABEL, MANAGED_BY_LABEL } from '../kube/objects.js';
 import { dnsLabel } from '../names/names.js';
@@ -488,13 +488,7 @@ async function removeFinished(ctx: Ctx, client: KubeClient, input: ReachInput): 
 
 /** Deletes the pod; when the step was cancelled, with a client and a signal of its own (a few seconds at most). */
 async function removePod(ctx: Ctx, kc: KubeConfig, client: KubeClient, ref: { apiVersion: string; kind: string; name: string; namespace: string }) {
-  const budgetMs = Math.min(ctx.deadlines.connectMs + ctx.deadlines.requestMs, 5000);
-  const deleting = ctx.signal.aborted
-    ? kubeClient({ ...ctx, signal: AbortSignal.timeout(budgetMs), deadlines: { ...ctx.deadlines, requestMs: budgetMs } }, kc, {
-        timeoutMs: budgetMs,
-        retries: 0,
-      })
-    : client;
+  const deleting = cleanupClient(ctx, kc, client, { retries: 0 });
   try {
     await deleting.remove(ref, { doing: `delete the service check pod ${ref.name}` });
     if (ctx.signal.aborted) ctx.cleanup.note(`deleted the service check pod ${ref.name}`);

@@ -107,9 +107,9 @@ export interface Container {
   startupProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   /** Where env comes from (the ConfigMaps named, for pruning). */
-  envFrom?: { configMapRef?: { name?: string } }[];
+  envFrom?: { configMapRef?: { name?: string }; secretRef?: { name?: string } }[];
   // Env values are deliberately not declared: nothing reads (or prints) them, only which ConfigMap a variable comes from.
-  env?: { name?: string; valueFrom?: { configMapKeyRef?: { name?: string } } }[];
+  env?: { name?: string; valueFrom?: { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } }[];
 }
 
 export interface PodTemplateSpec {

@@ -22,6 +22,16 @@ export function configMapsNamed(spec: PodSpec | undefined): Set<string> {
   return names;
 }
 
+/** Every Secret a pod spec names in env (the services' connection Secrets are named by content, #14). */
+export function secretsNamed(spec: PodSpec | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) {
+    for (const e of c.envFrom ?? []) if (e.secretRef?.name) names.add(e.secretRef.name);
+    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
+  }
+  return names;
+}
+
 export async function pruneConfigMaps(ctx: Ctx, kc: KubeConfig, namespace: string, deploymentName: string, labels: Record<string, string>): Promise<string[]> {
   const client = kubeClient(ctx, kc);
   const deployment = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName, namespace });
@@ -30,20 +40,27 @@ export async function pruneConfigMaps(ctx: Ctx, kc: KubeConfig, namespace: strin
     .filter(([k]) => k.startsWith(APP_LABEL_PREFIX))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  const [replicaSets, configMaps] = await Promise.all([
+  // #14: the services' connection Secrets (<deployment>-services-<checksum>) go the same way;
+  // only those: the pull secret and the K8S_SECRET_* Secret carry the same labels.
+  const connection = new RegExp(`^${deploymentName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-services-[0-9a-f]{10}$`);
+  const [replicaSets, configMaps, secrets] = await Promise.all([
     client.list<ReplicaSet>('apps/v1', 'ReplicaSet', namespace, { labelSelector: selector }),
     client.list<{ metadata: { name: string } }>('v1', 'ConfigMap', namespace, { labelSelector: selector }),
+    client.list<{ metadata: { name: string } }>('v1', 'Secret', namespace, { labelSelector: selector }),
   ]);
-  const used = configMapsNamed(deployment.spec?.template?.spec);
+  const specs = [deployment.spec?.template?.spec];
   for (const rs of replicaSets) {
-    if ((rs.metadata.ownerReferences ?? []).some((o) => o.uid === deployment.metadata.uid)) {
-      for (const n of configMapsNamed(rs.spec?.template?.spec)) used.add(n);
-    }
+    if ((rs.metadata.ownerReferences ?? []).some((o) => o.uid === deployment.metadata.uid)) specs.push(rs.spec?.template?.spec);
   }
-  const unused = configMaps
-    .map((c) => c.metadata.name)
-    .filter((n) => !used.has(n))
-    .sort();
-  for (const name of unused) await client.remove({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }, { dryRun: ctx.dryRun });
-  return unused;
+  const used = new Set(specs.flatMap((spec) => [...configMapsNamed(spec), ...secretsNamed(spec)]));
+  const unused = (items: { metadata: { name: string } }[]) =>
+    items
+      .map((c) => c.metadata.name)
+      .filter((n) => !used.has(n))
+      .sort();
+  const unusedConfigMaps = unused(configMaps);
+  const unusedSecrets = unused(secrets.filter((s) => connection.test(s.metadata.name)));
+  for (const name of unusedConfigMaps) await client.remove({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }, { dryRun: ctx.dryRun });
+  for (const name of unusedSecrets) await client.remove({ apiVersion: 'v1', kind: 'Secret', name, namespace }, { dryRun: ctx.dryRun });
+  return [...unusedConfigMaps, ...unusedSecrets];
 }

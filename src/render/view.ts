@@ -116,7 +116,7 @@ export function buildView(input: RenderInput): View {
   // #14: the services' settings follow the user's own env entries; an instance's come from
   // references the kubelet expands, so they need no cluster DNS and hold no password.
   const plans = planServices(config, envName);
-  envRefs.push(...(serviceEnv(plans, names.deployment) as unknown as K8sObject[]));
+  envRefs.push(...(serviceEnv(plans, names.deployment, input.env ?? {}) as unknown as K8sObject[]));
 
   const logs = env.cluster === 'ask' && eci?.logs?.enabled ? eci.logs : undefined;
   const logVolume = 'app-logs';

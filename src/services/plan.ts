@@ -35,9 +35,14 @@ export interface EnvEntry {
   valueFrom?: { secretKeyRef: { name: string; key: string } };
 }
 
-/** The Secret of managed bindings' settings (URL and its parts), written by deploy. */
-export function connectionSecretName(deployment: string): string {
-  return dns1035Label(`${deployment}-services`);
+/**
+ * The Secret of managed bindings' settings (URL and its parts), written by deploy. Named by its
+ * content, as the env ConfigMap is: a deploy stopped by the reachability check or the migration
+ * has written a new Secret the running pods do not name, so a pod of the running version that
+ * starts again still gets the settings it ran with; and a rollback brings back the old ones.
+ */
+export function connectionSecretName(deployment: string, checksum: string): string {
+  return dns1035Label(`${deployment}-services-${checksum.slice(0, 10)}`);
 }
 
 /** Names Gantry uses for its own objects beside `<app>-<service>`: a service may not be called so. */
@@ -87,9 +92,9 @@ export function planServices(config: Config, envName: string): ServicePlan[] {
  * expansion: no password is ever written into a manifest. A managed binding's settings are keys of
  * the connection Secret deploy writes.
  */
-export function serviceEnv(plans: ServicePlan[], deployment: string): EnvEntry[] {
+export function serviceEnv(plans: ServicePlan[], deployment: string, env: NodeJS.ProcessEnv): EnvEntry[] {
   const entries: EnvEntry[] = [];
-  const secret = connectionSecretName(deployment);
+  const secret = connectionSecretName(deployment, servicesChecksum(plans, env));
   for (const p of plans) {
     const n = p.envNames;
     if (p.binding === 'instance') {

@@ -12,7 +12,7 @@ import { classifyPod } from '../track/classify.js';
 import { logTail } from '../track/evidence.js';
 import { selectorString } from '../track/status.js';
 import { instanceLabels } from './instance.js';
-import { connectionData, connectionSecretName, type ServicePlan } from './plan.js';
+import { connectionData, connectionSecretName, type ServicePlan, servicesChecksum } from './plan.js';
 
 interface SecretObject {
   metadata: { name: string; uid?: string };
@@ -79,7 +79,8 @@ export async function serviceSecrets(ctx: Ctx, kc: KubeConfig | undefined, plans
   }
   const data = connectionData(plans, urls);
   for (const [name, value] of Object.entries(data)) if (/PASSWORD|URL|URI/.test(name)) ctx.logger.addSecret(value);
-  if (Object.keys(data).length > 0) objects.push(secretObject(connectionSecretName(input.deployment), input.namespace, input.labels, data));
+  if (Object.keys(data).length > 0)
+    objects.push(secretObject(connectionSecretName(input.deployment, servicesChecksum(plans, input.env)), input.namespace, input.labels, data));
   return objects;
 }
 

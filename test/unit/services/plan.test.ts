@@ -94,7 +94,7 @@ describe('services resolved for an environment', () => {
   });
 
   test("an instance's env: references the kubelet expands, in order, and no password", () => {
-    const env = serviceEnv(planServices(c, 'review'), 'shop');
+    const env = serviceEnv(planServices(c, 'review'), 'shop', {});
     const db = env.slice(0, 6);
     expect(db).toEqual([
       { name: 'MYSQL_USER', value: 'shop' },
@@ -120,11 +120,13 @@ describe('services resolved for an environment', () => {
   });
 
   test("a managed binding's settings are keys of the connection Secret", () => {
-    const env = serviceEnv(planServices(c, 'staging'), 'shop');
-    expect(env.find((e) => e.name === 'DATABASE_URL')).toEqual({
-      name: 'DATABASE_URL',
-      valueFrom: { secretKeyRef: { name: 'shop-services', key: 'DATABASE_URL' } },
-    });
+    const plans = planServices(c, 'staging');
+    const env = serviceEnv(plans, 'shop', { STAGING_DB_URL: 'mysql://a:b@h/d' });
+    const name = `shop-services-${servicesChecksum(plans, { STAGING_DB_URL: 'mysql://a:b@h/d' }).slice(0, 10)}`;
+    expect(env.find((e) => e.name === 'DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name, key: 'DATABASE_URL' } } });
+    // Named by content: another URL is another Secret, so a failed deploy leaves the running pods' one as it was.
+    const other = serviceEnv(plans, 'shop', { STAGING_DB_URL: 'mysql://a:c@h/d' }).find((e) => e.name === 'DATABASE_URL');
+    expect(other!.valueFrom!.secretKeyRef.name).not.toBe(name);
     expect(env.every((e) => e.value === undefined)).toBe(true);
   });
 
@@ -180,7 +182,9 @@ describe('services resolved for an environment', () => {
     const env = { STAGING_DB_URL: 'mysql://app:Sup3rSecret@rm-1:3306/shop', STAGING_REDIS_URL: 'redis://:R3disPw@r-1:6379/0' };
     const objects = await serviceSecrets(ctx, undefined, planServices(c, 'staging'), { ...input, env });
     // Without a cluster the Secret binding (docs) is left to deploy; the variables' settings are there.
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Secret/shop-services']);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      `Secret/shop-services-${servicesChecksum(planServices(c, 'staging'), env).slice(0, 10)}`,
+    ]);
     const data = (objects[0] as unknown as { data: Record<string, string> }).data;
     expect(Buffer.from(data.MYSQL_PASSWORD!, 'base64').toString()).toBe('Sup3rSecret');
     ctx.logger.info('connecting with Sup3rSecret and R3disPw and mysql://app:Sup3rSecret@rm-1:3306/shop');

@@ -101,8 +101,8 @@ build_hash() {
   {
     echo "recipe $DATA_IMAGES_RECIPE $REF"
     cat "$DATA_DIR/build.sh" "$DATA_DIR/runas.c" "$DATA_DIR/$name/Dockerfile" "$DATA_DIR/$name/entrypoint.sh"
-    # shellcheck disable=SC2086
-    root_versions $ROOTS
+    local r
+    for r in $ROOTS; do grep "^$r " <<<"$ROOT_VERSIONS" || die image-data "no candidate version of $r"; done
     dpkg-query -W -f='busybox ${Version}\n' busybox-static
     gcc -dumpfullversion
     if [ "$name" = ferretdb ]; then echo "ferretdb $FERRETDB_VERSION $(go_bin) $("$(go_bin)" env GOVERSION)"; fi
@@ -167,7 +167,7 @@ rootfs() {
     done < <(closure $ROOTS)
     if [ "${#missing[@]}" -gt 0 ]; then
       log "$name: apt-get download of ${#missing[@]} packages"
-      (cd "$DEB_CACHE" && apt-get download -q "${missing[@]}") >>"$CLUSTER_LOGS/image-$name.log" 2>&1 \
+      (cd "$DEB_CACHE" && apt-get download -q -o APT::Sandbox::User=root "${missing[@]}") >>"$CLUSTER_LOGS/image-$name.log" 2>&1 \
         || die "image-$name" "apt-get download ${missing[*]} failed"
     fi
     for f in "${want[@]}"; do
@@ -204,6 +204,18 @@ rootfs() {
 
   # shellcheck disable=SC2086
   chroot "$root" $CHECK >/dev/null || die "image-$name" "'$CHECK' fails in the assembled rootfs (a library missing?)"
+}
+
+# forget_in_cluster <ref>: drops the tag from the cluster's containerd (when it runs), so that
+# the next pod pulls the new image: with a fixed tag and the default imagePullPolicy
+# (IfNotPresent) the node would go on running the one it pulled before.
+forget_in_cluster() {
+  local address="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
+  [ -S "$address" ] || return 0
+  if ctr --address "$address" -n k8s.io images rm "$1" >/dev/null 2>&1; then
+    log "${1##*/}: removed the previous image from the cluster's containerd"
+  fi
+  return 0
 }
 
 # build_one <name>: builds, pushes or skips one image.
@@ -248,6 +260,7 @@ build_one() {
   fi
   rm -rf "$ctx"
   docker push -q "$REF" >>"$CLUSTER_LOGS/image-$name.log" 2>&1 || die "image-$name" "docker push $REF failed"
+  forget_in_cluster "$REF"
   _drop_if_dangling "$old_id"
   log "$name: built and pushed $REF ($(docker image inspect --format '{{.Size}}' "$REF" | awk '{printf "%.0f MB", $1/1e6}')) in $(( $(date +%s) - t0 )) s"
 }
@@ -260,7 +273,11 @@ main() {
   mkdir -p "$GANTRY_CACHE/images"
   local -a names=("$@")
   [ "${#names[@]}" -gt 0 ] || names=(mariadb postgres redis ferretdb)
-  local name
+  local name roots=""
+  for name in "${names[@]}"; do image "$name"; roots="$roots $ROOTS"; done
+  # one apt-cache call for all (each costs seconds when apt rebuilds its cache)
+  # shellcheck disable=SC2086
+  ROOT_VERSIONS="$(root_versions $roots)"
   for name in "${names[@]}"; do build_one "$name"; done
 }
 

@@ -156,6 +156,9 @@ rootfs() {
   ln -s usr/lib "$root/lib"; ln -s usr/lib64 "$root/lib64"
   ln -s /run "$root/var/run"
   chmod 1777 "$root/tmp" "$root/var/tmp"; chmod 0700 "$root/root"
+  # the servers' socket directories, writable for a server started as a non-root user
+  mkdir -p "$root/run/mysqld" "$root/run/postgresql"
+  chmod 1777 "$root/run/mysqld" "$root/run/postgresql"
 
   if [ -n "$ROOTS" ]; then
     mkdir -p "$DEB_CACHE/partial"

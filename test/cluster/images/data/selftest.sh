@@ -38,9 +38,10 @@ mkdir -p "$work/drivers"
   || fail "npm install of the drivers failed"
 export DRIVERS_DIR="$work/drivers"
 
-# instance <name>: docker run of a fresh or restarted instance; prints nothing
+# instance <name> [docker run options]: docker run of a fresh or restarted instance
 instance() {
   local name="$1" image env=() args=() mount
+  shift
   case "$name" in
     mariadb) image="$REGISTRY/gantry/mariadb:10.11"; mount=/var/lib/mysql
       env=(-e MYSQL_ROOT_PASSWORD=rootSecret1 -e MYSQL_DATABASE=hello -e MYSQL_USER=hello -e MYSQL_PASSWORD=Secret1) ;;
@@ -50,7 +51,7 @@ instance() {
     ferretdb) image="$REGISTRY/gantry/ferretdb:1.24"; mount=/data/db
       env=(-e MONGO_INITDB_ROOT_USERNAME=hello -e MONGO_INITDB_ROOT_PASSWORD=Secret3 -e MONGO_INITDB_DATABASE=hello) ;;
   esac
-  docker run -d --name "gantry-selftest-$name" "${env[@]}" -v "$work/$name/data:$mount" \
+  docker run -d --name "gantry-selftest-$name" "$@" "${env[@]}" -v "$work/$name/data:$mount" \
     -v "$work/$name/init:/docker-entrypoint-initdb.d:ro" "$image" "${args[@]}" >/dev/null
 }
 
@@ -100,6 +101,18 @@ for spec in "mariadb mysql 3306 hello Secret1" "postgres postgresql 5432 hello S
     [ "$runs" = 0 ] || fail "$name: the .sh seed ran again on restart"
   fi
   ok "$name: restart on the same data dir kept the data and did not seed again"
+  docker rm -f "gantry-selftest-$name" >/dev/null
+done
+# started as a non-root user (securityContext.runAsUser): no chown, the server runs as that
+# user in a data dir it can write (an emptyDir is 0777)
+for spec in "mariadb mysql 3306 hello Secret1" "postgres postgresql 5432 hello Secret2" \
+            "ferretdb mongodb 27017 hello Secret3" "redis redis 6379 default Secret4"; do
+  read -r name kind port user pw <<<"$spec"
+  rm -rf "$work/$name/data"; mkdir -m 0777 "$work/$name/data"
+  instance "$name" --user 999:999
+  out="$(check "$name" "$kind" "$port" "$user" "$pw")"
+  [ "$(jq -r .ok <<<"$out")" = true ] || fail "$name as uid 999: $out"
+  ok "$name: runs as uid 999 when started as that user"
   docker rm -f "gantry-selftest-$name" >/dev/null
 done
 log "data images selftest: $passed checks passed"

@@ -14,13 +14,18 @@ set -eu
 DATA=/data/db
 say() { echo "entrypoint: $*" >&2; }
 
+# Started as root (the default), the entrypoint chowns the data dir (an emptyDir is owned by
+# root) and runs the server as uid 999; started as another user (securityContext.runAsUser),
+# it runs the server as that user, who must be able to write the data dir (fsGroup).
+if [ "$(id -u)" = 0 ]; then AS="runas 999:999"; else AS=""; fi
+
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then set -- ferretdb "$@"; fi
 [ "$1" = ferretdb ] || exec "$@"
 shift
 
 # An emptyDir (and a fresh docker volume) is owned by root.
 mkdir -p "$DATA"
-chown 999:999 "$DATA"
+[ -z "$AS" ] || chown 999:999 "$DATA"
 
 set -- --handler=sqlite --sqlite-url="file:$DATA/" --state-dir="$DATA" --telemetry=disable \
   --debug-addr=- --log-level="${FERRETDB_LOG_LEVEL:-info}" "$@"
@@ -39,7 +44,7 @@ if [ ! -e "$marker" ]; then
   seeds=""
   for f in /docker-entrypoint-initdb.d/*; do if [ -e "$f" ]; then seeds=1; fi; done
   if [ -n "$seeds" ]; then
-    runas 999:999 ferretdb "$@" --listen-addr=127.0.0.1:27017 &
+    $AS ferretdb "$@" --listen-addr=127.0.0.1:27017 &
     pid=$!
     i=0
     # busybox's nc has no -z: a listening socket on port 27017 (0x6989) in /proc/net/tcp
@@ -61,4 +66,4 @@ if [ ! -e "$marker" ]; then
   touch "$marker"
 fi
 
-exec runas 999:999 ferretdb "$@" --listen-addr=0.0.0.0:27017
+exec $AS ferretdb "$@" --listen-addr=0.0.0.0:27017

@@ -9,9 +9,13 @@ set -eu
 
 DATADIR=/var/lib/mysql
 SOCKET=/run/mysqld/mysqld.sock
-MYSQL_UID=999:999
 
 say() { echo "entrypoint: $*" >&2; }
+
+# Started as root (the default), the entrypoint chowns the data dir (an emptyDir is owned by
+# root) and runs the server as uid 999; started as another user (securityContext.runAsUser),
+# it runs the server as that user, who must be able to write the data dir (fsGroup).
+if [ "$(id -u)" = 0 ]; then AS="runas 999:999"; else AS=""; fi
 
 # "docker run image --flag" and "docker run image" start the server with those flags
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then set -- mariadbd "$@"; fi
@@ -19,7 +23,7 @@ case "$1" in mariadbd | mysqld) shift ;; *) exec "$@" ;; esac
 
 # An emptyDir (and a fresh docker volume) is owned by root.
 mkdir -p "$DATADIR" /run/mysqld
-chown 999:999 "$DATADIR" /run/mysqld
+[ -z "$AS" ] || chown 999:999 "$DATADIR" /run/mysqld
 
 # skip-name-resolve: the test cluster has no DNS; a reverse lookup per client would stall.
 SERVER_ARGS="--datadir=$DATADIR --socket=$SOCKET --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci"
@@ -37,11 +41,11 @@ if [ ! -d "$DATADIR/mysql" ]; then
     say "GENERATED ROOT PASSWORD: $MYSQL_ROOT_PASSWORD"
   fi
   say "initialising $DATADIR"
-  mariadb-install-db --user=mysql --datadir="$DATADIR" --skip-test-db --skip-name-resolve \
+  mariadb-install-db ${AS:+--user=mysql} --datadir="$DATADIR" --skip-test-db --skip-name-resolve \
     --auth-root-authentication-method=normal >/dev/null
 
   # shellcheck disable=SC2086
-  runas "$MYSQL_UID" mariadbd $SERVER_ARGS --skip-networking &
+  $AS mariadbd $SERVER_ARGS --skip-networking &
   pid=$!
   i=0
   until mariadb --protocol=socket --socket="$SOCKET" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
@@ -92,4 +96,4 @@ if [ ! -d "$DATADIR/mysql" ]; then
 fi
 
 # shellcheck disable=SC2086
-exec runas "$MYSQL_UID" mariadbd $SERVER_ARGS --bind-address=0.0.0.0 --port=3306 "$@"
+exec $AS mariadbd $SERVER_ARGS --bind-address=0.0.0.0 --port=3306 "$@"

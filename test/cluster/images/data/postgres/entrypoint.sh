@@ -9,12 +9,16 @@
 set -eu
 
 BIN=/usr/lib/postgresql/15/bin
-PG_UID=999:999
 export PGDATA="${PGDATA:-/var/lib/postgresql/data/pgdata}"
 POSTGRES_USER="${POSTGRES_USER:-postgres}"
 POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
 
 say() { echo "entrypoint: $*" >&2; }
+
+# Started as root (the default), the entrypoint chowns the data dir (an emptyDir is owned by
+# root) and runs the server as uid 999; started as another user (securityContext.runAsUser),
+# it runs the server as that user, who must be able to write the data dir (fsGroup).
+if [ "$(id -u)" = 0 ]; then AS="runas 999:999"; else AS=""; fi
 
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then set -- postgres "$@"; fi
 [ "$1" = postgres ] || exec "$@"
@@ -22,9 +26,11 @@ shift
 
 # An emptyDir (and a fresh docker volume) is owned by root; PGDATA must be 0700 and ours.
 mkdir -p "$PGDATA" /var/run/postgresql
-chown 999:999 "$PGDATA" "$(dirname "$PGDATA")" /var/run/postgresql
+if [ -n "$AS" ]; then
+  chown 999:999 "$PGDATA" "$(dirname "$PGDATA")" /var/run/postgresql
+  chmod 2777 /var/run/postgresql
+fi
 chmod 0700 "$PGDATA"
-chmod 2777 /var/run/postgresql
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != trust ]; then
@@ -34,11 +40,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   say "initialising $PGDATA"
   pwfile="$(mktemp)"
   printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile"
-  chown 999:999 "$pwfile"
+  [ -z "$AS" ] || chown 999:999 "$pwfile"
   # --no-sync: a preview's instance lives in an emptyDir; durability across a host crash
   # buys nothing there and fsyncing the new cluster costs seconds.
   # shellcheck disable=SC2086
-  runas "$PG_UID" "$BIN/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" \
+  $AS "$BIN/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" \
     --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C --no-sync \
     ${POSTGRES_INITDB_ARGS:-} >/dev/null
   rm -f "$pwfile"
@@ -46,7 +52,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   # jit off: the LLVM JIT (libllvm, 100 MB) is left out of the image.
   printf "\nlisten_addresses = '*'\njit = off\n" >>"$PGDATA/postgresql.conf"
 
-  runas "$PG_UID" "$BIN/postgres" -D "$PGDATA" -c listen_addresses= -k /var/run/postgresql &
+  $AS "$BIN/postgres" -D "$PGDATA" -c listen_addresses= -k /var/run/postgresql &
   pid=$!
   export PGHOST=/var/run/postgresql PGUSER="$POSTGRES_USER" PGDATABASE=postgres
   i=0
@@ -76,4 +82,4 @@ SQL
   say "initialisation done"
 fi
 
-exec runas "$PG_UID" "$BIN/postgres" -D "$PGDATA" "$@"
+exec $AS "$BIN/postgres" -D "$PGDATA" "$@"

@@ -20,6 +20,8 @@ sysctl -qw net.ipv4.ip_forward=1
 start_dockerd
 start_registries
 build_base_images
+# the database images the tests run (mariadb, postgres, redis, ferretdb), pushed to $REGISTRY
+bash "$CLUSTER_DIR/images/data/build.sh"
 start_containerd
 import_pause_image
 make_pki

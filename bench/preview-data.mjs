@@ -240,6 +240,19 @@ async function run(p, label, iid) {
         ),
     ),
   ];
+  // Where the migration Job's time goes, by the API server's clock (whole seconds): the container's
+  // start and end, and the Job's completion time, against the Job's creation.
+  if (p.kind === 'data') {
+    const jobs = JSON.parse(kubectl(['-n', namespace, 'get', 'jobs', '-o', 'json']).stdout).items.filter((j) => /-migrate-/.test(j.metadata.name));
+    const pods = JSON.parse(kubectl(['-n', namespace, 'get', 'pods', '-o', 'json']).stdout).items;
+    const job = jobs[0];
+    const pod = job && pods.find((x) => x.metadata.labels?.['job-name'] === job.metadata.name);
+    const t = (iso) => (iso ? (Date.parse(iso) - Date.parse(job.metadata.creationTimestamp)) / 1000 : NaN);
+    const c = pod?.status?.containerStatuses?.[0]?.state?.terminated;
+    extra.migrationJob = job
+      ? { containerStarted: t(c?.startedAt), containerFinished: t(c?.finishedAt), jobCompleted: t(job.status?.completionTime) }
+      : 'deleted before it could be read';
+  }
   // The stop, as stop-review runs it (here from the project directory, which has gantry.yaml).
   const stopStarted = Date.now();
   const stop = spawnSync(process.execPath, [cli, 'stop', '--env', 'review', '--mr', String(iid)], {
@@ -266,7 +279,9 @@ async function run(p, label, iid) {
   console.error(
     `${label}: total ${total.toFixed(1)} s, pipeline ${extra.pipelineEnd.toFixed(1)} s, stop ${stopSeconds.toFixed(1)} s; ${Object.entries(steps)
       .map(([k, v]) => `${k.split(' (')[0]} ${v.toFixed(1)}`)
-      .join('; ')}\n  images: ${extra.images.join('; ')}`,
+      .join(
+        '; ',
+      )}\n  images: ${extra.images.join('; ')}${extra.migrationJob ? `\n  migration Job (s after its creation): ${JSON.stringify(extra.migrationJob)}` : ''}`,
   );
   return result;
 }

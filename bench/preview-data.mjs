@@ -303,9 +303,11 @@ const host = await startComponentHost();
 for (const k of ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0']) delete process.env[k];
 const results = [];
 const created = [];
+const projects = [];
 try {
   const data = project(host, 'data');
   const base = project(host, 'base');
+  projects.push(data, base);
   let iid = 1;
   for (const p of [data, base]) {
     created.push(`${p.app}-mr-${iid}`);
@@ -321,6 +323,17 @@ try {
   await host.close();
   // gantry stop removed each namespace; a failed run may have left one.
   for (const ns of created) if (kubectl(['get', 'namespace', ns]).status === 0) kubectl(['delete', 'namespace', ns, '--wait=false']);
+  // The local images the builds left (the registry keeps its copy). The project copies stay
+  // when a run failed: their .gitlab-ci-local/output/ holds the job logs.
+  for (const p of projects) {
+    const tags = spawnSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', `127.0.0.1:5001/${variables.GANTRY_REGISTRY_NAMESPACE}/${p.app}`], {
+      encoding: 'utf8',
+    });
+    const names = (tags.stdout ?? '').split('\n').filter(Boolean);
+    if (names.length > 0) spawnSync('docker', ['rmi', ...names], { stdio: 'ignore' });
+  }
+  if (results.length === projects.length * (warmRuns + 1)) for (const p of projects) rmSync(p.dir, { recursive: true, force: true });
+  rmSync(bin, { recursive: true, force: true });
 }
 const file = path.join(tmpdir(), 'gantry-bench-preview-data.json');
 writeFileSync(file, JSON.stringify({ id, startLoad, endLoad: load(), results }, null, 2));

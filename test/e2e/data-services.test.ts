@@ -442,7 +442,13 @@ describe('staging bound to a managed database outside the namespace', () => {
   // "Untouched" includes what a pod of the running version reads when it starts again (a node
   // lost, an eviction, an HPA scale-up): the Secret its env refers to.
   test('after a deploy stopped by E_SERVICE_UNREACHABLE, a restarted pod of the running version still connects', async () => {
-    const secretData = () => kubectl(['-n', stagingNs, 'get', 'secret', `${app}-services`, '-o', 'jsonpath={.data}']);
+    // The connection Secret the running version's pod template names (named by its content).
+    const named = () =>
+      kubectl(['-n', stagingNs, 'get', 'deployment', app, '-o', 'jsonpath={.spec.template.spec.containers[0].env[*].valueFrom.secretKeyRef.name}'])
+        .split(' ')
+        .find((n) => n.startsWith(`${app}-services-`))!;
+    const secretName = named();
+    const secretData = () => kubectl(['-n', stagingNs, 'get', 'secret', secretName, '-o', 'jsonpath={.data}']);
     const before = secretData();
     const deploy = await deployStaging(managedUrl(managedPodIP, 3307));
     expect({ code: deploy.code, stderr: deploy.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('E_SERVICE_UNREACHABLE') });
@@ -459,9 +465,9 @@ describe('staging bound to a managed database outside the namespace', () => {
       answered = `${error}\n${kubectlResult(['-n', stagingNs, 'logs', '-l', labels, '--tail=5']).stdout}`;
     }
     times.push(`restarted pod after a failed deploy: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    // Known failure (src/deploy/deploy.ts): the Secret <app>-services is applied before the gate
-    // (the check pod and the migration read it), under a fixed name, so a failed deploy leaves
-    // the new URL in the Secret the running version's pods read at start.
+    // The failed deploy wrote its settings under another name (the Secret is named by its
+    // content): the running version's pods still name, and read, what they ran with.
+    expect(named()).toBe(secretName);
     expect({ secretUnchanged: secretData() === before, answered }).toEqual({
       secretUnchanged: true,
       answered: expect.stringContaining('hello from the mysql seed'),

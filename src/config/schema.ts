@@ -352,8 +352,7 @@ export const dataServiceSchema = z
   .strictObject({
     kind: z.enum(['mysql', 'postgresql', 'mongodb', 'redis']).meta({ description: 'What it is: mysql (also MariaDB), postgresql, mongodb or redis' }),
     version: z
-      .union([z.string(), z.number()])
-      .transform(String)
+      .string({ error: 'write the version in quotes, e.g. "8.0": YAML reads 8.0 as the number 8' })
       .pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: "a version such as 8.0, 16 or 7.2 (the default image's tag)" }))
       .meta({ description: 'Version: the tag of the default image (mysql, postgres, mongo, redis)', examples: ['8.0', '16', '7'] }),
     image: z

@@ -49,7 +49,9 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   // Everything that can be checked without the cluster is checked first.
   const { outDir, out } = outDirOf(cwd, input.out);
   await checkOutDir(outDir, out);
-  const { config, ci, target, view, manifests, secret } = await renderEnvironment(ctx, input);
+  const first = await renderEnvironment(ctx, input);
+  const { config, ci, target, secret } = first;
+  let { view, manifests } = first;
   if (!view.image.includes('@sha256:')) {
     ctx.logger.warn(`deploying ${view.image} by tag: a tag can move; the build job's GANTRY_IMAGE pins the digest`);
   }
@@ -57,7 +59,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   // #14: the services' bindings are checked before the cluster is touched (a CI variable not set,
   // a URL that is not one: exit 2); the Secrets themselves are made under the lease, below.
   const { planServices } = await import('../services/plan.js');
-  const { serviceSecrets } = await import('../services/prepare.js');
+  const { readBoundSecrets, serviceSecrets } = await import('../services/prepare.js');
   const plans = planServices(config, envName);
   const secretsInput = {
     namespace: view.environment.namespace,
@@ -66,6 +68,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     envName,
     labels: view.labels,
     env,
+    serviceUrls: {} as Record<string, string>,
   };
   await serviceSecrets(ctx, undefined, plans, secretsInput);
   const [kube, history, track] = await Promise.all([import('../kube/index.js'), import('../kube/history.js'), import('../track/index.js')]);
@@ -78,13 +81,20 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     const built = kube.secretFromCiVariables(env, { name: secret.name, namespace, labels: view.labels })!;
     objects.push(built.secret);
   }
-  const servicesManifest = manifests.find((m) => m.file === 'services.yaml');
-  const appObjects = manifests.filter((m) => m !== servicesManifest).flatMap((m) => m.objects);
 
-  // The kubeconfig is the last thing that can refuse (exit 2): the manifests are written after it,
-  // so a refused deploy leaves nothing behind.
+  // The kubeconfig is the last thing that can refuse (exit 2), with a Secret a service is bound
+  // to: the manifests are written after them, so a refused deploy leaves nothing behind.
   const { kc, dispose } = await kube.kubeconfigFromCi(ctx, target.kubeconfigVariable);
   try {
+    // A URL kept in a Secret names the connection Secret (its checksum), as a CI variable's does:
+    // read it, and render again with it, so a changed URL rolls the pods and a failed deploy
+    // leaves the running pods' Secret as it was.
+    if (plans.some((p) => p.binding === 'secret')) {
+      secretsInput.serviceUrls = await readBoundSecrets(ctx, kc, plans, namespace);
+      ({ view, manifests } = await renderEnvironment(ctx, { ...input, serviceUrls: secretsInput.serviceUrls }));
+    }
+    const servicesManifest = manifests.find((m) => m.file === 'services.yaml');
+    const appObjects = manifests.filter((m) => m !== servicesManifest).flatMap((m) => m.objects);
     if (!ctx.dryRun) await writeManifests(outDir, manifests, out);
     await ctx.logger.section('gantry_deploy_namespace', `namespace ${namespace}`, () => kube.ensureNamespace(ctx, kc, namespace, view.labels));
     const holder = ci.jobUrl || ci.pipelineUrl || `${os.userInfo().username}@${os.hostname()} (pid ${process.pid})`;
@@ -110,13 +120,15 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           // all validated first; the app is applied only once the services are ready, reachable
           // and migrated (the gate).
           // The env ConfigMap is named by its content and immutable: applied before the gate, it is
-          // there for the migration while the running pods keep theirs.
+          // there for the migration while the running pods keep theirs. (Only it: a ConfigMap of a
+          // user's template may be mounted by the running pods.)
+          const envConfigMap = (o: K8sObject) => o.kind === 'ConfigMap' && o.metadata.name === view.names.configMap;
           const serviceObjects = [
             ...(await serviceSecrets(ctx, kc, plans, secretsInput)),
             ...(servicesManifest?.objects ?? []),
-            ...appObjects.filter((o) => o.kind === 'ConfigMap'),
+            ...appObjects.filter((o) => envConfigMap(o)),
           ];
-          const all = [...objects, ...serviceObjects, ...appObjects.filter((o) => o.kind !== 'ConfigMap')];
+          const all = [...objects, ...serviceObjects, ...appObjects.filter((o) => !envConfigMap(o))];
           const gated = plans.length > 0 || config.backend.migrate !== undefined;
           const gate = gated
             ? {
@@ -151,7 +163,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
 
           const timeoutSeconds = input.timeoutSeconds ?? target.trackTimeoutSeconds;
           // A crash whose log shows a refused connection or login names the service it was (#14).
-          const services = plans.map((p) => ({ service: p.name, kind: p.kind, port: p.port, binding: p.binding }));
+          const services = plans.map((p) => ({ service: p.name, kind: p.kind, port: p.port, binding: p.binding, secret: p.credentialsSecret }));
           const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since, services });
           const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
           if (result.ok) {

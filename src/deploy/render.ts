@@ -55,6 +55,8 @@ export interface RenderEnvironmentInput {
   env: NodeJS.ProcessEnv;
   envName: string;
   values: { config?: string | undefined; set?: string[] | undefined; 'set-string'?: string[] | undefined; image?: string | undefined };
+  /** #14: the URLs of services bound to a Secret, read by deploy (they name the connection Secret). */
+  serviceUrls?: Record<string, string> | undefined;
 }
 
 /** Config, CI facts, view and manifests for one environment: what render writes and deploy applies. */
@@ -85,6 +87,7 @@ export async function renderEnvironment(_ctx: Ctx, input: RenderEnvironmentInput
     target,
     seeds,
     env,
+    serviceUrls: input.serviceUrls,
   });
   const manifests = await renderManifests(view, { userDir: cwd });
   return { config, ci, target, view, manifests, secret };

@@ -8,6 +8,7 @@ import { type EnvironmentSource, loadConfigOf } from '../config/load.js';
 import { resolveEnvironment } from '../config/resolve.js';
 import { maskEnvSecrets } from '../context.js';
 import type { Ctx } from '../context.js';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL } from '../kube/objects.js';
 import { failedRow, formatTable, masked, runCheck, type CheckRow } from './checks.js';
 
 export type DoctorInput = EnvironmentSource;
@@ -181,7 +182,8 @@ export async function runDoctor(ctx: Ctx, input: DoctorInput): Promise<DoctorRes
                     envName,
                     namespace,
                     deployment: target.deployment,
-                    labels: target.labels,
+                    // Not the app's name label: the app's Service would send traffic to the check pod.
+                    labels: { [MANAGED_BY_LABEL]: 'gantry', [INSTANCE_LABEL]: target.instance },
                     env,
                     image: gantry.image || undefined,
                     pullSecrets: config.registry ? [{ name: config.registry.pullSecret }] : [],

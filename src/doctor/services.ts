@@ -32,7 +32,7 @@ export async function checkServicesFromNamespace(ctx: Ctx, kc: KubeConfig, input
   const client = kubeClient(ctx, kc);
   const rows: CheckRow[] = [];
   const env: V1EnvVar[] = [];
-  const targets: { service: string; kind: string; hostVar: string; portVar: string }[] = [];
+  const targets: { service: string; kind: string; hostVar?: string; portVar?: string; urlVar?: string }[] = [];
   for (const [i, plan] of plans.entries()) {
     const check = `service ${plan.name} (${plan.kind})`;
     const hostVar = `GANTRY_CHECK_${i}_HOST`;
@@ -69,6 +69,14 @@ export async function checkServicesFromNamespace(ctx: Ctx, kc: KubeConfig, input
         continue;
       }
       if (parts.password) ctx.logger.addSecret(parts.password);
+      if (plan.kind === 'mongodb') {
+        // A replica set's members or an SRV record: the check reads the URL, given without its
+        // user and password.
+        const urlVar = `GANTRY_CHECK_${i}_URL`;
+        env.push({ name: urlVar, value: url.replace(/^(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1') });
+        targets.push({ service: plan.name, kind: plan.kind, urlVar });
+        continue;
+      }
       env.push({ name: hostVar, value: parts.host! }, { name: portVar, value: parts.port! });
     }
     targets.push({ service: plan.name, kind: plan.kind, hostVar, portVar });

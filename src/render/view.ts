@@ -29,6 +29,8 @@ export interface RenderInput {
   seeds?: Record<string, SeedFile> | undefined;
   /** #14: the CI variables, for the checksum of managed services' URLs (rolls the pods when one changes). */
   env?: NodeJS.ProcessEnv | undefined;
+  /** #14: the URLs of services bound to a Secret, as deploy read them (by service name). */
+  serviceUrls?: Record<string, string> | undefined;
 }
 
 type K8sObject = Record<string, unknown>;
@@ -116,7 +118,7 @@ export function buildView(input: RenderInput): View {
   // #14: the services' settings follow the user's own env entries; an instance's come from
   // references the kubelet expands, so they need no cluster DNS and hold no password.
   const plans = planServices(config, envName);
-  envRefs.push(...(serviceEnv(plans, names.deployment, input.env ?? {}) as unknown as K8sObject[]));
+  envRefs.push(...(serviceEnv(plans, names.deployment, input.env ?? {}, input.serviceUrls) as unknown as K8sObject[]));
 
   const logs = env.cluster === 'ask' && eci?.logs?.enabled ? eci.logs : undefined;
   const logVolume = 'app-logs';
@@ -156,7 +158,7 @@ export function buildView(input: RenderInput): View {
 
   const podAnnotations: Record<string, string> = { ...config.backend.podAnnotations, 'gantry.dev/config-checksum': checksum };
   if (input.secret) podAnnotations['gantry.dev/secret-checksum'] = input.secret.checksum;
-  if (plans.length > 0) podAnnotations['gantry.dev/services-checksum'] = servicesChecksum(plans, input.env ?? {});
+  if (plans.length > 0) podAnnotations['gantry.dev/services-checksum'] = servicesChecksum(plans, input.env ?? {}, input.serviceUrls);
   const podLabels: Record<string, string> = { ...labels };
   const eciAnnotations: Record<string, string> = {};
   const eciLabels: Record<string, string> = {};

@@ -407,10 +407,11 @@ export async function runJob(ctx: Ctx, kc: KubeConfig, input: JobInput): Promise
       );
     } catch (error) {
       await logs.finish(0);
-      if (!ctx.signal.aborted) throw error;
+      // Whatever ended the watch (a cancellation, the API server lost past its retries, a create
+      // whose answer was lost), a Job left running would run beside the next deploy's: delete it.
       await removeJob(ctx, kc, client, input);
       // The step's reason (cancelled, out of time), not the pause's AbortError.
-      throw ctx.signal.reason ?? error;
+      throw ctx.signal.aborted ? (ctx.signal.reason ?? error) : error;
     }
     const pod = ('pod' in outcome ? outcome.pod : undefined) ?? lastPod;
     // A container that ended before it was seen running: its whole log is still there to read.

@@ -32,7 +32,7 @@ export interface ServicePlan extends ResolvedService {
 export interface EnvEntry {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef: { name: string; key: string } };
+  valueFrom?: { secretKeyRef: { name: string; key: string; optional?: boolean } };
 }
 
 /**
@@ -60,7 +60,8 @@ export function planServices(config: Config, envName: string): ServicePlan[] {
     if (bind === undefined) throw bindingMissing(envName, name);
     const defaults = facts.envNames;
     const envNames = Object.fromEntries(facts.roles.map((role) => [role, service.env[role] ?? defaults[role]])) as ServicePlan['envNames'];
-    const sqlDefault = config.app.replace(/-/g, '_');
+    // MySQL user names are at most 32 characters.
+    const sqlDefault = config.app.replace(/-/g, '_').slice(0, 32);
     const instance = bind === 'instance';
     const instanceName = instance ? dns1035Label(`${config.app}-${name}`) : undefined;
     plans.push({
@@ -92,9 +93,9 @@ export function planServices(config: Config, envName: string): ServicePlan[] {
  * expansion: no password is ever written into a manifest. A managed binding's settings are keys of
  * the connection Secret deploy writes.
  */
-export function serviceEnv(plans: ServicePlan[], deployment: string, env: NodeJS.ProcessEnv): EnvEntry[] {
+export function serviceEnv(plans: ServicePlan[], deployment: string, env: NodeJS.ProcessEnv, urls: Record<string, string> = {}): EnvEntry[] {
   const entries: EnvEntry[] = [];
-  const secret = connectionSecretName(deployment, servicesChecksum(plans, env));
+  const secret = connectionSecretName(deployment, servicesChecksum(plans, env, urls));
   for (const p of plans) {
     const n = p.envNames;
     if (p.binding === 'instance') {
@@ -117,7 +118,8 @@ export function serviceEnv(plans: ServicePlan[], deployment: string, env: NodeJS
     } else {
       for (const role of KINDS[p.kind].roles) {
         const name = n[role];
-        if (name) entries.push({ name, valueFrom: { secretKeyRef: { name: secret, key: name } } });
+        // optional: a URL without a password (a Tair in a VPC) or a database has no such key.
+        if (name) entries.push({ name, valueFrom: { secretKeyRef: { name: secret, key: name, optional: true } } });
       }
     }
   }
@@ -126,12 +128,24 @@ export function serviceEnv(plans: ServicePlan[], deployment: string, env: NodeJS
 
 /** What a managed URL says, by role (parts the URL lacks are left out). */
 export function urlParts(plan: ServicePlan, url: string, where: string): Partial<Record<EnvRole, string>> {
+  const bad = (problem: string) => gantryError('E_SERVICE_URL', { service: plan.name, kind: plan.kind, where, problem });
+  // A MongoDB replica set lists its members (dds-a:3717,dds-b:3717, as ApsaraDB hands it out),
+  // which is no WHATWG URL: the parts are read from the first member; the app gets the URL whole.
+  const members = /^(mongodb(?:\+srv)?:\/\/)((?:[^@/]*@)?)([^/?]*)(.*)$/.exec(url);
+  const single = members && members[3]!.includes(',') ? `${members[1]}${members[2]}${members[3]!.split(',')[0]}${members[4]}` : url;
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(single);
   } catch {
-    throw gantryError('E_SERVICE_URL', { service: plan.name, kind: plan.kind, where, problem: 'not a URL' });
+    throw bad('not a URL');
   }
+  const decode = (text: string, what: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw bad(`its ${what} has a "%" that is no escape (write a literal % as %25)`);
+    }
+  };
   const schemes: Record<string, string[]> = {
     mysql: ['mysql:', 'mariadb:', 'mysqlx:'],
     postgresql: ['postgresql:', 'postgres:'],
@@ -146,15 +160,15 @@ export function urlParts(plan: ServicePlan, url: string, where: string): Partial
       problem: `its scheme is ${parsed.protocol.replace(/:$/, '') || 'missing'}, not ${schemes[plan.kind]!.map((s) => s.replace(/:$/, '')).join(' or ')}`,
     });
   }
-  if (!parsed.hostname) throw gantryError('E_SERVICE_URL', { service: plan.name, kind: plan.kind, where, problem: 'it has no host' });
+  if (!parsed.hostname) throw bad('it has no host');
   const parts: Partial<Record<EnvRole, string>> = {
     url,
     host: parsed.hostname.replace(/^\[|\]$/g, ''),
     port: parsed.port || String(KINDS[plan.kind].port),
   };
-  if (parsed.username) parts.user = decodeURIComponent(parsed.username);
-  if (parsed.password) parts.password = decodeURIComponent(parsed.password);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (parsed.username) parts.user = decode(parsed.username, 'user');
+  if (parsed.password) parts.password = decode(parsed.password, 'password');
+  const database = decode(parsed.pathname.replace(/^\//, ''), 'database');
   if (database && plan.kind !== 'redis') parts.database = database;
   return parts;
 }
@@ -176,8 +190,11 @@ export function connectionData(plans: ServicePlan[], urls: Map<string, { url: st
   return data;
 }
 
-/** A checksum over what render knows of the bindings, so a changed URL or binding rolls the pods. */
-export function servicesChecksum(plans: ServicePlan[], env: NodeJS.ProcessEnv): string {
+/**
+ * A checksum over the bindings and their URLs (a CI variable's from `env`, a Secret's as deploy
+ * read it, in `urls`), so a changed URL or password rolls the pods and names a new Secret.
+ */
+export function servicesChecksum(plans: ServicePlan[], env: NodeJS.ProcessEnv, urls: Record<string, string> = {}): string {
   const known = plans.map((p) => ({
     name: p.name,
     kind: p.kind,
@@ -185,7 +202,7 @@ export function servicesChecksum(plans: ServicePlan[], env: NodeJS.ProcessEnv): 
     envNames: p.envNames,
     user: p.user,
     database: p.database,
-    url: typeof p.bind === 'object' && 'variable' in p.bind ? (env[p.bind.variable] ?? '') : undefined,
+    url: typeof p.bind === 'object' && 'variable' in p.bind ? (env[p.bind.variable] ?? '') : Object.hasOwn(urls, p.name) ? urls[p.name] : undefined,
   }));
   return createHash('sha256').update(JSON.stringify(known)).digest('hex');
 }

@@ -12,7 +12,7 @@ import { classifyPod } from '../track/classify.js';
 import { logTail } from '../track/evidence.js';
 import { selectorString } from '../track/status.js';
 import { instanceLabels } from './instance.js';
-import { connectionData, connectionSecretName, type ServicePlan, servicesChecksum } from './plan.js';
+import { connectionData, connectionSecretName, type ServicePlan, servicesChecksum, urlParts } from './plan.js';
 
 interface SecretObject {
   metadata: { name: string; uid?: string };
@@ -39,12 +39,36 @@ export interface ServiceSecretsInput {
   /** The labels of the app's objects (the connection Secret is the app's). */
   labels: Record<string, string>;
   env: NodeJS.ProcessEnv;
+  /** The URLs of services bound to a Secret (readBoundSecrets), by service name. */
+  serviceUrls: Record<string, string>;
+}
+
+/**
+ * The URLs of the services bound to an existing Secret, read from the namespace and registered
+ * for masking: they name the connection Secret (its checksum), so deploy reads them before it renders.
+ */
+export async function readBoundSecrets(ctx: Ctx, kc: KubeConfig, plans: ServicePlan[], namespace: string): Promise<Record<string, string>> {
+  const client = kubeClient(ctx, kc);
+  const urls: Record<string, string> = {};
+  for (const plan of plans) {
+    if (typeof plan.bind !== 'object' || !('secret' in plan.bind)) continue;
+    const { secret, key } = plan.bind;
+    const existing = await client.read<SecretObject>({ apiVersion: 'v1', kind: 'Secret', name: secret, namespace });
+    if (!existing) throw gantryError('E_SERVICE_SECRET_MISSING', { service: plan.name, namespace, secret, key, problem: 'no-secret' });
+    const url = decode(existing.data?.[key]);
+    if (!url) throw gantryError('E_SERVICE_SECRET_MISSING', { service: plan.name, namespace, secret, key, problem: 'no-key' });
+    ctx.logger.addSecret(url);
+    urls[plan.name] = url;
+  }
+  return urls;
 }
 
 /**
  * The Secrets the services need, every value registered for masking before anything can print it:
  * each instance's credentials (read back when they exist, so its data keeps working), and the
- * connection Secret of the managed bindings (from the CI variable, or read from the Secret named).
+ * connection Secret of the managed bindings (from the CI variable, or the Secret's URL read by
+ * readBoundSecrets), named by its content. Without `kc` (before the cluster is touched) only the
+ * bindings are checked.
  */
 export async function serviceSecrets(ctx: Ctx, kc: KubeConfig | undefined, plans: ServicePlan[], input: ServiceSecretsInput): Promise<K8sObject[]> {
   const client = kc ? kubeClient(ctx, kc) : undefined;
@@ -65,22 +89,22 @@ export async function serviceSecrets(ctx: Ctx, kc: KubeConfig | undefined, plans
       if (!url) throw gantryError('E_SERVICE_URL_MISSING', { service: plan.name, variable: plan.bind.variable, envName: input.envName });
       ctx.logger.addSecret(url);
       urls.set(plan.name, { url, where: `the CI variable ${plan.bind.variable}` });
-    } else if (typeof plan.bind === 'object' && 'secret' in plan.bind) {
-      const { secret, key } = plan.bind;
-      const existing = client ? await read(secret) : undefined;
-      // Without a cluster (render) the Secret cannot be read: the connection Secret is made by deploy.
-      if (!client) continue;
-      if (!existing) throw gantryError('E_SERVICE_SECRET_MISSING', { service: plan.name, namespace: input.namespace, secret, key, problem: 'no-secret' });
-      const url = decode(existing.data?.[key]);
-      if (!url) throw gantryError('E_SERVICE_SECRET_MISSING', { service: plan.name, namespace: input.namespace, secret, key, problem: 'no-key' });
-      ctx.logger.addSecret(url);
-      urls.set(plan.name, { url, where: `Secret ${secret} key ${key}` });
+    } else if (typeof plan.bind === 'object' && 'secret' in plan.bind && Object.hasOwn(input.serviceUrls, plan.name)) {
+      urls.set(plan.name, { url: input.serviceUrls[plan.name]!, where: `Secret ${plan.bind.secret} key ${plan.bind.key}` });
     }
   }
+  // The password as the app reads it (decoded: p%40ss is p@ss), by its role, whatever its variable is called.
+  for (const plan of plans) {
+    const found = urls.get(plan.name);
+    if (!found) continue;
+    const parts = urlParts(plan, found.url, found.where);
+    ctx.logger.addSecret(parts.password);
+  }
   const data = connectionData(plans, urls);
-  for (const [name, value] of Object.entries(data)) if (/PASSWORD|URL|URI/.test(name)) ctx.logger.addSecret(value);
-  if (Object.keys(data).length > 0)
-    objects.push(secretObject(connectionSecretName(input.deployment, servicesChecksum(plans, input.env)), input.namespace, input.labels, data));
+  if (Object.keys(data).length > 0) {
+    const name = connectionSecretName(input.deployment, servicesChecksum(plans, input.env, input.serviceUrls));
+    objects.push(secretObject(name, input.namespace, input.labels, data));
+  }
   return objects;
 }
 
@@ -110,7 +134,10 @@ export async function waitForInstances(
   kc: KubeConfig,
   input: { namespace: string; plans: ServicePlan[]; timeoutSeconds: number; since: number },
 ): Promise<Map<string, { uid: string; elapsedMs: number }>> {
-  const client = kubeClient(ctx, kc);
+  // The first instance that fails ends the others' waits too (nothing may go on after the lease).
+  const stop = new AbortController();
+  const inner: Ctx = { ...ctx, signal: AbortSignal.any([ctx.signal, stop.signal]) };
+  const client = kubeClient(inner, kc);
   const ns = encodeURIComponent(input.namespace);
   const started = Date.now();
   const ready = new Map<string, { uid: string; elapsedMs: number }>();
@@ -122,7 +149,7 @@ export async function waitForInstances(
         gantryError('E_SERVICE_NOT_READY', { service: plan.name, instance: name, namespace: input.namespace, seconds: input.timeoutSeconds, why, lines });
       let last = 'its pod has not started';
       const uid = await pollUntil(
-        ctx,
+        inner,
         `wait for ${plan.name} (statefulset/${name}) to be ready`,
         async () => {
           const set = await client.read<StatefulSetObject>({ apiVersion: 'apps/v1', kind: 'StatefulSet', name, namespace: input.namespace });
@@ -130,7 +157,12 @@ export async function waitForInstances(
           const s = set.status ?? {};
           const pods = await client.getJson<{ items?: Pod[] }>(`/api/v1/namespaces/${ns}/pods`, { labelSelector: selectorString(set.spec?.selector) });
           const settled = (s.observedGeneration ?? 0) >= (set.metadata.generation ?? 1) && s.currentRevision === s.updateRevision;
-          if (settled && (s.readyReplicas ?? 0) >= 1) return set.metadata.uid ?? '';
+          if (settled && (s.readyReplicas ?? 0) >= 1) {
+            // What "a new instance" is for a seed command: the StatefulSet for data on a claim; the
+            // pod for an emptyDir, whose data is new whenever the pod is (rescheduled, evicted).
+            const pod = (pods.body.items ?? []).find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+            return (plan.storage === 'emptyDir' ? pod?.metadata.uid : undefined) ?? set.metadata.uid ?? '';
+          }
           const events = await client.getJson<{ items?: KubeEvent[] }>(`/api/v1/namespaces/${ns}/events`, {});
           for (const pod of pods.body.items ?? []) {
             // A StatefulSet does not replace a pod of an older revision that never became ready (the
@@ -171,6 +203,9 @@ export async function waitForInstances(
       ready.set(plan.name, { uid, elapsedMs: Date.now() - started });
       ctx.logger.info(`service ${plan.name} (${plan.kind}, statefulset/${name}) is ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }),
-  );
+  ).catch((error: unknown) => {
+    stop.abort(error);
+    throw error;
+  });
   return ready;
 }

@@ -23,19 +23,31 @@ export interface BeforeRolloutInput {
 export const INSTANCE_READY_SECONDS = 180;
 /** How long a seed command may run. */
 export const SEED_TIMEOUT_SECONDS = 600;
-/** The label that ties a seed Job to the StatefulSet (by uid) it seeded: a new instance is seeded again. */
-export const SEEDED_LABEL = 'gantry.dev/seeded-statefulset';
+/**
+ * The label that ties a seed Job to the instance it seeded, by uid: the StatefulSet's when the data
+ * is on a claim, the pod's for an emptyDir (its data goes with the pod). A new instance is seeded again.
+ */
+export const SEEDED_LABEL = 'gantry.dev/seeded-instance';
 
 /** The app container as the Jobs and the check pod run it: its image, env and pull secrets. */
 export function appContainer(view: View) {
   const c = view.container as { env?: V1EnvVar[]; envFrom?: V1EnvFromSource[]; resources?: V1ResourceRequirements };
   const eci = Object.fromEntries(Object.entries(view.pod.annotations).filter(([k]) => k.startsWith('k8s.aliyun.com/')));
-  return { image: view.image, env: c.env ?? [], envFrom: c.envFrom ?? [], imagePullSecrets: view.imagePullSecrets, podAnnotations: eci };
+  // On ACK, the label that sends the app's pods to the ECI virtual node: the check must run where
+  // the app will (its source address is what a whitelist must hold), and so do the Jobs.
+  const eciLabels = Object.fromEntries(Object.entries(view.pod.labels).filter(([k]) => k === 'alibabacloud.com/eci'));
+  return { image: view.image, env: c.env ?? [], envFrom: c.envFrom ?? [], imagePullSecrets: view.imagePullSecrets, podAnnotations: eci, eciLabels };
 }
 
 /** What the check connects to: each service by the host and port variables the app reads. */
 export function reachTargets(plans: ServicePlan[]) {
-  return plans.map((p) => ({ service: p.name, kind: p.kind, hostVar: p.envNames.host, portVar: p.envNames.port, urlVar: p.envNames.url }));
+  // A MongoDB URL may name a replica set's members or an SRV record (mongodb+srv): the check
+  // reads the URL itself then, and tries every member (an instance's URL expands like the app's).
+  return plans.map((p) =>
+    p.kind === 'mongodb'
+      ? { service: p.name, kind: p.kind, urlVar: p.envNames.url }
+      : { service: p.name, kind: p.kind, hostVar: p.envNames.host, portVar: p.envNames.port },
+  );
 }
 
 const suffix = () => randomBytes(3).toString('hex');
@@ -46,8 +58,9 @@ export async function beforeRollout(ctx: Ctx, kc: KubeConfig, input: BeforeRollo
   const instances = plans.filter((p) => p.binding === 'instance');
   const ready =
     instances.length > 0 ? await waitForInstances(ctx, kc, { namespace, plans, timeoutSeconds: INSTANCE_READY_SECONDS, since: input.since }) : new Map();
-  const app = appContainer(view);
-  const baseLabels = { [MANAGED_BY_LABEL]: 'gantry', [INSTANCE_LABEL]: view.labels[INSTANCE_LABEL]! };
+  const { eciLabels, ...app } = appContainer(view);
+  // Not the app's name label: with it, the app's Service would send traffic to these pods.
+  const baseLabels = { [MANAGED_BY_LABEL]: 'gantry', [INSTANCE_LABEL]: view.labels[INSTANCE_LABEL]!, ...eciLabels };
   const { runJob, succeededJobWithLabel } = await import('./job.js');
 
   // Seed commands: once per new instance (a succeeded seed Job labelled with its StatefulSet's uid).

@@ -21,9 +21,22 @@ export function checkServices(config: Config): Problem[] {
         fix: 'call the service something else, e.g. db or cache',
       });
     }
+    // The StatefulSet's pods carry controller-revision-hash: <name>-<10 characters>, a label value
+    // of at most 63: a longer name makes a StatefulSet that never gets a pod.
     const instance = dns1035Label(`${config.app}-${name}`);
-    if (instance !== `${config.app}-${name}`) {
-      problems.push({ path: at(), message: `${config.app}-${name} is too long for a Service name (63 characters)`, fix: 'use a shorter service name' });
+    if (instance !== `${config.app}-${name}` || instance.length > 52) {
+      problems.push({
+        path: at(),
+        message: `${config.app}-${name} (the instance's name) is longer than 52 characters, which a StatefulSet's pods cannot carry`,
+        fix: 'use a shorter service name',
+      });
+    }
+    if (s.kind === 'mysql' && s.user === 'root') {
+      problems.push({
+        path: at('user'),
+        message: 'the mysql images make root themselves and refuse MYSQL_USER=root',
+        fix: `use another user name, e.g. ${config.app.replace(/-/g, '_').slice(0, 32)}`,
+      });
     }
     for (const role of ['user', 'database'] as const) {
       if (s[role] !== undefined && !facts.roles.includes(role)) {
@@ -71,6 +84,17 @@ export function checkServices(config: Config): Problem[] {
     }
   }
   for (const [envName, env] of Object.entries(config.environments)) {
+    // A service's variable would silently replace the environment's own of the same name.
+    for (const key of Object.keys(env.env ?? {})) {
+      const by = claimed.get(key);
+      if (by?.startsWith('services.')) {
+        problems.push({
+          path: ['environments', envName, 'env', key],
+          message: `${key} is also set by ${by}`,
+          fix: `rename it, or give ${by} another name for it (env:)`,
+        });
+      }
+    }
     for (const name of Object.keys(env.services ?? {})) {
       if (!Object.hasOwn(config.services, name)) {
         problems.push({

@@ -15,10 +15,12 @@ export interface ServiceEndpointHint {
   binding: 'instance' | 'variable' | 'secret';
   /** Addresses it is known by (the instance's ClusterIP, a managed host), to tell apart services sharing a port. */
   hosts?: string[] | undefined;
+  /** For an instance: the Secret holding its password (<app>-<service>). */
+  secret?: string | undefined;
 }
 
 export interface ConnectionContext {
-  /** The Secret the app's connection settings come from (<deployment>-services). */
+  /** The Secret an instance's password comes from (<app>-<service>), when the service does not say. */
   secret?: string | undefined;
 }
 
@@ -154,7 +156,7 @@ function explain(f: Finding, services: ServiceEndpointHint[], context: Connectio
   const shownAddr = f.cause === 'hba' ? undefined : addr;
   return {
     key: `${names} ${f.cause}`,
-    line: `the app could not connect to service ${names} (${kinds}${shownAddr ? `, ${shownAddr}` : ''}): ${what(f)} — ${fix(f, binding, matched[0]!.kind, context)}`,
+    line: `the app could not connect to service ${names} (${kinds}${shownAddr ? `, ${shownAddr}` : ''}): ${what(f)} — ${fix(f, binding, matched[0]!.kind, { ...context, ...(matched[0]!.secret ? { secret: matched[0]!.secret } : {}) })}`,
   };
 }
 
@@ -221,7 +223,7 @@ function fix(f: Finding, binding: ServiceEndpointHint['binding'], kind: ServiceK
     case 'auth': {
       if (!instance)
         return `the URL in ${bound} has a wrong user or password: correct ${binding === 'variable' ? 'the variable' : 'that Secret'} and deploy again`;
-      const secret = context.secret ? `the Secret ${context.secret}` : 'the Secret Gantry writes (<deployment>-services)';
+      const secret = context.secret ? `the Secret ${context.secret}` : "the instance's Secret (<app>-<service>)";
       const mongo = kind === 'mongodb' ? '; a MongoDB user is created in the admin database, so a URL of your own needs ?authSource=admin' : '';
       return `${secret} holds a stale password; for an instance, delete the preview (gantry stop) so it is made again${mongo}`;
     }

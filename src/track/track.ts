@@ -151,7 +151,7 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
       return { ok: true, elapsedMs, summary };
     }
     const tail = failure.logs && failure.pod && failure.container ? await logTail(client, namespace, failure.pod, failure.container, failure.logs) : [];
-    const evidence = [...failure.evidence, ...connectionEvidence(failure.code, tail, options.services, name), ...tail];
+    const evidence = [...failure.evidence, ...connectionEvidence(failure.code, tail, options.services), ...tail];
     // Only the verdict: the cause, evidence and fix are in the result, for the caller to report once.
     ctx.logger.error(`${elapsed(start)} ${failure.code} (${catalogue[failure.code].title})`);
     return {
@@ -172,11 +172,11 @@ export async function trackRollout(ctx: Ctx, kc: KubeConfig, options: TrackOptio
 }
 
 /** For an app that crashes or never gets ready: which declared service it could not use, and why, read from its log tail. */
-function connectionEvidence(code: RolloutFailureCode, tail: string[], services: ServiceEndpointHint[] | undefined, deployment: string): string[] {
+function connectionEvidence(code: RolloutFailureCode, tail: string[], services: ServiceEndpointHint[] | undefined): string[] {
   if (!services?.length || (code !== 'E_ROLLOUT_CRASHLOOP' && code !== 'E_ROLLOUT_READINESS')) return [];
   // The tail's log lines are quoted with "| " (evidence.ts); its heading and notes are not the app's.
   const lines = tail.filter((l) => l.startsWith('| ')).map((l) => l.slice(2));
-  return explainConnectionFailure(lines, services, { secret: `${deployment}-services` }) ?? [];
+  return explainConnectionFailure(lines, services) ?? [];
 }
 
 interface Wiring extends VerdictOptions {

@@ -123,7 +123,10 @@ describe('services resolved for an environment', () => {
     const plans = planServices(c, 'staging');
     const env = serviceEnv(plans, 'shop', { STAGING_DB_URL: 'mysql://a:b@h/d' });
     const name = `shop-services-${servicesChecksum(plans, { STAGING_DB_URL: 'mysql://a:b@h/d' }).slice(0, 10)}`;
-    expect(env.find((e) => e.name === 'DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name, key: 'DATABASE_URL' } } });
+    expect(env.find((e) => e.name === 'DATABASE_URL')).toEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name, key: 'DATABASE_URL', optional: true } },
+    });
     // Named by content: another URL is another Secret, so a failed deploy leaves the running pods' one as it was.
     const other = serviceEnv(plans, 'shop', { STAGING_DB_URL: 'mysql://a:c@h/d' }).find((e) => e.name === 'DATABASE_URL');
     expect(other!.valueFrom!.secretKeyRef.name).not.toBe(name);
@@ -177,7 +180,7 @@ describe('services resolved for an environment', () => {
   test('serviceSecrets: a missing CI variable is E_SERVICE_URL_MISSING (exit 2), and values are masked', async () => {
     const lines: string[] = [];
     const ctx = createCtx({ env: {}, logger: createLogger({ write: (t) => lines.push(t), gitlab: false, color: false }) });
-    const input = { namespace: 'shop', deployment: 'shop', instance: 'shop-staging', envName: 'staging', labels: {}, env: {} };
+    const input = { namespace: 'shop', deployment: 'shop', instance: 'shop-staging', envName: 'staging', labels: {}, env: {}, serviceUrls: {} };
     await expect(serviceSecrets(ctx, undefined, planServices(c, 'staging'), input)).rejects.toMatchObject({ code: 'E_SERVICE_URL_MISSING' });
     const env = { STAGING_DB_URL: 'mysql://app:Sup3rSecret@rm-1:3306/shop', STAGING_REDIS_URL: 'redis://:R3disPw@r-1:6379/0' };
     const objects = await serviceSecrets(ctx, undefined, planServices(c, 'staging'), { ...input, env });
@@ -195,6 +198,60 @@ describe('services resolved for an environment', () => {
     const seen = new Set(Array.from({ length: 50 }, () => generatePassword()));
     expect(seen.size).toBe(50);
     for (const p of seen) expect(p).toMatch(/^[A-Za-z0-9]{24}$/);
+  });
+});
+
+describe('found by review (#14)', () => {
+  const c = config(services, true);
+
+  test('an ApsaraDB replica-set URL gives the first member as host and port; a stray % is E_SERVICE_URL, not a crash', () => {
+    const [, , docs] = planServices(c, 'staging');
+    const url = 'mongodb://root:p%40w@dds-a.mongodb.rds.aliyuncs.com:3717,dds-b.mongodb.rds.aliyuncs.com:3717/admin?replicaSet=mgset-1';
+    expect(urlParts(docs!, url, 'X')).toEqual({ url, host: 'dds-a.mongodb.rds.aliyuncs.com', port: '3717', user: 'root', password: 'p@w', database: 'admin' });
+    expect(() => urlParts(docs!, 'mongodb://u:50%off@h:3717/db', 'X')).toThrow(/its password has a "%" that is no escape/);
+  });
+
+  test('a managed URL without a password or database still deploys: the app env refers to those keys as optional', () => {
+    const plans = planServices(c, 'staging');
+    const env = serviceEnv(plans, 'shop', {});
+    expect(env.filter((e) => e.valueFrom).every((e) => e.valueFrom!.secretKeyRef.optional === true)).toBe(true);
+    expect(connectionData([plans[1]!], new Map([['cache', { url: 'redis://r-1.redis.rds.aliyuncs.com:6379', where: 'X' }]]))).toEqual({
+      REDIS_URL: 'redis://r-1.redis.rds.aliyuncs.com:6379',
+      REDIS_HOST: 'r-1.redis.rds.aliyuncs.com',
+      REDIS_PORT: '6379',
+    });
+  });
+
+  test("a Secret binding's URL names the connection Secret too: a rotated password rolls the pods", () => {
+    const plans = planServices(c, 'staging');
+    const a = servicesChecksum(plans, {}, { docs: 'mongodb://u:old@h:3717/db' });
+    expect(servicesChecksum(plans, {}, { docs: 'mongodb://u:new@h:3717/db' })).not.toBe(a);
+  });
+
+  test('the check reads a MongoDB URL whole (replica-set members, mongodb+srv); the others by host and port', async () => {
+    const { reachTargets } = await import('../../../src/services/rollout.js');
+    expect(reachTargets(planServices(c, 'review'))).toEqual([
+      { service: 'db', kind: 'mysql', hostVar: 'MYSQL_HOST', portVar: 'MYSQL_PORT' },
+      { service: 'cache', kind: 'redis', hostVar: 'REDIS_HOST', portVar: 'REDIS_PORT' },
+      { service: 'docs', kind: 'mongodb', urlVar: 'MONGODB_URI' },
+    ]);
+  });
+
+  test('validate: a version YAML reads as a number, a name too long for pods, user root for mysql, a variable an environment also sets', () => {
+    expect(() => config('services:\n  db: { kind: mysql, version: 8.0 }\n')).toThrow(/write the version in quotes/);
+    const long = config(`services:
+  a-very-long-service-name-that-makes-the-instance-name-long: { kind: redis, version: "7" }
+  db: { kind: mysql, version: "8.0", user: root }
+`);
+    const bound = { ...long, environments: { ...long.environments, review: { ...long.environments.review!, env: { MYSQL_HOST: 'x' } } } };
+    const problems = checkServices(bound as Config).map((p) => `${p.path.join('.')}: ${p.message}`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        "services.a-very-long-service-name-that-makes-the-instance-name-long: shop-a-very-long-service-name-that-makes-the-instance-name-long (the instance's name) is longer than 52 characters, which a StatefulSet's pods cannot carry",
+        'services.db.user: the mysql images make root themselves and refuse MYSQL_USER=root',
+        'environments.review.env.MYSQL_HOST: MYSQL_HOST is also set by services.db',
+      ]),
+    );
   });
 });
 

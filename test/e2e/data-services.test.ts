@@ -22,6 +22,7 @@ import {
   registryAuth,
   requireCluster,
   reviewDeployerKubeconfig,
+  dropPortInPod,
 } from '../support/cluster.js';
 import { parseDotenv, repoRoot } from '../support/fixtures.js';
 import { cliPath, exampleRepo } from '../support/tmp-repo.js';
@@ -204,20 +205,6 @@ function createManagedDatabase(): void {
   });
 }
 
-/** The pid of a pod's container on this host (its network namespace is the pod's). */
-function containerPid(namespace: string, pod: string): number {
-  const containerId = kubectl(['-n', namespace, 'get', 'pod', pod, '-o', 'jsonpath={.status.containerStatuses[0].containerID}']).replace(
-    /^containerd:\/\//,
-    '',
-  );
-  const line = execFileSync('ctr', ['-n', 'k8s.io', 'task', 'ls'], { encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.startsWith(containerId));
-  const pid = Number(line?.split(/\s+/)[1]);
-  if (!pid) throw new Error(`no task for container ${containerId} of ${namespace}/${pod}`);
-  return pid;
-}
-
 function stagingConfig(services: Record<string, unknown>, migrate = 'npm run migrate', version = 'staging-1') {
   return YAML.stringify({
     app,
@@ -384,10 +371,7 @@ describe('staging bound to a managed database outside the namespace', () => {
   }, 90_000);
 
   test('a blocked port (packets dropped) fails the deploy within 20 s with E_SERVICE_UNREACHABLE naming the whitelist, and the app untouched', async () => {
-    const pid = containerPid(managedNs, 'mdb');
-    const iptables = (op: '-A' | '-D') =>
-      execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', op, 'INPUT', '-p', 'tcp', '--dport', '3306', '-j', 'DROP']);
-    iptables('-A');
+    const undrop = dropPortInPod(managedNs, 'mdb', 3306);
     let result: Awaited<ReturnType<typeof unreachable>> | undefined;
     try {
       const before = revision(stagingNs);
@@ -403,7 +387,7 @@ describe('staging bound to a managed database outside the namespace', () => {
       expect(revision(stagingNs)).toBe(before);
       result = { deploy, fromCheck };
     } finally {
-      iptables('-D');
+      undrop();
     }
     // The host stayed clean: the rule lived in the pod's network namespace only.
     expect(execFileSync('iptables', ['-S', 'INPUT'], { encoding: 'utf8' })).not.toMatch(/--dport 3306 -j DROP/);

@@ -1,9 +1,3 @@
-// The reachability check against the real local cluster, as a production deploy runs it: with
-// the deploy job's namespaced credentials, in the app's namespace, with the app's image and env.
-// A "managed database" (a tiny TCP server in the node image) runs in another namespace; a
-// security group that drops its packets is simulated by an iptables DROP rule inside that
-// pod's own network namespace (entered from the host), which dies with the pod.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
@@ -14,7 +8,7 @@ import { formatError, GantryError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { COMPONENT_LABEL } from '../../src/kube/objects.js';
 import { checkReachable, REACH_COMPONENT, type ReachInput, type ReachResult, unreachableError } from '../../src/services/reach.js';
-import { adminKubeconfig, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, requireCluster } from '../support/cluster.js';
+import { adminKubeconfig, dropPortInPod, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, requireCluster } from '../support/cluster.js';
 
 const id = randomBytes(3).toString('hex');
 const dbNs = `h14reach-db-${id}`; // where the "managed database" runs
@@ -74,20 +68,6 @@ const checkPods = () =>
   kubectl(['-n', appNs, 'get', 'pods', '-l', `${COMPONENT_LABEL}=${REACH_COMPONENT}`, '-o', 'name'])
     .split('\n')
     .filter(Boolean);
-
-/** The pid of a pod's container on this host (its network namespace is the pod's). */
-function containerPid(namespace: string, pod: string): number {
-  const containerId = kubectl(['-n', namespace, 'get', 'pod', pod, '-o', 'jsonpath={.status.containerStatuses[0].containerID}']).replace(
-    /^containerd:\/\//,
-    '',
-  );
-  const line = execFileSync('ctr', ['-n', 'k8s.io', 'task', 'ls'], { encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.startsWith(containerId));
-  const pid = Number(line?.split(/\s+/)[1]);
-  if (!pid) throw new Error(`no task for container ${containerId} of ${namespace}/${pod}`);
-  return pid;
-}
 
 /** Until kube-proxy has programmed a Service: a connection from this host to its ClusterIP goes through. */
 async function serviceAnswers(ip: string, port: number): Promise<void> {
@@ -205,8 +185,7 @@ test('refused: a port nothing listens on, and a Service without endpoints', asyn
 });
 
 test('a security group that drops the packets: E_SERVICE_UNREACHABLE within 20 s, naming the host, the pods CIDR and the whitelist', async () => {
-  const pid = containerPid(dbNs, 'mdb');
-  execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '3306', '-j', 'DROP']);
+  const undrop = dropPortInPod(dbNs, 'mdb', 3306);
   try {
     const { ctx, log } = capture();
     const started = Date.now();
@@ -225,7 +204,7 @@ test('a security group that drops the packets: E_SERVICE_UNREACHABLE within 20 s
     expect(await checkPodsLeft()).toEqual([]);
   } finally {
     // The rule dies with the pod's network namespace anyway; remove it so later cases see the server.
-    execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', '-D', 'INPUT', '-p', 'tcp', '--dport', '3306', '-j', 'DROP']);
+    undrop();
   }
 }, 60_000);
 
@@ -325,8 +304,7 @@ test('with a kubeconfig that may read the node: its spec.podCIDR is used when se
 });
 
 test('cancelled while it runs: the check pod is deleted', async () => {
-  const pid = containerPid(dbNs, 'mdb');
-  execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '3306', '-j', 'DROP']);
+  const undrop = dropPortInPod(dbNs, 'mdb', 3306);
   try {
     const controller = new AbortController();
     const { ctx } = capture();
@@ -340,6 +318,6 @@ test('cancelled while it runs: the check pod is deleted', async () => {
     expect(await checkPodsLeft()).toEqual([]);
     expect(ctx.cleanup.done()).toEqual([expect.stringMatching(/^deleted the service check pod hello-production-reach-/)]);
   } finally {
-    execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', '-D', 'INPUT', '-p', 'tcp', '--dport', '3306', '-j', 'DROP']);
+    undrop();
   }
 });

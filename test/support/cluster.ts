@@ -197,3 +197,31 @@ export async function restartApiServer(): Promise<{ downMs: number }> {
     throw new Error('kube-apiserver did not come back within 90 s: see /var/lib/gantry-cluster/logs/kube-apiserver.log, or run npm run cluster:up');
   return { downMs: Date.now() - stoppedAt };
 }
+
+/** The pid of a pod's (first) container on this host: its network namespace is the pod's. */
+export function podContainerPid(namespace: string, pod: string): number {
+  const containerId = kubectl(['-n', namespace, 'get', 'pod', pod, '-o', 'jsonpath={.status.containerStatuses[0].containerID}']).replace(
+    /^containerd:\/\//,
+    '',
+  );
+  const line = execFileSync('ctr', ['-n', 'k8s.io', 'task', 'ls'], { encoding: 'utf8' })
+    .split('\n')
+    .find((l) => l.startsWith(containerId));
+  const pid = Number(line?.split(/\s+/)[1]);
+  if (!pid) throw new Error(`no task for container ${containerId} of ${namespace}/${pod}`);
+  return pid;
+}
+
+/**
+ * A security group that drops a TCP port, as a cloud database's does for an address not in its
+ * whitelist: an iptables DROP rule inside the pod's own network namespace (the test cluster's CNI
+ * enforces no NetworkPolicy). The rule dies with the pod; the returned function removes it sooner.
+ * The host's own rules are not touched.
+ */
+export function dropPortInPod(namespace: string, pod: string, port: number): () => void {
+  const pid = podContainerPid(namespace, pod);
+  const iptables = (op: '-A' | '-D') =>
+    execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', op, 'INPUT', '-p', 'tcp', '--dport', String(port), '-j', 'DROP']);
+  iptables('-A');
+  return () => iptables('-D');
+}

@@ -202,13 +202,14 @@ describe('the scheduled cleanup', () => {
     expect([built.code, built.code === 0 ? '' : built.stderr]).toEqual([0, '']);
     image = parseDotenv(readFileSync(path.join(repo, 'build.env'), 'utf8')).GANTRY_IMAGE!;
     expect(image).toMatch(/@sha256:[a-f0-9]{64}$/);
-    const previews = await Promise.all(
-      [A, B].map(async (iid) => {
-        const d = await gantry(['deploy', '--env', 'review', '--mr', String(iid), '--image', image], variables());
-        const f = await gantry(['frontend', '--env', 'review', '--mr', String(iid)], variables());
-        return { iid, deploy: d, frontend: f };
-      }),
-    );
+    // The two deploys run at once, as two MR pipelines do. The frontends run one after the other:
+    // both build in this one checkout's frontend/dist, where one build would remove the other's
+    // files while it is being published (each MR pipeline has a checkout of its own).
+    const deploys = await Promise.all([A, B].map((iid) => gantry(['deploy', '--env', 'review', '--mr', String(iid), '--image', image], variables())));
+    const previews: { iid: number; deploy: (typeof deploys)[number]; frontend: (typeof deploys)[number] }[] = [];
+    for (const [i, iid] of [A, B].entries()) {
+      previews.push({ iid, deploy: deploys[i]!, frontend: await gantry(['frontend', '--env', 'review', '--mr', String(iid)], variables()) });
+    }
     for (const p of previews) {
       const failed = p.deploy.code !== 0 || p.frontend.code !== 0;
       expect({ iid: p.iid, deploy: p.deploy.code, frontend: p.frontend.code, log: failed ? p.deploy.stderr + p.frontend.stderr : '' }).toEqual({

@@ -407,6 +407,73 @@ const serviceBindingSchema = z
   ])
   .meta({ description: 'How this environment reaches the service' });
 
+// #15: progressive delivery. A duration is a number with s, m or h ("30s", "2m", "1h").
+const durationPattern = /^([0-9]+(\.[0-9]+)?)(ms|s|m|h)$/;
+export function durationSeconds(value: string): number {
+  const m = durationPattern.exec(value);
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[3] === 'ms' ? n / 1000 : m[3] === 's' ? n : m[3] === 'm' ? n * 60 : n * 3600;
+}
+const duration = (what: string) => z.string().regex(durationPattern, { error: `${what} is a duration such as 30s, 2m or 1h` });
+
+const canaryStepSchema = z
+  .strictObject({
+    weight: z
+      .int()
+      .min(1)
+      .max(99)
+      .meta({ description: 'Per cent of the traffic the new version gets in this step (100 is the promotion that follows the last step)' }),
+    pause: z
+      .union([z.literal('manual'), duration('pause')])
+      .optional()
+      .meta({ description: 'How long to hold this step while the analysis runs (30s, 2m, 1h), or manual: wait for gantry promote / gantry abort' }),
+  })
+  .meta({ description: 'One canary step: a weight held for a pause' });
+
+const analysisQuerySchema = z
+  .strictObject({
+    name: dnsLabel('analysis query name').meta({ description: 'Shown in the job log and the MR note', examples: ['error-rate'] }),
+    query: z.string().min(1).meta({
+      description:
+        'PromQL; {{namespace}}, {{deployment}}, {{canary}} (the canary Deployment), {{canaryPods}} (a regex of its pod names) and {{stablePods}} are replaced',
+    }),
+    max: z.number().optional().meta({ description: 'Fails when any value of the result is above this' }),
+    min: z.number().optional().meta({ description: 'Fails when any value of the result is below this' }),
+    noData: z.enum(['ignore', 'fail']).default('ignore').meta({ description: 'An empty result or NaN (no traffic yet): ignore (default) or fail' }),
+  })
+  .refine((q) => q.max !== undefined || q.min !== undefined, { error: 'give the query a threshold: max, min or both' })
+  .meta({ description: 'A PromQL query and its threshold' });
+
+export const rolloutSchema = z
+  .strictObject({
+    strategy: z.enum(['rolling', 'canary']).default('rolling').meta({ description: "rolling (the Deployment's own update) or canary" }),
+    steps: z.array(canaryStepSchema).max(20).default([]).meta({ description: 'Canary steps, in order; the promotion to 100% follows the last' }),
+    traffic: z.enum(['replicas', 'nginx', 'alb', 'kruise']).default('replicas').meta({
+      description:
+        'How the weight is set: replicas (a canary Deployment beside the stable one, both behind the Service), nginx or alb (canary Ingress annotations), kruise (a Kruise Rollout)',
+    }),
+    analysis: z
+      .strictObject({
+        interval: duration('analysis.interval').default('30s').meta({ description: 'How often the checks run during a pause' }),
+        urlVariable: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('GANTRY_PROMETHEUS_URL')
+          .meta({ description: 'CI variable with the Prometheus (or ARMS) HTTP API base URL' }),
+        tokenVariable: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('GANTRY_PROMETHEUS_TOKEN')
+          .meta({ description: 'CI variable with a bearer token for it (optional)' }),
+        queries: z.array(analysisQuerySchema).default([]),
+        maxRestarts: z.int().min(0).default(0).meta({ description: 'Built-in check: canary container restarts allowed' }),
+      })
+      .default(() => ({ interval: '30s', urlVariable: 'GANTRY_PROMETHEUS_URL', tokenVariable: 'GANTRY_PROMETHEUS_TOKEN', queries: [], maxRestarts: 0 }))
+      .meta({ description: 'Checks run during every pause: the built-in ones (restarts, readiness, failures) and PromQL queries' }),
+  })
+  .meta({ description: 'How a new version reaches the traffic' });
+
 export const environmentSchema = z
   .strictObject({
     cluster: z.enum(['ack', 'ask']).default('ack').meta({ description: 'ack (Container Service) or ask (Serverless, pods on ECI)' }),
@@ -431,6 +498,7 @@ export const environmentSchema = z
       .record(dnsLabel('service name'), serviceBindingSchema)
       .optional()
       .meta({ description: 'How each service is reached here (review default: instance; elsewhere required)' }),
+    rollout: rolloutSchema.optional(),
   })
   .meta({ description: 'Where and how one environment runs' });
 
@@ -485,6 +553,7 @@ export type EnvironmentConfig = z.output<typeof environmentSchema>;
 export type Resources = z.output<typeof resourcesSchema>;
 export type Autoscale = z.output<typeof autoscaleSchema>;
 export type EnvMap = z.output<typeof envSchema>;
+export type Rollout = z.output<typeof rolloutSchema>;
 
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;

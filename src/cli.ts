@@ -28,6 +28,11 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('../scripts/operate.js')).history,
   },
   rollback: { summary: 'bring back the previous (or --to) revision and track it', load: async () => (await import('../scripts/operate.js')).rollback },
+  promote: {
+    summary: 'go on with a canary held by pause: manual (its remaining steps and analysis, or --full), then promote it',
+    load: async () => (await import('../scripts/canary.js')).promote,
+  },
+  abort: { summary: 'take a held canary back; the stable version keeps serving', load: async () => (await import('../scripts/canary.js')).abort },
   scale: { summary: 'set the replicas of an environment within backend.maxReplicas', load: async () => (await import('../scripts/operate.js')).scale },
   stop: {
     summary: 'remove a merge request preview: its namespace and its frontend files (works without gantry.yaml)',

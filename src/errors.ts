@@ -209,6 +209,23 @@ export interface ErrorDetails {
   E_SERVICE_CHECK_FAILED:
     | { problem: 'gone'; namespace: string; pod: string }
     | { problem: 'no-result'; namespace: string; pod: string; ended: string; noNode: boolean; log: string[] };
+  // #15 canary (lead): the steps, the analysis, promote and abort.
+  E_CANARY_ABORTED: {
+    deployment: string;
+    namespace: string;
+    step: number;
+    steps: number;
+    weight: number;
+    check: string;
+    reason: string;
+    lines: string[];
+    abortSeconds: number;
+  };
+  E_CANARY_NONE: { command: 'promote' | 'abort'; deployment: string; namespace: string };
+  E_CANARY_MISMATCH: { deployment: string; namespace: string; running: string; rendered: string };
+  E_PROMETHEUS: { host: string; reason: string };
+  E_PROMETHEUS_MISSING: { envName: string; variable: string; queries: string[] };
+  E_ANALYSIS_QUERY: { envName: string; name: string; query: string; reason: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1133,6 +1150,50 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           ? 'the check runs `node -e <script>` in the app image, so the image must have node on its PATH (a distroless image keeps it at /nodejs/bin/node: put that directory on PATH)'
           : "the check script stopped before it printed its result: its log above says why (NODE_OPTIONS in the app's env can keep node from starting)",
     lines: (d) => (d.problem === 'no-result' ? (d.log.length ? ['log of the check:', ...d.log.map((l) => `| ${l}`)] : ['the check wrote no log']) : []),
+  },
+  // #15 canary (lead)
+  E_CANARY_ABORTED: {
+    exitCode: 1,
+    title: 'The canary was aborted',
+    message: (d) =>
+      `the canary of ${d.deployment} in ${d.namespace} was aborted at step ${d.step}/${d.steps} (${d.weight}% of the traffic) by ${d.check === 'built-in' ? 'the built-in checks' : `the analysis ${d.check}`}: ${d.reason}; the canary was taken back in ${d.abortSeconds} s and the stable version kept serving`,
+    fix: (d) =>
+      d.check === 'built-in'
+        ? 'read the canary log above, fix the new version, then push again'
+        : `the new version breaks the threshold of ${d.check} (its values over time are above): fix the version, or the query or threshold in environments.<env>.rollout.analysis, then push again`,
+    lines: (d) => d.lines,
+  },
+  E_CANARY_NONE: {
+    exitCode: 2,
+    title: 'There is no canary to promote or abort',
+    message: (d) => `gantry ${d.command}: ${d.deployment}-canary does not exist in ${d.namespace}`,
+    fix: () => 'a canary is held only by a step with pause: manual; gantry history --env ... shows what runs',
+  },
+  E_CANARY_MISMATCH: {
+    exitCode: 2,
+    title: 'The held canary is another version than this job would promote',
+    message: (d) => `the canary of ${d.deployment} in ${d.namespace} runs template ${d.running}, this job renders ${d.rendered}`,
+    fix: () => 'promote from the pipeline that made the canary (same commit, same GANTRY_IMAGE), or gantry abort it and deploy this version',
+  },
+  E_PROMETHEUS: {
+    exitCode: 1,
+    title: 'Prometheus did not answer',
+    message: (d) => `Prometheus at ${d.host}: ${d.reason}`,
+    fix: () => 'check the URL in the CI variable (ARMS: the HTTP API URL of the instance, reachable from the runner) and the token',
+  },
+  E_PROMETHEUS_MISSING: {
+    exitCode: 2,
+    title: 'The canary analysis has queries but no Prometheus URL',
+    message: (d) =>
+      `environments.${d.envName}.rollout.analysis has queries (${d.queries.join(', ')}) but the CI variable ${d.variable} is not set; nothing was applied`,
+    fix: (d) => `set ${d.variable} to the Prometheus HTTP API base URL (ARMS: the instance's HTTP API address), or remove the queries`,
+  },
+  E_ANALYSIS_QUERY: {
+    exitCode: 2,
+    title: 'An analysis query was refused by Prometheus',
+    message: (d) => `environments.${d.envName}.rollout.analysis.queries ${d.name}: ${d.reason}; nothing was applied`,
+    fix: () => 'fix the PromQL (try it in the Prometheus UI with the {{...}} variables filled in); an instant query must give a vector or a scalar',
+    lines: (d) => [`query: ${d.query}`],
   },
 };
 

@@ -7,6 +7,7 @@ import type { Problem } from './problems.js';
 import { parseQuantity } from './quantity.js';
 import type { Autoscale, Config, Resources } from './schema.js';
 import { checkServices } from '../services/rules.js';
+import { checkRollout } from '../canary/rules.js';
 
 export function checkRules(config: Config): Problem[] {
   const problems: Problem[] = [];
@@ -18,6 +19,7 @@ export function checkRules(config: Config): Problem[] {
   checkConfigMapKeys(config.backend.env, ['backend', 'env'], problems);
   checkAnnotationSize(config.backend.podAnnotations, ['backend', 'podAnnotations'], problems);
   problems.push(...checkServices(config));
+  problems.push(...checkRollout(config));
   for (const [name, env] of Object.entries(config.environments)) {
     const at = (...rest: string[]) => ['environments', name, ...rest];
     checkNames(config, name, env, problems);

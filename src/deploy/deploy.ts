@@ -25,6 +25,9 @@ export interface DeployInput extends RenderEnvironmentInput {
   /** --dotenv: where to write GANTRY_ENVIRONMENT_URL, GANTRY_IMAGE, GANTRY_NAMESPACE, GANTRY_REVISION. */
   dotenv?: string | undefined;
   /** GANTRY_DEPLOY_LEASE_SECONDS, checked. */
+  /** #15: promote: go on with the held canary (gantry promote); --full skips its remaining steps. */
+  canaryAction?: 'deploy' | 'promote' | undefined;
+  full?: boolean | undefined;
 }
 
 /** What deploy prints on stdout; a failed deploy also carries the error the CLI reports last. */
@@ -33,8 +36,27 @@ export type DeployResult =
       status: 'dry-run';
       report: { environment: string; namespace: string; image: string; dryRun: true; objects: { kind: string; name: string; result: string }[] };
     }
-  | { status: 'deployed'; report: { environment: string; namespace: string; image: string; revision: number; url: string; elapsedMs: number; files: string[] } }
+  | {
+      status: 'deployed';
+      report: {
+        environment: string;
+        namespace: string;
+        image: string;
+        revision: number;
+        url: string;
+        elapsedMs: number;
+        files: string[];
+        canary?: CanaryReport | undefined;
+      };
+    }
+  | { status: 'paused'; report: { environment: string; namespace: string; image: string; canary: CanaryReport } }
   | { status: 'failed'; report: { environment: string; namespace: string; image: string; failed: string; rolledBackTo: number | null }; error: GantryError };
+
+/** #15: what a canary did, step by step. */
+export interface CanaryReport {
+  steps: { step: number; weight: number; actualWeight: number; canaryReplicas: number; stableReplicas: number; seconds: number }[];
+  held?: { step: number; weight: number } | undefined;
+}
 
 export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<DeployResult> {
   const { cwd, env, envName } = input;
@@ -74,6 +96,14 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   const [kube, history, track] = await Promise.all([import('../kube/index.js'), import('../kube/history.js'), import('../track/index.js')]);
   const namespace = view.environment.namespace;
   const name = view.names.deployment;
+  // #15: a canary environment's Prometheus is named before the cluster is touched (exit 2 when unset).
+  const action = input.canaryAction ?? 'deploy';
+  const rollout = config.environments[envName]?.rollout;
+  const canaryModule = rollout?.strategy === 'canary' ? await import('../canary/plan.js') : undefined;
+  if (action === 'promote' && (!rollout || !canaryModule)) {
+    throw gantryError('E_CANARY_NONE', { command: 'promote', deployment: name, namespace });
+  }
+  const prometheus = canaryModule && rollout ? canaryModule.analysisTarget(env, envName, rollout) : undefined;
 
   const objects: K8sObject[] = [];
   if (pull && config.registry) objects.push(kube.pullSecretObject(namespace, config.registry.pullSecret, pull, view.labels));
@@ -92,6 +122,11 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     if (plans.some((p) => p.binding === 'secret')) {
       secretsInput.serviceUrls = await readBoundSecrets(ctx, kc, plans, namespace);
       ({ view, manifests } = await renderEnvironment(ctx, { ...input, serviceUrls: secretsInput.serviceUrls }));
+    }
+    // #15: every analysis query is tried once, before anything is applied (a refused one is exit 2).
+    if (canaryModule && rollout && action === 'deploy') {
+      const { queryVariables } = await import('../canary/analysis.js');
+      await canaryModule.checkQueries(ctx, prometheus, rollout, queryVariables(namespace, name, `${name}-canary`), envName);
     }
     const servicesManifest = manifests.find((m) => m.file === 'services.yaml');
     const appObjects = manifests.filter((m) => m !== servicesManifest).flatMap((m) => m.objects);
@@ -114,7 +149,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           const previous = Number(before?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0) || undefined;
           // This run is judged on what happens from its apply on, by the API server's clock: a re-run
           // after a fix must not fail on what the failed run's pods did (track: since).
-          const since = client.serverNow();
+          let since = client.serverNow();
 
           // The services' Secrets (an instance's password is read back), instances, then the app:
           // all validated first; the app is applied only once the services are ready, reachable
@@ -128,8 +163,17 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             ...(servicesManifest?.objects ?? []),
             ...appObjects.filter((o) => envConfigMap(o)),
           ];
-          const all = [...objects, ...serviceObjects, ...appObjects.filter((o) => !envConfigMap(o))];
-          const gated = plans.length > 0 || config.backend.migrate !== undefined;
+          let all = [...objects, ...serviceObjects, ...appObjects.filter((o) => !envConfigMap(o))];
+          // #15: a canary environment applies a canary Deployment in place of the stable one; the
+          // stable one takes the new template only at the promotion, below.
+          const stableObject = appObjects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
+          const canary =
+            canaryModule && rollout && stableObject
+              ? await canaryModule.planCanary(ctx, kc, { namespace, stable: stableObject, before, rollout, action, full: input.full })
+              : undefined;
+          if (canary && action === 'promote') all = [];
+          else if (canary) all = all.map((o) => (o === stableObject ? (canary.canary as unknown as K8sObject) : o));
+          const gated = action === 'deploy' && (plans.length > 0 || config.backend.migrate !== undefined);
           const gate = gated
             ? {
                 at: objects.length + serviceObjects.length,
@@ -156,7 +200,48 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             };
           }
 
-          const deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as Deployment | undefined;
+          let deployed = applied.find((a) => a.kind === 'Deployment' && a.name === name)?.object as Deployment | undefined;
+          let canaryReport: CanaryReport | undefined;
+          let removeCanary: (() => Promise<unknown>) | undefined;
+          if (canary && rollout && stableObject) {
+            const engine = await import('../canary/engine.js');
+            const outcome = await engine.runCanarySteps(ctx, kc, {
+              namespace,
+              stableName: name,
+              canary: canary.canary,
+              rollout,
+              maxReplicas: config.backend.maxReplicas,
+              prometheus,
+              vars: canary.vars,
+              since,
+              fromStep: canary.fromStep,
+              timeoutSeconds: input.timeoutSeconds ?? target.trackTimeoutSeconds,
+            });
+            canaryReport = { steps: outcome.steps };
+            if (outcome.status === 'paused') {
+              canaryReport.held = { step: outcome.step, weight: outcome.weight };
+              return { status: 'paused', report: { environment: envName, namespace, image: view.image, canary: canaryReport } };
+            }
+            if (outcome.status === 'aborted') {
+              const error = outcome.error;
+              await reportToMr(ctx, {
+                status: 'failed',
+                environment: envName,
+                image: view.image,
+                mr: input.mr,
+                diagnosis: { code: error.code, message: error.message, evidence: error.details ?? [] },
+              });
+              failed = { status: 'failed', report: { environment: envName, namespace, image: view.image, failed: error.code, rolledBackTo: null }, error };
+              throw error;
+            }
+            // Promotion: the stable Deployment takes the new template, and is tracked (and rolled
+            // back on failure) as any rollout; the canary goes once it is done either way.
+            since = client.serverNow();
+            deployed = await ctx.logger.section('gantry_canary_promote', `promote: deployment/${name} takes the new version`, () =>
+              client.apply<Deployment>(stableObject, { doing: `apply deployment/${name}` }),
+            );
+            removeCanary = () => engine.removeCanary(ctx, kc, namespace, canary.canary.metadata.name);
+          }
           const { rollbackTarget, restarted } = history.samePodTemplate(before, deployed)
             ? await restartIfFailing(ctx, kc, { namespace, name, previous })
             : { rollbackTarget: previous, restarted: undefined };
@@ -165,6 +250,8 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           // A crash whose log shows a refused connection or login names the service it was (#14).
           const services = plans.map((p) => ({ service: p.name, kind: p.kind, port: p.port, binding: p.binding, secret: p.credentialsSecret }));
           const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since, services });
+          // #15: the canary's pods go once the stable Deployment runs the new version (or was rolled back).
+          if (removeCanary && !ctx.signal.aborted) await removeCanary();
           const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
           if (result.ok) {
             const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
@@ -189,6 +276,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
                 url,
                 elapsedMs: result.elapsedMs,
                 files: manifests.map((m) => path.join(outDir, m.file)),
+                ...(canaryReport ? { canary: canaryReport } : {}),
               },
             };
           }

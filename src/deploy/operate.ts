@@ -162,3 +162,32 @@ function rollbackHolder(ctx: Ctx): string {
   const { predefined, local } = ciVariables(ctx.env);
   return predefined.jobUrl || local.user || 'gantry';
 }
+
+export interface AbortResult {
+  environment: string;
+  namespace: string;
+  deployment: string;
+  aborted: string;
+  seconds: number;
+}
+
+/** gantry abort (#15): takes the held canary back under the deploy lease; the stable version is left as it is. */
+export async function abortCanaryOf(ctx: Ctx, input: OperateInput): Promise<AbortResult> {
+  const c = await connect(ctx, input);
+  try {
+    const { namespace, deployment } = c.target;
+    const canaryName = `${deployment}-canary`;
+    const { abortCanary } = await import('../canary/engine.js');
+    return await c.kube.withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `abort by ${rollbackHolder(ctx)}`, async () => {
+      const existing = await c.kube
+        .kubeClient(ctx, c.kc)
+        .read({ apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace }, `get deployment/${canaryName}`);
+      if (!existing) throw gantryError('E_CANARY_NONE', { command: 'abort', deployment, namespace });
+      const seconds = ctx.dryRun ? 0 : await abortCanary(ctx, c.kc, namespace, canaryName);
+      if (ctx.dryRun) ctx.logger.info(`dry run: would delete deployment/${canaryName}`);
+      return { environment: input.envName, namespace, deployment, aborted: canaryName, seconds };
+    });
+  } finally {
+    await c.dispose();
+  }
+}

@@ -3,7 +3,7 @@
 // restarts and the last reason anything gave. Pure.
 import { condition, eventTime, failureCount, lastTermination } from './classify.js';
 import { REVISION_ANNOTATION, type Deployment, type KubeEvent, type Pod, type ReplicaSet } from '../kube/objects.js';
-import { desiredReplicas, isPodReady, type RolloutStatus } from './status.js';
+import { desiredReplicas, isPodReady, ownedBy, type RolloutStatus } from './status.js';
 
 export interface ResourceSummary {
   kind: 'Deployment' | 'ReplicaSet' | 'Pod';
@@ -71,7 +71,9 @@ export function summarize(
     });
   }
   const newUid = status?.newReplicaSet?.metadata.uid;
-  const relevant = replicaSets
+  // Only the Deployment's own ReplicaSets: a canary Deployment's (#15) match its selector too.
+  const owned = d?.metadata.uid ? replicaSets.filter((rs) => ownedBy(rs, d.metadata.uid)) : replicaSets;
+  const relevant = owned
     .filter((rs) => rs.metadata.uid === newUid || (rs.spec?.replicas ?? 0) > 0 || (rs.status?.replicas ?? 0) > 0)
     .sort((a, b) => Number(b.metadata.annotations?.[REVISION_ANNOTATION] ?? 0) - Number(a.metadata.annotations?.[REVISION_ANNOTATION] ?? 0));
   for (const rs of relevant) {
@@ -88,7 +90,7 @@ export function summarize(
     });
   }
   const ordered = [...(status?.newPods ?? []), ...(status?.oldPods ?? [])];
-  const rest = pods.filter((p) => !ordered.includes(p) && (p.metadata.ownerReferences ?? []).some((o) => replicaSets.some((rs) => rs.metadata.uid === o.uid)));
+  const rest = pods.filter((p) => !ordered.includes(p) && (p.metadata.ownerReferences ?? []).some((o) => owned.some((rs) => rs.metadata.uid === o.uid)));
   for (const pod of [...ordered, ...rest]) {
     const statuses = pod.status?.containerStatuses ?? [];
     const total = pod.spec?.containers.length ?? statuses.length;

@@ -1,0 +1,228 @@
+// The canary steps, without any controller: a canary Deployment beside the stable one, both
+// behind the app's Service, the weight set by the canary's replica count (weight.ts says the
+// granularity), or by a canary Ingress's weight annotation. Each step: set the weight, wait
+// for the canary pods (the tracker's fail-fast rules), then hold the pause while the analysis
+// runs (analysis.ts). A failed step aborts: the canary Deployment is deleted, the stable one
+// was never touched. A `pause: manual` step ends the job with the canary held; its state is on
+// the canary Deployment (annotations), so `gantry promote` / `gantry abort` in a later job go on
+// from there. The promotion itself (the stable Deployment takes the new template) is the
+// deploy flow's ordinary apply-and-track, so it fails fast and rolls back as any deploy does.
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Rollout } from '../config/schema.js';
+import { durationSeconds } from '../config/schema.js';
+import type { Ctx } from '../context.js';
+import { type GantryError, gantryError } from '../errors.js';
+import { cleanupClient, kubeClient } from '../kube/client.js';
+import type { Deployment, K8sObject, Pod } from '../kube/objects.js';
+import { trackRollout } from '../track/track.js';
+import { selectorString } from '../track/status.js';
+import { runAnalysis, type QueryVariables } from './analysis.js';
+import type { PrometheusTarget } from './prometheus.js';
+import { canaryWeight } from './weight.js';
+
+export const CANARY_STEP_ANNOTATION = 'gantry.dev/canary-step';
+export const CANARY_PAUSED_ANNOTATION = 'gantry.dev/canary-paused';
+export const CANARY_TEMPLATE_ANNOTATION = 'gantry.dev/canary-template';
+export const FRONTEND_RELEASE_ANNOTATION = 'gantry.dev/frontend-release';
+
+/** A short hash of a rendered pod template: which version a canary runs (compared by promote). */
+export function templateHash(deployment: Deployment | K8sObject): string {
+  const template = (deployment as Deployment).spec?.template ?? {};
+  return createHash('sha256').update(stableJson(template)).digest('hex').slice(0, 16);
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
+
+export interface StepReport {
+  step: number;
+  weight: number;
+  actualWeight: number;
+  canaryReplicas: number;
+  stableReplicas: number;
+  seconds: number;
+}
+
+export interface CanaryRun {
+  namespace: string;
+  stableName: string;
+  /** The canary Deployment as rendered (its replicas are set by each step). */
+  canary: Deployment;
+  rollout: Rollout;
+  /** backend.maxReplicas: stable + canary pods stay within it. */
+  maxReplicas: number;
+  prometheus: PrometheusTarget | undefined;
+  vars: QueryVariables;
+  /** Server ms of this run's apply (the tracker and the built-in checks judge what came after). */
+  since: number;
+  /** The first step to run (0 for a deploy; the step after the held one for a promote). */
+  fromStep: number;
+  /** How long the canary pods may take to become available in each step. */
+  timeoutSeconds: number;
+  /** Objects that carry the weight besides the replicas (a canary Ingress), applied at each step. */
+  trafficObjects?: ((weight: number) => K8sObject[]) | undefined;
+}
+
+export type CanaryOutcome =
+  | { status: 'promote'; steps: StepReport[] }
+  | { status: 'paused'; step: number; weight: number; steps: StepReport[] }
+  | { status: 'aborted'; error: GantryError; steps: StepReport[]; abortSeconds: number };
+
+/** Runs the steps from run.fromStep; the caller promotes on 'promote'. */
+export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): Promise<CanaryOutcome> {
+  const client = kubeClient(ctx, kc);
+  const { namespace, rollout } = run;
+  const canaryName = run.canary.metadata.name;
+  const steps: StepReport[] = [];
+  const total = rollout.steps.length;
+  for (let i = run.fromStep; i < total; i++) {
+    const step = rollout.steps[i]!;
+    const started = Date.now();
+    const stable = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: run.stableName, namespace });
+    // The stable replicas as they are now: the HPA's number when autoscaled (the canary has no HPA).
+    const stableReplicas = Math.max(1, stable?.spec?.replicas ?? 1);
+    const { replicas, actualWeight } =
+      rollout.traffic === 'replicas'
+        ? canaryWeight(stableReplicas, step.weight, { maxReplicas: run.maxReplicas })
+        : { replicas: Math.max(1, Math.ceil((stableReplicas * step.weight) / 100)), actualWeight: step.weight };
+    const manual = step.pause === 'manual';
+    const object = withStep(run.canary, { replicas, step: i, paused: manual });
+    await ctx.logger.section(`gantry_canary_step_${i + 1}`, `canary step ${i + 1}/${total}: ${step.weight}%`, async () => {
+      ctx.logger.info(
+        rollout.traffic === 'replicas'
+          ? `${canaryName}: ${replicas} canary pod(s) beside ${stableReplicas} stable: ${actualWeight}% of the traffic (asked ${step.weight}%)`
+          : `${canaryName}: ${replicas} canary pod(s); the ${rollout.traffic} Ingress sends ${step.weight}% of the traffic to them`,
+      );
+      await client.apply(object as unknown as K8sObject, { doing: `apply deployment/${canaryName}` });
+      for (const o of run.trafficObjects?.(step.weight) ?? []) await client.apply(o, { doing: `apply ${o.kind.toLowerCase()}/${o.metadata.name}` });
+    });
+    const tracked = await trackRollout(ctx, kc, {
+      namespace,
+      name: canaryName,
+      timeoutSeconds: run.timeoutSeconds,
+      waitForTerminatingPods: false,
+      since: run.since,
+    });
+    if (!tracked.ok) {
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+      const abortSeconds = await abortCanary(ctx, kc, namespace, canaryName, run.trafficObjects?.(0));
+      const error = canaryError(run, i, actualWeight, { check: 'built-in', message: tracked.message, lines: tracked.evidence, abortSeconds });
+      return { status: 'aborted', error, steps, abortSeconds };
+    }
+    if (manual) {
+      steps.push({ step: i + 1, weight: step.weight, actualWeight, canaryReplicas: replicas, stableReplicas, seconds: (Date.now() - started) / 1000 });
+      ctx.logger.info(
+        `canary held at step ${i + 1}/${total} (${actualWeight}%): pause: manual. Run gantry promote --env <env> to go on, or gantry abort --env <env> to take it back`,
+      );
+      return { status: 'paused', step: i + 1, weight: actualWeight, steps };
+    }
+    const pauseSeconds = step.pause ? durationSeconds(step.pause) : 0;
+    const analysis = await ctx.logger.section(
+      `gantry_canary_analysis_${i + 1}`,
+      `analysis of step ${i + 1} for ${pauseSeconds} s, every ${durationSeconds(rollout.analysis.interval)} s`,
+      () =>
+        runAnalysis(ctx, kc, {
+          namespace,
+          canary: object,
+          queries: rollout.analysis.queries,
+          vars: run.vars,
+          prometheus: run.prometheus,
+          intervalMs: durationSeconds(rollout.analysis.interval) * 1000,
+          durationMs: pauseSeconds * 1000,
+          maxRestarts: rollout.analysis.maxRestarts,
+          since: run.since,
+        }),
+    );
+    steps.push({ step: i + 1, weight: step.weight, actualWeight, canaryReplicas: replicas, stableReplicas, seconds: (Date.now() - started) / 1000 });
+    if (!analysis.ok) {
+      ctx.logger.error(`${analysis.message}: aborting the canary`);
+      const abortSeconds = await abortCanary(ctx, kc, namespace, canaryName, run.trafficObjects?.(0));
+      const error = canaryError(run, i, actualWeight, { check: analysis.check, message: analysis.message, lines: analysis.lines, abortSeconds });
+      return { status: 'aborted', error, steps, abortSeconds };
+    }
+    ctx.logger.info(`step ${i + 1}/${total} passed (${analysis.rounds} analysis round(s))`);
+  }
+  return { status: 'promote', steps };
+}
+
+function withStep(canary: Deployment, options: { replicas: number; step: number; paused: boolean }): Deployment {
+  const object = structuredClone(canary);
+  object.spec = { ...object.spec!, replicas: options.replicas };
+  object.metadata.annotations = {
+    ...(object.metadata.annotations ?? {}),
+    [CANARY_STEP_ANNOTATION]: String(options.step),
+    [CANARY_PAUSED_ANNOTATION]: options.paused ? 'manual' : 'false',
+  };
+  return object;
+}
+
+function canaryError(
+  run: CanaryRun,
+  index: number,
+  actualWeight: number,
+  found: { check: string; message: string; lines: string[]; abortSeconds: number },
+): GantryError {
+  return gantryError('E_CANARY_ABORTED', {
+    deployment: run.stableName,
+    namespace: run.namespace,
+    step: index + 1,
+    steps: run.rollout.steps.length,
+    weight: actualWeight,
+    check: found.check,
+    reason: found.message,
+    lines: found.lines,
+    abortSeconds: found.abortSeconds,
+  });
+}
+
+/**
+ * Takes the canary back: its Deployment is deleted (its pods leave the Service's endpoints as
+ * they terminate) and this waits, up to 60 s, until none of its pods is left. The stable
+ * Deployment is not touched: it kept its full capacity all along. Returns the seconds it took.
+ */
+export async function abortCanary(ctx: Ctx, kc: KubeConfig, namespace: string, canaryName: string, trafficObjects?: K8sObject[]): Promise<number> {
+  return takeDown(ctx, kc, namespace, canaryName, trafficObjects, 'the stable version serves all the traffic');
+}
+
+/** After the promotion: the canary's pods go, the stable Deployment runs the new version. */
+export async function removeCanary(ctx: Ctx, kc: KubeConfig, namespace: string, canaryName: string, trafficObjects?: K8sObject[]): Promise<number> {
+  return takeDown(ctx, kc, namespace, canaryName, trafficObjects, 'the promoted stable Deployment serves all the traffic');
+}
+
+async function takeDown(
+  ctx: Ctx,
+  kc: KubeConfig,
+  namespace: string,
+  canaryName: string,
+  trafficObjects: K8sObject[] | undefined,
+  after: string,
+): Promise<number> {
+  const started = Date.now();
+  // Also after a cancellation: a canary left behind would keep taking its share of the traffic.
+  const client = cleanupClient(ctx, kc, kubeClient(ctx, kc));
+  // A canary Ingress goes to weight 0 first: no new request reaches the canary from then on.
+  for (const o of trafficObjects ?? []) await client.apply(o, { doing: `apply ${o.kind.toLowerCase()}/${o.metadata.name}` });
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace };
+  const existing = await client.read<Deployment>(ref);
+  if (!existing) return 0;
+  const labelSelector = selectorString(existing.spec?.selector);
+  // Scaled to zero first: its ReplicaSet deletes the pods at once, where a deleted Deployment's
+  // pods wait for the garbage collector.
+  await client.mergePatch(ref, { spec: { replicas: 0 } }, { subresource: 'scale', doing: `scale deployment/${canaryName} to 0` }).catch(() => undefined);
+  await client.remove(ref, { doing: `delete deployment/${canaryName}` });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const pods = await client.list<Pod>('v1', 'Pod', namespace, { labelSelector });
+    // A terminating pod is already out of the endpoints (not ready): the canary takes no traffic.
+    if (pods.every((p) => p.metadata.deletionTimestamp)) break;
+    await sleep(200);
+  }
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  ctx.logger.info(`canary ${canaryName} deleted in ${seconds} s: ${after}`);
+  return seconds;
+}

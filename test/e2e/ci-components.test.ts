@@ -72,6 +72,8 @@ describe.each([
     expect(code).toBe(0);
     expect(visible.map(([n]) => n).sort()).toEqual(
       [
+        'canary-abort-production',
+        'canary-promote-production',
         'deploy-staging',
         'gantry-build',
         'gantry-build-review',
@@ -94,6 +96,20 @@ describe.each([
     expect(jobs['deploy-staging']!.resource_group).toBe(jobs['rollback-staging']!.resource_group);
     expect(jobs['promote-production']!.resource_group).toBe(jobs['rollback-production']!.resource_group);
     expect(jobs['promote-production']!.resource_group).not.toBe(jobs['deploy-staging']!.resource_group);
+  });
+
+  test('a held canary is promoted or aborted by manual jobs that hold the production resource group (#15)', () => {
+    for (const [name, command] of [
+      ['canary-promote-production', 'promote'],
+      ['canary-abort-production', 'abort'],
+    ] as const) {
+      const job = jobs[name]!;
+      expect([name, job.rules[0].when, job.resource_group]).toEqual([name, 'manual', jobs['promote-production']!.resource_group]);
+      expect(job.script.join('\n')).toMatch(new RegExp(`(gantry|\\$GANTRY) ${command} --env "(production|\\$GANTRY_BACKEND_PRODUCTION)"`));
+    }
+    // promote deploys the build's digest (its report), never a rebuild; abort needs nothing.
+    expect(jobs['canary-promote-production']!.needs).toEqual(expect.arrayContaining([expect.objectContaining({ job: 'gantry-build', artifacts: true })]));
+    expect(jobs['canary-abort-production']!.needs).toEqual([]);
   });
 
   test("production is a manual promote of the build's digest, never a rebuild", () => {
@@ -138,7 +154,7 @@ describe.each([
 test('the components declare their inputs', () => {
   const inputs = (name: string) =>
     Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
-  expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv']);
+  expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv', 'deploy_flags']);
   expect(inputs('review')).toEqual([
     'image',
     'gantry',

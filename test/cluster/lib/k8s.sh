@@ -21,6 +21,25 @@ install_node_packages() {
     log "installing ${missing[*]}"
     apt_install "${missing[@]}"
   fi
+  install_prometheus_package
+}
+
+# Debian's prometheus (bookworm: 2.42) for the tests' real Prometheus, which
+# test/support/prometheus.ts starts per test on a loopback port. Without recommends
+# (prometheus-node-exporter would be one more daemon); policy-rc.d keeps its postinst from
+# starting the distro service, and a daemon started anyway (a machine with an init system)
+# is stopped: only the tests' own Prometheus processes may run.
+install_prometheus_package() {
+  if [ ! -x /usr/bin/prometheus ]; then
+    log "installing prometheus"
+    apt_install --no-install-recommends prometheus
+  fi
+  local pid
+  for pid in $(pgrep -x prometheus -u prometheus 2>/dev/null); do
+    log "stopping the distro's prometheus service (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  return 0
 }
 
 # apt_install <packages...>: noninteractive, and without starting the packages' own services.

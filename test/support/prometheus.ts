@@ -212,11 +212,20 @@ async function startOnce(options: PrometheusOptions): Promise<TestPrometheus> {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let running = true;
   void exited.then(() => (running = false));
+  // If this test process dies without stop() (a killed jest worker), the watchdog's stdin closes
+  // and it ends Prometheus: none is left behind for the CI host check. stop() ends it first.
+  const watchdog = spawn('sh', ['-c', 'read _; kill -TERM "$0" 2>/dev/null', String(child.pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+  watchdog.unref();
+  watchdog.stdin?.on('error', () => {});
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
 
   const stop = async () => {
+    if (watchdog.exitCode === null) watchdog.kill('SIGKILL');
     if (running) {
       child.kill('SIGTERM');
-      const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+      let timer: NodeJS.Timeout | undefined;
+      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))]);
+      clearTimeout(timer);
       if (!killed) {
         child.kill('SIGKILL');
         await exited;

@@ -34,6 +34,13 @@ install_prometheus_package() {
     log "installing prometheus"
     apt_install --no-install-recommends prometheus
   fi
+  # Nor at boot, on a machine with an init system: the distro service would listen on :9090.
+  if [ -e /etc/systemd/system/multi-user.target.wants/prometheus.service ] && command -v deb-systemd-helper >/dev/null; then
+    deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+  fi
+  if ls /etc/rc[2-5].d/S*prometheus >/dev/null 2>&1 && command -v update-rc.d >/dev/null; then
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
   local pid
   for pid in $(pgrep -x prometheus -u prometheus 2>/dev/null); do
     log "stopping the distro's prometheus service (pid $pid)"

@@ -21,6 +21,32 @@ install_node_packages() {
     log "installing ${missing[*]}"
     apt_install "${missing[@]}"
   fi
+  install_prometheus_package
+}
+
+# Debian's prometheus (bookworm: 2.42) for the tests' real Prometheus, which
+# test/support/prometheus.ts starts per test on a loopback port. Without recommends
+# (prometheus-node-exporter would be one more daemon); policy-rc.d keeps its postinst from
+# starting the distro service, and a daemon started anyway (a machine with an init system)
+# is stopped: only the tests' own Prometheus processes may run.
+install_prometheus_package() {
+  if [ ! -x /usr/bin/prometheus ]; then
+    log "installing prometheus"
+    apt_install --no-install-recommends prometheus
+  fi
+  # Nor at boot, on a machine with an init system: the distro service would listen on :9090.
+  if [ -e /etc/systemd/system/multi-user.target.wants/prometheus.service ] && command -v deb-systemd-helper >/dev/null; then
+    deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+  fi
+  if ls /etc/rc[2-5].d/S*prometheus >/dev/null 2>&1 && command -v update-rc.d >/dev/null; then
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+  local pid
+  for pid in $(pgrep -x prometheus -u prometheus 2>/dev/null); do
+    log "stopping the distro's prometheus service (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  return 0
 }
 
 # apt_install <packages...>: noninteractive, and without starting the packages' own services.

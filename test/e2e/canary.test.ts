@@ -244,7 +244,7 @@ describe('a canary with analysis against a real Prometheus', () => {
       expect(denied.stderr).toMatch(/E_ANALYSIS_QUERY: .*error-rate: refused the token \(HTTP 401/);
       expect(denied.stderr).not.toContain('wrong-token');
     } finally {
-      await proxy.stop();
+      await proxy.close();
     }
     expect(deployments()).toEqual([app]);
     expect(kubectl(['-n', ns, 'get', 'deployment', app, '-o', 'jsonpath={.spec.template.spec.containers[0].envFrom}'])).not.toContain('APP_VERSION=5');

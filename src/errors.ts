@@ -209,6 +209,10 @@ export interface ErrorDetails {
   E_SERVICE_CHECK_FAILED:
     | { problem: 'gone'; namespace: string; pod: string }
     | { problem: 'no-result'; namespace: string; pod: string; ended: string; noNode: boolean; log: string[] };
+  // #15 traffic: the canary's objects (src/canary/objects.ts), refused before anything is applied.
+  E_CANARY_NO_INGRESS: { envName: string; traffic: 'nginx' | 'alb' };
+  E_CANARY_INGRESS_CLASS: { envName: string; traffic: 'nginx' | 'alb'; className: string };
+  E_CANARY_TEMPLATE: { object: string; problem: string; fix: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1133,6 +1137,29 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           ? 'the check runs `node -e <script>` in the app image, so the image must have node on its PATH (a distroless image keeps it at /nodejs/bin/node: put that directory on PATH)'
           : "the check script stopped before it printed its result: its log above says why (NODE_OPTIONS in the app's env can keep node from starting)",
     lines: (d) => (d.problem === 'no-result' ? (d.log.length ? ['log of the check:', ...d.log.map((l) => `| ${l}`)] : ['the check wrote no log']) : []),
+  },
+  // #15 traffic
+  E_CANARY_NO_INGRESS: {
+    exitCode: 2,
+    title: 'Ingress canary traffic needs an Ingress',
+    message: (d) =>
+      `environments.${d.envName}.rollout.traffic is ${d.traffic}, but ${d.envName} has no Ingress (environments.${d.envName}.domain is not set); nothing was done`,
+    fix: (d) =>
+      `set environments.${d.envName}.domain (the canary Ingress takes its host), or use environments.${d.envName}.rollout.traffic: replicas (the weight set by replica counts behind the Service)`,
+  },
+  E_CANARY_INGRESS_CLASS: {
+    exitCode: 2,
+    title: 'The canary traffic mode does not match the Ingress class',
+    message: (d) =>
+      `environments.${d.envName}.rollout.traffic is ${d.traffic}, but environments.${d.envName}.ingress.className is ${d.className}: that controller would not read the ${d.traffic === 'alb' ? 'alb.ingress.kubernetes.io' : 'nginx.ingress.kubernetes.io'} canary annotations; nothing was done`,
+    fix: (d) =>
+      `set environments.${d.envName}.ingress.className: ${d.traffic === 'alb' ? 'alb (the ALB Ingress controller)' : 'nginx (ingress-nginx)'}, or rollout.traffic: ${d.traffic === 'alb' ? 'nginx' : 'alb'} to match the class`,
+  },
+  E_CANARY_TEMPLATE: {
+    exitCode: 2,
+    title: 'The rendered objects lack what a canary needs',
+    message: (d) => `${d.object}: ${d.problem}; nothing was done`,
+    fix: (d) => d.fix,
   },
 };
 

@@ -99,7 +99,9 @@ export interface CanaryDeploymentOptions {
  * The canary Deployment of a rendered (new) Deployment: the same pod template, named
  * <name>-canary, its pods and selector with gantry.dev/track: canary (and, for nginx/alb, the
  * instance <instance>-canary), spec.replicas always set (no HPA targets the canary, so nothing
- * fights its count; the stable's HPA keeps scaling the stable Deployment only), and
+ * fights its count; the stable's HPA keeps scaling the stable Deployment only, though with
+ * traffic replicas the stable's selector matches the canary pods too, so the HPA's average
+ * usage includes theirs), and
  * gantry.dev/canary-of naming the stable Deployment. change-cause, Gantry's annotations and the
  * ECI annotations and labels of the pod template stay as rendered: canary pods on Serverless
  * Kubernetes are ECI pods like the stable ones.
@@ -353,6 +355,34 @@ export function canaryTargets(objects: K8sObject[], rollout: Rollout, envName: s
     }
   }
   return { deployment, service, ingress };
+}
+
+export interface CanaryStep {
+  /** Canary pods (canaryWeight(...).replicas with traffic replicas). */
+  replicas: number;
+  /** The step's weight in per cent: the Ingress annotation with nginx/alb, kept on the Deployment. */
+  weight: number;
+  /** The step (0-based). */
+  step: number;
+}
+
+/**
+ * Everything to apply for one canary step, in order: the canary Deployment, and with nginx/alb
+ * its Service and then its Ingress (the Ingress last, so it never routes to a Service without
+ * pods behind it). Not for traffic kruise: Kruise makes its own canary (kruiseRollout).
+ */
+export function canaryStepObjects(targets: CanaryTargets, rollout: Rollout, step: CanaryStep): K8sObject[] {
+  const { traffic } = rollout;
+  const deployment = canaryDeployment(targets.deployment, { replicas: step.replicas, traffic, step: step.step, weight: step.weight });
+  if (traffic === 'replicas') return [deployment];
+  if (traffic === 'kruise' || !targets.service || !targets.ingress) {
+    internal('render the canary step', traffic === 'kruise' ? 'traffic kruise renders a Kruise Rollout instead' : 'canaryTargets found no Service or Ingress');
+  }
+  return [
+    deployment,
+    canaryService(targets.service, { traffic }),
+    canaryIngress(targets.ingress, step.weight, { traffic, service: targets.service.metadata.name }),
+  ];
 }
 
 export interface KruiseRolloutOptions {

@@ -8,6 +8,7 @@ import {
   canaryDeployment,
   canaryIngress,
   canaryService,
+  canaryStepObjects,
   canaryTargets,
   kruiseRollout,
   stableFromCanary,
@@ -366,6 +367,31 @@ describe('canaryTargets: the objects a canary starts from, checked before anythi
 
   test('the new codes are in the catalogue', () => {
     for (const code of ['E_CANARY_NO_INGRESS', 'E_CANARY_INGRESS_CLASS', 'E_CANARY_TEMPLATE'] as const) expect(catalogue[code].exitCode).toBe(2);
+  });
+});
+
+describe('canaryStepObjects: what one step applies, in order', () => {
+  test('replicas: the canary Deployment only', async () => {
+    const objects = await renderExample('hello-node', 'staging');
+    const r = rollout({ traffic: 'replicas' });
+    const applied = canaryStepObjects(canaryTargets(objects, r, 'staging'), r, { replicas: 1, weight: 10, step: 0 }) as Obj[];
+    expect(applied.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Deployment/hello-canary']);
+    expect(applied[0]!.metadata.annotations).toMatchObject({ 'gantry.dev/canary-step': '0', 'gantry.dev/canary-weight': '10' });
+  });
+
+  test('nginx: Deployment, Service, then the Ingress with the step weight', async () => {
+    const objects = await renderExample('hello-node', 'staging');
+    const r = rollout({ traffic: 'nginx' });
+    const applied = canaryStepObjects(canaryTargets(objects, r, 'staging'), r, { replicas: 2, weight: 50, step: 1 }) as Obj[];
+    expect(applied.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Deployment/hello-canary', 'Service/hello-canary', 'Ingress/hello-canary']);
+    expect(applied[0]!.spec.replicas).toBe(2);
+    expect(applied[2]!.metadata.annotations['nginx.ingress.kubernetes.io/canary-weight']).toBe('50');
+  });
+
+  test('kruise is refused (Kruise makes its own canary)', async () => {
+    const objects = await renderExample('hello-node', 'staging');
+    const r = rollout({ traffic: 'kruise' });
+    expect(() => canaryStepObjects(canaryTargets(objects, r, 'staging'), r, { replicas: 1, weight: 10, step: 0 })).toThrow(/Kruise/);
   });
 });
 

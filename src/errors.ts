@@ -225,7 +225,12 @@ export interface ErrorDetails {
   E_CANARY_MISMATCH: { deployment: string; namespace: string; running: string; rendered: string };
   E_PROMETHEUS: { host: string; reason: string };
   E_PROMETHEUS_MISSING: { envName: string; variable: string; queries: string[] };
-  E_ANALYSIS_QUERY: { envName: string; name: string; query: string; reason: string };
+  E_ANALYSIS_QUERY: { envName: string; name: string; query: string; reason: string; unauthorized?: boolean };
+  E_CANARY_KRUISE: { envName: string };
+  // #15 traffic: the canary's objects (src/canary/objects.ts), refused before anything is applied.
+  E_CANARY_NO_INGRESS: { envName: string; traffic: 'nginx' | 'alb' };
+  E_CANARY_INGRESS_CLASS: { envName: string; traffic: 'nginx' | 'alb'; className: string };
+  E_CANARY_TEMPLATE: { object: string; problem: string; fix: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1192,8 +1197,42 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     exitCode: 2,
     title: 'An analysis query was refused by Prometheus',
     message: (d) => `environments.${d.envName}.rollout.analysis.queries ${d.name}: ${d.reason}; nothing was applied`,
-    fix: () => 'fix the PromQL (try it in the Prometheus UI with the {{...}} variables filled in); an instant query must give a vector or a scalar',
+    fix: (d) =>
+      d.unauthorized
+        ? `check the token CI variable (rollout.analysis.tokenVariable) and rollout.analysis.auth: bearer, token (ARMS V1) or basic (ARMS V2: AccessKeyID:Secret)`
+        : 'fix the PromQL (try it in the Prometheus UI with the {{...}} variables filled in); an instant query must give a vector or a scalar',
     lines: (d) => [`query: ${d.query}`],
+  },
+  E_CANARY_KRUISE: {
+    exitCode: 2,
+    title: 'traffic: kruise is rendered, not deployed by Gantry yet',
+    message: (d) =>
+      `environments.${d.envName}.rollout.traffic is kruise: Gantry renders the Kruise Rollout (gantry render) but does not drive one yet; nothing was applied`,
+    fix: (d) =>
+      `use environments.${d.envName}.rollout.traffic: replicas (no controller needed), nginx or alb; or apply the rendered Rollout yourself with the Kruise Rollout controller installed`,
+  },
+  // #15 traffic
+  E_CANARY_NO_INGRESS: {
+    exitCode: 2,
+    title: 'Ingress canary traffic needs an Ingress',
+    message: (d) =>
+      `environments.${d.envName}.rollout.traffic is ${d.traffic}, but ${d.envName} has no Ingress (environments.${d.envName}.domain is not set); nothing was done`,
+    fix: (d) =>
+      `set environments.${d.envName}.domain (the canary Ingress takes its host), or use environments.${d.envName}.rollout.traffic: replicas (the weight set by replica counts behind the Service)`,
+  },
+  E_CANARY_INGRESS_CLASS: {
+    exitCode: 2,
+    title: 'The canary traffic mode does not match the Ingress class',
+    message: (d) =>
+      `environments.${d.envName}.rollout.traffic is ${d.traffic}, but environments.${d.envName}.ingress.className is ${d.className}: that controller would not read the ${d.traffic === 'alb' ? 'alb.ingress.kubernetes.io' : 'nginx.ingress.kubernetes.io'} canary annotations; nothing was done`,
+    fix: (d) =>
+      `set environments.${d.envName}.ingress.className: ${d.traffic === 'alb' ? 'alb (the ALB Ingress controller)' : 'nginx (ingress-nginx)'}, or rollout.traffic: ${d.traffic === 'alb' ? 'nginx' : 'alb'} to match the class`,
+  },
+  E_CANARY_TEMPLATE: {
+    exitCode: 2,
+    title: 'The rendered objects lack what a canary needs',
+    message: (d) => `${d.object}: ${d.problem}; nothing was done`,
+    fix: (d) => d.fix,
   },
 };
 

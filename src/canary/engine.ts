@@ -20,9 +20,10 @@ import { trackRollout } from '../track/track.js';
 import { selectorString } from '../track/status.js';
 import { runAnalysis, type QueryVariables } from './analysis.js';
 import type { PrometheusTarget } from './prometheus.js';
+import { CANARY_OF_ANNOTATION, CANARY_STEP_ANNOTATION, CANARY_WEIGHT_ANNOTATION } from './objects.js';
 import { canaryWeight } from './weight.js';
 
-export const CANARY_STEP_ANNOTATION = 'gantry.dev/canary-step';
+export { CANARY_STEP_ANNOTATION } from './objects.js';
 export const CANARY_PAUSED_ANNOTATION = 'gantry.dev/canary-paused';
 export const CANARY_TEMPLATE_ANNOTATION = 'gantry.dev/canary-template';
 export const FRONTEND_RELEASE_ANNOTATION = 'gantry.dev/frontend-release';
@@ -91,7 +92,7 @@ export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): 
         ? canaryWeight(stableReplicas, step.weight, { maxReplicas: run.maxReplicas })
         : { replicas: Math.max(1, Math.ceil((stableReplicas * step.weight) / 100)), actualWeight: step.weight };
     const manual = step.pause === 'manual';
-    const object = withStep(run.canary, { replicas, step: i, paused: manual });
+    const object = withStep(run.canary, { replicas, step: i, weight: step.weight, paused: manual });
     await ctx.logger.section(`gantry_canary_step_${i + 1}`, `canary step ${i + 1}/${total}: ${step.weight}%`, async () => {
       ctx.logger.info(
         rollout.traffic === 'replicas'
@@ -99,7 +100,6 @@ export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): 
           : `${canaryName}: ${replicas} canary pod(s); the ${rollout.traffic} Ingress sends ${step.weight}% of the traffic to them`,
       );
       await client.apply(object as unknown as K8sObject, { doing: `apply deployment/${canaryName}` });
-      for (const o of run.trafficObjects?.(step.weight) ?? []) await client.apply(o, { doing: `apply ${o.kind.toLowerCase()}/${o.metadata.name}` });
     });
     const tracked = await trackRollout(ctx, kc, {
       namespace,
@@ -114,6 +114,8 @@ export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): 
       const error = canaryError(run, i, actualWeight, { check: 'built-in', message: tracked.message, lines: tracked.evidence, abortSeconds });
       return { status: 'aborted', error, steps, abortSeconds };
     }
+    // The Ingress weight changes once the canary pods are ready (never a share sent to no pod).
+    for (const o of run.trafficObjects?.(step.weight) ?? []) await client.apply(o, { doing: `apply ${o.kind.toLowerCase()}/${o.metadata.name}` });
     if (manual) {
       steps.push({ step: i + 1, weight: step.weight, actualWeight, canaryReplicas: replicas, stableReplicas, seconds: (Date.now() - started) / 1000 });
       ctx.logger.info(
@@ -150,12 +152,13 @@ export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): 
   return { status: 'promote', steps };
 }
 
-function withStep(canary: Deployment, options: { replicas: number; step: number; paused: boolean }): Deployment {
+function withStep(canary: Deployment, options: { replicas: number; step: number; weight: number; paused: boolean }): Deployment {
   const object = structuredClone(canary);
   object.spec = { ...object.spec!, replicas: options.replicas };
   object.metadata.annotations = {
     ...(object.metadata.annotations ?? {}),
     [CANARY_STEP_ANNOTATION]: String(options.step),
+    [CANARY_WEIGHT_ANNOTATION]: String(options.weight),
     [CANARY_PAUSED_ANNOTATION]: options.paused ? 'manual' : 'false',
   };
   return object;
@@ -205,22 +208,40 @@ async function takeDown(
   const started = Date.now();
   // Also after a cancellation: a canary left behind would keep taking its share of the traffic.
   const client = cleanupClient(ctx, kc, kubeClient(ctx, kc));
-  // A canary Ingress goes to weight 0 first: no new request reaches the canary from then on.
-  for (const o of trafficObjects ?? []) await client.apply(o, { doing: `apply ${o.kind.toLowerCase()}/${o.metadata.name}` });
+  // The canary Ingress goes first: from then on the controller sends every request to the stable
+  // Service. (Found by the annotation objects.ts puts on it, so gantry abort needs no render.)
+  const canaryOf = (o: K8sObject) => (o.metadata.annotations as Record<string, string> | undefined)?.[CANARY_OF_ANNOTATION] !== undefined;
+  const named = new Set((trafficObjects ?? []).map((o) => `${o.kind}/${o.metadata.name}`));
+  const [ingresses, services] = await Promise.all([
+    client.list<K8sObject>('networking.k8s.io/v1', 'Ingress', namespace),
+    client.list<K8sObject>('v1', 'Service', namespace),
+  ]);
+  const isCanary = (o: K8sObject) => canaryOf(o) || named.has(`${o.kind}/${o.metadata.name}`);
+  for (const o of ingresses.filter(isCanary)) {
+    await client.remove(
+      { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: o.metadata.name, namespace },
+      { doing: `delete ingress/${o.metadata.name}` },
+    );
+  }
   const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace };
   const existing = await client.read<Deployment>(ref);
-  if (!existing) return 0;
-  const labelSelector = selectorString(existing.spec?.selector);
-  // Scaled to zero first: its ReplicaSet deletes the pods at once, where a deleted Deployment's
-  // pods wait for the garbage collector.
-  await client.mergePatch(ref, { spec: { replicas: 0 } }, { subresource: 'scale', doing: `scale deployment/${canaryName} to 0` }).catch(() => undefined);
-  await client.remove(ref, { doing: `delete deployment/${canaryName}` });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const pods = await client.list<Pod>('v1', 'Pod', namespace, { labelSelector });
-    // A terminating pod is already out of the endpoints (not ready): the canary takes no traffic.
-    if (pods.every((p) => p.metadata.deletionTimestamp)) break;
-    await sleep(200);
+  if (existing) {
+    const labelSelector = selectorString(existing.spec?.selector);
+    // Scaled to zero first: its ReplicaSet deletes the pods at once, where a deleted Deployment's
+    // pods wait for the garbage collector.
+    await client.mergePatch(ref, { spec: { replicas: 0 } }, { subresource: 'scale', doing: `scale deployment/${canaryName} to 0` }).catch(() => undefined);
+    await client.remove(ref, { doing: `delete deployment/${canaryName}` });
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const pods = await client.list<Pod>('v1', 'Pod', namespace, { labelSelector });
+      // A terminating pod is already out of the endpoints (not ready): the canary takes no traffic.
+      if (pods.every((p) => p.metadata.deletionTimestamp)) break;
+      await sleep(200);
+    }
+  }
+  // The canary Service goes last, once no canary pod is left behind it.
+  for (const o of services.filter(isCanary)) {
+    await client.remove({ apiVersion: 'v1', kind: 'Service', name: o.metadata.name, namespace }, { doing: `delete service/${o.metadata.name}` });
   }
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   ctx.logger.info(`canary ${canaryName} deleted in ${seconds} s: ${after}`);

@@ -11,16 +11,22 @@ import { samePodTemplate } from '../kube/history.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
 import { expandQuery, type QueryVariables, queryVariables } from './analysis.js';
 import { CANARY_PAUSED_ANNOTATION, CANARY_STEP_ANNOTATION, CANARY_TEMPLATE_ANNOTATION, templateHash } from './engine.js';
-import { canaryDeployment } from './objects.js';
+import { canaryDeployment, canaryIngress, canaryService, canaryTargets } from './objects.js';
 import { PrometheusRefusal, type PrometheusTarget, queryPrometheus } from './prometheus.js';
 
 /** The Prometheus the analysis queries, from the CI variables the rollout names; none without queries. */
-export function analysisTarget(env: NodeJS.ProcessEnv, envName: string, rollout: Rollout): PrometheusTarget | undefined {
-  const { queries, urlVariable, tokenVariable } = rollout.analysis;
+export function analysisTarget(ctx: Pick<Ctx, 'logger'>, env: NodeJS.ProcessEnv, envName: string, rollout: Rollout): PrometheusTarget | undefined {
+  const { queries, urlVariable, tokenVariable, auth } = rollout.analysis;
   if (rollout.strategy !== 'canary' || queries.length === 0) return undefined;
   const url = env[urlVariable]?.trim();
   if (!url) throw gantryError('E_PROMETHEUS_MISSING', { envName, variable: urlVariable, queries: queries.map((q) => q.name) });
-  return { url, token: env[tokenVariable]?.trim() || undefined };
+  const token = env[tokenVariable]?.trim() || undefined;
+  // Whatever the variable is called, its value (and the Basic form of it) never reaches the log.
+  if (token) {
+    ctx.logger.addSecret(token);
+    ctx.logger.addSecret(Buffer.from(token).toString('base64'));
+  }
+  return { url, token, auth };
 }
 
 /** Runs every query once: one Prometheus refuses (bad PromQL, a range vector) stops the deploy here. */
@@ -39,7 +45,7 @@ export async function checkQueries(ctx: Ctx, target: PrometheusTarget | undefine
           if (error instanceof PrometheusRefusal) {
             const reason =
               error.errorType === 'unauthorized' ? `refused the token (HTTP ${error.status}: ${error.message})` : `${error.errorType}: ${error.message}`;
-            throw gantryError('E_ANALYSIS_QUERY', { envName, name: q.name, query, reason });
+            throw gantryError('E_ANALYSIS_QUERY', { envName, name: q.name, query, reason, unauthorized: error.errorType === 'unauthorized' });
           }
           throw error;
         }
@@ -106,7 +112,23 @@ export async function planCanary(ctx: Ctx, kc: KubeConfig, input: PlanCanaryInpu
 }
 
 function canaryOf(stable: K8sObject, rollout: Rollout, hash: string): Deployment {
-  const canary = canaryDeployment(stable as unknown as Deployment, { replicas: 1, traffic: rollout.traffic });
+  const canary = canaryDeployment(stable, { replicas: 1, traffic: rollout.traffic }) as unknown as Deployment;
   canary.metadata.annotations = { ...(canary.metadata.annotations ?? {}), [CANARY_TEMPLATE_ANNOTATION]: hash };
   return canary;
+}
+
+/**
+ * The objects that carry the weight besides the replicas: with nginx or alb, the canary Service
+ * and the canary Ingress at that weight (objects.ts). Checked before the cluster is touched: an
+ * environment without an Ingress, or with another controller's class, is exit 2. Kruise is
+ * rendered (kruiseRollout) but not driven by deploy: refused here, also exit 2.
+ */
+export function canaryTraffic(appObjects: K8sObject[], rollout: Rollout, envName: string): ((weight: number) => K8sObject[]) | undefined {
+  if (rollout.strategy !== 'canary' || rollout.traffic === 'replicas') return undefined;
+  if (rollout.traffic === 'kruise') throw gantryError('E_CANARY_KRUISE', { envName });
+  const targets = canaryTargets(appObjects, rollout, envName);
+  const traffic = rollout.traffic;
+  const { service, ingress } = targets;
+  if (!service || !ingress) return undefined;
+  return (weight) => [canaryService(service, { traffic }), canaryIngress(ingress, weight, { traffic, service: service.metadata.name })];
 }

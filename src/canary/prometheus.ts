@@ -11,8 +11,14 @@ import { asLocalError, isTimeout, withinMs, withRetry } from '../retry.js';
 export interface PrometheusTarget {
   /** The API base: http://prometheus:9090, or ARMS's https://<region>.arms.aliyuncs.com/api/v1/prometheus/<id>/... */
   url: string;
-  /** Sent as `Authorization: Bearer <token>` when given (ARMS; a Prometheus behind an auth proxy). */
+  /** The credential, when given; sent as `auth` says. */
   token?: string | undefined;
+  /**
+   * bearer: `Authorization: Bearer <token>` (a Prometheus behind an auth proxy); token:
+   * `Authorization: <token>` (ARMS V1 instances, whose console gives a token for this header);
+   * basic: `token` is user:password (ARMS V2: AccessKey ID and secret), sent as HTTP Basic.
+   */
+  auth?: 'bearer' | 'token' | 'basic' | undefined;
 }
 
 /** One value of a query's result; `labels` say which series (empty for a scalar). */
@@ -55,12 +61,18 @@ export function samplesOf(data: ApiAnswer['data']): Sample[] {
   throw new PrometheusRefusal(200, 'bad_result', `the query answered a ${type ?? 'nothing'}, not an instant vector or scalar (drop the [range] at the end)`);
 }
 
+export function authorization(token: string, auth: 'bearer' | 'token' | 'basic'): string {
+  if (auth === 'token') return token;
+  if (auth === 'basic') return `Basic ${Buffer.from(token).toString('base64')}`;
+  return `Bearer ${token}`;
+}
+
 /** One instant query, retried on no answer, 5xx and resets. */
 export async function queryPrometheus(ctx: Ctx, target: PrometheusTarget, query: string): Promise<Sample[]> {
   const url = new URL(`${target.url.replace(/\/+$/, '')}/api/v1/query`);
   url.searchParams.set('query', query);
   const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'gantry' };
-  if (target.token) headers.authorization = `Bearer ${target.token}`;
+  if (target.token) headers.authorization = authorization(target.token, target.auth ?? 'bearer');
   const timeoutMs = ctx.deadlines.requestMs;
   const call = async (): Promise<Sample[]> => {
     let status: number;

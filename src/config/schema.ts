@@ -465,11 +465,22 @@ export const rolloutSchema = z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
           .default('GANTRY_PROMETHEUS_TOKEN')
-          .meta({ description: 'CI variable with a bearer token for it (optional)' }),
+          .meta({ description: 'CI variable with the credential for it (optional); see auth' }),
+        auth: z.enum(['bearer', 'token', 'basic']).default('bearer').meta({
+          description:
+            'How the credential is sent: bearer (Authorization: Bearer <token>, a Prometheus behind an auth proxy), token (Authorization: <token>, ARMS V1), basic (the variable holds user:password or AccessKeyID:Secret, ARMS V2)',
+        }),
         queries: z.array(analysisQuerySchema).default([]),
         maxRestarts: z.int().min(0).default(0).meta({ description: 'Built-in check: canary container restarts allowed' }),
       })
-      .default(() => ({ interval: '30s', urlVariable: 'GANTRY_PROMETHEUS_URL', tokenVariable: 'GANTRY_PROMETHEUS_TOKEN', queries: [], maxRestarts: 0 }))
+      .default(() => ({
+        interval: '30s',
+        urlVariable: 'GANTRY_PROMETHEUS_URL',
+        tokenVariable: 'GANTRY_PROMETHEUS_TOKEN',
+        auth: 'bearer' as const,
+        queries: [],
+        maxRestarts: 0,
+      }))
       .meta({ description: 'Checks run during every pause: the built-in ones (restarts, readiness, failures) and PromQL queries' }),
   })
   .meta({ description: 'How a new version reaches the traffic' });

@@ -103,7 +103,16 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
   if (action === 'promote' && (!rollout || !canaryModule)) {
     throw gantryError('E_CANARY_NONE', { command: 'promote', deployment: name, namespace });
   }
-  const prometheus = canaryModule && rollout ? canaryModule.analysisTarget(env, envName, rollout) : undefined;
+  const prometheus = canaryModule && rollout ? canaryModule.analysisTarget(ctx, env, envName, rollout) : undefined;
+  // nginx / alb: the canary Service and Ingress that carry the weight (no Ingress: exit 2 here).
+  const trafficObjects =
+    canaryModule && rollout
+      ? canaryModule.canaryTraffic(
+          manifests.flatMap((m) => m.objects),
+          rollout,
+          envName,
+        )
+      : undefined;
 
   const objects: K8sObject[] = [];
   if (pull && config.registry) objects.push(kube.pullSecretObject(namespace, config.registry.pullSecret, pull, view.labels));
@@ -216,6 +225,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
               since,
               fromStep: canary.fromStep,
               timeoutSeconds: input.timeoutSeconds ?? target.trackTimeoutSeconds,
+              trafficObjects,
             });
             canaryReport = { steps: outcome.steps };
             if (outcome.status === 'paused') {
@@ -240,7 +250,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             deployed = await ctx.logger.section('gantry_canary_promote', `promote: deployment/${name} takes the new version`, () =>
               client.apply<Deployment>(stableObject, { doing: `apply deployment/${name}` }),
             );
-            removeCanary = () => engine.removeCanary(ctx, kc, namespace, canary.canary.metadata.name);
+            removeCanary = () => engine.removeCanary(ctx, kc, namespace, canary.canary.metadata.name, trafficObjects?.(0));
           }
           const { rollbackTarget, restarted } = history.samePodTemplate(before, deployed)
             ? await restartIfFailing(ctx, kc, { namespace, name, previous })

@@ -22,7 +22,9 @@ let image = '';
 let prometheus: Awaited<ReturnType<typeof startPrometheus>>;
 const outputs: string[] = [];
 
-const ERROR_RATE = `sum(rate(http_requests_total{namespace="{{namespace}}",pod=~"{{canaryPods}}",code=~"5.."}[10s])) / sum(rate(http_requests_total{namespace="{{namespace}}",pod=~"{{canaryPods}}"}[10s]))`;
+// The canary's share of failed answers to the app's routes (its /healthz probes are counted too:
+// left out). "or vector(0)": with no failed answer there is no 5xx series, and the ratio would be empty.
+const ERROR_RATE = `(sum(rate(http_requests_total{namespace="{{namespace}}",pod=~"{{canaryPods}}",path=~"/|/api/hello",code=~"5.."}[10s])) or vector(0)) / sum(rate(http_requests_total{namespace="{{namespace}}",pod=~"{{canaryPods}}",path=~"/|/api/hello"}[10s]))`;
 
 function config(rollout: Record<string, unknown>): string {
   return YAML.stringify({
@@ -144,6 +146,18 @@ function clientLoop(): { stop(): Promise<Seen[]> } {
   };
 }
 
+/** Waits until the Service answers only `version` (terminating pods of an earlier one drain first). */
+async function onlyVersion(version: string): Promise<void> {
+  const ip = kubectl(['-n', ns, 'get', 'service', app, '-o', 'jsonpath={.spec.clusterIP}']).trim();
+  let inARow = 0;
+  const until = Date.now() + 30_000;
+  while (inARow < 20 && Date.now() < until) {
+    const answer = await getFresh(`http://${ip}/api/hello`).catch(() => undefined);
+    inARow = answer?.status === 200 && answer.version === version ? inARow + 1 : 0;
+  }
+  expect(inARow).toBe(20);
+}
+
 const versionOf = (seen: Seen[]) => [...new Set(seen.filter((s) => s.status === 200).map((s) => s.version))].sort();
 const revision = () => Number(kubectl(['-n', ns, 'get', 'deployment', app, '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']));
 const deployments = () => kubectl(['-n', ns, 'get', 'deployments', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(/\s+/).filter(Boolean).sort();
@@ -172,13 +186,14 @@ afterAll(async () => {
 
 describe('a canary with analysis against a real Prometheus', () => {
   test('a good version passes its analysis and is promoted: one new revision, no canary left, stable served throughout', async () => {
+    await onlyVersion('1');
     const before = revision();
     const loop = clientLoop();
     const run = await deploy('2');
     const seen = await loop.stop();
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(run.stderr).toMatch(/1 canary pod\(s\) beside 4 stable: 20% of the traffic \(asked 20%\)/);
-    expect(run.stderr).toMatch(/analysis \+[0-9.]+ s: pods 1\/1 ready; error-rate 0 /);
+    expect(run.stderr).toMatch(/analysis \+[0-9.]+ s: pods 1\/1 ready; error-rate 0 \(<= 0.1\)/);
     expect(run.stderr).toContain('step 1/1 passed');
     const report = JSON.parse(run.stdout) as { revision: number; canary: { steps: { actualWeight: number }[] } };
     expect(report.canary.steps).toEqual([expect.objectContaining({ step: 1, weight: 20, actualWeight: 20, canaryReplicas: 1, stableReplicas: 4 })]);
@@ -191,6 +206,7 @@ describe('a canary with analysis against a real Prometheus', () => {
   }, 120_000);
 
   test('a version whose error rate crosses the threshold is aborted at the first step, with the query and its values over time; the stable version answers every request', async () => {
+    await onlyVersion('2');
     const before = revision();
     const loop = clientLoop();
     const run = await deploy('3', ['--set-string', 'backend.env.FAIL_RATE=0.5']);
@@ -217,12 +233,15 @@ describe('a canary with analysis against a real Prometheus', () => {
 
   test('a canary that crashes is aborted by the built-in checks, without any query', async () => {
     setConfig(canary({}, []));
+    await onlyVersion('2');
     const before = revision();
     const loop = clientLoop();
     const run = await deploy('4', ['--set-string', 'backend.env.CRASH_AFTER_MS=3000'], { GANTRY_PROMETHEUS_URL: undefined });
     const seen = await loop.stop();
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/aborted at step 1\/1 \(20% of the traffic\) by the built-in checks: canary pod hello-canary-\S+: container hello restarted 1 time\(s\)/);
+    expect(run.stderr).toMatch(
+      /aborted at step 1\/1 \(20% of the traffic\) by the built-in checks: canary pod hello-canary-\S+: container hello restarted 1 time\(s\)/,
+    );
     expect(run.stderr).toContain('last termination: exit code 1');
     expect(run.stderr).not.toContain('check 1 analysis queries');
     expect(revision()).toBe(before);
@@ -242,6 +261,7 @@ describe('a canary with analysis against a real Prometheus', () => {
       const denied = await deploy('5', [], { GANTRY_PROMETHEUS_URL: proxy.url, GANTRY_PROMETHEUS_TOKEN: 'wrong-token' });
       expect(denied.code).toBe(2);
       expect(denied.stderr).toMatch(/E_ANALYSIS_QUERY: .*error-rate: refused the token \(HTTP 401/);
+      expect(denied.stderr).toContain('fix: check the token CI variable');
       expect(denied.stderr).not.toContain('wrong-token');
     } finally {
       await proxy.close();
@@ -251,7 +271,14 @@ describe('a canary with analysis against a real Prometheus', () => {
   }, 60_000);
 
   test('pause: manual holds the canary for gantry promote, which runs the remaining steps and promotes; gantry abort takes a held one back', async () => {
-    setConfig(canary({ steps: [{ weight: 20, pause: 'manual' }, { weight: 50, pause: '4s' }] }));
+    setConfig(
+      canary({
+        steps: [
+          { weight: 20, pause: 'manual' },
+          { weight: 50, pause: '4s' },
+        ],
+      }),
+    );
     const before = revision();
     const held = await deploy('6');
     expect({ code: held.code, stderr: held.code === 0 ? '' : held.stderr }).toEqual({ code: 0, stderr: '' });

@@ -154,7 +154,18 @@ describe.each([
 test('the components declare their inputs', () => {
   const inputs = (name: string) =>
     Object.keys(YAML.parseAllDocuments(readFileSync(path.join(repoRoot, 'templates', `${name}.yml`), 'utf8'))[0]!.toJS().spec.inputs);
-  expect(inputs('backend')).toEqual(['image', 'gantry', 'branch', 'staging', 'production', 'build_stage', 'deploy_stage', 'production_stage', 'dotenv', 'deploy_flags']);
+  expect(inputs('backend')).toEqual([
+    'image',
+    'gantry',
+    'branch',
+    'staging',
+    'production',
+    'build_stage',
+    'deploy_stage',
+    'production_stage',
+    'dotenv',
+    'deploy_flags',
+  ]);
   expect(inputs('review')).toEqual([
     'image',
     'gantry',

@@ -5,18 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseConfigText } from '../../../src/config/load.js';
 import { createCtx } from '../../../src/context.js';
-import { GantryError } from '../../../src/errors.js';
+import type { GantryError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log/logger.js';
 import type { Pod } from '../../../src/kube/objects.js';
-import {
-  builtinFailure,
-  expandQuery,
-  judgeQuery,
-  queryVariables,
-  unknownVariables,
-  valuesOverTime,
-  type QueryCheck,
-} from '../../../src/canary/analysis.js';
+import { builtinFailure, expandQuery, judgeQuery, queryVariables, unknownVariables, valuesOverTime, type QueryCheck } from '../../../src/canary/analysis.js';
 import { PrometheusRefusal, queryPrometheus, samplesOf } from '../../../src/canary/prometheus.js';
 import { analysisTarget } from '../../../src/canary/plan.js';
 
@@ -135,6 +127,7 @@ ${rollout}`;
         interval: '30s',
         urlVariable: 'GANTRY_PROMETHEUS_URL',
         tokenVariable: 'GANTRY_PROMETHEUS_TOKEN',
+        auth: 'bearer',
         maxRestarts: 0,
         queries: [{ name: 'error-rate', query: 'sum(rate(x{pod=~"{{canaryPods}}"}[1m]))', max: 0.05, noData: 'ignore' }],
       },
@@ -155,15 +148,17 @@ ${rollout}`;
     expect(text).toContain('pause is a duration such as 30s, 2m or 1h');
     expect(text).toMatch(/weight.*(100|99)/);
     expect(text).toContain('give the query a threshold: max, min or both');
-    expect(problems(base(`      strategy: canary\n      steps: [{ weight: 50 }, { weight: 30 }]\n`))).toContain(
-      'weight 30 is not above the step before (50)',
-    );
+    expect(problems(base(`      strategy: canary\n      steps: [{ weight: 50 }, { weight: 30 }]\n`))).toContain('weight 30 is not above the step before (50)');
     expect(problems(base(`      strategy: canary\n      traffic: alb\n      steps: [{ weight: 5 }]\n`))).toContain(
       'traffic: alb sets the weight on a canary Ingress, and this environment has none (no domain)',
     );
     expect(problems(base(`      strategy: canary\n      steps: []\n`))).toContain('a canary needs at least one step');
     expect(
-      problems(base(`      strategy: canary\n      steps: [{ weight: 5 }]\n      analysis: { queries: [{ name: e, query: '{{pods}}', max: 1 }, { name: e, query: y, max: 1 }] }\n`)),
+      problems(
+        base(
+          `      strategy: canary\n      steps: [{ weight: 5 }]\n      analysis: { queries: [{ name: e, query: '{{pods}}', max: 1 }, { name: e, query: y, max: 1 }] }\n`,
+        ),
+      ),
     ).toMatch(/\{\{pods\}\} is not a query variable[\s\S]*e is named twice|e is named twice[\s\S]*\{\{pods\}\} is not a query variable/);
   });
 
@@ -174,13 +169,16 @@ ${rollout}`;
       { env: {} },
     );
     const rollout = config.environments.production!.rollout!;
-    expect(() => analysisTarget({}, 'production', rollout)).toThrow(expect.objectContaining({ code: 'E_PROMETHEUS_MISSING', exitCode: 2 }));
-    expect(analysisTarget({ GANTRY_PROMETHEUS_URL: 'http://127.0.0.1:9090', GANTRY_PROMETHEUS_TOKEN: 't' }, 'production', rollout)).toEqual({
+    expect(() => analysisTarget(ctx(), {}, 'production', rollout)).toThrow(expect.objectContaining({ code: 'E_PROMETHEUS_MISSING', exitCode: 2 }));
+    expect(analysisTarget(ctx(), { GANTRY_PROMETHEUS_URL: 'http://127.0.0.1:9090', GANTRY_PROMETHEUS_TOKEN: 'tok-123' }, 'production', rollout)).toEqual({
       url: 'http://127.0.0.1:9090',
-      token: 't',
+      token: 'tok-123',
+      auth: 'bearer',
     });
   });
 });
+
+const ctx = () => createCtx({ env: {}, logger: createLogger({ write: () => undefined, gitlab: false, color: false }) });
 
 describe('the Prometheus client', () => {
   let server: http.Server;
@@ -201,13 +199,16 @@ describe('the Prometheus client', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  const ctx = () => createCtx({ env: {}, logger: createLogger({ write: () => undefined, gitlab: false, color: false }) });
-
   test('an instant vector comes back as samples; the token is a bearer token; the base URL keeps its path', async () => {
     answer = () => [200, { status: 'success', data: { resultType: 'vector', result: [{ metric: { pod: 'a' }, value: [1, '0.25'] }] } }];
     expect(await queryPrometheus(ctx(), { url, token: 'tok' }, 'sum(x)')).toEqual([{ labels: { pod: 'a' }, value: 0.25 }]);
     expect(seen.at(-1)).toEqual({ url: '/prefix/api/v1/query?query=sum%28x%29', authorization: 'Bearer tok' });
     expect(samplesOf({ resultType: 'scalar', result: [1, 'NaN'] })).toEqual([{ labels: {}, value: Number.NaN }]);
+    // ARMS V1 takes the bare token; V2 an AccessKey pair as HTTP Basic.
+    await queryPrometheus(ctx(), { url, token: 'tok', auth: 'token' }, 'up');
+    expect(seen.at(-1)?.authorization).toBe('tok');
+    await queryPrometheus(ctx(), { url, token: 'LTAIid:secret', auth: 'basic' }, 'up');
+    expect(seen.at(-1)?.authorization).toBe(`Basic ${Buffer.from('LTAIid:secret').toString('base64')}`);
   });
 
   test("Prometheus's bad_data answer is a refusal (not retried), with its error text", async () => {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Ctx } from '../context.js';
 import { kubeClient } from '../kube/client.js';
-import type { Deployment, KubeEvent, Pod } from '../kube/objects.js';
+import { POD_TEMPLATE_HASH_LABEL, type Deployment, type KubeEvent, type Pod } from '../kube/objects.js';
 import { classifyPod, type Failure } from '../track/classify.js';
 import { logTail } from '../track/evidence.js';
 import { isPodReady, selectorString } from '../track/status.js';
@@ -177,8 +177,11 @@ export async function runAnalysis(ctx: Ctx, kc: KubeConfig, input: AnalysisInput
       nextQueries += input.intervalMs;
       const ready = pods.filter((p) => !p.metadata.deletionTimestamp && isPodReady(p)).length;
       const checks = [`pods ${ready}/${input.canary.spec?.replicas ?? 1} ready`];
+      // {{canaryPods}} names this canary's pods only (its pod-template-hash): the series of an
+      // earlier canary, aborted a moment ago, stay in a rate() window for its length.
+      const vars = { ...input.vars, canaryPods: podsOfTemplates(input.vars.canary, pods) ?? input.vars.canaryPods };
       for (const q of input.queries) {
-        const expanded = expandQuery(q.query, input.vars);
+        const expanded = expandQuery(q.query, vars);
         const samples = await queryPrometheus(ctx, input.prometheus!, expanded);
         const judged = judgeQuery(q, samples);
         history[q.name]!.push({ atSeconds, values: samples.map((s) => s.value), verdict: judged.verdict });
@@ -201,6 +204,15 @@ export async function runAnalysis(ctx: Ctx, kc: KubeConfig, input: AnalysisInput
     if (last) return { ok: true, rounds, history };
     await sleep(Math.max(0, Math.min(tickMs, end - Date.now(), nextQueries - Date.now())), undefined, { signal: ctx.signal });
   }
+}
+
+/** A regex of the pod names of the templates `pods` run (`<deployment>-<hash>-<suffix>`), or undefined without pods. */
+export function podsOfTemplates(deployment: string, pods: Pod[]): string | undefined {
+  const hashes = [
+    ...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.labels?.[POD_TEMPLATE_HASH_LABEL])),
+  ].filter((h): h is string => Boolean(h));
+  if (hashes.length === 0) return undefined;
+  return `${deployment}-(${hashes.sort().join('|')})-[a-z0-9]+`;
 }
 
 /** The report of one query's values over time, one line an evaluation. */

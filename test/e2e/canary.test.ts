@@ -216,7 +216,12 @@ describe('a canary with analysis against a real Prometheus', () => {
     expect(run.stderr).toMatch(
       /error E_CANARY_ABORTED: the canary of hello in gt-canary-\d+ was aborted at step 1\/1 \(20% of the traffic\) by the analysis error-rate: analysis error-rate: [0-9.]+ > max 0.1 at \+[0-9.]+ s/,
     );
-    expect(run.stderr).toContain(`query: ${ERROR_RATE.replaceAll('{{namespace}}', ns).replaceAll('{{canaryPods}}', `${app}-canary-[a-z0-9]+-[a-z0-9]+`)}`);
+    // {{canaryPods}} names this canary's pod template only (an earlier canary's series linger in rate()).
+    const hash = kubectl(['-n', ns, 'get', 'replicasets', '-l', 'gantry.dev/track=canary', '-o', 'jsonpath={.items[*].metadata.labels.pod-template-hash}']).trim();
+    expect(hash === '' ? [] : hash.split(' ')).toEqual([]); // the canary and its ReplicaSets are gone
+    const expanded = ERROR_RATE.replaceAll('{{namespace}}', ns).replaceAll('{{canaryPods}}', `${app}-canary-(HASH)-[a-z0-9]+`);
+    const shown = /^ {2}query: (.*)$/m.exec(run.stderr)?.[1] ?? '';
+    expect(shown.replace(/hello-canary-\(([a-z0-9]+)\)-/g, 'hello-canary-(HASH)-')).toBe(expanded);
     expect(run.stderr).toContain('threshold: <= 0.1');
     expect(run.stderr).toMatch(/values over time:\n(\s+\+\s+[0-9.]+ s\s+.*\n)+.*<- breaks the threshold/);
     // The stable version kept its revision and its capacity; the canary is gone.

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { authRegistry, kubectl, kubectlResult, namespacedKubeconfig, nodeBaseImage, registryAuth, requireCluster } from '../support/cluster.js';
+import { startGitlabServer, type GitlabServer } from '../support/gitlab-server.js';
 import { startPrometheus, startTokenProxy } from '../support/prometheus.js';
 import { cliPath, exampleRepo } from '../support/tmp-repo.js';
 
@@ -20,6 +21,9 @@ let repo = '';
 let kubeconfig = '';
 let image = '';
 let prometheus: Awaited<ReturnType<typeof startPrometheus>>;
+let gitlab: GitlabServer;
+const project = 42;
+const gitlabToken = 'glpat-canary-0123456789';
 const outputs: string[] = [];
 
 // The canary's share of failed answers to the app's routes (its /healthz probes are counted too:
@@ -171,6 +175,11 @@ beforeAll(async () => {
   if (build.code !== 0) throw new Error(`gantry build failed (exit ${build.code}):\n${build.stderr}`);
   image = /GANTRY_IMAGE=(\S+)/.exec(readFileSync(path.join(repo, 'build.env'), 'utf8'))![1]!;
   prometheus = await startPrometheus({ namespaces: [ns], scrapeIntervalSeconds: 1 });
+  gitlab = await startGitlabServer({
+    projects: [{ id: project, path: 'acme/hello' }],
+    privateTokens: [{ token: gitlabToken, user: { id: 7, username: 'gantry-bot', name: 'Gantry' } }],
+  });
+  gitlab.addMergeRequest(project, { iid: 5, title: 'Faster greetings' });
   // The first version, by a plain rollout (there is no stable version for a canary yet).
   setConfig(canary());
   const first = await deploy('1');
@@ -180,6 +189,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prometheus?.stop();
+  await gitlab?.close();
   kubectlResult(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
   if (process.env.GANTRY_TEST_LOG_DIR) writeFileSync(path.join(process.env.GANTRY_TEST_LOG_DIR, `canary-${process.pid}.log`), outputs.join('\n\n'));
 }, 60_000);
@@ -209,7 +219,12 @@ describe('a canary with analysis against a real Prometheus', () => {
     await onlyVersion('2');
     const before = revision();
     const loop = clientLoop();
-    const run = await deploy('3', ['--set-string', 'backend.env.FAIL_RATE=0.5']);
+    // Deployed for merge request !5: its note gets the diagnosis.
+    const run = await deploy('3', ['--set-string', 'backend.env.FAIL_RATE=0.5', '--mr', '5'], {
+      GANTRY_GITLAB_URL: gitlab.url,
+      GANTRY_GITLAB_TOKEN: gitlabToken,
+      CI_PROJECT_ID: String(project),
+    });
     const seen = await loop.stop();
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('"failed":"E_CANARY_ABORTED"');
@@ -217,13 +232,28 @@ describe('a canary with analysis against a real Prometheus', () => {
       /error E_CANARY_ABORTED: the canary of hello in gt-canary-\d+ was aborted at step 1\/1 \(20% of the traffic\) by the analysis error-rate: analysis error-rate: [0-9.]+ > max 0.1 at \+[0-9.]+ s/,
     );
     // {{canaryPods}} names this canary's pod template only (an earlier canary's series linger in rate()).
-    const hash = kubectl(['-n', ns, 'get', 'replicasets', '-l', 'gantry.dev/track=canary', '-o', 'jsonpath={.items[*].metadata.labels.pod-template-hash}']).trim();
+    const hash = kubectl([
+      '-n',
+      ns,
+      'get',
+      'replicasets',
+      '-l',
+      'gantry.dev/track=canary',
+      '-o',
+      'jsonpath={.items[*].metadata.labels.pod-template-hash}',
+    ]).trim();
     expect(hash === '' ? [] : hash.split(' ')).toEqual([]); // the canary and its ReplicaSets are gone
     const expanded = ERROR_RATE.replaceAll('{{namespace}}', ns).replaceAll('{{canaryPods}}', `${app}-canary-(HASH)-[a-z0-9]+`);
     const shown = /^ {2}query: (.*)$/m.exec(run.stderr)?.[1] ?? '';
     expect(shown.replace(/hello-canary-\(([a-z0-9]+)\)-/g, 'hello-canary-(HASH)-')).toBe(expanded);
     expect(run.stderr).toContain('threshold: <= 0.1');
     expect(run.stderr).toMatch(/values over time:\n(\s+\+\s+[0-9.]+ s\s+.*\n)+.*<- breaks the threshold/);
+    const notes = gitlab.mergeRequest(project, 5).notes.map((n) => n.body);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain('E_CANARY_ABORTED');
+    expect(notes[0]).toContain('threshold: <= 0.1');
+    expect(notes[0]).toMatch(/values over time:[\s\S]*<- breaks the threshold/);
+    expect(notes[0]).not.toContain(gitlabToken);
     // The stable version kept its revision and its capacity; the canary is gone.
     expect(revision()).toBe(before);
     expect(deployments()).toEqual([app]);

@@ -209,6 +209,13 @@ export interface ErrorDetails {
   E_SERVICE_CHECK_FAILED:
     | { problem: 'gone'; namespace: string; pod: string }
     | { problem: 'no-result'; namespace: string; pod: string; ended: string; noNode: boolean; log: string[] };
+  // #15 frontend releases: gantry frontend --stage / --activate / --rollback (src/site/release.ts).
+  E_FRONTEND_RELEASE:
+    | { problem: 'flags'; given: string[]; why: string }
+    | { problem: 'unknown'; flag: string; release: string; where: string; known: string[] }
+    | { problem: 'deleted'; flag: string; release: string; where: string; missing: string[]; count: number }
+    | { problem: 'no-copy'; flag: string; release: string; where: string }
+    | { problem: 'no-previous'; live: string | undefined; where: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1133,6 +1140,40 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
           ? 'the check runs `node -e <script>` in the app image, so the image must have node on its PATH (a distroless image keeps it at /nodejs/bin/node: put that directory on PATH)'
           : "the check script stopped before it printed its result: its log above says why (NODE_OPTIONS in the app's env can keep node from starting)",
     lines: (d) => (d.problem === 'no-result' ? (d.log.length ? ['log of the check:', ...d.log.map((l) => `| ${l}`)] : ['the check wrote no log']) : []),
+  },
+  // #15 frontend releases
+  E_FRONTEND_RELEASE: {
+    exitCode: 2,
+    title: 'That frontend release cannot be made live',
+    message: (d) => {
+      switch (d.problem) {
+        case 'flags':
+          return `gantry frontend ${d.given.join(' ')}: ${d.why}`;
+        case 'unknown':
+          return `${d.flag} ${d.release}: no such release under ${d.where}`;
+        case 'deleted':
+          return `${d.flag} ${d.release}: retention already deleted ${d.count} of its files under ${d.where} (${d.missing.slice(0, 3).join(', ')}${d.count > 3 ? ', ...' : ''})`;
+        case 'no-copy':
+          return `${d.flag} ${d.release}: it was recorded before Gantry kept each release's HTML, so there is no copy of its HTML under ${d.where}.gantry/html/ to make live`;
+        case 'no-previous':
+          return `--rollback: no release before ${d.live ?? 'the live one'} under ${d.where} that was ever live`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'flags':
+          return 'use one of --stage, --activate <release>, --rollback [--to <release>] (or none, to publish); --to goes with --rollback, and none of them with --stop';
+        case 'unknown':
+          return `name a release id (the record name without .json.gz)${d.known.length ? `; the newest are: ${d.known.join(', ')}` : ''}`;
+        case 'deleted':
+          return `name a newer release with ${d.flag === '--to' ? '--to' : d.flag}, or publish that commit again (its pipeline's frontend job); raise frontend.retention to keep more releases`;
+        case 'no-copy':
+          return `name a release published since (${d.flag === '--to' ? '--to' : d.flag} <release>), or publish that commit again`;
+        case 'no-previous':
+          return 'name the release to go back to with --rollback --to <release>, or publish the one you want';
+      }
+    },
+    lines: (d) => (d.problem === 'deleted' ? d.missing.slice(0, 20).map((k) => `missing: ${k}`) : []),
   },
 };
 

@@ -1154,7 +1154,7 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
         case 'deleted':
           return `${d.flag} ${d.release}: retention already deleted ${d.count} of its files under ${d.where} (${d.missing.slice(0, 3).join(', ')}${d.count > 3 ? ', ...' : ''})`;
         case 'no-copy':
-          return `${d.flag} ${d.release}: it was recorded before Gantry kept each release's HTML, so there is no copy of its HTML under ${d.where}.gantry/html/ to make live`;
+          return `${d.flag} ${d.release}: there is no copy of its HTML under ${d.where}.gantry/html/ to make live (it was recorded before Gantry kept each release's HTML, or retention deleted it)`;
         case 'no-previous':
           return `--rollback: no release before ${d.live ?? 'the live one'} under ${d.where} that was ever live`;
       }

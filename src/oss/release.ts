@@ -42,11 +42,24 @@ export async function writeLivePointer(store: Pick<OssStore, 'putBuffer'>, prefi
   });
 }
 
-/** Puts each HTML file's bytes under the release's copy area, with the headers it is published with. */
+/** The metadata header that says how a copy's bytes are encoded (see copyHeaders). */
+export const COPY_ENCODING_HEADER = 'x-oss-meta-encoding';
+
+/**
+ * The headers a release's HTML copy is stored with: those it is published with, except that its
+ * Content-Encoding goes into metadata. The copy is read back to be made live again, and the
+ * HTTP client would unzip a gzip body: stored without the header, the bytes come back as stored.
+ */
+export function copyHeaders(file: LocalFile): Record<string, string> {
+  const { 'Content-Encoding': encoding, ...headers } = headersFor(file);
+  return { ...headers, ...(encoding ? { [COPY_ENCODING_HEADER]: encoding } : {}) };
+}
+
+/** Puts each HTML file's bytes under the release's copy area (copyHeaders). */
 export async function putHtmlCopies(store: Pick<OssStore, 'putBuffer'>, prefix: string, id: string, html: LocalFile[], concurrency = 8): Promise<void> {
   const limit = pLimit(concurrency);
   const dir = retention.htmlCopyPrefix(prefix, id);
-  await Promise.all(html.map((f) => limit(async () => store.putBuffer(dir + f.key, f.body ?? (await readFile(f.path)), headersFor(f)))));
+  await Promise.all(html.map((f) => limit(async () => store.putBuffer(dir + f.key, f.body ?? (await readFile(f.path)), copyHeaders(f)))));
 }
 
 export interface ReleaseInput {

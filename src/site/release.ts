@@ -149,7 +149,7 @@ function unknownRelease(flag: string, release: string, where: string, records: s
 }
 
 async function activate(ctx: Ctx, open: OpenSite, id: string, options: { flag: string; concurrency: number }): Promise<ActivationResult> {
-  const [retention, { planUpload }, { publish }, { ossError }, { writeLivePointer }] = await Promise.all([
+  const [retention, { planUpload }, { publish }, { ossError }, { writeLivePointer, COPY_ENCODING_HEADER }] = await Promise.all([
     import('../oss/retention.js'),
     import('../oss/plan.js'),
     import('../oss/publish.js'),
@@ -164,9 +164,6 @@ async function activate(ctx: Ctx, open: OpenSite, id: string, options: { flag: s
   // Everything is checked before anything changes: the record, its HTML copy, its assets.
   const recordKey = retention.recordKeyOf(prefix, id);
   if (!records.includes(recordKey)) throw unknownRelease(flag, id, where, records);
-  const copyDir = retention.htmlCopyPrefix(prefix, id);
-  const copies = remote.filter((o) => o.key.startsWith(copyDir));
-  if (copies.length === 0) throw gantryError('E_FRONTEND_RELEASE', { problem: 'no-copy', flag, release: id, where: prefix });
   const record = await read(recordKey);
   const listed = new Set(remote.map((o) => o.key));
   // The listing says which of the release's files are still there (one request, not a HEAD each).
@@ -175,13 +172,17 @@ async function activate(ctx: Ctx, open: OpenSite, id: string, options: { flag: s
     .sort()
     .map((k) => prefix + k);
   if (missing.length > 0) throw gantryError('E_FRONTEND_RELEASE', { problem: 'deleted', flag, release: id, where, missing, count: missing.length });
+  const copyDir = retention.htmlCopyPrefix(prefix, id);
+  const copies = remote.filter((o) => o.key.startsWith(copyDir));
+  if (copies.length === 0) throw gantryError('E_FRONTEND_RELEASE', { problem: 'no-copy', flag, release: id, where: prefix });
 
   // The copies, as files to publish: the plan against the live keys says which HTML changes.
   const limit = pLimit(8);
   const files: LocalFile[] = await Promise.all(
     copies.map((o) =>
       limit(async () => {
-        const { body, encoding } = await store.getObject(o.key);
+        const { body, headers } = await store.getObject(o.key);
+        const encoding = headers[COPY_ENCODING_HEADER];
         const md5 = createHash('md5').update(body).digest('hex');
         const key = o.key.slice(copyDir.length);
         const file: LocalFile = { key, path: o.key, size: body.length, md5, html: true, hashed: false, body };

@@ -174,6 +174,12 @@ async function activate(ctx: Ctx, open: OpenSite, id: string, options: { flag: s
   if (missing.length > 0) throw gantryError('E_FRONTEND_RELEASE', { problem: 'deleted', flag, release: id, where, missing, count: missing.length });
   const copyDir = retention.htmlCopyPrefix(prefix, id);
   const copies = remote.filter((o) => o.key.startsWith(copyDir));
+  if (copies.length === 0 && pointer?.release === id) {
+    // The live release from before HTML copies were kept (live.json names it): already live, nothing to do.
+    ctx.logger.info(`release ${id} is live already (live.json names it; it has no HTML copy to compare with)`);
+    const report = { environment: open.envName, bucket: fe.bucket, prefix, release: id, previous: id, changed: 0, unchanged: 0, planned: [] };
+    return { release: id, previous: id, report };
+  }
   if (copies.length === 0) throw gantryError('E_FRONTEND_RELEASE', { problem: 'no-copy', flag, release: id, where: prefix });
 
   // The copies, as files to publish: the plan against the live keys says which HTML changes.

@@ -259,3 +259,28 @@ test('gzip-stored HTML comes back as stored, with its Content-Encoding; activati
   expect(ok(await frontend(['--activate', r1], { prefix: p, cdn: false }))).toMatchObject({ release: r1, changed: 0 });
   expect(writes(mark)).toEqual([]);
 }, 60_000);
+
+test('a bucket published before releases kept their HTML: the pointer starts with the live release, and a rollback to one without a copy is refused', async () => {
+  const p = 'old';
+  const r1 = ok(await frontend([], { v: 1, prefix: p, cdn: false })).release;
+  // As an older Gantry left it: a record, no HTML copy, no live.json.
+  for (const k of [...oss.objects(bucket).keys()]) if (k.startsWith(`${p}/.gantry/html/`) || k === `${p}/.gantry/live.json`) oss.objects(bucket).delete(k);
+  // A publish with nothing to send names the live release in live.json, and sends nothing else.
+  let mark = oss.requests.length;
+  expect(ok(await frontend([], { v: 1, prefix: p, cdn: false }))).toMatchObject({ uploaded: 0, release: r1 });
+  expect(writes(mark)).toEqual([`PUT ${p}/.gantry/live.json`]);
+  expect(live(p).release).toBe(r1);
+  // Activating it is nothing to do.
+  mark = oss.requests.length;
+  expect(ok(await frontend(['--activate', r1], { prefix: p, cdn: false }))).toMatchObject({ release: r1, changed: 0 });
+  expect(writes(mark)).toEqual([]);
+  // v2 is published with its copy; going back to v1 is refused: there is no copy of its HTML.
+  ok(await frontend([], { v: 2, prefix: p, cdn: false }));
+  mark = oss.requests.length;
+  const back = await frontend(['--rollback'], { prefix: p, cdn: false });
+  expect(back.code).toBe(2);
+  expect(back.stderr).toContain(`error E_FRONTEND_RELEASE: --rollback ${r1}: there is no copy of its HTML under ${p}/.gantry/html/`);
+  expect(back.stderr).toContain('recorded before Gantry kept each release');
+  expect(writes(mark)).toEqual([]);
+  expect(body(`${p}/index.html`)).toEqual(built(2, 'index.html'));
+}, 60_000);

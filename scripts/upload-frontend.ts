@@ -41,7 +41,7 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     result = published;
   }
   process.stdout.write(`${JSON.stringify(result.report)}\n`);
-  await writeReleaseDotenv(values.dotenv, cwd, result.report.release);
+  if (!ctx.dryRun) await writeReleaseDotenv(values.dotenv, cwd, result.report.release);
   if (result.error) throw result.error;
   return 0;
 }

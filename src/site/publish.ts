@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { EnvironmentSource } from '../config/load.js';
-import { type Ctx, maskEnvSecrets } from '../context.js';
+import type { Ctx } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
 import { refreshCdn } from './cdn.js';
 import { siteTarget } from './target.js';
@@ -36,8 +36,6 @@ export type PublishSiteResult =
 export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<PublishSiteResult> {
   const { cwd, env, envName, concurrency } = input;
   const staging = input.stage === true;
-  // The env handed in may be a copy of ctx.env (with --mr) or another one: its secrets are masked too.
-  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   // The site (config, credentials, prefix) is worked out while the modules load.
   const [
     where,

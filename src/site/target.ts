@@ -6,7 +6,7 @@ import { ciContextFromEnv } from '../ci/context.js';
 import { ciVariables } from '../ci/variables.js';
 import type { EnvironmentSource } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import type { Ctx } from '../context.js';
+import { type Ctx, maskEnvSecrets } from '../context.js';
 import { gantryError } from '../errors.js';
 import type { RpcCredentials } from '../oss/cdn.js';
 import type { OssTarget } from '../oss/client.js';
@@ -27,6 +27,8 @@ export interface SiteTarget {
  */
 export async function siteTarget(ctx: Ctx, input: EnvironmentSource, options: { purpose: string; ifConfigured?: boolean }): Promise<SiteTarget | undefined> {
   const { cwd, env, envName } = input;
+  // The env handed in may be a copy of ctx.env (with --mr) or another one: its secrets are masked too.
+  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
   const variables = ciVariables(env);
   // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
   // git runs while the modules load.

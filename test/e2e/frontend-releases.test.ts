@@ -4,6 +4,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createCtx } from '../../src/context.js';
+import { createLogger } from '../../src/log/logger.js';
+import { activateSite, liveRelease, rollbackSite, stageSite } from '../../src/site/release.js';
 import { type CdnServer, startCdnServer } from '../support/cdn-server.js';
 import { type OssServer, startOssServer } from '../support/oss-server.js';
 import { cliPath, exampleRepo } from '../support/tmp-repo.js';
@@ -290,4 +293,37 @@ test('a bucket published before releases kept their HTML: the pointer starts wit
   expect(back.stderr).toContain('recorded before Gantry kept each release');
   expect(writes(mark)).toEqual([]);
   expect(body(`${p}/index.html`)).toEqual(built(2, 'index.html'));
+}, 60_000);
+
+test('the library calls gantry deploy and gantry rollback make: stageSite, liveRelease, activateSite, rollbackSite', async () => {
+  const p = 'lib';
+  // Jest's ESM loader can fail two first imports of one module at once ("request for 'ali-oss' is
+  // not in cache"), which the flows' Promise.all of imports does: load them one by one first.
+  for (const m of ['client', 'release', 'retention', 'plan', 'publish', 'files', 'stage', 'previews', 'public-path', 'cdn'])
+    await import(`../../src/oss/${m}.js`);
+  for (const m of ['../../src/config/load.js', '../../src/ci/git.js']) await import(m);
+  const r1 = ok(await frontend([], { v: 1, prefix: p, cdn: false })).release;
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY)/.test(k)));
+  const env = { ...base, GANTRY_OSS_ACCESS_KEY_ID: keyId, GANTRY_OSS_ACCESS_KEY_SECRET: secret, GANTRY_OSS_RETRIES: '2' };
+  const ctx = createCtx({ env, cwd: repo, logger: createLogger({ write: () => undefined, gitlab: false, color: false }) });
+  const set = (v: number) => [`frontend.endpoint=${oss.endpoint}`, `frontend.prefix=${p}`, `frontend.dir=frontend/v${v}`];
+  const source = { cwd: repo, env, envName: 'staging', set: set(1) };
+
+  const staged = await stageSite(ctx, { ...source, set: set(2), skipBuild: true, concurrency: 4 });
+  expect(staged.release > r1).toBe(true);
+  expect(staged.report).toMatchObject({ staged: true, live: r1 });
+  expect(await liveRelease(ctx, source)).toBe(r1);
+  expect(body(`${p}/index.html`)).toEqual(built(1, 'index.html'));
+
+  const activated = await activateSite(ctx, { ...source, release: staged.release });
+  expect(activated).toMatchObject({ release: staged.release, previous: r1, report: { changed: 1 } });
+  expect(activated.error).toBeUndefined();
+  expect(await liveRelease(ctx, source)).toBe(staged.release);
+  expect(body(`${p}/index.html`)).toEqual(built(2, 'index.html'));
+
+  expect(await rollbackSite(ctx, source)).toMatchObject({ release: r1, previous: staged.release });
+  expect(await liveRelease(ctx, source)).toBe(r1);
+  expect(body(`${p}/index.html`)).toEqual(built(1, 'index.html'));
+  // A stage of exactly the live bundle names the live release and stages nothing.
+  expect(await stageSite(ctx, { ...source, skipBuild: true, concurrency: 4 })).toMatchObject({ release: r1, report: { staged: false } });
 }, 60_000);

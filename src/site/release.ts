@@ -41,11 +41,8 @@ export async function stageSite(
 ): Promise<{ release: string; report: Record<string, unknown>; error?: GantryError | undefined }> {
   const result = await publishSite(ctx, { website: false, ...input, stop: false, ifConfigured: false, stage: true });
   if (result.status !== 'published') throw new Error(`stageSite: unexpected ${result.status}`);
-  const release = result.report.release;
-  if (typeof release !== 'string') {
-    // Only a dry run of a first stage has no record to name.
-    return { release: '', report: result.report, error: result.error };
-  }
+  // Only a dry run of a first stage has no record to name ('').
+  const release = typeof result.report.release === 'string' ? result.report.release : '';
   return { release, report: result.report, error: result.error };
 }
 

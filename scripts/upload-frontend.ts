@@ -1,12 +1,13 @@
-// gantry frontend: run the frontend build, then publish only what changed to OSS, assets
-// first and index.html last (src/site/publish.ts). --dry-run prints the plan.
+// gantry frontend: run the frontend build, then publish only what changed to OSS, assets first and
+// index.html last (src/site/publish.ts); or stage, activate or roll back a release (src/site/release.ts).
 import type { Ctx } from '../src/context.js';
 import { gantryError } from '../src/errors.js';
 import { configOptions, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { publishSite } from '../src/site/publish.js';
+import { activateSite, frontendMode, rollbackSite, writeReleaseDotenv } from '../src/site/release.js';
 
 export const usage =
-  'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--config <file>] [--set path=value] [-C <dir>]';
+  'gantry frontend --env <name> [--skip-build] [--concurrency N] [--mr <iid>] [--stop] [--website] [--if-configured] [--stage | --activate <release> | --rollback [--to <release>]] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs(
@@ -14,13 +15,9 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
     argv,
     {
       ...configOptions,
-      env: { type: 'string', short: 'e' },
-      'skip-build': { type: 'boolean' },
-      concurrency: { type: 'string' },
-      mr: { type: 'string' },
-      stop: { type: 'boolean' },
-      website: { type: 'boolean' },
-      'if-configured': { type: 'boolean' },
+      ...{ stage: { type: 'boolean' }, activate: { type: 'string' }, rollback: { type: 'boolean' }, to: { type: 'string' }, dotenv: { type: 'string' } },
+      ...{ env: { type: 'string', short: 'e' }, 'skip-build': { type: 'boolean' }, concurrency: { type: 'string' }, mr: { type: 'string' } },
+      ...{ stop: { type: 'boolean' }, website: { type: 'boolean' }, 'if-configured': { type: 'boolean' } },
     },
     usage,
   );
@@ -30,21 +27,21 @@ export async function frontend(argv: string[], ctx: Ctx): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw gantryError('E_USAGE', { flag: 'concurrency', value: values.concurrency });
   }
-  const result = await publishSite(ctx, {
-    cwd,
-    env,
-    envName,
-    config: values.config,
-    set: values.set,
-    setString: values['set-string'],
-    skipBuild: Boolean(values['skip-build']),
-    concurrency,
-    stop: Boolean(values.stop),
-    website: Boolean(values.website),
-    ifConfigured: Boolean(values['if-configured']),
-  });
-  if (result.status === 'skipped') return 0;
+  const source = { cwd, env, envName, config: values.config, set: values.set, setString: values['set-string'], concurrency };
+  const mode = frontendMode(values);
+  let result: { report: Record<string, unknown>; error?: unknown };
+  if (mode === 'activate') result = await activateSite(ctx, { ...source, release: values.activate! });
+  else if (mode === 'rollback') result = await rollbackSite(ctx, { ...source, to: values.to });
+  else {
+    const published = await publishSite(ctx, {
+      ...{ ...source, skipBuild: Boolean(values['skip-build']), stop: mode === 'stop', stage: mode === 'stage' },
+      ...{ website: Boolean(values.website), ifConfigured: Boolean(values['if-configured']) },
+    });
+    if (published.status === 'skipped') return 0;
+    result = published;
+  }
   process.stdout.write(`${JSON.stringify(result.report)}\n`);
-  if (result.status === 'published' && result.error) throw result.error;
+  if (!ctx.dryRun) await writeReleaseDotenv(values.dotenv, cwd, result.report.release);
+  if (result.error) throw result.error;
   return 0;
 }

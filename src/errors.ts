@@ -231,6 +231,13 @@ export interface ErrorDetails {
   E_CANARY_NO_INGRESS: { envName: string; traffic: 'nginx' | 'alb' };
   E_CANARY_INGRESS_CLASS: { envName: string; traffic: 'nginx' | 'alb'; className: string };
   E_CANARY_TEMPLATE: { object: string; problem: string; fix: string };
+  // #15 frontend releases: gantry frontend --stage / --activate / --rollback (src/site/release.ts).
+  E_FRONTEND_RELEASE:
+    | { problem: 'flags'; given: string[]; why: string }
+    | { problem: 'unknown'; flag: string; release: string; where: string; known: string[] }
+    | { problem: 'deleted'; flag: string; release: string; where: string; missing: string[]; count: number }
+    | { problem: 'no-copy'; flag: string; release: string; where: string }
+    | { problem: 'no-previous'; live: string | undefined; where: string };
 }
 
 export type ErrorCode = keyof ErrorDetails;
@@ -1233,6 +1240,40 @@ export const catalogue: { [C in ErrorCode]: CatalogueEntry<ErrorDetails[C]> } = 
     title: 'The rendered objects lack what a canary needs',
     message: (d) => `${d.object}: ${d.problem}; nothing was done`,
     fix: (d) => d.fix,
+  },
+  // #15 frontend releases
+  E_FRONTEND_RELEASE: {
+    exitCode: 2,
+    title: 'That frontend release cannot be made live',
+    message: (d) => {
+      switch (d.problem) {
+        case 'flags':
+          return `gantry frontend ${d.given.join(' ')}: ${d.why}`;
+        case 'unknown':
+          return `${d.flag} ${d.release}: no such release under ${d.where}`;
+        case 'deleted':
+          return `${d.flag} ${d.release}: retention already deleted ${d.count} of its files under ${d.where} (${d.missing.slice(0, 3).join(', ')}${d.count > 3 ? ', ...' : ''})`;
+        case 'no-copy':
+          return `${d.flag} ${d.release}: there is no copy of its HTML under ${d.where}.gantry/html/ to make live (it was recorded before Gantry kept each release's HTML, or retention deleted it)`;
+        case 'no-previous':
+          return `--rollback: no release before ${d.live ?? 'the live one'} under ${d.where} that was ever live`;
+      }
+    },
+    fix: (d) => {
+      switch (d.problem) {
+        case 'flags':
+          return 'use one of --stage, --activate <release>, --rollback [--to <release>] (or none, to publish); --to goes with --rollback, and none of them with --stop';
+        case 'unknown':
+          return `name a release id (the record name without .json.gz)${d.known.length ? `; the newest are: ${d.known.join(', ')}` : ''}`;
+        case 'deleted':
+          return `name a newer release with ${d.flag === '--to' ? '--to' : d.flag}, or publish that commit again (its pipeline's frontend job); raise frontend.retention to keep more releases`;
+        case 'no-copy':
+          return `name a release published since (${d.flag === '--to' ? '--to' : d.flag} <release>), or publish that commit again`;
+        case 'no-previous':
+          return 'name the release to go back to with --rollback --to <release>, or publish the one you want';
+      }
+    },
+    lines: (d) => (d.problem === 'deleted' ? d.missing.slice(0, 20).map((k) => `missing: ${k}`) : []),
   },
 };
 

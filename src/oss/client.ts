@@ -22,6 +22,12 @@ export interface OssStore extends ObjectStore {
   /** The MD5 Gantry stored with an object (x-oss-meta-md5) and its Content-Encoding. */
   head(key: string): Promise<StoredObjectInfo>;
   getBuffer(key: string): Promise<Buffer>;
+  /**
+   * The object's bytes and its response headers (a release's HTML copy, made live again). The
+   * HTTP client unzips a body sent with Content-Encoding gzip, so bytes that must come back as
+   * stored are kept without that header (src/oss/release.ts).
+   */
+  getObject(key: string): Promise<{ body: Buffer; headers: Record<string, string> }>;
   putBuffer(key: string, body: Buffer, headers: Record<string, string>): Promise<void>;
   /** Deletes in batches of 1,000 (the DeleteMultipleObjects limit). */
   deleteMany(keys: string[]): Promise<void>;
@@ -106,6 +112,11 @@ export function openOss(ctx: Ctx, target: OssTarget, retries: number): OssStore 
     async getBuffer(key) {
       const r = await call(`get ${key}`, () => client.get(key));
       return Buffer.from(r.content as Buffer);
+    },
+    async getObject(key) {
+      const r = await call(`get ${key}`, () => client.get(key));
+      const headers = (r.res as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+      return { body: Buffer.from(r.content as Buffer), headers };
     },
     async putBuffer(key, body, headers) {
       await call(`put ${key}`, () => client.put(key, body, { headers }));

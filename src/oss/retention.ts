@@ -12,11 +12,39 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 // a snapshot is kept for as long as a kept release names it.
 
 export const RELEASES_DIR = '.gantry/releases/';
+/** Each release's HTML, kept so that any kept release can be made live again: <prefix>.gantry/html/<release id>/<key>. */
+export const HTML_DIR = '.gantry/html/';
+/** Which release's HTML is live: { release, time, previous, ... }. */
+export const LIVE_POINTER = '.gantry/live.json';
+
+/** A record's id: its name without the directory and .json.gz (20261203T052500123Z-abc1234). */
+export function releaseId(recordKey: string): string {
+  return recordKey.slice(recordKey.lastIndexOf('/') + 1).replace(/\.json\.gz$/, '');
+}
+
+/** The record key of a release id. */
+export function recordKeyOf(prefix: string, id: string): string {
+  return `${prefix}${RELEASES_DIR}${id}.json.gz`;
+}
+
+/** Where a release's copy of one HTML file (key below the prefix) is kept. */
+export function htmlCopyPrefix(prefix: string, id: string): string {
+  return `${prefix}${HTML_DIR}${id}/`;
+}
+
+/** A staged release that never went live (a rollback passes over it unless named). */
+export function neverLive(record: ReleaseRecord): boolean {
+  return record.staged === true && !record.activated;
+}
 
 interface ReleaseHeader {
   sha: string;
   time: string;
   pipelineUrl: string;
+  /** Written by --stage: the HTML is kept aside, not live. */
+  staged?: boolean;
+  /** When a staged release first went live (--activate rewrites its record). */
+  activated?: string;
 }
 
 export interface SnapshotRelease extends ReleaseHeader {
@@ -114,10 +142,19 @@ export interface RetentionPlan {
  * current release's keys are always kept, whatever N. `existing`, when given, limits the
  * deletions to objects that are there.
  */
-export async function planRetention(prefix: string, releases: string[], retention: number, read: ReadRelease, existing?: Set<string>): Promise<RetentionPlan> {
+export async function planRetention(
+  prefix: string,
+  releases: string[],
+  retention: number,
+  read: ReadRelease,
+  existing?: Set<string>,
+  protect: Set<string> = new Set(),
+): Promise<RetentionPlan> {
   const sorted = [...releases].sort();
-  const kept = sorted.slice(-retention);
-  const expired = sorted.slice(0, Math.max(0, sorted.length - retention));
+  // The last N, and whatever is protected beyond them (the live release, staged ones waiting).
+  const last = new Set(sorted.slice(-retention));
+  const kept = sorted.filter((k) => last.has(k) || protect.has(k));
+  const expired = sorted.filter((k) => !last.has(k) && !protect.has(k));
   const used = new Set<string>();
   const anchors = new Set<string>();
   for (const key of kept) {
@@ -132,4 +169,57 @@ export async function planRetention(prefix: string, releases: string[], retentio
     .map((k) => prefix + k)
     .filter((k) => !existing || existing.has(k));
   return { keep: kept, expiredReleases: expired.filter((k) => !anchors.has(k)), deleteKeys };
+}
+
+/**
+ * The releases retention must keep beyond the last N: the live one (`live`, a record key), and
+ * staged ones newer than it that never went live (a deploy waiting to activate one). A staged
+ * release older than the live one was passed over and expires like any other.
+ */
+export async function protectedReleases(releases: string[], live: string | undefined, read: ReadRelease): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (live && releases.includes(live)) out.add(live);
+  for (const key of releases) if ((!live || key > live) && neverLive(await read(key))) out.add(key);
+  return out;
+}
+
+/**
+ * HTML copies to delete (full keys, from the listing): those of releases whose records are not
+ * kept, and those no record names that are older than `current` (a run cut off between its
+ * copies and its record). Copies of kept releases, and of `current`, stay.
+ */
+export function expiredHtmlCopies(prefix: string, listed: string[], kept: string[], records: string[], current: string): string[] {
+  const keptIds = new Set(kept.map(releaseId));
+  const recorded = new Set(records.map(releaseId));
+  const dir = prefix + HTML_DIR;
+  return listed
+    .filter((k) => k.startsWith(dir))
+    .filter((k) => {
+      const id = k.slice(dir.length).split('/')[0]!;
+      if (keptIds.has(id) || id === current) return false;
+      return recorded.has(id) || id < current;
+    })
+    .sort();
+}
+
+/**
+ * The release a rollback makes live: `to` when named (undefined when there is no such record),
+ * else the newest record before the live one that ever went live. `records` are record keys.
+ */
+export async function rollbackTarget(
+  records: string[],
+  live: string,
+  read: ReadRelease,
+  to?: string,
+): Promise<{ found: string } | { problem: 'unknown' | 'no-previous' }> {
+  const sorted = [...records].sort();
+  if (to !== undefined) {
+    const named = sorted.find((k) => releaseId(k) === to);
+    return named ? { found: named } : { problem: 'unknown' };
+  }
+  const at = sorted.indexOf(live);
+  for (let i = (at === -1 ? sorted.filter((k) => k < live).length : at) - 1; i >= 0; i--) {
+    if (!neverLive(await read(sorted[i]!))) return { found: sorted[i]! };
+  }
+  return { problem: 'no-previous' };
 }

@@ -3,11 +3,11 @@
 // OSS protocol, plan, staging and publishing waves are in src/oss/; this is their order.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ciContextFromEnv } from '../ci/context.js';
-import { ciVariables } from '../ci/variables.js';
 import type { EnvironmentSource } from '../config/load.js';
-import { type Ctx, maskEnvSecrets } from '../context.js';
+import type { Ctx } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
+import { refreshCdn } from './cdn.js';
+import { siteTarget } from './target.js';
 
 export interface PublishSiteInput extends EnvironmentSource {
   /** --skip-build: publish what frontend.dir holds. */
@@ -20,6 +20,11 @@ export interface PublishSiteInput extends EnvironmentSource {
   website: boolean;
   /** --if-configured: a gantry.yaml without frontend is nothing to do, not an error. */
   ifConfigured: boolean;
+  /**
+   * --stage: upload the assets and keep the HTML aside under the release's own area; the live
+   * HTML and live.json stay as they are until --activate (src/site/release.ts).
+   */
+  stage?: boolean | undefined;
 }
 
 /** What gantry frontend prints: nothing (skipped), the deleted preview, or the publish summary. */
@@ -30,42 +35,31 @@ export type PublishSiteResult =
 
 export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<PublishSiteResult> {
   const { cwd, env, envName, concurrency } = input;
-  // The env handed in may be a copy of ctx.env (with --mr) or another one: its secrets are masked too.
-  if (env !== ctx.env) maskEnvSecrets(ctx.logger, env);
-  // Outside CI the commit comes from git (for ?v= and the release record): asked first, so
-  // git runs while the modules load.
-  const variables = ciVariables(env);
-  const git = variables.predefined.commitSha ? Promise.resolve({}) : import('../ci/git.js').then((m) => m.gitFacts(cwd)).catch(() => ({}));
-  const [{ loadConfigOf }, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease }, previews] =
-    await Promise.all([
-      import('../config/load.js'),
-      import('../oss/files.js'),
-      import('../oss/stage.js'),
-      import('../oss/plan.js'),
-      import('../oss/publish.js'),
-      import('../oss/client.js'),
-      import('../oss/release.js'),
-      import('../oss/previews.js'),
-    ]);
-  const { config } = await loadConfigOf(input);
-  const fe = config.frontend;
-  if (!fe && input.ifConfigured) {
-    // The review component runs this for every project: a backend-only one has nothing to publish.
-    ctx.logger.info('no frontend in gantry.yaml: nothing to publish (--if-configured)');
-    return { status: 'skipped' };
-  }
-  if (!fe) throw gantryError('E_CONFIG_INVALID', { command: 'frontend', needs: 'frontend' });
-  if (!config.environments[envName]) {
-    throw gantryError('E_ENV_UNKNOWN', { envName, known: Object.keys(config.environments), offerToAdd: false });
-  }
-  const ci = ciContextFromEnv(env, await git);
-  if (envName === 'review' && !ci.mrIid) throw gantryError('E_MR_MISSING', { needs: 'review', saysWhereCiSetsIt: false });
-  const target = previews.ossTargetFromEnv(ctx, fe, input.stop ? 'delete the preview' : 'publish');
-  const { accessKeyId, accessKeySecret } = target;
-  // The CDN key pair is checked now, before anything is published (the OSS pair when unset).
-  const cdnCredentials = fe.cdn ? (await import('../oss/cdn.js')).cdnCredentialsFromEnv(env, { accessKeyId, accessKeySecret }) : undefined;
-  // Previews live under their own prefix, so a merge request never touches the live site.
-  const prefix = envName === 'review' ? previews.previewPrefix(fe.prefix, ci.mrIid!) : previews.sitePrefix(fe.prefix);
+  const staging = input.stage === true;
+  // The site (config, credentials, prefix) is worked out while the modules load.
+  const [
+    where,
+    { scanBundle },
+    { stageBundle },
+    { planUpload },
+    { publish, headersFor },
+    { openOss, ossError },
+    { recordRelease, readLivePointer },
+    previews,
+    retention,
+  ] = await Promise.all([
+    siteTarget(ctx, input, { purpose: input.stop ? 'delete the preview' : 'publish', ifConfigured: input.ifConfigured }),
+    import('../oss/files.js'),
+    import('../oss/stage.js'),
+    import('../oss/plan.js'),
+    import('../oss/publish.js'),
+    import('../oss/client.js'),
+    import('../oss/release.js'),
+    import('../oss/previews.js'),
+    import('../oss/retention.js'),
+  ]);
+  if (!where) return { status: 'skipped' };
+  const { fe, ci, target, prefix, retries } = where;
 
   // Stopping a preview removes everything under its prefix, and nothing else.
   if (input.stop) {
@@ -73,7 +67,6 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     const deleted = await previews.deletePreview(ctx, target, prefix);
     return { status: 'stopped', report: { environment: envName, bucket: fe.bucket, prefix, deleted } };
   }
-  const retries = variables.gantry.ossRetries;
   const store = openOss(ctx, target, retries);
 
   // The build is told the path it is served at; a preview must load only its own files.
@@ -146,16 +139,29 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
         `${prefix}${f.key}: its name carries a content hash, yet its bytes differ from the ones an earlier release published under it; sent with Cache-Control: no-cache instead of immutable (a browser or CDN may still hold the old bytes under this name: make the build hash what it writes)`,
       );
     }
-    for (const f of p.upload)
+    // A stage sends only the assets; its HTML goes to the release's own area (logged with the record).
+    for (const f of p.upload.filter((u) => !staging || !u.html))
       ctx.logger.info(
         `  ${ctx.dryRun ? 'would put' : 'put'} ${prefix}${f.key} (${f.size} B, ${headersFor(f)['Cache-Control']}${f.encoding ? `, ${f.encoding}` : ''})`,
       );
     return p;
   });
-  if (!ctx.dryRun && plan.upload.length > 0) {
+  // What goes to the live keys: everything that changed, or for a stage its assets only (new
+  // hashed names harm nothing live; an unhashed one that changes is seen by the live pages now).
+  const sent = staging ? plan.upload.filter((f) => !f.html) : plan.upload;
+  if (staging) {
+    const listed = new Set(remote.map((o) => o.key));
+    for (const f of sent.filter((u) => (!u.hashed || u.changedInPlace) && listed.has(prefix + u.key))) {
+      ctx.logger.warn(
+        `${prefix}${f.key}: its name carries no content hash and its bytes change, so the live pages load the new bytes now, before --activate (give it a hashed name for a clean stage)`,
+      );
+    }
+  }
+  const pointer = await readLivePointer(store, prefix, remote);
+  if (!ctx.dryRun && sent.length > 0) {
     const started = Date.now();
-    await ctx.logger.section('gantry_frontend_publish', `publish ${plan.upload.length} files to ${fe.bucket}/${prefix}`, () =>
-      publish(ctx, store, plan.upload, { prefix, concurrency, retries }).catch((error: unknown) => {
+    await ctx.logger.section('gantry_frontend_publish', `${staging ? 'stage' : 'publish'} ${sent.length} files to ${fe.bucket}/${prefix}`, () =>
+      publish(ctx, store, sent, { prefix, concurrency, retries }).catch((error: unknown) => {
         throw ossError('publish', target, error, ctx.deadlines);
       }),
     );
@@ -173,8 +179,15 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
     shortSha: ci.shortSha,
     pipelineUrl: ci.pipelineUrl,
     time: new Date(),
+    // Every release keeps its HTML aside, so it can be made live again (--activate, --rollback).
+    html: files.filter((f) => f.html),
+    live: pointer ? retention.recordKeyOf(prefix, pointer.release) : undefined,
+    goLive: !staging,
+    staged: staging,
   });
   const deleted = release.deleted;
+  const recordKey = release.record ?? release.same;
+  const releaseId = recordKey ? retention.releaseId(recordKey) : undefined;
 
   // Website hosting on request (--website), once the pages it names are live. The bucket has one
   // configuration, so it describes the live site under the base prefix, also from a preview job.
@@ -193,38 +206,22 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
 
   // CDN: refresh the HTML this publish uploaded (assets get new hashed names and need none). It
   // runs after a complete publish, so a failure still writes the summary, then fails the step.
-  let cdnSummary: { urls: string[]; taskIds: string[] } | undefined;
-  let cdnFailure: GantryError | undefined;
-  if (fe.cdn && cdnCredentials) {
-    const cdn = await import('../oss/cdn.js');
-    const { domain, endpoint } = fe.cdn;
-    const urls = cdn.refreshUrls(domain, prefix, plan.upload, fe.website?.index);
-    const summary = { urls, taskIds: [] as string[] };
-    cdnSummary = summary;
-    await ctx.logger.section('gantry_frontend_cdn', `CDN refresh on ${domain}`, async () => {
-      if (urls.length === 0) return ctx.logger.info('no HTML changed: nothing to refresh');
-      for (const url of urls) ctx.logger.info(`  ${ctx.dryRun ? 'would refresh' : 'refresh'} ${url}`);
-      if (ctx.dryRun) return;
-      try {
-        summary.taskIds = (await cdn.aliyunCdnRefresher(ctx, { endpoint, ...cdnCredentials, retries }).refresh(urls)).taskIds;
-      } catch (error) {
-        cdnFailure = cdn.cdnError(error, `${fe.bucket}/${prefix}`, urls);
-      }
-    });
-  }
-  const bytes = plan.upload.reduce((n, f) => n + f.size, 0);
+  const { summary: cdnSummary, failure: cdnFailure } = staging ? {} : await refreshCdn(ctx, where, plan.upload);
+  const bytes = sent.reduce((n, f) => n + f.size, 0);
   return {
     status: 'published',
     report: {
       environment: envName,
       bucket: fe.bucket,
       prefix,
-      uploaded: ctx.dryRun ? 0 : plan.upload.length,
+      uploaded: ctx.dryRun ? 0 : sent.length,
       bytes: ctx.dryRun ? 0 : bytes,
       unchanged: plan.unchanged.length,
       deleted: ctx.dryRun ? 0 : deleted.length,
-      ...(release.record ? { release: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}),
-      planned: plan.upload.map((f) => prefix + f.key),
+      ...(release.record ? { record: release.record, ...(release.recovered ? { recovered: true } : {}) } : {}),
+      ...(releaseId ? { release: releaseId } : {}),
+      ...(staging ? { staged: Boolean(release.record), live: pointer?.release } : {}),
+      planned: sent.map((f) => prefix + f.key),
       ...(website ? { website } : {}),
       ...(cdnSummary ? { cdn: cdnSummary } : {}),
     },

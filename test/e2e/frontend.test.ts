@@ -55,8 +55,10 @@ describe('gantry frontend', () => {
     const sent = all.filter((k) => !k.includes('/.gantry/'));
     expect(sent).toHaveLength(3);
     expect(sent[sent.length - 1]).toBe('site1/index.html');
-    // The release record is written once the site is live.
-    expect(all[all.length - 1]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-[0-9a-f]{7,8}\.json\.gz$/);
+    // Once the site is live: the copy of its HTML, the release record, then the live pointer.
+    expect(all.slice(-3)[0]).toMatch(/^site1\/\.gantry\/html\/\d{8}T\d{9}Z-[0-9a-f]{7,8}\/index\.html$/);
+    expect(all.slice(-2)[0]).toMatch(/^site1\/\.gantry\/releases\/\d{8}T\d{9}Z-[0-9a-f]{7,8}\.json\.gz$/);
+    expect(all[all.length - 1]).toBe('site1/.gantry/live.json');
     const objects = oss.objects(bucket);
     const js = [...objects.keys()].find((k) => /^site1\/assets\/app\.[0-9a-f]{8}\.js$/.test(k))!;
     expect(objects.get(js)!.headers['cache-control']).toBe('public, max-age=31536000, immutable');
@@ -153,9 +155,9 @@ describe('gantry frontend', () => {
       writeFileSync(path.join(repo, 'frontend/src/app.js'), `${readFileSync(path.join(repo, 'frontend/src/app.js'), 'utf8')}\nconsole.log(${v});\n`);
       const r = await run(v);
       versions.push(r.planned.find((k: string) => k.includes('assets/app.')));
-      // With N = 2, release v deletes what only release v-2 used, and the record of v-2,
-      // except release 1's: it is the snapshot the later records are deltas of.
-      expect(r.deleted).toBe(v === 3 ? 1 : v === 4 ? 2 : 0);
+      // With N = 2, release v deletes what only release v-2 used, the copy of its HTML, and the
+      // record of v-2, except release 1's: it is the snapshot the later records are deltas of.
+      expect(r.deleted).toBe(v === 3 ? 2 : v === 4 ? 3 : 0);
     }
     // Releases 3 and 4, and the snapshot they are deltas of.
     expect(releases()).toHaveLength(3);

@@ -68,7 +68,7 @@ describe('the release step', () => {
     // Once recorded, a re-run with nothing to send reads the newest record and writes nothing.
     calls.length = 0;
     const again = await recordRelease(quiet().ctx, store, input(v2, 0, '2026-01-03T00:00:00Z'));
-    expect(again).toEqual({ recovered: false, deleted: [] });
+    expect(again).toEqual({ recovered: false, deleted: [], same: 'p/.gantry/releases/20260102T000000000Z-ffffffff.json.gz' });
     expect(calls).toEqual(['GET p/.gantry/releases/20260102T000000000Z-ffffffff.json.gz']);
   });
 

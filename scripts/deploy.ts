@@ -5,7 +5,7 @@ import { configOptions, helpAsked, parseStepArgs, stepTarget, timeoutFlag } from
 import { deployEnvironment } from '../src/deploy/deploy.js';
 
 export const usage =
-  'gantry deploy --env <name> [--image <ref>] [--mr <iid>] [--no-rollback] [--timeout <seconds>] [--out <dir>] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';
+  'gantry deploy --env <name> [--image <ref>] [--frontend [--skip-frontend-build]] [--mr <iid>] [--no-rollback] [--timeout <seconds>] [--out <dir>] [--dotenv <file>] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs(
@@ -20,6 +20,8 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
       timeout: { type: 'string' },
       out: { type: 'string', short: 'o' },
       dotenv: { type: 'string' },
+      frontend: { type: 'boolean' },
+      'skip-frontend-build': { type: 'boolean' },
     },
     usage,
   );
@@ -36,6 +38,8 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
     timeoutSeconds: timeout,
     out: values.out,
     dotenv: values.dotenv,
+    frontend: Boolean(values.frontend),
+    skipFrontendBuild: Boolean(values['skip-frontend-build']),
   });
   process.stdout.write(`${JSON.stringify(result.report)}\n`);
   if (result.status === 'failed') throw result.error;

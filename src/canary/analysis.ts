@@ -208,9 +208,9 @@ export async function runAnalysis(ctx: Ctx, kc: KubeConfig, input: AnalysisInput
 
 /** A regex of the pod names of the templates `pods` run (`<deployment>-<hash>-<suffix>`), or undefined without pods. */
 export function podsOfTemplates(deployment: string, pods: Pod[]): string | undefined {
-  const hashes = [
-    ...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.labels?.[POD_TEMPLATE_HASH_LABEL])),
-  ].filter((h): h is string => Boolean(h));
+  const hashes = [...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.labels?.[POD_TEMPLATE_HASH_LABEL]))].filter(
+    (h): h is string => Boolean(h),
+  );
   if (hashes.length === 0) return undefined;
   return `${deployment}-(${hashes.sort().join('|')})-[a-z0-9]+`;
 }

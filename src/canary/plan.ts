@@ -10,7 +10,7 @@ import { kubeClient } from '../kube/client.js';
 import { samePodTemplate } from '../kube/history.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
 import { expandQuery, type QueryVariables, queryVariables } from './analysis.js';
-import { CANARY_PAUSED_ANNOTATION, CANARY_STEP_ANNOTATION, CANARY_TEMPLATE_ANNOTATION, templateHash } from './engine.js';
+import { CANARY_PAUSED_ANNOTATION, CANARY_STEP_ANNOTATION, CANARY_TEMPLATE_ANNOTATION, FRONTEND_RELEASE_ANNOTATION, templateHash } from './engine.js';
 import { canaryDeployment, canaryIngress, canaryService, canaryTargets } from './objects.js';
 import { PrometheusRefusal, type PrometheusTarget, queryPrometheus } from './prometheus.js';
 
@@ -60,6 +60,8 @@ export interface CanaryPlan {
   /** The step to start from (0, or the one after the held step for a promote). */
   fromStep: number;
   vars: QueryVariables;
+  /** promote: the frontend release the held canary's deploy staged (goes live with the promotion). */
+  frontendRelease?: string | undefined;
 }
 
 export interface PlanCanaryInput {
@@ -93,7 +95,8 @@ export async function planCanary(ctx: Ctx, kc: KubeConfig, input: PlanCanaryInpu
     const held = Number(existing.metadata.annotations?.[CANARY_STEP_ANNOTATION] ?? 0);
     const paused = existing.metadata.annotations?.[CANARY_PAUSED_ANNOTATION] === 'manual';
     const fromStep = input.full ? rollout.steps.length : paused ? held + 1 : held;
-    return { canary: canaryOf(stable, rollout, hash), fromStep, vars };
+    const frontendRelease = existing.metadata.annotations?.[FRONTEND_RELEASE_ANNOTATION];
+    return { canary: canaryOf(stable, rollout, hash), fromStep, vars, frontendRelease };
   }
   if (rollout.strategy !== 'canary' || rollout.steps.length === 0) return undefined;
   if (!before) {

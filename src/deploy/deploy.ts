@@ -11,6 +11,7 @@ import { type GantryError, gantryError } from '../errors.js';
 import { reportToMr } from '../gitlab/report.js';
 import { defaultPullHost } from '../image/acr.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
+import { FRONTEND_RELEASE_ANNOTATION } from '../canary/engine.js';
 import { checkOutDir, outDirOf, renderEnvironment, writeManifests, type RenderEnvironmentInput } from './render.js';
 
 export interface DeployInput extends RenderEnvironmentInput {
@@ -28,6 +29,15 @@ export interface DeployInput extends RenderEnvironmentInput {
   /** #15: promote: go on with the held canary (gantry promote); --full skips its remaining steps. */
   canaryAction?: 'deploy' | 'promote' | undefined;
   full?: boolean | undefined;
+  /**
+   * #15 --frontend: release the frontend with this backend: its assets are uploaded and its HTML
+   * staged before the rollout, and the HTML goes live only once the rollout (or the canary's
+   * promotion) succeeded. The Deployment records the release (gantry.dev/frontend-release), so a
+   * rollback brings back the frontend that went out with the revision it restores.
+   */
+  frontend?: boolean | undefined;
+  /** --skip-frontend-build: stage what frontend.dir holds. */
+  skipFrontendBuild?: boolean | undefined;
 }
 
 /** What deploy prints on stdout; a failed deploy also carries the error the CLI reports last. */
@@ -47,9 +57,13 @@ export type DeployResult =
         elapsedMs: number;
         files: string[];
         canary?: CanaryReport | undefined;
+        frontend?: { release: string; previous: string | undefined } | undefined;
       };
     }
-  | { status: 'paused'; report: { environment: string; namespace: string; image: string; canary: CanaryReport } }
+  | {
+      status: 'paused';
+      report: { environment: string; namespace: string; image: string; canary: CanaryReport; frontend?: { staged: string } | undefined };
+    }
   | { status: 'failed'; report: { environment: string; namespace: string; image: string; failed: string; rolledBackTo: number | null }; error: GantryError };
 
 /** #15: what a canary did, step by step. */
@@ -137,8 +151,36 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
       const { queryVariables } = await import('../canary/analysis.js');
       await canaryModule.checkQueries(ctx, prometheus, rollout, queryVariables(namespace, name, `${name}-canary`), envName);
     }
+    // #15: the frontend released with this backend is staged now (its assets are harmless to the
+    // live pages); its HTML goes live after the rollout. The Deployment records which release.
+    // (A promote makes live the release its canary's deploy staged, named on the canary.)
+    const site = input.frontend || action === 'promote' ? await import('../site/release.js') : undefined;
+    let frontendRelease: string | undefined;
+    if (site && input.frontend && action === 'deploy') {
+      const staged = await ctx.logger.section('gantry_deploy_frontend', 'stage the frontend released with this backend', () =>
+        site.stageSite(ctx, {
+          cwd,
+          env,
+          envName,
+          config: input.values.config,
+          set: input.values.set,
+          setString: input.values['set-string'],
+          skipBuild: Boolean(input.skipFrontendBuild),
+          concurrency: 8,
+        }),
+      );
+      frontendRelease = staged.release;
+      ctx.logger.info(`frontend release ${frontendRelease} is staged; its HTML goes live once ${name} is serving the new version`);
+    }
     const servicesManifest = manifests.find((m) => m.file === 'services.yaml');
     const appObjects = manifests.filter((m) => m !== servicesManifest).flatMap((m) => m.objects);
+    const recordRelease = (release: string) => {
+      for (const o of manifests.flatMap((m) => m.objects)) {
+        if (o.kind !== 'Deployment' || o.metadata.name !== name) continue;
+        o.metadata.annotations = { ...((o.metadata.annotations as Record<string, string> | undefined) ?? {}), [FRONTEND_RELEASE_ANNOTATION]: release };
+      }
+    };
+    if (frontendRelease) recordRelease(frontendRelease);
     if (!ctx.dryRun) await writeManifests(outDir, manifests, out);
     await ctx.logger.section('gantry_deploy_namespace', `namespace ${namespace}`, () => kube.ensureNamespace(ctx, kc, namespace, view.labels));
     const holder = ci.jobUrl || ci.pipelineUrl || `${os.userInfo().username}@${os.hostname()} (pid ${process.pid})`;
@@ -180,6 +222,11 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             canaryModule && rollout && stableObject
               ? await canaryModule.planCanary(ctx, kc, { namespace, stable: stableObject, before, rollout, action, full: input.full })
               : undefined;
+          if (canary?.frontendRelease && action === 'promote') {
+            // The promoted Deployment records the frontend release its canary's deploy staged.
+            frontendRelease = canary.frontendRelease;
+            recordRelease(frontendRelease);
+          }
           if (canary && action === 'promote') all = [];
           else if (canary) all = all.map((o) => (o === stableObject ? (canary.canary as unknown as K8sObject) : o));
           const gated = action === 'deploy' && (plans.length > 0 || config.backend.migrate !== undefined);
@@ -230,10 +277,21 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             canaryReport = { steps: outcome.steps };
             if (outcome.status === 'paused') {
               canaryReport.held = { step: outcome.step, weight: outcome.weight };
-              return { status: 'paused', report: { environment: envName, namespace, image: view.image, canary: canaryReport } };
+              if (frontendRelease) ctx.logger.info(`frontend release ${frontendRelease} stays staged until gantry promote`);
+              return {
+                status: 'paused',
+                report: {
+                  environment: envName,
+                  namespace,
+                  image: view.image,
+                  canary: canaryReport,
+                  ...(frontendRelease ? { frontend: { staged: frontendRelease } } : {}),
+                },
+              };
             }
             if (outcome.status === 'aborted') {
               const error = outcome.error;
+              if (frontendRelease) keptFrontend(ctx, frontendRelease);
               await reportToMr(ctx, {
                 status: 'failed',
                 environment: envName,
@@ -266,7 +324,12 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           if (result.ok) {
             const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
             const revision = Number(after?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
+            // A template that failed before and serves now is no longer a failed revision.
+            await markRevisionOrWarn(ctx, kc, namespace, name, revision, null);
             ctx.logger.info(`${name} revision ${revision} is serving in ${namespace} (${(result.elapsedMs / 1000).toFixed(1)} s)${url ? `: ${url}` : ''}`);
+            // #15: the frontend's HTML goes live now that the backend serves (the CDN refresh follows it).
+            const frontend =
+              frontendRelease && site ? await activateFrontend(ctx, site, { cwd, env, envName, input, release: frontendRelease, name, revision }) : undefined;
             const pruned = await kube.pruneConfigMaps(ctx, kc, namespace, name, view.labels);
             if (pruned.length > 0) ctx.logger.info(`deleted ${pruned.length} env ConfigMap(s) no kept revision uses: ${pruned.join(', ')}`);
             await writeReport(input.dotenv, cwd, {
@@ -287,6 +350,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
                 elapsedMs: result.elapsedMs,
                 files: manifests.map((m) => path.join(outDir, m.file)),
                 ...(canaryReport ? { canary: canaryReport } : {}),
+                ...(frontend ? { frontend: { release: frontend.release, previous: frontend.previous } } : {}),
               },
             };
           }
@@ -296,11 +360,14 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           // next deploy converges it (its tracking judges only what happens after its own apply).
           if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
 
+          if (frontendRelease) keptFrontend(ctx, frontendRelease);
           // Failed. The evidence (log tail included) was taken before a rollback replaces the failing
           // pods; it is printed once, with the fix, by the CLI's report of the error returned here,
           // so that the job log ends with the cause.
           const now = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
           const current = Number(now?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0);
+          // The failed revision is marked on its ReplicaSet: gantry rollback does not pick it by default.
+          if (current) await markRevisionOrWarn(ctx, kc, namespace, name, current, result.code);
           const rollingBack = !input.noRollback && rollbackTarget !== undefined && rollbackTarget !== current;
           if (input.noRollback) {
             ctx.logger.warn(`--no-rollback: revision ${current} is left as it is for inspection`);
@@ -382,6 +449,55 @@ async function restartIfFailing(
     .filter((r) => r < (restarted ?? 0))
     .sort((a, b) => b - a)[0];
   return { rollbackTarget, restarted };
+}
+
+/** The mark is a help to gantry rollback, not part of the deploy: a deployer without patch on replicasets gets a warning. */
+async function markRevisionOrWarn(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, revision: number, code: string | null): Promise<void> {
+  const { markRevision } = await import('../kube/history.js');
+  await markRevision(ctx, kc, namespace, name, revision, code).catch((error: unknown) => {
+    if (ctx.signal.aborted) throw error;
+    ctx.logger.warn(
+      `could not ${code ? 'mark' : 'unmark'} revision ${revision} as failed (${(error as Error).message.split('\n')[0]}): give the deployer patch on replicasets, or gantry rollback may pick a failed revision`,
+    );
+  });
+}
+
+/** A failed backend leaves the frontend's live HTML as it was: say which release stays staged. */
+function keptFrontend(ctx: Ctx, release: string): void {
+  ctx.logger.warn(`frontend release ${release} stays staged, not live: the live HTML is still the release before it`);
+}
+
+/**
+ * Makes the staged frontend release live after the backend rollout succeeded. A failure here
+ * leaves the backend serving the new version with the previous frontend: the error says so and
+ * how to finish (gantry frontend --activate). A failed CDN refresh (the HTML is live) fails too.
+ */
+async function activateFrontend(
+  ctx: Ctx,
+  site: typeof import('../site/release.js'),
+  a: { cwd: string; env: NodeJS.ProcessEnv; envName: string; input: DeployInput; release: string; name: string; revision: number },
+): Promise<{ release: string; previous: string | undefined }> {
+  const activation = await ctx.logger
+    .section('gantry_deploy_frontend_live', `frontend release ${a.release} goes live`, () =>
+      site.activateSite(ctx, {
+        cwd: a.cwd,
+        env: a.env,
+        envName: a.envName,
+        config: a.input.values.config,
+        set: a.input.values.set,
+        setString: a.input.values['set-string'],
+        release: a.release,
+      }),
+    )
+    .catch((error: unknown) => {
+      ctx.logger.error(
+        `${a.name} revision ${a.revision} serves the new backend, but frontend release ${a.release} could not be made live: run gantry frontend --env ${a.envName} --activate ${a.release}`,
+      );
+      throw error;
+    });
+  ctx.logger.info(`frontend release ${activation.release} is live${activation.previous ? ` (was ${activation.previous})` : ''}`);
+  if (activation.error) throw activation.error;
+  return { release: activation.release, previous: activation.previous };
 }
 
 /** Pull credentials: a read-only pair when given, else the push pair; none means no pull secret. */

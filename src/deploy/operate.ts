@@ -43,7 +43,7 @@ export async function listHistory(ctx: Ctx, input: OperateInput): Promise<Histor
     ctx.logger.info(`${deployment} in ${namespace}: ${revisions.length} revisions`);
     for (const r of [...revisions].reverse()) {
       ctx.logger.info(
-        `${r.current ? '*' : ' '} ${String(r.revision).padStart(3)}  ${r.createdAt}  ${r.readyReplicas}/${r.replicas} ready  ${r.commit?.slice(0, 8) || '-'}  ${r.deployedBy || '-'}  ${r.images.join(', ')}${r.pipelineUrl ? `  ${r.pipelineUrl}` : ''}`,
+        `${r.current ? '*' : ' '} ${String(r.revision).padStart(3)}  ${r.createdAt}  ${r.readyReplicas}/${r.replicas} ready  ${r.commit?.slice(0, 8) || '-'}  ${r.deployedBy || '-'}  ${r.images.join(', ')}${r.pipelineUrl ? `  ${r.pipelineUrl}` : ''}${r.annotations['gantry.dev/failed'] ? `  failed: ${r.annotations['gantry.dev/failed']}` : ''}${r.annotations['gantry.dev/frontend-release'] ? `  frontend ${r.annotations['gantry.dev/frontend-release']}` : ''}`,
       );
     }
     return { environment: input.envName, namespace, deployment, revisions };
@@ -61,6 +61,36 @@ export interface RollbackResult {
   ok: boolean;
   /** The rollout error when the restored revision did not become available (printed after this). */
   error?: GantryError | undefined;
+  /** #15: the frontend release brought back with the revision (it was deployed with --frontend). */
+  frontend?: { release: string; previous: string | undefined } | undefined;
+}
+
+/**
+ * #15: the frontend release that went out with the restored revision (gantry.dev/frontend-release,
+ * recorded by deploy --frontend) goes live again, once the backend serves it. A revision deployed
+ * without --frontend names none: the live frontend is left as it is.
+ */
+async function frontendOf(
+  ctx: Ctx,
+  input: OperateInput,
+  config: Config,
+  annotations: Record<string, string>,
+  revision: number,
+): Promise<{ release: string; previous: string | undefined } | undefined> {
+  const { FRONTEND_RELEASE_ANNOTATION } = await import('../canary/engine.js');
+  const release = annotations[FRONTEND_RELEASE_ANNOTATION];
+  if (!config.frontend) return undefined;
+  if (!release) {
+    ctx.logger.info(`revision ${revision} was deployed without --frontend: the live frontend is left as it is`);
+    return undefined;
+  }
+  const { activateSite } = await import('../site/release.js');
+  const activation = await ctx.logger.section('gantry_rollback_frontend', `frontend release ${release} (deployed with revision ${revision}) goes live`, () =>
+    activateSite(ctx, { ...input, release }),
+  );
+  ctx.logger.info(`frontend release ${activation.release} is live again${activation.previous ? ` (was ${activation.previous})` : ''}`);
+  if (activation.error) throw activation.error;
+  return { release: activation.release, previous: activation.previous };
 }
 
 /**
@@ -84,10 +114,13 @@ export async function rollbackEnvironment(
       .withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `rollback by ${rollbackHolder(ctx)}`, async () => {
         const revisions = await c.kube.listRevisions(ctx, c.kc, namespace, deployment);
         const current = revisions.find((r) => r.current)?.revision ?? 0;
+        // By default the newest earlier revision that did not fail (a deploy marks the revision it
+        // rolled back from): going back to the version before a failed deploy, not to the failure.
+        const { FAILED_ANNOTATION } = await import('../kube/history.js');
         const chosen =
           to ??
           revisions
-            .filter((r) => r.revision < current)
+            .filter((r) => r.revision < current && r.annotations[FAILED_ANNOTATION] === undefined)
             .map((r) => r.revision)
             .sort((a, b) => b - a)[0];
         if (chosen === undefined) {
@@ -105,7 +138,10 @@ export async function rollbackEnvironment(
         const timeoutSeconds = input.timeout ? Number(input.timeout) : c.target.trackTimeoutSeconds;
         const result = await c.track.trackRollout(ctx, c.kc, { namespace, name: deployment, timeoutSeconds, waitForTerminatingPods: false, since });
         const report: RollbackResult = { environment: input.envName, namespace, from: back.from, to: chosen, revision: back.revision, ok: result.ok };
-        if (result.ok) return report;
+        if (result.ok) {
+          report.frontend = await frontendOf(ctx, input, c.config, revisions.find((r) => r.revision === chosen)?.annotations ?? {}, chosen);
+          return report;
+        }
         failed = { ...report, error: c.track.rolloutError(result) };
         throw failed.error;
       })

@@ -102,6 +102,27 @@ function toRevision(rs: ReplicaSet, currentRevision: number): Revision {
   };
 }
 
+/** On a ReplicaSet whose rollout failed: the failure's code. `gantry rollback` skips such revisions by default. */
+export const FAILED_ANNOTATION = 'gantry.dev/failed';
+
+/**
+ * Marks (code) or unmarks (null) revision `revision` of the Deployment as failed, on its
+ * ReplicaSet, by a merge patch of field manager gantry-rollout (the deploy's apply does not own
+ * it, and the controller's annotation sync from the Deployment leaves it alone). A failed deploy
+ * marks its revision; a later deploy that gets the same template to serve unmarks it.
+ */
+export async function markRevision(ctx: Ctx, kc: KubeConfig, namespace: string, name: string, revision: number, code: string | null): Promise<void> {
+  const client = kubeClient(ctx, kc);
+  const deployment = await readDeployment(client, namespace, name);
+  const rs = (await ownedReplicaSets(client, namespace, deployment)).find((r) => revisionOf(r) === revision);
+  if (!rs || (code === null && rs.metadata.annotations?.[FAILED_ANNOTATION] === undefined)) return;
+  await client.mergePatch(
+    { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, namespace },
+    { metadata: { annotations: { [FAILED_ANNOTATION]: code } } },
+    { doing: `${code === null ? 'unmark' : 'mark'} revision ${revision} of deployment/${name}`, fieldManager: RESTART_FIELD_MANAGER, dryRun: ctx.dryRun },
+  );
+}
+
 /** The Deployment's revisions, oldest first. */
 export async function listRevisions(ctx: Ctx, kc: KubeConfig, namespace: string, deploymentName: string): Promise<Revision[]> {
   const client = kubeClient(ctx, kc);

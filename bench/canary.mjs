@@ -193,7 +193,17 @@ async function main() {
           let hash = '';
           while (polling) {
             const at = Date.now();
-            if (!hash) hash = kubectl(['-n', ns, 'get', 'replicasets', '-l', 'gantry.dev/track=canary', '-o', 'jsonpath={.items[0].metadata.labels.pod-template-hash}']).trim();
+            if (!hash)
+              hash = kubectl([
+                '-n',
+                ns,
+                'get',
+                'replicasets',
+                '-l',
+                'gantry.dev/track=canary',
+                '-o',
+                'jsonpath={.items[0].metadata.labels.pod-template-hash}',
+              ]).trim();
             const v = hash ? await prometheus.query(query(ns, `${app}-canary-${hash}-[a-z0-9]+`)).catch(() => []) : [];
             if (crossed === undefined && v.some((s) => s.value > threshold)) crossed = at;
             await new Promise((res) => setTimeout(res, 250));

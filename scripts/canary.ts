@@ -2,7 +2,7 @@
 // (its analysis included; --full: straight to the promotion) and is the deploy flow with the held
 // canary as its start; abort takes the canary back and leaves the stable version as it is.
 import type { Ctx } from '../src/context.js';
-import { configOptions, helpAsked, parseStepArgs, stepTarget, timeoutFlag } from '../src/args.js';
+import { configOptions, deployOptions, deployTimeout, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { deployEnvironment } from '../src/deploy/deploy.js';
 import { abortCanaryOf } from '../src/deploy/operate.js';
 
@@ -10,24 +10,9 @@ export const promoteUsage =
   'gantry promote --env <name> [--full] [--image <ref>] [--timeout <seconds>] [--dotenv <file>] [--mr <iid>] [--config <file>] [--set path=value] [-C <dir>]';
 
 export async function promote(argv: string[], ctx: Ctx): Promise<number> {
-  const { values } = parseStepArgs(
-    'promote',
-    argv,
-    {
-      ...configOptions,
-      env: { type: 'string', short: 'e' },
-      image: { type: 'string' },
-      mr: { type: 'string' },
-      full: { type: 'boolean' },
-      timeout: { type: 'string' },
-      out: { type: 'string', short: 'o' },
-      dotenv: { type: 'string' },
-    },
-    promoteUsage,
-  );
+  const { values } = parseStepArgs('promote', argv, { ...deployOptions, full: { type: 'boolean' } }, promoteUsage);
   if (helpAsked(ctx, values, promoteUsage)) return 0;
   const { cwd, env, envName } = stepTarget('promote', values, ctx, promoteUsage);
-  const timeout = timeoutFlag(values.timeout, { min: 10, max: 3600, default: 'default: backend.progressDeadlineSeconds + 30' }, undefined);
   const result = await deployEnvironment(ctx, {
     cwd,
     env,
@@ -35,7 +20,7 @@ export async function promote(argv: string[], ctx: Ctx): Promise<number> {
     values,
     mr: values.mr,
     noRollback: false,
-    timeoutSeconds: timeout,
+    timeoutSeconds: deployTimeout(values.timeout),
     out: values.out,
     dotenv: values.dotenv,
     canaryAction: 'promote',

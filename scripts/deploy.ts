@@ -1,7 +1,7 @@
 // gantry deploy: render, apply, track until serving, or fail fast with the cause and roll back
 // (src/deploy/deploy.ts). stdout is one JSON line; a failed rollout exits 1 with its diagnosis.
 import type { Ctx } from '../src/context.js';
-import { configOptions, helpAsked, parseStepArgs, stepTarget, timeoutFlag } from '../src/args.js';
+import { deployOptions, deployTimeout, helpAsked, parseStepArgs, stepTarget } from '../src/args.js';
 import { deployEnvironment } from '../src/deploy/deploy.js';
 
 export const usage =
@@ -11,23 +11,12 @@ export async function deploy(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parseStepArgs(
     'deploy',
     argv,
-    {
-      ...configOptions,
-      env: { type: 'string', short: 'e' },
-      image: { type: 'string' },
-      mr: { type: 'string' },
-      'no-rollback': { type: 'boolean' },
-      timeout: { type: 'string' },
-      out: { type: 'string', short: 'o' },
-      dotenv: { type: 'string' },
-      frontend: { type: 'boolean' },
-      'skip-frontend-build': { type: 'boolean' },
-    },
+    { ...deployOptions, 'no-rollback': { type: 'boolean' }, frontend: { type: 'boolean' }, 'skip-frontend-build': { type: 'boolean' } },
     usage,
   );
   if (helpAsked(ctx, values, usage)) return 0;
   const { cwd, env, envName } = stepTarget('deploy', values, ctx, usage);
-  const timeout = timeoutFlag(values.timeout, { min: 10, max: 3600, default: 'default: backend.progressDeadlineSeconds + 30' }, undefined);
+  const timeout = deployTimeout(values.timeout);
   const result = await deployEnvironment(ctx, {
     cwd,
     env,

@@ -15,6 +15,22 @@ export const configOptions = {
   cwd: { type: 'string', short: 'C' },
 } as const satisfies Options;
 
+/** The flags of the commands that run the deploy flow (deploy, promote), besides their own. */
+export const deployOptions = {
+  ...configOptions,
+  env: { type: 'string', short: 'e' },
+  image: { type: 'string' },
+  mr: { type: 'string' },
+  timeout: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  dotenv: { type: 'string' },
+} as const satisfies Options;
+
+/** --timeout of the deploy flow, checked (seconds). */
+export function deployTimeout(value: string | undefined): number | undefined {
+  return timeoutFlag(value, { min: 10, max: 3600, default: 'default: backend.progressDeadlineSeconds + 30' }, undefined);
+}
+
 export function parseStepArgs<O extends Options>(command: string, argv: string[], options: O, usage: string) {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });

@@ -55,7 +55,8 @@ export type QueryJudgement = { verdict: 'pass' | 'no-data' } | { verdict: 'fail'
 
 /** Pure: a query's samples against its threshold. NaN (0/0: no requests yet) counts as no data. */
 export function judgeQuery(check: QueryCheck, samples: Sample[]): QueryJudgement {
-  const values = samples.filter((s) => Number.isFinite(s.value));
+  // NaN is 0/0 (no requests yet); +Inf (errors / successes with no success) is a value, and fails max.
+  const values = samples.filter((s) => !Number.isNaN(s.value));
   if (values.length === 0) {
     return check.noData === 'fail' ? { verdict: 'fail', why: 'no data (noData: fail)' } : { verdict: 'no-data' };
   }
@@ -89,8 +90,7 @@ export interface Observation {
 /**
  * Pure: the built-in verdict on the canary's pods: the tracker's failure classes (crash loop,
  * pull errors, readiness failing past its probe budget, OOM, ECI...), then restarts beyond
- * maxRestarts (a crash the kubelet has restarted once already counts), then a pod that was
- * ready and no longer is.
+ * maxRestarts (a crash the kubelet has restarted once already counts).
  */
 export function builtinFailure(pods: Pod[], events: KubeEvent[], options: { now: number; since: number; maxRestarts: number }): Failure | undefined {
   for (const pod of pods) {

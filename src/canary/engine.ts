@@ -15,7 +15,7 @@ import { durationSeconds } from '../config/schema.js';
 import type { Ctx } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
 import { cleanupClient, kubeClient } from '../kube/client.js';
-import type { Deployment, K8sObject, Pod } from '../kube/objects.js';
+import { INSTANCE_LABEL, type Deployment, type K8sObject, type Pod } from '../kube/objects.js';
 import { trackRollout } from '../track/track.js';
 import { selectorString } from '../track/status.js';
 import { runAnalysis, type QueryVariables } from './analysis.js';
@@ -74,8 +74,25 @@ export type CanaryOutcome =
   | { status: 'paused'; step: number; weight: number; steps: StepReport[] }
   | { status: 'aborted'; error: GantryError; steps: StepReport[]; abortSeconds: number };
 
-/** Runs the steps from run.fromStep; the caller promotes on 'promote'. */
+/**
+ * Runs the steps from run.fromStep; the caller promotes on 'promote'. Whatever ends a step other
+ * than its verdict (a cancellation, the step's deadline, a lost lease, Prometheus or the API server
+ * failing) takes the canary back before the error goes on: a canary is never left with its share
+ * of the traffic and nobody watching it.
+ */
 export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): Promise<CanaryOutcome> {
+  try {
+    return await runSteps(ctx, kc, run);
+  } catch (error) {
+    ctx.logger.error(`the canary run ended (${(error as Error).message?.split('\n')[0] ?? String(error)}): taking the canary back`);
+    await abortCanary(ctx, kc, run.namespace, run.canary.metadata.name, run.trafficObjects?.(0)).catch((cleanup: unknown) =>
+      ctx.logger.error(`could not take the canary back (${(cleanup as Error).message}): delete deployment/${run.canary.metadata.name} by hand`),
+    );
+    throw error;
+  }
+}
+
+async function runSteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): Promise<CanaryOutcome> {
   const client = kubeClient(ctx, kc);
   const { namespace, rollout } = run;
   const canaryName = run.canary.metadata.name;
@@ -91,6 +108,12 @@ export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): 
       rollout.traffic === 'replicas'
         ? canaryWeight(stableReplicas, step.weight, { maxReplicas: run.maxReplicas })
         : { replicas: Math.max(1, Math.ceil((stableReplicas * step.weight) / 100)), actualWeight: step.weight };
+    // Few stable pods make the weight coarse (weight.ts): say so when it is far from the one asked.
+    if (actualWeight > step.weight + 5) {
+      ctx.logger.warn(
+        `step ${i + 1}: ${replicas} canary pod(s) beside ${stableReplicas} stable give ${actualWeight}% of the traffic, not ${step.weight}%: raise the stable replicas, or use traffic: nginx or alb for exact weights`,
+      );
+    }
     const manual = step.pause === 'manual';
     const object = withStep(run.canary, { replicas, step: i, weight: step.weight, paused: manual });
     await ctx.logger.section(`gantry_canary_step_${i + 1}`, `canary step ${i + 1}/${total}: ${step.weight}%`, async () => {
@@ -146,6 +169,13 @@ export async function runCanarySteps(ctx: Ctx, kc: KubeConfig, run: CanaryRun): 
       const abortSeconds = await abortCanary(ctx, kc, namespace, canaryName, run.trafficObjects?.(0));
       const error = canaryError(run, i, actualWeight, { check: analysis.check, message: analysis.message, lines: analysis.lines, abortSeconds });
       return { status: 'aborted', error, steps, abortSeconds };
+    }
+    for (const [query, seen] of Object.entries(analysis.history)) {
+      if (seen.length > 0 && seen.every((o) => o.verdict === 'no-data')) {
+        ctx.logger.warn(
+          `step ${i + 1}: ${query} had no data in any of its ${seen.length} round(s): the canary was not judged by it (no traffic reached it, or Prometheus does not scrape it yet; noData: fail makes this a failure)`,
+        );
+      }
     }
     ctx.logger.info(`step ${i + 1}/${total} passed (${analysis.rounds} analysis round(s))`);
   }
@@ -208,30 +238,37 @@ async function takeDown(
   const started = Date.now();
   // Also after a cancellation: a canary left behind would keep taking its share of the traffic.
   const client = cleanupClient(ctx, kc, kubeClient(ctx, kc));
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace };
+  const existing = await client.read<Deployment>(ref);
   // The canary Ingress goes first: from then on the controller sends every request to the stable
-  // Service. (Found by the annotation objects.ts puts on it, so gantry abort needs no render.)
-  const canaryOf = (o: K8sObject) => (o.metadata.annotations as Record<string, string> | undefined)?.[CANARY_OF_ANNOTATION] !== undefined;
+  // Service. Found by the names deploy gives, or by the annotation objects.ts puts on them and the
+  // app's instance label (another app's canary in a shared namespace is not touched), so
+  // gantry abort needs no render.
+  const instance = existing?.metadata.labels?.[INSTANCE_LABEL];
   const named = new Set((trafficObjects ?? []).map((o) => `${o.kind}/${o.metadata.name}`));
+  const isCanary = (o: K8sObject) =>
+    named.has(`${o.kind}/${o.metadata.name}`) ||
+    (instance !== undefined &&
+      (o.metadata.annotations as Record<string, string> | undefined)?.[CANARY_OF_ANNOTATION] !== undefined &&
+      (o.metadata.labels as Record<string, string> | undefined)?.[INSTANCE_LABEL] === instance);
   const [ingresses, services] = await Promise.all([
     client.list<K8sObject>('networking.k8s.io/v1', 'Ingress', namespace),
     client.list<K8sObject>('v1', 'Service', namespace),
   ]);
-  const isCanary = (o: K8sObject) => canaryOf(o) || named.has(`${o.kind}/${o.metadata.name}`);
   for (const o of ingresses.filter(isCanary)) {
     await client.remove(
       { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: o.metadata.name, namespace },
       { doing: `delete ingress/${o.metadata.name}` },
     );
   }
-  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace };
-  const existing = await client.read<Deployment>(ref);
   if (existing) {
     const labelSelector = selectorString(existing.spec?.selector);
     // Scaled to zero first: its ReplicaSet deletes the pods at once, where a deleted Deployment's
     // pods wait for the garbage collector.
     await client.mergePatch(ref, { spec: { replicas: 0 } }, { subresource: 'scale', doing: `scale deployment/${canaryName} to 0` }).catch(() => undefined);
     await client.remove(ref, { doing: `delete deployment/${canaryName}` });
-    const deadline = Date.now() + 60_000;
+    // After a cancellation the cleanup client has a short budget: the pods go by themselves.
+    const deadline = Date.now() + (ctx.signal.aborted ? 0 : 60_000);
     while (Date.now() < deadline) {
       const pods = await client.list<Pod>('v1', 'Pod', namespace, { labelSelector });
       // A terminating pod is already out of the endpoints (not ready): the canary takes no traffic.
@@ -246,4 +283,17 @@ async function takeDown(
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   ctx.logger.info(`canary ${canaryName} deleted in ${seconds} s: ${after}`);
   return seconds;
+}
+
+/**
+ * A canary a later deploy or rollback finds (held by pause: manual, or left by an earlier run)
+ * while it runs none itself: taken back first, so a held bad version does not keep its share of
+ * the traffic beside what this run deploys. Returns whether there was one.
+ */
+export async function takeBackLeftover(ctx: Ctx, kc: KubeConfig, namespace: string, canaryName: string, why: string): Promise<boolean> {
+  const existing = await kubeClient(ctx, kc).read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace });
+  if (!existing) return false;
+  ctx.logger.warn(`deployment/${canaryName} (a canary of an earlier deploy) is taken back: ${why}`);
+  if (!ctx.dryRun) await abortCanary(ctx, kc, namespace, canaryName);
+  return true;
 }

@@ -11,7 +11,7 @@ import { samePodTemplate } from '../kube/history.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
 import { expandQuery, type QueryVariables, queryVariables } from './analysis.js';
 import { CANARY_PAUSED_ANNOTATION, CANARY_STEP_ANNOTATION, CANARY_TEMPLATE_ANNOTATION, FRONTEND_RELEASE_ANNOTATION, templateHash } from './engine.js';
-import { canaryDeployment, canaryIngress, canaryService, canaryTargets } from './objects.js';
+import { canaryDeployment, canaryIngress, canaryName, canaryService, canaryTargets } from './objects.js';
 import { PrometheusRefusal, type PrometheusTarget, queryPrometheus } from './prometheus.js';
 
 /** The Prometheus the analysis queries, from the CI variables the rollout names; none without queries. */
@@ -83,11 +83,11 @@ export interface PlanCanaryInput {
 export async function planCanary(ctx: Ctx, kc: KubeConfig, input: PlanCanaryInput): Promise<CanaryPlan | undefined> {
   const { namespace, stable, before, rollout } = input;
   const name = stable.metadata.name;
-  const canaryName = `${name}-canary`;
-  const vars = queryVariables(namespace, name, canaryName);
+  const canary = canaryName(name);
+  const vars = queryVariables(namespace, name, canary);
   const client = kubeClient(ctx, kc);
   const hash = templateHash(stable);
-  const existing = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: canaryName, namespace });
+  const existing = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: canary, namespace });
   if (input.action === 'promote') {
     if (!existing) throw gantryError('E_CANARY_NONE', { command: 'promote', deployment: name, namespace });
     const running = existing.metadata.annotations?.[CANARY_TEMPLATE_ANNOTATION] ?? '?';
@@ -118,6 +118,13 @@ function canaryOf(stable: K8sObject, rollout: Rollout, hash: string): Deployment
   const canary = canaryDeployment(stable, { replicas: 1, traffic: rollout.traffic }) as unknown as Deployment;
   canary.metadata.annotations = { ...(canary.metadata.annotations ?? {}), [CANARY_TEMPLATE_ANNOTATION]: hash };
   return canary;
+}
+
+/** Refuses (exit 2, before anything is uploaded or applied) a rendered Deployment a canary cannot be made from. */
+export function checkCanaryTemplate(objects: K8sObject[], name: string, rollout: Rollout): void {
+  if (rollout.strategy !== 'canary' || rollout.traffic === 'kruise') return;
+  const stable = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
+  if (stable) canaryOf(stable, rollout, '');
 }
 
 /**

@@ -1,6 +1,6 @@
 // gantry.yaml rules for environments.<env>.rollout that span fields (run after the schema).
 import type { Problem } from '../config/problems.js';
-import type { Config } from '../config/schema.js';
+import { type Config, durationSeconds } from '../config/schema.js';
 import { unknownVariables, QUERY_VARIABLES } from './analysis.js';
 
 export function checkRollout(config: Config): Problem[] {
@@ -29,6 +29,13 @@ export function checkRollout(config: Config): Problem[] {
         });
       }
     });
+    if (durationSeconds(rollout.analysis.interval) < 1) {
+      problems.push({
+        path: at('analysis', 'interval'),
+        message: `${rollout.analysis.interval} is too short for an analysis interval`,
+        fix: 'use at least 1s (30s is the default)',
+      });
+    }
     const names = new Set<string>();
     rollout.analysis.queries.forEach((q, i) => {
       if (names.has(q.name))

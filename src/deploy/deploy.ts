@@ -12,6 +12,7 @@ import { reportToMr } from '../gitlab/report.js';
 import { defaultPullHost } from '../image/acr.js';
 import type { Deployment, K8sObject } from '../kube/objects.js';
 import { FRONTEND_RELEASE_ANNOTATION } from '../canary/engine.js';
+import { canaryName } from '../canary/objects.js';
 import { checkOutDir, outDirOf, renderEnvironment, writeManifests, type RenderEnvironmentInput } from './render.js';
 
 export interface DeployInput extends RenderEnvironmentInput {
@@ -149,8 +150,15 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
     // #15: every analysis query is tried once, before anything is applied (a refused one is exit 2).
     if (canaryModule && rollout && action === 'deploy') {
       const { queryVariables } = await import('../canary/analysis.js');
-      await canaryModule.checkQueries(ctx, prometheus, rollout, queryVariables(namespace, name, `${name}-canary`), envName);
+      await canaryModule.checkQueries(ctx, prometheus, rollout, queryVariables(namespace, name, canaryName(name)), envName);
     }
+    // A template the canary cannot be made from is refused (exit 2) before anything is uploaded.
+    if (canaryModule && rollout)
+      canaryModule.checkCanaryTemplate(
+        manifests.flatMap((m) => m.objects),
+        name,
+        rollout,
+      );
     // #15: the frontend released with this backend is staged now (its assets are harmless to the
     // live pages); its HTML goes live after the rollout. The Deployment records which release.
     // (A promote makes live the release its canary's deploy staged, named on the canary.)
@@ -223,9 +231,18 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
               ? await canaryModule.planCanary(ctx, kc, { namespace, stable: stableObject, before, rollout, action, full: input.full })
               : undefined;
           if (canary?.frontendRelease && action === 'promote') {
-            // The promoted Deployment records the frontend release its canary's deploy staged.
+            // The promoted Deployment records the frontend release its canary's deploy staged, and
+            // so does the canary again (a later manual step's promote reads it there).
             frontendRelease = canary.frontendRelease;
             recordRelease(frontendRelease);
+          }
+          if (canary && frontendRelease) {
+            canary.canary.metadata.annotations = { ...(canary.canary.metadata.annotations ?? {}), [FRONTEND_RELEASE_ANNOTATION]: frontendRelease };
+          }
+          if (!canary && action === 'deploy' && !ctx.dryRun) {
+            // A canary held (pause: manual) or left by an earlier run is not left serving beside this version.
+            const { takeBackLeftover } = await import('../canary/engine.js');
+            await takeBackLeftover(ctx, kc, namespace, canaryName(name), `this deploy runs no canary`);
           }
           if (canary && action === 'promote') all = [];
           else if (canary) all = all.map((o) => (o === stableObject ? (canary.canary as unknown as K8sObject) : o));
@@ -278,6 +295,13 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
             if (outcome.status === 'paused') {
               canaryReport.held = { step: outcome.step, weight: outcome.weight };
               if (frontendRelease) ctx.logger.info(`frontend release ${frontendRelease} stays staged until gantry promote`);
+              const held = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
+              await writeReport(input.dotenv, cwd, {
+                GANTRY_ENVIRONMENT_URL: view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '',
+                GANTRY_IMAGE: view.image,
+                GANTRY_NAMESPACE: namespace,
+                GANTRY_REVISION: String(Number(held?.metadata.annotations?.[kube.REVISION_ANNOTATION] ?? 0)),
+              });
               return {
                 status: 'paused',
                 report: {
@@ -319,7 +343,7 @@ export async function deployEnvironment(ctx: Ctx, input: DeployInput): Promise<D
           const services = plans.map((p) => ({ service: p.name, kind: p.kind, port: p.port, binding: p.binding, secret: p.credentialsSecret }));
           const result = await track.trackRollout(ctx, kc, { namespace, name, timeoutSeconds, waitForTerminatingPods: false, since, services });
           // #15: the canary's pods go once the stable Deployment runs the new version (or was rolled back).
-          if (removeCanary && !ctx.signal.aborted) await removeCanary();
+          if (removeCanary) await removeCanary();
           const url = view.ingress ? `${view.ingress.tlsSecret ? 'https' : 'http'}://${view.ingress.host}` : '';
           if (result.ok) {
             const after = await client.read<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace });
@@ -477,6 +501,23 @@ async function activateFrontend(
   site: typeof import('../site/release.js'),
   a: { cwd: string; env: NodeJS.ProcessEnv; envName: string; input: DeployInput; release: string; name: string; revision: number },
 ): Promise<{ release: string; previous: string | undefined }> {
+  const source = {
+    cwd: a.cwd,
+    env: a.env,
+    envName: a.envName,
+    config: a.input.values.config,
+    set: a.input.values.set,
+    setString: a.input.values['set-string'],
+  };
+  // A release published after this one was staged (release ids sort by time) stays live: making
+  // the older staged one live would take the site back.
+  const live = await site.liveRelease(ctx, source);
+  if (live && live > a.release) {
+    ctx.logger.warn(
+      `frontend release ${live} went live after ${a.release} was staged: it stays live (gantry frontend --activate ${a.release} makes the staged one live)`,
+    );
+    return { release: live, previous: live };
+  }
   const activation = await ctx.logger
     .section('gantry_deploy_frontend_live', `frontend release ${a.release} goes live`, () =>
       site.activateSite(ctx, {

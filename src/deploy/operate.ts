@@ -126,6 +126,9 @@ export async function rollbackEnvironment(
         if (chosen === undefined) {
           throw gantryError('E_ROLLBACK_NO_PREVIOUS', { deployment, namespace, current });
         }
+        // A held canary is not left serving beside the revision brought back.
+        const [{ takeBackLeftover }, { canaryName }] = await Promise.all([import('../canary/engine.js'), import('../canary/objects.js')]);
+        await takeBackLeftover(ctx, c.kc, namespace, canaryName(deployment), 'a rollback brings back the stable version');
         // Judged on what happens from the rollback on (by the API server's clock, which a read tells):
         // the restored revision's pods may have crashed long before it.
         const client = c.kube.kubeClient(ctx, c.kc);
@@ -212,8 +215,8 @@ export async function abortCanaryOf(ctx: Ctx, input: OperateInput): Promise<Abor
   const c = await connect(ctx, input);
   try {
     const { namespace, deployment } = c.target;
-    const canaryName = `${deployment}-canary`;
-    const { abortCanary } = await import('../canary/engine.js');
+    const [{ abortCanary }, { canaryName: canaryOf }] = await Promise.all([import('../canary/engine.js'), import('../canary/objects.js')]);
+    const canaryName = canaryOf(deployment);
     return await c.kube.withDeployLease(ctx, c.kc, namespace, `gantry-deploy-${deployment}`, `abort by ${rollbackHolder(ctx)}`, async () => {
       const existing = await c.kube
         .kubeClient(ctx, c.kc)

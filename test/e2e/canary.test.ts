@@ -62,7 +62,7 @@ interface Run {
   seconds: number;
 }
 
-function gantry(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+function gantry(args: string[], env: Record<string, string | undefined> = {}, onChild?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
   const auth = registryAuth();
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CI|GITLAB|GANTRY|K8S_SECRET)/.test(k)));
   const started = Date.now();
@@ -78,6 +78,7 @@ function gantry(args: string[], env: Record<string, string | undefined> = {}): P
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  onChild?.(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
@@ -346,5 +347,34 @@ describe('a canary with analysis against a real Prometheus', () => {
     const none = await gantry(['abort', '--env', 'production']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('error E_CANARY_NONE');
-  }, 180_000);
+
+    // A held canary is not left serving when a later deploy runs none (here: the stable template again).
+    expect((await deploy('9')).code).toBe(0);
+    expect(deployments()).toEqual([app, `${app}-canary`]);
+    const plain = await deploy('6');
+    expect({ code: plain.code, stderr: plain.code === 0 ? '' : plain.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(plain.stderr).toContain(`deployment/${app}-canary (a canary of an earlier deploy) is taken back: this deploy runs no canary`);
+    expect(deployments()).toEqual([app]);
+  }, 240_000);
+
+  test('a deploy cancelled during the analysis (SIGTERM, as GitLab cancels a job) takes its canary back', async () => {
+    setConfig(canary({ steps: [{ weight: 20, pause: '60s' }] }, []));
+    let child: ReturnType<typeof spawn> | undefined;
+    const running = gantry(
+      ['deploy', '--env', 'production', '--image', image, '--set-string', 'backend.env.APP_VERSION=10'],
+      { GANTRY_PROMETHEUS_URL: undefined },
+      (c) => (child = c),
+    );
+    const until = Date.now() + 60_000;
+    while (Date.now() < until && !kubectl(['-n', ns, 'get', 'deployments', '-o', 'name']).includes(`${app}-canary`))
+      await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(deployments()).toEqual([app, `${app}-canary`]);
+    child!.kill('SIGTERM');
+    const run = await running;
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/taking the canary back/);
+    expect(deployments()).toEqual([app]);
+    expect(revision()).toBeGreaterThan(0);
+  }, 120_000);
 });

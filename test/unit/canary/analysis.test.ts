@@ -39,6 +39,8 @@ describe('queries', () => {
     expect(judgeQuery(errorRate, [])).toEqual({ verdict: 'no-data' });
     expect(judgeQuery(errorRate, [{ labels: {}, value: Number.NaN }])).toEqual({ verdict: 'no-data' });
     expect(judgeQuery({ ...errorRate, noData: 'fail' }, [])).toEqual({ verdict: 'fail', why: 'no data (noData: fail)' });
+    // errors / successes of a canary that only fails is +Inf: a value, and it fails max.
+    expect(judgeQuery(errorRate, [{ labels: {}, value: Number.POSITIVE_INFINITY }])).toEqual({ verdict: 'fail', why: 'Infinity > max 0.05' });
   });
 
   test('the values over time are one line an evaluation, the failing one marked', () => {
@@ -153,6 +155,9 @@ ${rollout}`;
       'traffic: alb sets the weight on a canary Ingress, and this environment has none (no domain)',
     );
     expect(problems(base(`      strategy: canary\n      steps: []\n`))).toContain('a canary needs at least one step');
+    expect(problems(base(`      strategy: canary\n      steps: [{ weight: 5 }]\n      analysis: { interval: 0s }\n`))).toContain(
+      '0s is too short for an analysis interval',
+    );
     expect(
       problems(
         base(

@@ -519,17 +519,7 @@ async function activateFrontend(
     return { release: live, previous: live };
   }
   const activation = await ctx.logger
-    .section('gantry_deploy_frontend_live', `frontend release ${a.release} goes live`, () =>
-      site.activateSite(ctx, {
-        cwd: a.cwd,
-        env: a.env,
-        envName: a.envName,
-        config: a.input.values.config,
-        set: a.input.values.set,
-        setString: a.input.values['set-string'],
-        release: a.release,
-      }),
-    )
+    .section('gantry_deploy_frontend_live', `frontend release ${a.release} goes live`, () => site.activateSite(ctx, { ...source, release: a.release }))
     .catch((error: unknown) => {
       ctx.logger.error(
         `${a.name} revision ${a.revision} serves the new backend, but frontend release ${a.release} could not be made live: run gantry frontend --env ${a.envName} --activate ${a.release}`,

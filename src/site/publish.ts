@@ -37,27 +37,20 @@ export async function publishSite(ctx: Ctx, input: PublishSiteInput): Promise<Pu
   const { cwd, env, envName, concurrency } = input;
   const staging = input.stage === true;
   // The site (config, credentials, prefix) is worked out while the modules load.
-  const [
-    where,
-    { scanBundle },
-    { stageBundle },
-    { planUpload },
-    { publish, headersFor },
-    { openOss, ossError },
-    { recordRelease, readLivePointer },
-    previews,
-    retention,
-  ] = await Promise.all([
-    siteTarget(ctx, input, { purpose: input.stop ? 'delete the preview' : 'publish', ifConfigured: input.ifConfigured }),
-    import('../oss/files.js'),
-    import('../oss/stage.js'),
-    import('../oss/plan.js'),
-    import('../oss/publish.js'),
-    import('../oss/client.js'),
-    import('../oss/release.js'),
-    import('../oss/previews.js'),
-    import('../oss/retention.js'),
-  ]);
+  const [where, { scanBundle }, { stageBundle }, { planUpload }, { publish, headersFor }, { openOss, ossError }, { recordRelease, readLivePointer }, previews] =
+    await Promise.all([
+      siteTarget(ctx, input, { purpose: input.stop ? 'delete the preview' : 'publish', ifConfigured: input.ifConfigured }),
+      import('../oss/files.js'),
+      import('../oss/stage.js'),
+      import('../oss/plan.js'),
+      import('../oss/publish.js'),
+      import('../oss/client.js'),
+      import('../oss/release.js'),
+      import('../oss/previews.js'),
+    ]);
+  // Loaded once release.js (which imports it) has: jest's ESM loader fails a module (node:zlib)
+  // that two imports of one Promise.all link at the same time ("request for 'node:zlib' is not in cache").
+  const retention = await import('../oss/retention.js');
   if (!where) return { status: 'skipped' };
   const { fe, ci, target, prefix, retries } = where;
 

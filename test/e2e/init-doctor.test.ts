@@ -81,6 +81,8 @@ describe('gantry init', () => {
       const visible = Object.keys(jobs).filter((n) => !n.startsWith('.') && jobs[n] && typeof jobs[n] === 'object' && 'script' in jobs[n]!);
       expect(visible.sort()).toEqual(
         [
+          'canary-abort-production',
+          'canary-promote-production',
           'deploy-staging',
           'gantry-build',
           'gantry-build-review',

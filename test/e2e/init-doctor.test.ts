@@ -104,7 +104,15 @@ describe('gantry init', () => {
         .slice(1)
         .map((l) => l.split(/\s+/)[0])
         .filter(Boolean);
-      expect(listed.sort()).toEqual(['deploy-staging', 'gantry-build', 'promote-production', 'rollback-production', 'rollback-staging']);
+      expect(listed.sort()).toEqual([
+        'canary-abort-production',
+        'canary-promote-production',
+        'deploy-staging',
+        'gantry-build',
+        'promote-production',
+        'rollback-production',
+        'rollback-staging',
+      ]);
       expect(host.requests()).toContain('GET /devops/gantry.git/info/refs?service=git-upload-pack');
     } finally {
       await host.close();

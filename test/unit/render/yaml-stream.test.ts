@@ -8,13 +8,15 @@ describe('parseYamlStream', () => {
     expect(errors).toEqual(['line 9: Map keys must be unique: "name" is already a key of this mapping']);
   });
 
-  test('a ConfigMap of 40k keys in one flow mapping parses in well under a second of CPU', () => {
+  // Linear, not quadratic: 40k keys take about 1.1 s of CPU here (GC threads included), and a
+  // quadratic check would take minutes. 5 s leaves room for a loaded CI machine (2.25 s was seen).
+  test('a ConfigMap of 40k keys in one flow mapping parses in seconds of CPU, not minutes', () => {
     const data = Array.from({ length: 40_000 }, (_, i) => `"KEY_${i}": "v${i}"`).join(', ');
     const started = process.cpuUsage();
     const { docs, errors } = parseYamlStream(`kind: ConfigMap\ndata: {${data}}\n`);
     const cpu = process.cpuUsage(started);
     expect(errors).toEqual([]);
     expect(Object.keys((docs[0]!.value as { data: object }).data)).toHaveLength(40_000);
-    expect((cpu.user + cpu.system) / 1e6).toBeLessThan(2);
+    expect((cpu.user + cpu.system) / 1e6).toBeLessThan(5);
   });
 });

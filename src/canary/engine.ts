@@ -15,6 +15,7 @@ import { durationSeconds } from '../config/schema.js';
 import type { Ctx } from '../context.js';
 import { type GantryError, gantryError } from '../errors.js';
 import { cleanupClient, kubeClient } from '../kube/client.js';
+import { stable } from '../kube/history.js';
 import { INSTANCE_LABEL, type Deployment, type K8sObject, type Pod } from '../kube/objects.js';
 import { trackRollout } from '../track/track.js';
 import { selectorString } from '../track/status.js';
@@ -31,13 +32,7 @@ export const FRONTEND_RELEASE_ANNOTATION = 'gantry.dev/frontend-release';
 /** A short hash of a rendered pod template: which version a canary runs (compared by promote). */
 export function templateHash(deployment: Deployment | K8sObject): string {
   const template = (deployment as Deployment).spec?.template ?? {};
-  return createHash('sha256').update(stableJson(template)).digest('hex').slice(0, 16);
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
+  return createHash('sha256').update(stable(template)).digest('hex').slice(0, 16);
 }
 
 export interface StepReport {

@@ -152,7 +152,8 @@ function cleanTemplate(template: PodTemplateSpec): PodTemplateSpec {
   return copy;
 }
 
-function stable(value: unknown): string {
+/** JSON with object keys sorted: the same for equal objects whatever their key order. */
+export function stable(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
   );
